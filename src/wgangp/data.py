@@ -1,0 +1,687 @@
+"""Data sets and loaders: the paper's toy sets, digits, CSV, NPY and IDX files.
+
+Only NumPy is needed to import this module. The functions that need
+scikit-learn (``toy("swissroll")`` and :func:`load_digits`) import it when
+called and say which extra to install when it is missing.
+
+Every loader returns a 2-D ``float64`` array of shape ``(n_samples,
+n_features)`` (except :func:`load_idx`, which keeps the file's own dtype and
+shape), and validates its input once, here at the boundary, with messages that
+name the argument, the value, what is allowed and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+import os
+import struct
+from collections.abc import Sequence
+from typing import Literal, overload
+
+import numpy as np
+
+from wgangp.errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
+
+__all__ = [
+    "TOY_DATASETS",
+    "idx_images_to_matrix",
+    "load_csv",
+    "load_digits",
+    "load_idx",
+    "load_npy",
+    "output_activation_for",
+    "toy",
+    "toy_modes",
+]
+
+#: Names accepted by :func:`toy` and :func:`toy_modes`.
+TOY_DATASETS: tuple[str, ...] = ("8gaussians", "25gaussians", "swissroll")
+
+# Constants of the WGAN-GP paper's toy code (gan_toy.py): raw mixture
+# geometry, the raw standard deviation, and the divisor applied afterwards.
+_RING_RADIUS = 2.0
+_RING_SD = 0.02
+_RING_DIVISOR = 1.414
+_GRID_STEP = 2.0
+_GRID_SD = 0.05
+_GRID_DIVISOR = 2.828
+_SWISSROLL_NOISE = 0.25
+_SWISSROLL_DIVISOR = 7.5
+
+_TABULAR_HINT = "install it with: pip install wgangp[tabular]"
+
+RandomState = None | int | np.random.Generator
+
+
+def _check_random_state(
+    random_state: RandomState, name: str = "random_state"
+) -> np.random.Generator:
+    """Return a Generator from None (fresh entropy), an int seed or a Generator."""
+    if random_state is None or isinstance(random_state, np.random.Generator):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise InvalidParameterError(
+                f"{name} must be a non-negative int seed; got {random_state!r}."
+            )
+        return np.random.default_rng(int(random_state))
+    raise InvalidParameterTypeError(
+        f"{name} must be None, an int seed or a numpy.random.Generator; "
+        f"got {random_state!r} of type {type(random_state).__name__}."
+    )
+
+
+def _check_positive_int(value: object, name: str) -> int:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        if value >= 1:
+            return int(value)
+        raise InvalidParameterError(f"{name} must be a positive int; got {value!r}.")
+    raise InvalidParameterTypeError(
+        f"{name} must be a positive int; got {value!r} of type {type(value).__name__}."
+    )
+
+
+def _check_toy_name(name: object) -> str:
+    if not isinstance(name, str) or name not in TOY_DATASETS:
+        allowed = ", ".join(repr(n) for n in TOY_DATASETS)
+        raise InvalidParameterError(f"name must be one of {allowed}; got {name!r}.")
+    return name
+
+
+def _import_sklearn_datasets():
+    try:
+        import sklearn.datasets
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(f"this function needs scikit-learn; {_TABULAR_HINT}") from exc
+    return sklearn.datasets
+
+
+def _sklearn_seed(rng: np.random.Generator) -> int:
+    """Draw an int seed for scikit-learn functions, which take no Generator."""
+    return int(rng.integers(0, 2**31 - 1))
+
+
+# ---------------------------------------------------------------------------
+# Toy data sets of the WGAN-GP paper
+# ---------------------------------------------------------------------------
+
+
+def _raw_centres(name: str) -> tuple[np.ndarray, float, float]:
+    """Centres and sd before scaling, and the divisor, for a mixture set."""
+    if name == "8gaussians":
+        angles = np.arange(8) * (np.pi / 4)
+        centres = _RING_RADIUS * np.column_stack([np.cos(angles), np.sin(angles)])
+        return centres, _RING_SD, _RING_DIVISOR
+    # 25gaussians: a 5 x 5 grid with x and y in -4, -2, 0, 2, 4.
+    ticks = _GRID_STEP * np.arange(-2, 3, dtype=np.float64)
+    xs, ys = np.meshgrid(ticks, ticks, indexing="ij")
+    centres = np.column_stack([xs.ravel(), ys.ravel()])
+    return centres, _GRID_SD, _GRID_DIVISOR
+
+
+def toy_modes(name: str) -> tuple[np.ndarray, float]:
+    """Mixture centres and standard deviation of a toy set, after scaling.
+
+    Parameters
+    ----------
+    name : {"8gaussians", "25gaussians"}
+        A mixture set of :data:`TOY_DATASETS`. ``"swissroll"`` has no modes
+        and raises ``ValueError``.
+
+    Returns
+    -------
+    centres : numpy.ndarray of shape (k, 2), float64
+        The k mode centres as :func:`toy` places them (8 or 25).
+    sd : float
+        The per-coordinate standard deviation of every mode, scaled like the
+        data: ``0.02 / 1.414`` for 8gaussians, ``0.05 / 2.828`` for
+        25gaussians.
+
+    Examples
+    --------
+    >>> centres, sd = toy_modes("8gaussians")
+    >>> centres.shape, round(sd, 5)
+    ((8, 2), 0.01414)
+    >>> centres, sd = toy_modes("25gaussians")
+    >>> centres.shape, round(float(centres.max()), 5), round(sd, 5)
+    ((25, 2), 1.41443, 0.01768)
+    """
+    name = _check_toy_name(name)
+    if name == "swissroll":
+        raise InvalidParameterError(
+            "name='swissroll' is a continuous manifold with no modes; toy_modes accepts "
+            "'8gaussians' or '25gaussians'."
+        )
+    centres, sd, divisor = _raw_centres(name)
+    return centres / divisor, sd / divisor
+
+
+def toy(name: str, n: int, random_state: RandomState = None) -> np.ndarray:
+    """Draw ``n`` points of one of the WGAN-GP paper's 2-D toy sets.
+
+    The geometry and scaling follow the paper's ``gan_toy.py``:
+
+    * ``"8gaussians"``: centres ``2 (cos(k pi/4), sin(k pi/4))``,
+      ``k = 0..7``, each point's centre drawn uniformly; point = centre +
+      N(0, 0.02^2 I); everything divided by 1.414.
+    * ``"25gaussians"``: centres on the grid ``{-4, -2, 0, 2, 4}^2``, the
+      same number of points per centre (to within one, the remainder going
+      to centres drawn at random), shuffled; sd 0.05; divided by 2.828.
+    * ``"swissroll"``: scikit-learn's ``make_swiss_roll(n, noise=0.25)``,
+      columns 0 and 2, divided by 7.5 (needs ``pip install wgangp[tabular]``).
+
+    Parameters
+    ----------
+    name : {"8gaussians", "25gaussians", "swissroll"}
+        Which set; see :data:`TOY_DATASETS`.
+    n : int
+        Number of points, at least 1.
+    random_state : None, int or numpy.random.Generator, default None
+        Source of randomness; an int seeds a fresh Generator, None uses fresh
+        entropy. The same seed gives the same points.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, 2), float64
+
+    Examples
+    --------
+    >>> x = toy("8gaussians", 1000, random_state=0)
+    >>> x.shape, x.dtype
+    ((1000, 2), dtype('float64'))
+    >>> bool(np.abs(np.linalg.norm(x, axis=1) - 2 / 1.414).max() < 0.1)
+    True
+    """
+    name = _check_toy_name(name)
+    n = _check_positive_int(n, "n")
+    rng = _check_random_state(random_state)
+    if name == "swissroll":
+        datasets = _import_sklearn_datasets()
+        points, _ = datasets.make_swiss_roll(
+            n_samples=n, noise=_SWISSROLL_NOISE, random_state=_sklearn_seed(rng)
+        )
+        return np.ascontiguousarray(points[:, [0, 2]], dtype=np.float64) / _SWISSROLL_DIVISOR
+    centres, sd, divisor = _raw_centres(name)
+    k = len(centres)
+    if name == "8gaussians":
+        which = rng.integers(0, k, size=n)
+    else:
+        # gan_toy.py builds 25gaussians with equal counts per centre, then shuffles.
+        which = np.concatenate([np.tile(np.arange(k), n // k), rng.permutation(k)[: n % k]])
+        which = rng.permutation(which)
+    points = centres[which] + sd * rng.standard_normal((n, 2))
+    return points / divisor
+
+
+# ---------------------------------------------------------------------------
+# Digits
+# ---------------------------------------------------------------------------
+
+
+@overload
+def load_digits(return_labels: Literal[True] = ...) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def load_digits(return_labels: Literal[False]) -> np.ndarray: ...
+def load_digits(return_labels: bool = True) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+    """The 1,797 8x8 handwritten digits shipped with scikit-learn, in [-1, 1].
+
+    No network access: the images come with scikit-learn
+    (``sklearn.datasets.load_digits``; needs ``pip install wgangp[tabular]``).
+    Pixel values ``v`` in 0..16 become ``v / 8 - 1``, so ``tanh`` is the
+    matching generator output (see :func:`output_activation_for`).
+
+    Parameters
+    ----------
+    return_labels : bool, default True
+        Also return the class labels 0..9.
+
+    Returns
+    -------
+    X : numpy.ndarray of shape (1797, 64), float64
+        One flattened image per row, row-major.
+    y : numpy.ndarray of shape (1797,), int
+        The digit shown; only when ``return_labels`` is True.
+
+    Examples
+    --------
+    >>> X, y = load_digits()
+    >>> X.shape, float(X.min()), float(X.max()), sorted(set(y.tolist())) == list(range(10))
+    ((1797, 64), -1.0, 1.0, True)
+    """
+    if not isinstance(return_labels, (bool, np.bool_)):
+        raise InvalidParameterTypeError(
+            f"return_labels must be True or False; got {return_labels!r}."
+        )
+    datasets = _import_sklearn_datasets()
+    bunch = datasets.load_digits()
+    X = np.asarray(bunch.data, dtype=np.float64) / 8.0 - 1.0
+    if not return_labels:
+        return X
+    return X, np.asarray(bunch.target, dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------
+
+
+def _check_file(path: str | os.PathLike[str], name: str = "path") -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidParameterTypeError(
+            f"{name} must be a str or os.PathLike; got {path!r} of type {type(path).__name__}."
+        )
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{name}={path!r} is a directory; give the path of a file in it.")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{name}={path!r}: no such file.")
+    return path
+
+
+def _parse_float(cell: str) -> float | None:
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def load_csv(
+    path: str | os.PathLike[str],
+    columns: Sequence[int | str] | None = None,
+    delimiter: str = ",",
+) -> np.ndarray:
+    """Load a numeric CSV file, with or without a header row.
+
+    The first non-blank row is a header when any of its cells is not a number;
+    otherwise it is data. Blank lines are skipped and cells are stripped of
+    surrounding spaces. Every data cell must parse as a float (``nan`` and
+    ``inf`` spelled out are accepted, empty cells are not).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to read.
+    columns : sequence of int or str, optional
+        Which columns to return, in this order: 0-based indices (negative
+        counts from the end), or header names (only when the file has a
+        header). Default: all columns.
+    delimiter : str, default ","
+        One-character field separator.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_rows, n_columns), float64
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError
+        ``path`` is missing or is a directory.
+    InvalidDataError (a ValueError)
+        The file is empty, has no data rows, has rows of different lengths, a
+        cell is not a number (the message names its line and column).
+    InvalidParameterError (a ValueError)
+        ``columns`` names a column that does not exist.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "points.csv")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("x,y\\n1,2\\n3,4.5\\n")
+    >>> load_csv(path)
+    array([[1. , 2. ],
+           [3. , 4.5]])
+    >>> load_csv(path, columns=["y"]).ravel()
+    array([2. , 4.5])
+    """
+    path = _check_file(path)
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise InvalidParameterError(
+            f"delimiter must be a single character such as ','; got {delimiter!r}."
+        )
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = [
+            (line_number, [cell.strip() for cell in row])
+            for line_number, row in enumerate(csv.reader(handle, delimiter=delimiter), start=1)
+            if any(cell.strip() for cell in row)
+        ]
+    if not rows:
+        raise InvalidDataError(f"path={path!r} is empty: expected a header and/or rows of numbers.")
+
+    header: list[str] | None = None
+    first_line, first_row = rows[0]
+    if any(_parse_float(cell) is None for cell in first_row):
+        header = first_row
+        rows = rows[1:]
+        if not rows:
+            raise InvalidDataError(
+                f"path={path!r} has a header row (line {first_line}) but no data rows."
+            )
+    n_columns = len(header) if header is not None else len(rows[0][1])
+
+    def column_label(j: int) -> str:
+        if header is not None:
+            return f"column {j + 1} ({header[j]!r})"
+        return f"column {j + 1}"
+
+    values = np.empty((len(rows), n_columns), dtype=np.float64)
+    for i, (line_number, row) in enumerate(rows):
+        if len(row) != n_columns:
+            raise InvalidDataError(
+                f"path={path!r}, line {line_number}: {len(row)} cells, expected {n_columns} "
+                f"like the {'header' if header is not None else 'first row'}; "
+                f"every row needs the same number of cells (delimiter={delimiter!r})."
+            )
+        for j, cell in enumerate(row):
+            number = _parse_float(cell)
+            if number is None:
+                what = "an empty cell" if cell == "" else f"{cell!r}"
+                raise InvalidDataError(
+                    f"path={path!r}, line {line_number}, {column_label(j)}: {what} is not a "
+                    f"number; load_csv reads numeric columns only (select numeric ones with "
+                    f"columns=...)."
+                )
+            values[i, j] = number
+
+    if columns is None:
+        return values
+    return values[:, _resolve_columns(columns, header, n_columns)]
+
+
+def _resolve_columns(
+    columns: Sequence[int | str], header: list[str] | None, n_columns: int
+) -> list[int]:
+    if isinstance(columns, (str, bytes)) or not isinstance(columns, Sequence):
+        raise InvalidParameterTypeError(
+            f"columns must be a list of column indices or header names, e.g. [0, 2] or "
+            f"['x', 'y']; got {columns!r}."
+        )
+    if len(columns) == 0:
+        raise InvalidParameterError("columns must name at least one column; got an empty list.")
+    indices = []
+    for column in columns:
+        if isinstance(column, str):
+            if header is None:
+                raise InvalidParameterError(
+                    f"columns contains the name {column!r} but the file has no header row; "
+                    f"use 0-based indices instead."
+                )
+            if column not in header:
+                raise InvalidParameterError(
+                    f"columns: no column named {column!r}; the header has {header}."
+                )
+            indices.append(header.index(column))
+        elif isinstance(column, (int, np.integer)) and not isinstance(column, bool):
+            if not -n_columns <= column < n_columns:
+                raise InvalidParameterError(
+                    f"columns: index {column} is out of range for a file with {n_columns} "
+                    f"columns (allowed: {-n_columns} to {n_columns - 1})."
+                )
+            indices.append(int(column) % n_columns)
+        else:
+            raise InvalidParameterTypeError(
+                f"columns entries must be int indices or str names; got {column!r} of type "
+                f"{type(column).__name__}."
+            )
+    return indices
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def load_npy(path: str | os.PathLike[str]) -> np.ndarray:
+    """Load a 2-D numeric array from a ``.npy`` file, never unpickling.
+
+    The file is read with ``allow_pickle=False``, so loading it cannot run
+    code; object arrays (saved with ``allow_pickle=True``) are refused.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by ``numpy.save``.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_rows, n_columns), float64
+        Boolean, integer and float arrays are converted to float64.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError
+        ``path`` is missing or is a directory.
+    InvalidDataError (a ValueError)
+        The file is not a ``.npy`` array, holds objects, is not 2-D, or is not
+        numeric.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
+    >>> np.save(path, np.arange(6).reshape(3, 2))
+    >>> load_npy(path)
+    array([[0., 1.],
+           [2., 3.],
+           [4., 5.]])
+    """
+    path = _check_file(path)
+    with open(path, "rb") as handle:
+        magic = handle.read(len(_NPY_MAGIC))
+    if magic.startswith(_ZIP_MAGIC):
+        with np.load(path, allow_pickle=False) as archive:
+            names = list(archive.files)
+        raise InvalidDataError(
+            f"path={path!r} is an .npz archive of {names}; load_npy reads one .npy array. "
+            f"Save the array you want with np.save."
+        )
+    if magic != _NPY_MAGIC:
+        raise InvalidDataError(
+            f"path={path!r} is not a readable .npy file: it starts with {magic!r}, not the "
+            f".npy magic {_NPY_MAGIC!r}. Write the array with numpy.save."
+        )
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise InvalidDataError(
+                f"path={path!r} holds an object array, which would need unpickling (running "
+                f"code from the file) to load; refused. Save plain numbers instead, e.g. "
+                f"np.save(path, x.astype(np.float64))."
+            ) from exc
+        raise InvalidDataError(f"path={path!r} is not a readable .npy file: {exc}") from exc
+    except (OSError, EOFError) as exc:
+        raise InvalidDataError(f"path={path!r} is not a readable .npy file: {exc}") from exc
+    if loaded.dtype.kind not in "biuf":
+        raise InvalidDataError(
+            f"path={path!r} holds dtype {loaded.dtype}; load_npy needs bool, integer or float "
+            f"numbers."
+        )
+    if loaded.ndim == 1:
+        raise InvalidDataError(
+            f"path={path!r} holds a 1-D array of shape {loaded.shape}; load_npy needs 2-D "
+            f"(n_samples, n_features). For one feature save x.reshape(-1, 1); for one sample "
+            f"save x.reshape(1, -1)."
+        )
+    if loaded.ndim != 2:
+        raise InvalidDataError(
+            f"path={path!r} holds an array of shape {loaded.shape}; load_npy needs 2-D "
+            f"(n_samples, n_features), e.g. x.reshape(len(x), -1)."
+        )
+    return np.asarray(loaded, dtype=np.float64)
+
+
+# IDX type codes (third byte of the magic number) and their big-endian dtypes.
+_IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzip-compressed when named ``*.gz``.
+
+    Layout: a 4-byte magic number ``0x00 0x00 T D`` where ``T`` is the type
+    code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E
+    float64) and ``D`` the number of dimensions, then ``D`` big-endian uint32
+    sizes, then the values in row-major order, big-endian.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        E.g. ``train-images-idx3-ubyte.gz``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Of the file's shape and element type, in native byte order (MNIST
+        images: ``(60000, 28, 28)`` uint8). See :func:`idx_images_to_matrix`.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError
+        ``path`` is missing or is a directory.
+    InvalidDataError (a ValueError)
+        Bad magic number, unknown type code, a file shorter or longer than its
+        header says, or a ``.gz`` file that is not gzip.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny-idx2-ubyte")
+    >>> with open(path, "wb") as f:
+    ...     _ = f.write(bytes([0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6]))
+    >>> load_idx(path)
+    array([[1, 2, 3],
+           [4, 5, 6]], dtype=uint8)
+    """
+    path = _check_file(path)
+    try:
+        if path.endswith(".gz"):
+            with gzip.open(path, "rb") as handle:
+                raw = handle.read()
+        else:
+            with open(path, "rb") as handle:
+                raw = handle.read()
+    except (gzip.BadGzipFile, EOFError) as exc:
+        raise InvalidDataError(
+            f"path={path!r} ends with .gz but is not a complete gzip file ({exc}); "
+            f"rename it without .gz if it is uncompressed."
+        ) from exc
+
+    if len(raw) < 4:
+        raise InvalidDataError(
+            f"path={path!r} has {len(raw)} bytes, fewer than the 4-byte IDX magic number; "
+            f"the file is truncated or not IDX."
+        )
+    zero1, zero2, type_code, ndim = raw[:4]
+    if zero1 != 0 or zero2 != 0 or type_code not in _IDX_DTYPES:
+        raise InvalidDataError(
+            f"path={path!r} has magic number 0x{raw[:4].hex()}; an IDX file starts with "
+            f"0x0000TTDD, TT one of 08, 09, 0b, 0c, 0d, 0e (the element type) and DD the "
+            f"number of dimensions. Is it compressed without a .gz name, or not IDX?"
+        )
+    header_size = 4 + 4 * ndim
+    if len(raw) < header_size:
+        raise InvalidDataError(
+            f"path={path!r} is truncated: its magic number announces {ndim} dimensions "
+            f"({header_size} header bytes) but the file has {len(raw)} bytes."
+        )
+    shape = struct.unpack(f">{ndim}I", raw[4:header_size])
+    dtype = _IDX_DTYPES[type_code]
+    expected = header_size + math.prod(shape) * dtype.itemsize
+    if len(raw) != expected:
+        problem = "truncated" if len(raw) < expected else "longer than its header says"
+        raise InvalidDataError(
+            f"path={path!r} is {problem}: shape {shape} of {dtype.newbyteorder('=')} needs "
+            f"{expected} bytes in all, the file has {len(raw)}."
+        )
+    values = np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape)
+    return values.astype(dtype.newbyteorder("="))
+
+
+def idx_images_to_matrix(arr: np.ndarray) -> np.ndarray:
+    """Flatten uint8 images ``(n, h, w)`` to float64 rows in [-1, 1].
+
+    Pixel ``v`` in 0..255 becomes ``v / 127.5 - 1``; each image becomes one
+    row of ``h * w`` values in row-major order.
+
+    Parameters
+    ----------
+    arr : numpy.ndarray of shape (n, h, w), uint8
+        As returned by :func:`load_idx` for an images file.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, h * w), float64
+
+    Examples
+    --------
+    >>> images = np.array([[[0, 255], [51, 204]]], dtype=np.uint8)
+    >>> idx_images_to_matrix(images)
+    array([[-1. ,  1. , -0.6,  0.6]])
+    """
+    if not isinstance(arr, np.ndarray):
+        raise InvalidParameterTypeError(
+            f"arr must be a numpy.ndarray of uint8 images; got {type(arr).__name__}."
+        )
+    if arr.dtype != np.uint8:
+        raise InvalidDataError(
+            f"arr must hold uint8 pixels 0..255; got dtype {arr.dtype}. Scale other images "
+            f"to [-1, 1] yourself."
+        )
+    if arr.ndim != 3:
+        raise InvalidDataError(
+            f"arr must have shape (n_images, height, width); got shape {arr.shape}."
+        )
+    return arr.reshape(len(arr), -1).astype(np.float64) / 127.5 - 1.0
+
+
+# ---------------------------------------------------------------------------
+# Choosing the generator's output activation
+# ---------------------------------------------------------------------------
+
+
+def output_activation_for(X: np.ndarray) -> Literal["tanh", "identity"]:
+    """The generator output activation that suits data ``X``.
+
+    ``"tanh"`` when every value lies in [-1, 1] and the data reaches both ends
+    (``min <= -0.99`` and ``max >= 0.99``), as images scaled to [-1, 1] do;
+    ``"identity"`` otherwise (data that a bounded output could not reach, or
+    that only uses part of the range).
+
+    Parameters
+    ----------
+    X : array_like of shape (n_samples, n_features)
+        Finite numbers.
+
+    Returns
+    -------
+    {"tanh", "identity"}
+
+    Examples
+    --------
+    >>> output_activation_for(np.array([[-1.0, 0.2], [0.5, 1.0]]))
+    'tanh'
+    >>> output_activation_for(np.array([[-1.0, 0.2], [0.5, 0.7]]))
+    'identity'
+    >>> output_activation_for(np.array([[-3.0], [3.0]]))
+    'identity'
+    """
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise InvalidParameterTypeError(f"X must hold numbers; got dtype {X.dtype}.")
+    if X.size == 0:
+        raise InvalidDataError(f"X must hold at least one value; got shape {X.shape}.")
+    if not np.all(np.isfinite(X)):
+        raise InvalidDataError("X contains NaN or infinite values; remove or impute them first.")
+    low, high = float(X.min()), float(X.max())
+    if low >= -1.0 and high <= 1.0 and low <= -0.99 and high >= 0.99:
+        return "tanh"
+    return "identity"

@@ -1,0 +1,512 @@
+"""Fully-connected networks with hand-derived first- and second-order passes.
+
+A network of ``L`` dense layers computes, from ``h_0 = x``,
+
+    z_k = h_{k-1} W_k + b_k,        h_k = s_k(z_k),        k = 1..L
+
+with ``W_k`` of shape ``(n_{k-1}, n_k)`` and ``b_k`` of shape ``(n_k,)``.
+Parameters are the plain list ``[W_1, b_1, ..., W_L, b_L]``; every gradient
+list has the same structure.
+
+Three passes are offered as pure functions of ``(params, activations, ...)``:
+
+* :func:`forward` returns the output and a cache (nothing is stored on objects);
+* :func:`backward` is the vector-Jacobian product to the input and parameters;
+* :func:`backward_with_input_gradient` computes, in one backward sweep over
+  stacked rows, the parameter gradient of a weighted sum of outputs on some
+  rows *and* the input gradient ``g = dD/dx`` on the other rows, and then the
+  exact pullback of any function ``P(g)`` (reverse mode over the backward
+  pass). This is what the WGAN-GP critic loss needs.
+
+The pullback of the input gradient (0-based layer index ``k``; ``d_k`` is the
+gradient at layer ``k``'s output, ``u_k = d_k * s_k'(z_k)``, the gradient at
+its input is ``u_k W_k^T``) runs forward from ``dbar = dP/dg``:
+
+    ubar_k  = dbar_{k-1} W_k
+    Wbar_k += dbar_{k-1}^T u_k
+    dbar_k  = ubar_k * s_k'(z_k)
+    zbar_k  = ubar_k * d_k * s_k''(z_k)      (zero for ReLU / LeakyReLU)
+
+after which the ``zbar_k`` are pushed back through the forward pass like an
+ordinary output gradient (only for activations with a non-zero ``s''``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .backend import DEFAULT_DTYPE, as_float_dtype
+from .errors import InvalidParameterError, InvalidParameterTypeError
+from .init import get_initializer
+
+# --------------------------------------------------------------------------- #
+# Activations: each keeps f, f' and f'' side by side.                          #
+# Derivatives take both the pre-activation z and the output h = f(z), so each  #
+# can use whichever is cheaper.                                               #
+# --------------------------------------------------------------------------- #
+
+
+class Activation:
+    """An elementwise nonlinearity with its first and second derivatives.
+
+    Attributes
+    ----------
+    name : str
+        Name used in configs and model files.
+    piecewise_linear : bool
+        True when ``f''`` is zero almost everywhere (identity, ReLU, LeakyReLU),
+        so the penalty pullback has no second-derivative terms.
+    """
+
+    name = "activation"
+    piecewise_linear = False
+
+    def f(self, z: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def df(self, z: np.ndarray, h: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def d2f(self, z: np.ndarray, h: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def config(self) -> dict:
+        """JSON-serialisable description, inverse of :func:`get_activation`."""
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Activation) and self.config() == other.config()
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.config().items())))
+
+
+class Identity(Activation):
+    """``f(z) = z``."""
+
+    name = "identity"
+    piecewise_linear = True
+
+    def f(self, z):
+        return z
+
+    def df(self, z, h):
+        return np.ones_like(z)
+
+    def d2f(self, z, h):
+        return np.zeros_like(z)
+
+
+class ReLU(Activation):
+    """``f(z) = max(z, 0)``; ``f'(0)`` is taken as 0."""
+
+    name = "relu"
+    piecewise_linear = True
+
+    def f(self, z):
+        return np.maximum(z, 0)
+
+    def df(self, z, h):
+        return (z > 0).astype(z.dtype)
+
+    def d2f(self, z, h):
+        return np.zeros_like(z)
+
+
+class LeakyReLU(Activation):
+    """``f(z) = z`` for ``z > 0`` else ``slope * z``."""
+
+    name = "leaky_relu"
+    piecewise_linear = True
+
+    def __init__(self, slope: float = 0.2):
+        slope = float(slope)
+        if not 0.0 <= slope < 1.0:
+            raise InvalidParameterError(
+                f"leaky_relu slope={slope!r} is not allowed; use a value in [0, 1), e.g. 0.2"
+            )
+        self.slope = slope
+
+    def f(self, z):
+        return np.where(z > 0, z, z * z.dtype.type(self.slope))
+
+    def df(self, z, h):
+        return np.where(z > 0, z.dtype.type(1), z.dtype.type(self.slope))
+
+    def d2f(self, z, h):
+        return np.zeros_like(z)
+
+    def config(self):
+        return {"name": self.name, "slope": self.slope}
+
+    def __repr__(self):
+        return f"LeakyReLU(slope={self.slope})"
+
+
+class Tanh(Activation):
+    """``f(z) = tanh z``, ``f' = 1 - h^2``, ``f'' = -2 h (1 - h^2)``."""
+
+    name = "tanh"
+
+    def f(self, z):
+        return np.tanh(z)
+
+    def df(self, z, h):
+        return 1 - h * h
+
+    def d2f(self, z, h):
+        return -2 * h * (1 - h * h)
+
+
+class Softplus(Activation):
+    """``f(z) = log(1 + e^z)``, ``f' = sigmoid(z)``, ``f'' = sigmoid(z) (1 - sigmoid(z))``."""
+
+    name = "softplus"
+
+    def f(self, z):
+        return np.logaddexp(z.dtype.type(0), z)
+
+    @staticmethod
+    def _sigmoid(z):
+        # tanh form: no overflow for large |z|.
+        return 0.5 * (1 + np.tanh(0.5 * z))
+
+    def df(self, z, h):
+        return self._sigmoid(z)
+
+    def d2f(self, z, h):
+        s = self._sigmoid(z)
+        return s * (1 - s)
+
+
+ACTIVATIONS: dict[str, type[Activation]] = {
+    cls.name: cls for cls in (Identity, ReLU, LeakyReLU, Tanh, Softplus)
+}
+
+
+def get_activation(spec) -> Activation:
+    """Return an :class:`Activation` from a name, a config dict, or an instance.
+
+    ``"leaky_relu"`` has slope 0.2; ``{"name": "leaky_relu", "slope": 0.1}``
+    chooses another.
+
+    >>> get_activation("relu")
+    ReLU()
+    >>> get_activation({"name": "leaky_relu", "slope": 0.1})
+    LeakyReLU(slope=0.1)
+    """
+    if isinstance(spec, Activation):
+        return spec
+    if isinstance(spec, dict):
+        spec = dict(spec)
+        name = spec.pop("name", None)
+    elif isinstance(spec, str):
+        name, spec = spec, {}
+    else:
+        raise InvalidParameterTypeError(
+            f"activation={spec!r} has type {type(spec).__name__}; "
+            f"use a name out of {sorted(ACTIVATIONS)} or an Activation"
+        )
+    if name not in ACTIVATIONS:
+        raise InvalidParameterError(
+            f"activation={name!r} is not known; choose one of {sorted(ACTIVATIONS)}"
+        )
+    try:
+        return ACTIVATIONS[name](**spec)
+    except TypeError as exc:
+        raise InvalidParameterError(f"activation {name!r} got bad options {spec!r}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- #
+# Pure passes over (params, activations).                                      #
+# --------------------------------------------------------------------------- #
+
+# A cache holds, per layer, (h_prev, z, h): the layer's input, pre-activation
+# and output.
+Cache = list
+
+
+def forward(
+    params: Sequence[np.ndarray], activations: Sequence[Activation], x: np.ndarray
+) -> tuple[np.ndarray, Cache]:
+    """Forward pass.
+
+    Parameters
+    ----------
+    params : list of arrays
+        ``[W_1, b_1, ..., W_L, b_L]``, ``W_k`` of shape (n_{k-1}, n_k).
+    activations : list of Activation
+        One per layer.
+    x : array, shape (rows, n_0)
+
+    Returns
+    -------
+    y : array, shape (rows, n_L)
+    cache : list of (h_prev, z, h) per layer, for the backward passes.
+    """
+    cache = []
+    h = x
+    for k, act in enumerate(activations):
+        W, b = params[2 * k], params[2 * k + 1]
+        z = h @ W
+        z += b
+        h_next = act.f(z)
+        cache.append((h, z, h_next))
+        h = h_next
+    return h, cache
+
+
+def _local_grad(act: Activation, d: np.ndarray, z: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """``u = d * f'(z)``, skipping the product for the identity."""
+    if isinstance(act, Identity):
+        return d
+    return d * act.df(z, h)
+
+
+def backward(
+    params: Sequence[np.ndarray],
+    activations: Sequence[Activation],
+    cache: Cache,
+    dy: np.ndarray,
+    need_input_grad: bool = True,
+    need_param_grads: bool = True,
+) -> tuple[np.ndarray | None, list[np.ndarray] | None]:
+    """Vector-Jacobian product: from ``dy = dLoss/dy`` to the input and parameters.
+
+    Parameters
+    ----------
+    dy : array, shape (rows, n_L)
+    need_input_grad, need_param_grads : bool
+        Skip the GEMMs whose result is not wanted (the generator step needs no
+        critic weight gradients; the first layer's input gradient is often
+        unused).
+
+    Returns
+    -------
+    dx : array (rows, n_0) or None
+    grads : list aligned with ``params``, or None
+    """
+    n_layers = len(activations)
+    grads = [None] * (2 * n_layers) if need_param_grads else None
+    d = dy
+    for k in reversed(range(n_layers)):
+        h_prev, z, h = cache[k]
+        u = _local_grad(activations[k], d, z, h)
+        if need_param_grads:
+            grads[2 * k] = h_prev.T @ u
+            grads[2 * k + 1] = u.sum(axis=0)
+        if k > 0 or need_input_grad:
+            d = u @ params[2 * k].T
+    return (d if need_input_grad else None), grads
+
+
+def backward_with_input_gradient(
+    params: Sequence[np.ndarray],
+    activations: Sequence[Activation],
+    cache: Cache,
+    n_plain: int,
+    dy_plain: np.ndarray,
+    grad_fn: Callable[[np.ndarray], tuple[float, np.ndarray]],
+) -> tuple[list[np.ndarray], np.ndarray, float]:
+    """One backward sweep serving an output-gradient term and an input-gradient term.
+
+    The forward pass (``cache``) ran over stacked rows: the first ``n_plain``
+    rows are *plain* rows, whose outputs enter the loss linearly with weights
+    ``dy_plain``; the remaining ``m`` rows are *gradient* rows, where the
+    input gradient ``g_i = d(sum of outputs)/dx_i`` is formed and a scalar
+    ``P(g)`` is added to the loss. Returns the parameter gradient of
+
+        sum(dy_plain * y[:n_plain]) + P(g)
+
+    computed with one backward sweep over all rows, the exact pullback of
+    ``P`` through that sweep, and one weight-gradient GEMM per layer over
+    the stacked rows ``[h_prev(plain); dbar]^T u``.
+
+    Parameters
+    ----------
+    cache : from :func:`forward` on the stacked rows, shape (n_plain + m, n_0).
+    n_plain : int
+    dy_plain : array, shape (n_plain, n_L)
+    grad_fn : callable
+        ``g (m, n_0) -> (P(g), dP/dg (m, n_0))``.
+
+    Returns
+    -------
+    grads : list aligned with ``params``
+    g : array, shape (m, n_0), the input gradients at the gradient rows
+    p_value : float, ``P(g)``
+    """
+    n_layers = len(activations)
+    n_rows = cache[0][0].shape[0]
+    out_dim = params[-2].shape[1]
+    dtype = cache[0][1].dtype
+
+    # Backward sweep: plain rows seeded with dy_plain, gradient rows with 1.
+    d = np.empty((n_rows, out_dim), dtype=dtype)
+    d[:n_plain] = dy_plain
+    d[n_plain:] = 1
+    ds, us = [None] * n_layers, [None] * n_layers
+    g = None
+    for k in reversed(range(n_layers)):
+        h_prev, z, h = cache[k]
+        ds[k] = d
+        u = _local_grad(activations[k], d, z, h)
+        us[k] = u
+        if k > 0:
+            d = u @ params[2 * k].T
+        else:
+            g = u[n_plain:] @ params[0].T  # the first layer's input gradient: gradient rows only
+
+    p_value, dbar = grad_fn(g)
+    dbar = np.asarray(dbar, dtype=dtype)
+
+    # Pullback of P through the sweep, layer 1 upwards; one weight GEMM per layer.
+    grads = [None] * (2 * n_layers)
+    smooth = not all(act.piecewise_linear for act in activations)
+    zbars = [None] * n_layers
+    for k in range(n_layers):
+        act = activations[k]
+        h_prev, z, h = cache[k]
+        W = params[2 * k]
+        u = us[k]
+        stacked = np.concatenate([h_prev[:n_plain], dbar], axis=0)
+        grads[2 * k] = stacked.T @ u
+        grads[2 * k + 1] = u[:n_plain].sum(axis=0)
+        ubar = dbar @ W  # (m, n_k)
+        z_g, h_g = z[n_plain:], h[n_plain:]
+        if not act.piecewise_linear:
+            zbars[k] = ubar * ds[k][n_plain:] * act.d2f(z_g, h_g)
+        if k + 1 < n_layers:
+            dbar = _local_grad(act, ubar, z_g, h_g)
+
+    if smooth:
+        # Push the second-order terms zbar_k back through the forward pass
+        # (gradient rows only): an ordinary backward pass with extra inputs.
+        hbar = None
+        for k in reversed(range(n_layers)):
+            act = activations[k]
+            h_prev, z, h = cache[k]
+            zt = None
+            if hbar is not None:
+                zt = _local_grad(act, hbar, z[n_plain:], h[n_plain:])
+            if zbars[k] is not None:
+                zt = zbars[k] if zt is None else zt + zbars[k]
+            if zt is None:
+                continue
+            grads[2 * k] += h_prev[n_plain:].T @ zt
+            grads[2 * k + 1] += zt.sum(axis=0)
+            hbar = zt @ params[2 * k].T if k > 0 else None
+    return grads, g, p_value
+
+
+# --------------------------------------------------------------------------- #
+# The MLP object: parameters plus the activations; the math stays above.        #
+# --------------------------------------------------------------------------- #
+
+
+class MLP:
+    """A fully-connected network.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        ``[n_0, n_1, ..., n_L]``: input width, hidden widths, output width.
+    activation : str, dict or Activation
+        Activation of the hidden layers.
+    output_activation : str, dict or Activation
+        Activation of the last layer (identity for a critic).
+    init : str
+        Weight initialiser name (:mod:`wgangp.init`); biases start at zero.
+    random_state : None, int or numpy.random.Generator
+    dtype : numpy.float32 or numpy.float64
+
+    Attributes
+    ----------
+    params : list of arrays
+        ``[W_1, b_1, ..., W_L, b_L]``, ``W_k`` of shape (n_{k-1}, n_k), ``b_k`` (n_k,).
+    activations : list of Activation, one per layer.
+
+    Examples
+    --------
+    >>> net = MLP([2, 8, 1], random_state=0, dtype=np.float64)
+    >>> [p.shape for p in net.params]
+    [(2, 8), (8,), (8, 1), (1,)]
+    >>> net(np.zeros((3, 2))).shape
+    (3, 1)
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation="relu",
+        output_activation="identity",
+        init: str = "he_uniform",
+        random_state=None,
+        dtype=DEFAULT_DTYPE,
+    ):
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or any(s < 1 for s in sizes):
+            raise InvalidParameterError(
+                f"sizes={sizes!r} must list at least an input and an output width, all >= 1"
+            )
+        self.sizes = sizes
+        self.dtype = as_float_dtype(dtype)
+        hidden_act = get_activation(activation)
+        self.activations = [hidden_act] * (len(sizes) - 2) + [get_activation(output_activation)]
+        self.init = init
+        initializer = get_initializer(init)
+        rng = np.random.default_rng(random_state)
+        self.params = []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            self.params.append(initializer(fan_in, fan_out, rng, self.dtype))
+            self.params.append(np.zeros(fan_out, dtype=self.dtype))
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.activations)
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, Cache]:
+        """Output and cache; see :func:`forward`."""
+        return forward(self.params, self.activations, x)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return forward(self.params, self.activations, x)[0]
+
+    def backward(self, cache: Cache, dy: np.ndarray, **kwargs):
+        """Vector-Jacobian product; see :func:`backward`."""
+        return backward(self.params, self.activations, cache, dy, **kwargs)
+
+    def input_gradient(self, x: np.ndarray) -> np.ndarray:
+        """Gradient of the summed output with respect to each input row, shape of ``x``."""
+        y, cache = self.forward(x)
+        dx, _ = self.backward(cache, np.ones_like(y), need_param_grads=False)
+        return dx
+
+    def astype(self, dtype) -> MLP:
+        """A copy with parameters cast to ``dtype``."""
+        clone = MLP.__new__(MLP)
+        clone.sizes = list(self.sizes)
+        clone.dtype = as_float_dtype(dtype)
+        clone.activations = list(self.activations)
+        clone.init = self.init
+        clone.params = [p.astype(clone.dtype, copy=True) for p in self.params]
+        return clone
+
+    def config(self) -> dict:
+        """JSON-serialisable architecture (not the weights)."""
+        return {
+            "sizes": list(self.sizes),
+            "activation": self.activations[0].config() if self.n_layers > 1 else None,
+            "output_activation": self.activations[-1].config(),
+            "init": self.init,
+            "dtype": self.dtype.name,
+        }
+
+    def __repr__(self) -> str:
+        acts = ", ".join(a.name for a in self.activations)
+        return f"MLP(sizes={self.sizes}, activations=[{acts}], dtype={self.dtype.name})"

@@ -1,0 +1,280 @@
+"""Optimizers with plain-data state, updating parameters in place.
+
+In the optax spirit, an optimizer's state is a dict of arrays built by
+:meth:`Optimizer.init` and advanced by :meth:`Optimizer.step`; nothing hides
+in closures, so :meth:`Optimizer.state_dict` / :meth:`Optimizer.load_state_dict`
+round-trip through a model file exactly.
+
+======================  ===============================================
+name                    what
+======================  ===============================================
+``"rmsprop"``           RMSProp, lr 1e-4, rho 0.99 (the recipe's default)
+``"adam"``              Adam, lr 1e-4, betas (0, 0.9) (paper, Algorithm 1)
+``"adam-toy"``          Adam, lr 1e-4, betas (0.5, 0.9) (paper's toy code)
+``"sgd"``               SGD with momentum 0.9
+======================  ===============================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import InvalidParameterError, InvalidParameterTypeError
+
+
+def _check_positive(name: str, value) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterTypeError(f"{name}={value!r} is not a number") from None
+    if not np.isfinite(value) or value <= 0:
+        raise InvalidParameterError(f"{name}={value!r} must be a finite number > 0")
+    return value
+
+
+def _check_unit(name: str, value, closed_low: bool = True) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterTypeError(f"{name}={value!r} is not a number") from None
+    if not (0.0 <= value < 1.0):
+        raise InvalidParameterError(f"{name}={value!r} must lie in [0, 1)")
+    return value
+
+
+class Optimizer:
+    """Base class: hyperparameters in the constructor, state in ``self.state``.
+
+    ``state`` is ``{"step": int, <slot name>: [array per parameter], ...}``.
+    """
+
+    name = "optimizer"
+    slots: tuple[str, ...] = ()
+
+    def __init__(self, lr: float):
+        self.lr = _check_positive("lr", lr)
+        self.state: dict | None = None
+
+    def hyperparameters(self) -> dict:
+        raise NotImplementedError
+
+    def config(self) -> dict:
+        """JSON-serialisable hyperparameters including the name."""
+        return {"name": self.name, **self.hyperparameters()}
+
+    def clone(self) -> Optimizer:
+        """A fresh optimizer with the same hyperparameters and no state."""
+        return type(self)(**self.hyperparameters())
+
+    def init(self, params: Sequence[np.ndarray]) -> dict:
+        """Build zeroed state for ``params`` and keep it."""
+        self.state = {"step": 0}
+        for slot in self.slots:
+            self.state[slot] = [np.zeros_like(p) for p in params]
+        return self.state
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        """Update ``params`` in place from ``grads`` (same structure)."""
+        if self.state is None:
+            self.init(params)
+        self.state["step"] += 1
+        for i, (p, g) in enumerate(zip(params, grads)):
+            self._update(i, p, g)
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """``{"step": int, slot: [arrays]}``: copies, safe to store."""
+        if self.state is None:
+            return {"step": 0}
+        out = {"step": int(self.state["step"])}
+        for slot in self.slots:
+            out[slot] = [a.copy() for a in self.state[slot]]
+        return out
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        if int(state.get("step", 0)) == 0 and not any(s in state for s in self.slots):
+            self.state = None
+            return
+        new = {"step": int(state["step"])}
+        for slot in self.slots:
+            if slot not in state:
+                raise InvalidParameterError(f"{self.name} state lacks the slot {slot!r}")
+            new[slot] = [np.array(a, copy=True) for a in state[slot]]
+        self.state = new
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({args})"
+
+
+class RMSProp(Optimizer):
+    """RMSProp.
+
+    .. math::
+
+        v \\leftarrow \\rho v + (1 - \\rho) g^2, \\qquad
+        p \\leftarrow p - \\mathrm{lr}\\, g / (\\sqrt{v} + \\epsilon)
+
+    Epsilon sits *outside* the square root, as in PyTorch's ``RMSprop``
+    (``alpha`` there is ``rho`` here; defaults 0.99 and 1e-8 are PyTorch's).
+    TensorFlow 1 also adds it outside, Keras inside (``sqrt(v + eps)``).
+
+    Examples
+    --------
+    >>> p, g = np.array([1.0]), np.array([0.5])
+    >>> opt = RMSProp(lr=0.1)
+    >>> opt.step([p], [g])
+    >>> round(float(p[0]), 6)  # 1 - 0.1 * 0.5 / (sqrt(0.01 * 0.25) + 1e-8)
+    0.0
+    """
+
+    name = "rmsprop"
+    slots = ("square_avg",)
+
+    def __init__(self, lr: float = 1e-4, rho: float = 0.99, eps: float = 1e-8):
+        super().__init__(lr)
+        self.rho = _check_unit("rho", rho)
+        self.eps = _check_positive("eps", eps)
+
+    def hyperparameters(self):
+        return {"lr": self.lr, "rho": self.rho, "eps": self.eps}
+
+    def _update(self, i, p, g):
+        v = self.state["square_avg"][i]
+        v *= self.rho
+        v += (1 - self.rho) * (g * g)
+        denom = np.sqrt(v)
+        denom += self.eps
+        p -= self.lr * g / denom
+
+
+class Adam(Optimizer):
+    """Adam with bias correction.
+
+    .. math::
+
+        m \\leftarrow \\beta_1 m + (1-\\beta_1) g,\\quad
+        v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2,\\quad
+        p \\leftarrow p - \\mathrm{lr}\\,
+            \\frac{m / (1-\\beta_1^t)}{\\sqrt{v / (1-\\beta_2^t)} + \\epsilon}
+
+    Epsilon sits outside the square root, as in PyTorch's ``Adam``. The
+    defaults are the WGAN-GP paper's Algorithm 1: lr 1e-4, betas (0, 0.9).
+
+    Examples
+    --------
+    >>> p = np.array([1.0])
+    >>> Adam(lr=0.1).step([p], [np.array([2.0])])  # first step moves by ~lr
+    >>> round(float(p[0]), 6)
+    0.9
+    """
+
+    name = "adam"
+    slots = ("exp_avg", "exp_avg_sq")
+
+    def __init__(
+        self, lr: float = 1e-4, betas: tuple[float, float] = (0.0, 0.9), eps: float = 1e-8
+    ):
+        super().__init__(lr)
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise InvalidParameterTypeError(f"betas={betas!r} must be a pair of floats") from None
+        self.betas = (_check_unit("betas[0]", b1), _check_unit("betas[1]", b2))
+        self.eps = _check_positive("eps", eps)
+
+    def hyperparameters(self):
+        return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps}
+
+    def _update(self, i, p, g):
+        b1, b2 = self.betas
+        t = self.state["step"]
+        m = self.state["exp_avg"][i]
+        v = self.state["exp_avg_sq"][i]
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * (g * g)
+        step_size = self.lr / (1 - b1**t)
+        denom = np.sqrt(v / (1 - b2**t))
+        denom += self.eps
+        p -= step_size * m / denom
+
+
+class SGD(Optimizer):
+    """SGD with (heavy-ball) momentum, PyTorch's convention.
+
+    .. math::
+
+        b \\leftarrow \\mu b + g, \\qquad p \\leftarrow p - \\mathrm{lr}\\, b
+
+    Examples
+    --------
+    >>> p = np.array([1.0])
+    >>> opt = SGD(lr=0.1, momentum=0.5)
+    >>> opt.step([p], [np.array([1.0])]); opt.step([p], [np.array([1.0])])
+    >>> round(float(p[0]), 6)  # 1 - 0.1 * 1 - 0.1 * 1.5
+    0.75
+    """
+
+    name = "sgd"
+    slots = ("momentum_buffer",)
+
+    def __init__(self, lr: float = 1e-4, momentum: float = 0.9):
+        super().__init__(lr)
+        self.momentum = _check_unit("momentum", momentum)
+
+    def hyperparameters(self):
+        return {"lr": self.lr, "momentum": self.momentum}
+
+    def _update(self, i, p, g):
+        buf = self.state["momentum_buffer"][i]
+        buf *= self.momentum
+        buf += g
+        p -= self.lr * buf
+
+
+OPTIMIZER_NAMES = ("rmsprop", "adam", "adam-toy", "sgd")
+
+
+def get_optimizer(spec, lr: float = 1e-4) -> Optimizer:
+    """An optimizer from a name (``OPTIMIZER_NAMES``), a config dict, or an instance.
+
+    An instance is cloned (same hyperparameters, fresh state), so the
+    generator and the critic never share moments.
+
+    >>> get_optimizer("adam-toy", lr=2e-4)
+    Adam(lr=0.0002, betas=[0.5, 0.9], eps=1e-08)
+    """
+    if isinstance(spec, Optimizer):
+        return spec.clone()
+    if isinstance(spec, dict):
+        cfg = dict(spec)
+        name = cfg.pop("name", None)
+        classes = {"rmsprop": RMSProp, "adam": Adam, "sgd": SGD}
+        if name not in classes:
+            raise InvalidParameterError(
+                f"optimizer name {name!r} is not known; choose one of {sorted(classes)}"
+            )
+        if "betas" in cfg:
+            cfg["betas"] = tuple(cfg["betas"])
+        return classes[name](**cfg)
+    if not isinstance(spec, str):
+        raise InvalidParameterTypeError(
+            f"optimizer={spec!r} has type {type(spec).__name__}; "
+            f"use one of {OPTIMIZER_NAMES} or an Optimizer instance"
+        )
+    if spec == "rmsprop":
+        return RMSProp(lr=lr)
+    if spec == "adam":
+        return Adam(lr=lr, betas=(0.0, 0.9))
+    if spec == "adam-toy":
+        return Adam(lr=lr, betas=(0.5, 0.9))
+    if spec == "sgd":
+        return SGD(lr=lr)
+    raise InvalidParameterError(f"optimizer={spec!r} is not known; choose one of {OPTIMIZER_NAMES}")

@@ -1,0 +1,63 @@
+"""Shared test helpers: one central finite-difference routine for every gradient test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def numerical_grads(loss_fn, arrays, eps: float = 1e-6):
+    """Central finite differences of the scalar ``loss_fn()`` w.r.t. each array (in place)."""
+    out = []
+    for arr in arrays:
+        grad = np.zeros_like(arr, dtype=np.float64)
+        flat, gflat = arr.reshape(-1), grad.reshape(-1)
+        for i in range(flat.size):
+            old = flat[i]
+            flat[i] = old + eps
+            plus = loss_fn()
+            flat[i] = old - eps
+            minus = loss_fn()
+            flat[i] = old
+            gflat[i] = (plus - minus) / (2 * eps)
+        out.append(grad)
+    return out
+
+
+def relative_error(analytic, numeric, floor: float = 1e-3) -> float:
+    """max |a - n| / max(max |a|, max |n|, floor): the error relative to the array's scale.
+
+    An array whose true gradient is zero (the critic's output bias under the
+    Wasserstein term, say) is compared absolutely below ``floor``: finite
+    differences of a zero gradient return round-off of about 1e-10, not 0.
+    """
+    analytic = np.asarray(analytic, dtype=np.float64)
+    numeric = np.asarray(numeric, dtype=np.float64)
+    scale = max(np.abs(analytic).max(), np.abs(numeric).max(), floor)
+    return float(np.abs(analytic - numeric).max() / scale)
+
+
+def max_relative_error(analytic_list, numeric_list) -> float:
+    return max(relative_error(a, n) for a, n in zip(analytic_list, numeric_list))
+
+
+def far_from_kinks(net, x, margin: float = 1e-4) -> bool:
+    """True when no pre-activation of a kinked (ReLU-like) layer lies within ``margin`` of 0."""
+    _, cache = net.forward(x)
+    return all(
+        np.abs(z).min() > margin
+        for act, (_, z, _) in zip(net.activations, cache)
+        if act.name in ("relu", "leaky_relu")
+    )
+
+
+def randomize_biases(net, rng, scale: float = 0.5):
+    """Non-zero biases, so that every bias path is exercised by a gradient test."""
+    for b in net.params[1::2]:
+        b[...] = rng.normal(scale=scale, size=b.shape)
+    return net
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
