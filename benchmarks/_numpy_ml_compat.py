@@ -91,6 +91,8 @@ def load_wgan_gp(verbose: bool = True) -> tuple[type | None, str]:
     spec = importlib.util.find_spec("numpy_ml")
     if spec is None or not spec.submodule_search_locations:
         result: tuple[type | None, str] = (None, "numpy-ml is not installed")
+        if verbose:
+            print(result[1], flush=True)
         _cache["result"] = result
         return result
     package_dir = Path(next(iter(spec.submodule_search_locations)))
@@ -191,7 +193,7 @@ def generator_learns(WGAN_GP: type, X: np.ndarray, hidden: int = 16) -> bool:
     before = [layer.parameters["W"].copy() for layer in runner.model.generator.values()]
     runner.iteration()
     after = [layer.parameters["W"] for layer in runner.model.generator.values()]
-    return any(not np.array_equal(a, b) for a, b in zip(before, after))
+    return any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
 
 
 def time_iteration(

@@ -83,7 +83,7 @@ def layer_dims(in_dim: int, out_dim: int, hidden: int, depth: int) -> list[tuple
     [(2, 8), (8, 8), (8, 1)]
     """
     widths = [in_dim] + [hidden] * depth + [out_dim]
-    return list(zip(widths[:-1], widths[1:]))
+    return list(zip(widths[:-1], widths[1:], strict=True))
 
 
 def generator_forward_gemms(
@@ -232,7 +232,7 @@ def gemm_rate(gemms: list[Gemm], dtype=np.float32, repeats: int = 20) -> GemmRat
     medians = gemm_pass.time_each(repeats)
     per_shape = []
     seconds = 0.0
-    for (shape, count), t in zip(gemm_pass.shapes.items(), medians):
+    for (shape, count), t in zip(gemm_pass.shapes.items(), medians, strict=True):
         m, k, n, _ = shape
         per_shape.append((shape, count, t, 2 * m * k * n / t / 1e9))
         seconds += count * t

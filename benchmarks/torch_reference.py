@@ -62,7 +62,7 @@ def mlp(in_dim: int, out_dim: int, hidden: int, depth: int) -> nn.Sequential:
     """``in_dim -> [hidden, ReLU] * depth -> out_dim``, He-uniform weights, zero biases."""
     layers: list[nn.Module] = []
     widths = [in_dim] + [hidden] * depth
-    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+    for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
         layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
     layers.append(nn.Linear(widths[-1], out_dim))
     for layer in layers:
@@ -154,7 +154,12 @@ class TorchWGANGP:
         loss = d_fake - d_real + penalty
         loss.backward()
         self.opt_d.step()
-        return loss.detach(), (d_real - d_fake).detach(), penalty.detach(), grad_norm.mean().detach()
+        return (
+            loss.detach(),
+            (d_real - d_fake).detach(),
+            penalty.detach(),
+            grad_norm.mean().detach(),
+        )
 
     def generator_step(self) -> torch.Tensor:
         """One generator update with fresh noise; no critic weight gradients."""

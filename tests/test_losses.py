@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from conftest import far_from_kinks, max_relative_error, numerical_grads, randomize_biases
 
+from conftest import far_from_kinks, max_relative_error, numerical_grads, randomize_biases
 from wgangp.errors import InvalidParameterError
 from wgangp.losses import critic_loss, generator_loss
 from wgangp.nn import MLP
@@ -23,8 +23,9 @@ def _critic_case(activation, depth, width, in_dim, seed):
     rng = np.random.default_rng(seed)
     batch = 6
     for _ in range(100):  # redraw until no pre-activation sits at ReLU's kink
-        critic = MLP([in_dim] + [width] * depth + [1], activation, random_state=rng,
-                     dtype=np.float64)
+        critic = MLP(
+            [in_dim] + [width] * depth + [1], activation, random_state=rng, dtype=np.float64
+        )
         randomize_biases(critic, rng)
         x_real = rng.normal(size=(batch, in_dim))
         x_fake = rng.normal(loc=0.5, size=(batch, in_dim))
@@ -37,8 +38,7 @@ def _critic_case(activation, depth, width, in_dim, seed):
 
 @pytest.mark.parametrize("penalty", ["two-sided", "one-sided"])
 @pytest.mark.parametrize("activation,depth,width,in_dim", CASES)
-def test_critic_loss_gradient_matches_finite_differences(activation, depth, width, in_dim,
-                                                         penalty):
+def test_critic_loss_gradient_matches_finite_differences(activation, depth, width, in_dim, penalty):
     critic, x_real, x_fake, alpha = _critic_case(activation, depth, width, in_dim, seed=depth)
     x_interp = alpha[:, None] * x_real + (1 - alpha[:, None]) * x_fake
     assert far_from_kinks(critic, np.concatenate([x_real, x_fake, x_interp]))
@@ -70,9 +70,7 @@ def test_penalty_term_is_lambda_times_mean_squared_deviation():
     assert stats["penalty"] == pytest.approx(7.0 * np.mean((norms - 1) ** 2))
     assert stats["grad_norm_min"] == pytest.approx(norms.min())
     assert stats["grad_norm_max"] == pytest.approx(norms.max())
-    assert stats["wasserstein"] == pytest.approx(
-        critic(x_real).mean() - critic(x_fake).mean()
-    )
+    assert stats["wasserstein"] == pytest.approx(critic(x_real).mean() - critic(x_fake).mean())
 
 
 def test_zero_input_gradient_is_guarded():
@@ -92,13 +90,17 @@ def test_unknown_penalty_is_rejected():
 
 @pytest.mark.parametrize("activation,depth,width,in_dim", CASES[::2])
 @pytest.mark.parametrize("output", ["identity", "tanh"])
-def test_generator_loss_gradient_flows_through_the_critic(activation, depth, width, in_dim,
-                                                          output):
+def test_generator_loss_gradient_flows_through_the_critic(activation, depth, width, in_dim, output):
     rng = np.random.default_rng(depth)
     latent, data_dim = 1 + depth, in_dim
     for _ in range(100):
-        gen = MLP([latent] + [width] * depth + [data_dim], activation, output, random_state=rng,
-                  dtype=np.float64)
+        gen = MLP(
+            [latent] + [width] * depth + [data_dim],
+            activation,
+            output,
+            random_state=rng,
+            dtype=np.float64,
+        )
         critic = MLP([data_dim, 7, 5, 1], activation, random_state=rng, dtype=np.float64)
         randomize_biases(gen, rng)
         randomize_biases(critic, rng)

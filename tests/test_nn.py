@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from conftest import (
     far_from_kinks,
     max_relative_error,
@@ -9,7 +10,6 @@ from conftest import (
     randomize_biases,
     relative_error,
 )
-
 from wgangp.errors import InvalidParameterError, InvalidParameterTypeError
 from wgangp.nn import (
     ACTIVATIONS,
@@ -72,8 +72,13 @@ def test_mlp_same_seed_same_weights():
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
 def test_backward_matches_finite_differences(activation, depth, rng):
     in_dim, width, out_dim = 1 + depth, 3 + 2 * depth, 2
-    net = MLP([in_dim] + [width] * depth + [out_dim], activation, "tanh", random_state=depth,
-              dtype=np.float64)
+    net = MLP(
+        [in_dim] + [width] * depth + [out_dim],
+        activation,
+        "tanh",
+        random_state=depth,
+        dtype=np.float64,
+    )
     randomize_biases(net, rng)
     x = rng.normal(size=(6, in_dim))
     assert far_from_kinks(net, x)
@@ -91,8 +96,14 @@ def test_backward_matches_finite_differences(activation, depth, rng):
 def test_backward_skips_what_is_not_needed(rng):
     net = MLP([2, 4, 1], random_state=0, dtype=np.float64)
     _, cache = net.forward(rng.normal(size=(3, 2)))
-    dx, grads = backward(net.params, net.activations, cache, np.ones((3, 1)),
-                         need_input_grad=False, need_param_grads=False)
+    dx, grads = backward(
+        net.params,
+        net.activations,
+        cache,
+        np.ones((3, 1)),
+        need_input_grad=False,
+        need_param_grads=False,
+    )
     assert dx is None and grads is None
 
 

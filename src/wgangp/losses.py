@@ -159,9 +159,7 @@ def generator_loss(generator: MLP, critic: MLP, z: np.ndarray) -> tuple[float, l
     out, critic_cache = forward(critic.params, critic.activations, x_fake)
     loss = -float(out.mean(dtype=np.float64))
     dy = np.full_like(out, -1.0 / batch)
-    dx, _ = backward(
-        critic.params, critic.activations, critic_cache, dy, need_param_grads=False
-    )
+    dx, _ = backward(critic.params, critic.activations, critic_cache, dy, need_param_grads=False)
     _, grads = backward(
         generator.params, generator.activations, gen_cache, dx, need_input_grad=False
     )

@@ -50,8 +50,7 @@ def _check_int(name: str, value, minimum: int = 1, allow_none: bool = False):
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidParameterTypeError(
-            f"{name}={value!r} must be an integer >= {minimum}"
-            + (" or None" if allow_none else "")
+            f"{name}={value!r} must be an integer >= {minimum}" + (" or None" if allow_none else "")
         )
     if value < minimum:
         raise InvalidParameterError(f"{name}={value!r} is not allowed; it must be >= {minimum}")
@@ -64,7 +63,9 @@ def _check_float(name: str, value, minimum: float = 0.0, strict: bool = True) ->
     value = float(value)
     if not np.isfinite(value) or value < minimum or (strict and value == minimum):
         allowed = f"> {minimum}" if strict else f">= {minimum}"
-        raise InvalidParameterError(f"{name}={value!r} is not allowed; it must be finite and {allowed}")
+        raise InvalidParameterError(
+            f"{name}={value!r} is not allowed; it must be finite and {allowed}"
+        )
     return value
 
 
@@ -273,7 +274,9 @@ class WGANGP:
                 f"penalty={self.penalty!r} is not known; choose one of {PENALTIES}"
             )
         if self.scale not in SCALES:
-            raise InvalidParameterError(f"scale={self.scale!r} is not allowed; choose one of {SCALES}")
+            raise InvalidParameterError(
+                f"scale={self.scale!r} is not allowed; choose one of {SCALES}"
+            )
         if not isinstance(self.optimizer, Optimizer) and not (
             isinstance(self.optimizer, str) and self.optimizer in OPTIMIZER_NAMES
         ):
@@ -407,7 +410,9 @@ class WGANGP:
         steps = _check_int("steps", steps)
         X = check_array(X, n_features=self.n_features_in_)
         if X.shape[0] != self._sampler.n_rows:
-            self._sampler = MinibatchSampler(X.shape[0], self._effective_batch(X.shape[0], settings))
+            self._sampler = MinibatchSampler(
+                X.shape[0], self._effective_batch(X.shape[0], settings)
+            )
         return self._train(self._transform(X), steps, callbacks, settings)
 
     def _train(self, Xs: np.ndarray, steps: int, callbacks, settings: dict) -> WGANGP:
@@ -486,7 +491,8 @@ class WGANGP:
         params = self.get_params()
         if isinstance(params["optimizer"], Optimizer):
             params["optimizer"] = params["optimizer"].config()
-        params["activation"] = get_activation(params["activation"]).config()
+        if not isinstance(params["activation"], str):
+            params["activation"] = get_activation(params["activation"]).config()
         params["dtype"] = as_float_dtype(params["dtype"]).name
         if isinstance(params["random_state"], np.random.Generator):
             params["random_state"] = None
@@ -633,7 +639,13 @@ def load(path) -> WGANGP:
 
 
 def _from_header(header: dict, arrays: dict, path) -> WGANGP:
-    params = header["params"]
+    params = dict(header["params"])
+    if params.get("dtype") not in ("float32", "float64"):
+        raise ModelFileError(f"{path}: dtype {params.get('dtype')!r} is not float32 or float64")
+    params["dtype"] = {"float32": np.float32, "float64": np.float64}[params["dtype"]]
+    unknown = set(params) - set(WGANGP._param_names())
+    if unknown:
+        raise ModelFileError(f"{path}: unknown parameters {sorted(unknown)} in the header")
     model = WGANGP(**params)
     settings = model._validate_params()
     fitted = header["fitted"]
@@ -675,7 +687,9 @@ def _from_header(header: dict, arrays: dict, path) -> WGANGP:
                 for i, p in enumerate(net.params):
                     a = arrays.get(f"optim/{net_name}/{slot}/{i}")
                     if a is None or a.shape != p.shape:
-                        raise ModelFileError(f"{path}: optimizer state {net_name}/{slot}/{i} is bad")
+                        raise ModelFileError(
+                            f"{path}: optimizer state {net_name}/{slot}/{i} is bad"
+                        )
                     state[slot].append(a)
         opt.load_state_dict(state)
         if opt.state is None:
@@ -698,9 +712,13 @@ def _from_header(header: dict, arrays: dict, path) -> WGANGP:
         sampler.perm = perm
     model._sampler = sampler
     rng_state = header["rng_state"]
-    bitgen_cls = {"PCG64": np.random.PCG64, "PCG64DXSM": np.random.PCG64DXSM,
-                  "MT19937": np.random.MT19937, "Philox": np.random.Philox,
-                  "SFC64": np.random.SFC64}.get(rng_state.get("bit_generator"))
+    bitgen_cls = {
+        "PCG64": np.random.PCG64,
+        "PCG64DXSM": np.random.PCG64DXSM,
+        "MT19937": np.random.MT19937,
+        "Philox": np.random.Philox,
+        "SFC64": np.random.SFC64,
+    }.get(rng_state.get("bit_generator"))
     if bitgen_cls is None:
         raise ModelFileError(f"{path}: unknown random generator {rng_state.get('bit_generator')!r}")
     bitgen = bitgen_cls()

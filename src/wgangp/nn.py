@@ -219,7 +219,9 @@ def get_activation(spec) -> Activation:
     try:
         return ACTIVATIONS[name](**spec)
     except TypeError as exc:
-        raise InvalidParameterError(f"activation {name!r} got bad options {spec!r}: {exc}") from None
+        raise InvalidParameterError(
+            f"activation {name!r} got bad options {spec!r}: {exc}"
+        ) from None
 
 
 # --------------------------------------------------------------------------- #
