@@ -156,3 +156,15 @@ def test_bad_sizes_are_rejected():
         MLP([3])
     with pytest.raises(InvalidParameterError, match="sizes"):
         MLP([3, 0, 1])
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_backward_with_input_gradient_leaves_the_input_alone(activation, rng):
+    net = MLP([3, 6, 6, 1], activation, random_state=0, dtype=np.float64)
+    x = rng.normal(size=(8, 3))
+    x_copy = x.copy()
+    _, cache = forward(net.params, net.activations, x)
+    backward_with_input_gradient(
+        net.params, net.activations, cache, 4, np.ones((4, 1)), lambda g: (0.0, g)
+    )
+    np.testing.assert_array_equal(x, x_copy)

@@ -72,6 +72,25 @@ class Activation:
     def d2f(self, z: np.ndarray, h: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    # The passes below use three hooks built on f, df, d2f. ``saved`` is what
+    # the derivatives need from the forward pass; subclasses may keep less
+    # (ReLU keeps a boolean mask) and may compute h in place of z.
+
+    def forward_saved(self, z: np.ndarray):
+        """``(h, saved)``: the output and what :meth:`mul_df` needs. May overwrite ``z``."""
+        h = self.f(z)
+        return h, (z, h)
+
+    def mul_df(self, d: np.ndarray, saved, out=None) -> np.ndarray:
+        """``d * f'(z)``; ``out`` may be ``d`` itself."""
+        z, h = saved
+        return np.multiply(d, self.df(z, h), out=out)
+
+    def d2f_saved(self, saved) -> np.ndarray:
+        """``f''(z)`` from what :meth:`forward_saved` kept."""
+        z, h = saved
+        return self.d2f(z, h)
+
     def config(self) -> dict:
         """JSON-serialisable description, inverse of :func:`get_activation`."""
         return {"name": self.name}
@@ -101,6 +120,15 @@ class Identity(Activation):
     def d2f(self, z, h):
         return np.zeros_like(z)
 
+    def forward_saved(self, z):
+        return z, None
+
+    def mul_df(self, d, saved, out=None):
+        if out is None or out is d:
+            return d
+        np.copyto(out, d)
+        return out
+
 
 class ReLU(Activation):
     """``f(z) = max(z, 0)``; ``f'(0)`` is taken as 0."""
@@ -116,6 +144,16 @@ class ReLU(Activation):
 
     def d2f(self, z, h):
         return np.zeros_like(z)
+
+    def forward_saved(self, z):
+        # A boolean mask is all f' needs; multiplying by it is cheaper than
+        # np.maximum, and h takes z's memory.
+        mask = z > 0
+        np.multiply(z, mask, out=z)
+        return z, mask
+
+    def mul_df(self, d, saved, out=None):
+        return np.multiply(d, saved, out=out)
 
 
 class LeakyReLU(Activation):
@@ -140,6 +178,14 @@ class LeakyReLU(Activation):
 
     def d2f(self, z, h):
         return np.zeros_like(z)
+
+    def forward_saved(self, z):
+        slope = self.df(z, None)  # 1 or slope per entry: f(z) = f'(z) z
+        np.multiply(z, slope, out=z)
+        return z, slope
+
+    def mul_df(self, d, saved, out=None):
+        return np.multiply(d, saved, out=out)
 
     def config(self):
         return {"name": self.name, "slope": self.slope}
@@ -228,9 +274,19 @@ def get_activation(spec) -> Activation:
 # Pure passes over (params, activations).                                      #
 # --------------------------------------------------------------------------- #
 
-# A cache holds, per layer, (h_prev, z, h): the layer's input, pre-activation
-# and output.
+# A cache holds, per layer, (h_prev, saved, h): the layer's input, what the
+# activation keeps for its derivatives (Activation.forward_saved), and the
+# layer's output.
 Cache = list
+
+
+def _rows(saved, rows: slice):
+    """The rows of an activation's saved state (None, an array, or a tuple of arrays)."""
+    if saved is None:
+        return None
+    if isinstance(saved, tuple):
+        return tuple(a[rows] for a in saved)
+    return saved[rows]
 
 
 def forward(
@@ -245,29 +301,22 @@ def forward(
     activations : list of Activation
         One per layer.
     x : array, shape (rows, n_0)
+        Never modified.
 
     Returns
     -------
     y : array, shape (rows, n_L)
-    cache : list of (h_prev, z, h) per layer, for the backward passes.
+    cache : list of (h_prev, saved, h) per layer, for the backward passes.
     """
     cache = []
     h = x
     for k, act in enumerate(activations):
-        W, b = params[2 * k], params[2 * k + 1]
-        z = h @ W
-        z += b
-        h_next = act.f(z)
-        cache.append((h, z, h_next))
+        z = h @ params[2 * k]
+        z += params[2 * k + 1]
+        h_next, saved = act.forward_saved(z)
+        cache.append((h, saved, h_next))
         h = h_next
     return h, cache
-
-
-def _local_grad(act: Activation, d: np.ndarray, z: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """``u = d * f'(z)``, skipping the product for the identity."""
-    if isinstance(act, Identity):
-        return d
-    return d * act.df(z, h)
 
 
 def backward(
@@ -280,9 +329,13 @@ def backward(
 ) -> tuple[np.ndarray | None, list[np.ndarray] | None]:
     """Vector-Jacobian product: from ``dy = dLoss/dy`` to the input and parameters.
 
+    ``u_k = d_k * f_k'(z_k)``, ``dW_k = h_{k-1}^T u_k``, ``db_k = sum_rows u_k``,
+    ``d_{k-1} = u_k W_k^T``.
+
     Parameters
     ----------
     dy : array, shape (rows, n_L)
+        Never modified.
     need_input_grad, need_param_grads : bool
         Skip the GEMMs whose result is not wanted (the generator step needs no
         critic weight gradients; the first layer's input gradient is often
@@ -295,15 +348,15 @@ def backward(
     """
     n_layers = len(activations)
     grads = [None] * (2 * n_layers) if need_param_grads else None
-    d = dy
+    d, owned = dy, False
     for k in reversed(range(n_layers)):
-        h_prev, z, h = cache[k]
-        u = _local_grad(activations[k], d, z, h)
+        h_prev, saved, _ = cache[k]
+        u = activations[k].mul_df(d, saved, out=d if owned else None)
         if need_param_grads:
             grads[2 * k] = h_prev.T @ u
             grads[2 * k + 1] = u.sum(axis=0)
         if k > 0 or need_input_grad:
-            d = u @ params[2 * k].T
+            d, owned = u @ params[2 * k].T, True
     return (d if need_input_grad else None), grads
 
 
@@ -327,7 +380,12 @@ def backward_with_input_gradient(
 
     computed with one backward sweep over all rows, the exact pullback of
     ``P`` through that sweep, and one weight-gradient GEMM per layer over
-    the stacked rows ``[h_prev(plain); dbar]^T u``.
+    the stacked rows ``[h_{k-1}(plain rows); dbar_{k-1}]^T u_k``.
+
+    The cache is consumed: for piecewise-linear networks the gradient rows of
+    each hidden layer's cached output are overwritten with ``dbar`` (that is
+    where the stacked GEMM operand is built, without a copy). The input ``x``
+    of the first layer is never modified.
 
     Parameters
     ----------
@@ -346,7 +404,11 @@ def backward_with_input_gradient(
     n_layers = len(activations)
     n_rows = cache[0][0].shape[0]
     out_dim = params[-2].shape[1]
-    dtype = cache[0][1].dtype
+    dtype = params[0].dtype
+    grad_rows = slice(n_plain, None)
+    # For piecewise-linear activations f'' = 0: no second-order terms, and the
+    # sweep's d_k need not be kept, so u_k can overwrite them.
+    smooth = not all(act.piecewise_linear for act in activations)
 
     # Backward sweep: plain rows seeded with dy_plain, gradient rows with 1.
     d = np.empty((n_rows, out_dim), dtype=dtype)
@@ -355,36 +417,46 @@ def backward_with_input_gradient(
     ds, us = [None] * n_layers, [None] * n_layers
     g = None
     for k in reversed(range(n_layers)):
-        h_prev, z, h = cache[k]
         ds[k] = d
-        u = _local_grad(activations[k], d, z, h)
+        u = activations[k].mul_df(d, cache[k][1], out=None if smooth else d)
         us[k] = u
         if k > 0:
             d = u @ params[2 * k].T
         else:
-            g = u[n_plain:] @ params[0].T  # the first layer's input gradient: gradient rows only
+            g = u[grad_rows] @ params[0].T  # the first layer's input gradient: gradient rows only
 
     p_value, dbar = grad_fn(g)
     dbar = np.asarray(dbar, dtype=dtype)
 
-    # Pullback of P through the sweep, layer 1 upwards; one weight GEMM per layer.
+    # Pullback of P through the sweep, from the first layer up; one weight
+    # GEMM per layer over [h_{k-1}(plain); dbar_{k-1}].
     grads = [None] * (2 * n_layers)
-    smooth = not all(act.piecewise_linear for act in activations)
     zbars = [None] * n_layers
     for k in range(n_layers):
         act = activations[k]
-        h_prev, z, h = cache[k]
-        W = params[2 * k]
-        u = us[k]
-        stacked = np.concatenate([h_prev[:n_plain], dbar], axis=0)
+        h_prev, saved, h = cache[k]
+        W, u = params[2 * k], us[k]
+        if k == 0 or smooth:
+            stacked = np.concatenate([h_prev[:n_plain], dbar], axis=0)
+        else:
+            stacked = h_prev  # its gradient rows already hold dbar (written below)
         grads[2 * k] = stacked.T @ u
         grads[2 * k + 1] = u[:n_plain].sum(axis=0)
-        ubar = dbar @ W  # (m, n_k)
-        z_g, h_g = z[n_plain:], h[n_plain:]
-        if not act.piecewise_linear:
-            zbars[k] = ubar * ds[k][n_plain:] * act.d2f(z_g, h_g)
-        if k + 1 < n_layers:
-            dbar = _local_grad(act, ubar, z_g, h_g)
+        last = k + 1 == n_layers
+        if last and act.piecewise_linear:
+            break
+        saved_g = _rows(saved, grad_rows)
+        if smooth:
+            ubar = dbar @ W  # (m, n_k)
+            if not act.piecewise_linear:
+                zbars[k] = ubar * ds[k][grad_rows] * act.d2f_saved(saved_g)
+            if not last:
+                dbar = act.mul_df(ubar, saved_g)
+        else:
+            # Build dbar_k in place, inside the next layer's stacked operand.
+            target = h[grad_rows]
+            np.matmul(dbar, W, out=target)
+            dbar = act.mul_df(target, saved_g, out=target)
 
     if smooth:
         # Push the second-order terms zbar_k back through the forward pass
@@ -392,15 +464,15 @@ def backward_with_input_gradient(
         hbar = None
         for k in reversed(range(n_layers)):
             act = activations[k]
-            h_prev, z, h = cache[k]
+            h_prev, saved, _ = cache[k]
             zt = None
             if hbar is not None:
-                zt = _local_grad(act, hbar, z[n_plain:], h[n_plain:])
+                zt = act.mul_df(hbar, _rows(saved, grad_rows))
             if zbars[k] is not None:
                 zt = zbars[k] if zt is None else zt + zbars[k]
             if zt is None:
                 continue
-            grads[2 * k] += h_prev[n_plain:].T @ zt
+            grads[2 * k] += h_prev[grad_rows].T @ zt
             grads[2 * k + 1] += zt.sum(axis=0)
             hbar = zt @ params[2 * k].T if k > 0 else None
     return grads, g, p_value
