@@ -342,12 +342,22 @@ def load_csv(
         raise InvalidParameterError(
             f"delimiter must be a single character such as ','; got {delimiter!r}."
         )
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = [
-            (line_number, [cell.strip() for cell in row])
-            for line_number, row in enumerate(csv.reader(handle, delimiter=delimiter), start=1)
-            if any(cell.strip() for cell in row)
-        ]
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = [
+                (line_number, [cell.strip() for cell in row])
+                for line_number, row in enumerate(csv.reader(handle, delimiter=delimiter), start=1)
+                if any(cell.strip() for cell in row)
+            ]
+    except UnicodeDecodeError as exc:
+        raise InvalidDataError(
+            f"path={path!r} is not UTF-8 text (byte {exc.start}: {exc.reason}); "
+            f"is it a binary file? Save the table as a UTF-8 CSV."
+        ) from None
+    except csv.Error as exc:
+        raise InvalidDataError(
+            f"path={path!r} cannot be parsed as CSV: {exc}; is it a binary file?"
+        ) from None
     if not rows:
         raise InvalidDataError(f"path={path!r} is empty: expected a header and/or rows of numbers.")
 
@@ -412,6 +422,11 @@ def _resolve_columns(
             if column not in header:
                 raise InvalidParameterError(
                     f"columns: no column named {column!r}; the header has {header}."
+                )
+            if header.count(column) > 1:
+                raise InvalidParameterError(
+                    f"columns: the header names {header.count(column)} columns {column!r}, so "
+                    f"the name is ambiguous; rename them or select by 0-based index."
                 )
             indices.append(header.index(column))
         elif isinstance(column, (int, np.integer)) and not isinstance(column, bool):

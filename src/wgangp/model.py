@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import numbers
 import os
 import tempfile
 import time
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,7 @@ from .errors import (
     InvalidParameterTypeError,
     ModelFileError,
     NotFittedError,
+    WGANGPError,
 )
 from .init import INITIALIZERS
 from .losses import PENALTIES
@@ -69,17 +72,84 @@ def _check_float(name: str, value, minimum: float = 0.0, strict: bool = True) ->
     return value
 
 
-def check_array(X, name: str = "X", n_features: int | None = None) -> np.ndarray:
+def _check_random_state(name: str, value):
+    """None, an int seed >= 0 or a Generator, as ``numpy.random.default_rng`` takes."""
+    if value is None or isinstance(value, np.random.Generator):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidParameterTypeError(
+            f"{name}={value!r} must be None, an int seed >= 0 or a numpy.random.Generator"
+        )
+    if value < 0:
+        raise InvalidParameterError(f"{name}={value!r} is not allowed; a seed must be >= 0")
+    return int(value)
+
+
+def _check_callbacks(callbacks) -> list:
+    """None or a list of objects with the three :class:`wgangp.Callback` hooks."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, (list, tuple)):
+        for i, cb in enumerate(callbacks):
+            missing = [
+                hook
+                for hook in ("on_train_begin", "on_iteration_end", "on_train_end")
+                if not callable(getattr(cb, hook, None))
+            ]
+            if missing:
+                raise InvalidParameterTypeError(
+                    f"callbacks[{i}]={cb!r} is not a callback: it lacks {missing}; "
+                    "subclass wgangp.Callback"
+                )
+        return list(callbacks)
+    hint = " (wrap it in a list: callbacks=[cb])" if hasattr(callbacks, "on_train_begin") else ""
+    raise InvalidParameterTypeError(
+        f"callbacks={callbacks!r} must be None or a list of wgangp.Callback objects{hint}"
+    )
+
+
+def _check_path(name: str, path) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidParameterTypeError(
+            f"{name}={path!r} must be a str or os.PathLike file path, not {type(path).__name__}"
+        )
+    return Path(path)
+
+
+def _physical_memory() -> int | None:
+    """This machine's memory in bytes, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not Linux/macOS
+        return None
+
+
+def _check_fits_in_memory(what: str, n_bytes: int, fix: str) -> None:
+    """Refuse, before allocating, work that could never fit in this machine's memory."""
+    memory = _physical_memory()
+    if memory is not None and n_bytes > memory:
+        raise InvalidParameterError(
+            f"{what} would need about {n_bytes / 2**30:.3g} GiB, more than this machine's "
+            f"{memory / 2**30:.3g} GiB of memory; {fix}"
+        )
+
+
+def check_array(X, name: str = "X", n_features: int | None = None, min_rows: int = 1) -> np.ndarray:
     """Validate a 2-D finite numeric array and return it as float64.
 
     Raises
     ------
     InvalidDataError
-        On NaN or inf, a wrong number of dimensions, no rows or columns, or a
-        wrong number of columns.
+        On NaN or inf, a wrong number of dimensions, fewer than ``min_rows``
+        rows, no columns, masked entries, or a wrong number of columns.
     InvalidParameterTypeError
         On non-numeric (object, string) data.
     """
+    if isinstance(X, np.ma.MaskedArray) and np.ma.getmaskarray(X).any():
+        raise InvalidDataError(
+            f"{name} is a masked array with masked (missing) entries; "
+            "remove or impute them before fitting"
+        )
     try:
         arr = np.asarray(X)
     except (TypeError, ValueError) as exc:
@@ -96,8 +166,11 @@ def check_array(X, name: str = "X", n_features: int | None = None) -> np.ndarray
         raise InvalidDataError(
             f"{name} must be 2-D (rows, columns); got {arr.ndim}-D with shape {arr.shape}{hint}"
         )
-    if arr.shape[0] == 0:
-        raise InvalidDataError(f"{name} has 0 rows; at least 1 row is needed")
+    if arr.shape[0] < max(min_rows, 1):
+        rows = "1 row" if arr.shape[0] == 1 else f"{arr.shape[0]} rows"
+        need = "1 row is" if min_rows <= 1 else f"{min_rows} rows are"
+        why = " to learn a distribution" if min_rows > 1 else ""
+        raise InvalidDataError(f"{name} has {rows}; at least {need} needed{why}")
     if arr.shape[1] == 0:
         raise InvalidDataError(f"{name} has 0 columns; at least 1 column is needed")
     arr = arr.astype(np.float64, copy=False)
@@ -265,7 +338,7 @@ class WGANGP:
                 f"output_activation={self.output_activation!r} is not allowed; "
                 f"choose one of {OUTPUT_ACTIVATIONS}"
             )
-        if self.init not in INITIALIZERS:
+        if not isinstance(self.init, str) or self.init not in INITIALIZERS:
             raise InvalidParameterError(
                 f"init={self.init!r} is not known; choose one of {sorted(INITIALIZERS)}"
             )
@@ -284,17 +357,49 @@ class WGANGP:
                 f"optimizer={self.optimizer!r} is not known; choose one of {OPTIMIZER_NAMES} "
                 "or pass a wgangp.optim.Optimizer instance"
             )
-        if self.random_state is not None and not isinstance(
-            self.random_state, (numbers.Integral, np.random.Generator)
-        ):
-            raise InvalidParameterTypeError(
-                f"random_state={self.random_state!r} must be None, an int or a numpy Generator"
-            )
+        _check_random_state("random_state", self.random_state)
         return settings
 
     # ------------------------------------------------------------- setup --
 
+    def _check_trainable(self, X: np.ndarray, settings: dict) -> None:
+        """Refuse, before any fitted state changes, data whose scaling overflows
+        and networks that could never fit in this machine's memory."""
+        n_rows, n_features = X.shape
+        dtype = settings["dtype"]
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(X.mean(axis=0)) & np.isfinite(X.std(axis=0))
+        if self.scale is None:
+            finite &= np.abs(X).max(axis=0) <= np.finfo(dtype).max
+        if not finite.all():
+            j = int(np.argmin(finite))
+            raise InvalidDataError(
+                f"X column {j} has values as large as {np.abs(X[:, j]).max():.3g}, too large "
+                f"to compute with (its mean, standard deviation or {dtype.name} value "
+                "overflows); rescale X, e.g. divide the column by a power of 10"
+            )
+        hidden, depth = settings["hidden"], settings["depth"]
+        latent = settings["latent_dim"]
+        if latent is None:
+            latent = 2 if n_features <= 2 else min(n_features, 128)
+        batch = min(settings["batch_size"], n_rows)
+        n_params = 0
+        for sizes in (
+            [latent] + [hidden] * depth + [n_features],
+            [n_features] + [hidden] * depth + [1],
+        ):
+            n_params += sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+        # parameters, gradients and up to two optimizer moments, plus a few
+        # arrays per layer over the 3 * batch stacked critic rows
+        n_values = 5 * n_params + 9 * batch * (hidden * depth + n_features + latent)
+        _check_fits_in_memory(
+            f"hidden={hidden}, depth={depth}, latent_dim={latent} with batch_size={batch}",
+            n_values * dtype.itemsize,
+            "choose a smaller hidden, depth, latent_dim or batch_size",
+        )
+
     def _initialize(self, X: np.ndarray, settings: dict) -> None:
+        self._check_trainable(X, settings)
         n_rows, n_features = X.shape
         dtype = settings["dtype"]
         self.n_features_in_ = n_features
@@ -360,7 +465,15 @@ class WGANGP:
         return batch
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.scale_mean_) / self.scale_std_).astype(self.dtype_)
+        with np.errstate(over="ignore", invalid="ignore"):
+            Xs = ((X - self.scale_mean_) / self.scale_std_).astype(self.dtype_)
+        if not np.isfinite(Xs).all():
+            i, j = np.argwhere(~np.isfinite(Xs))[0]
+            raise InvalidDataError(
+                f"X[{i}, {j}] = {X[i, j]:.3g} overflows {self.dtype_.name} once scaled like "
+                "the training data; it is far outside the range the model was fitted on"
+            )
+        return Xs
 
     def _inverse_transform(self, Xs: np.ndarray) -> np.ndarray:
         return Xs.astype(np.float64) * self.scale_std_ + self.scale_mean_
@@ -394,7 +507,8 @@ class WGANGP:
         """
         settings = self._validate_params()
         steps = _check_int("steps", steps)
-        X = check_array(X)
+        _check_callbacks(callbacks)
+        X = check_array(X, min_rows=2)
         self._initialize(X, settings)
         return self._train(self._transform(X), steps, callbacks, settings)
 
@@ -408,7 +522,8 @@ class WGANGP:
             return self.fit(X, steps=steps, callbacks=callbacks)
         settings = self._validate_params()
         steps = _check_int("steps", steps)
-        X = check_array(X, n_features=self.n_features_in_)
+        _check_callbacks(callbacks)
+        X = check_array(X, n_features=self.n_features_in_, min_rows=2)
         if X.shape[0] != self._sampler.n_rows:
             self._sampler = MinibatchSampler(
                 X.shape[0], self._effective_batch(X.shape[0], settings)
@@ -416,7 +531,7 @@ class WGANGP:
         return self._train(self._transform(X), steps, callbacks, settings)
 
     def _train(self, Xs: np.ndarray, steps: int, callbacks, settings: dict) -> WGANGP:
-        callbacks = list(callbacks or [])
+        callbacks = _check_callbacks(callbacks)
         self.stop_training = False
         lambda_gp, penalty = settings["lambda_gp"], self.penalty
         n_critic = settings["n_critic"]
@@ -470,7 +585,13 @@ class WGANGP:
         """
         self._check_fitted()
         n = _check_int("n", n)
-        rng = np.random.default_rng(random_state)
+        rng = np.random.default_rng(_check_random_state("random_state", random_state))
+        width = max(self.generator_.sizes)
+        _check_fits_in_memory(
+            f"sample(n={n})",
+            n * (self.latent_dim_ + 3 * width + 2 * self.n_features_in_) * 8,
+            "draw the rows in smaller chunks",
+        )
         z = rng.standard_normal((n, self.latent_dim_), dtype=self.dtype_)
         return self._inverse_transform(self.generator_(z))
 
@@ -509,7 +630,12 @@ class WGANGP:
         and renamed into place, so a crash never leaves a torn file.
         """
         self._check_fitted()
-        path = Path(path)
+        path = _check_path("path", path)
+        if path.is_dir():
+            raise IsADirectoryError(
+                f"path={str(path)!r} is a directory; give a file name in it, "
+                f"e.g. {str(path / 'model.npz')!r}"
+            )
         arrays: dict[str, np.ndarray] = {}
         for net_name, net in (("generator", self.generator_), ("critic", self.critic_)):
             for i, p in enumerate(net.params):
@@ -559,8 +685,17 @@ class WGANGP:
 def atomic_savez(path: Path, arrays: dict) -> None:
     """``numpy.savez`` to a temporary file beside ``path``, fsync, then rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise NotADirectoryError(
+            f"cannot write {str(path)!r}: a part of its folder {str(path.parent)!r} "
+            "is a file, not a folder"
+        ) from None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"cannot write {str(path)!r}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
@@ -575,67 +710,278 @@ def atomic_savez(path: Path, arrays: dict) -> None:
         raise
 
 
-def _read_header(npz, path) -> dict:
-    if "header" not in npz.files:
+# Reading model files. A model file may come from anyone: every field and
+# every array is checked before it is trusted, sizes before anything is
+# allocated, and nothing is ever unpickled.
+
+MAX_HEADER_BYTES = 1 << 24
+"""Largest JSON header accepted (16 MiB; a real one is a few kB)."""
+
+HEADER_FIELDS = frozenset(
+    {
+        "format",
+        "format_version",
+        "wgangp_version",
+        "numpy_version",
+        "saved_at",
+        "class",
+        "params",
+        "fitted",
+        "optimizers",
+        "rng_state",
+        "sampler",
+        "arrays",
+    }
+)
+_REQUIRED_OBJECTS = ("params", "fitted", "optimizers", "rng_state", "sampler", "arrays")
+_NPY_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+_BIT_GENERATORS = {
+    "PCG64": np.random.PCG64,
+    "PCG64DXSM": np.random.PCG64DXSM,
+    "MT19937": np.random.MT19937,
+    "Philox": np.random.Philox,
+    "SFC64": np.random.SFC64,
+}
+
+
+def _scan_members(zf: zipfile.ZipFile, path) -> dict:
+    """``key -> (ZipInfo, shape, fortran_order, dtype, data_offset)`` from each
+    member's ``.npy`` header alone; no array data is read yet."""
+    infos = zf.infolist()
+    names = [info.filename for info in infos]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ModelFileError(f"{path} lists the entries {dup} more than once; refused")
+    total = sum(info.file_size for info in infos)
+    memory = _physical_memory()
+    if memory is not None and total > memory:
+        raise ModelFileError(
+            f"{path} declares {total / 2**30:.3g} GiB of arrays, more than this machine's "
+            f"{memory / 2**30:.3g} GiB of memory; refused"
+        )
+    entries = {}
+    for info in infos:
+        name = info.filename
+        if not name.endswith(".npy"):
+            raise ModelFileError(
+                f"{path}: entry {name!r} is not a .npy array; a model file holds only arrays"
+            )
+        if info.flag_bits & 0x1:
+            raise ModelFileError(f"{path}: entry {name!r} is encrypted; refused")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ModelFileError(
+                f"{path}: entry {name!r} uses zip compression method {info.compress_type}; "
+                "only stored and deflated entries are read"
+            )
+        key = name[: -len(".npy")]
+        with zf.open(info) as fp:
+            version = np.lib.format.read_magic(fp)
+            reader = _NPY_HEADER_READERS.get(version)
+            if reader is None:
+                raise ModelFileError(
+                    f"{path}: array {key!r} is in .npy format version {version}; "
+                    "only versions 1.0 and 2.0 are read"
+                )
+            shape, fortran_order, dtype = reader(fp)
+            offset = fp.tell()
+        if dtype.hasobject or dtype.kind not in "biuf":
+            what = (
+                "Python objects, which only unpickling (running code from the file) could read"
+                if dtype.hasobject
+                else "no plain numbers"
+            )
+            raise ModelFileError(
+                f"{path}: array {key!r} has dtype {dtype} and holds {what}; refused"
+            )
+        n_bytes = math.prod(shape) * dtype.itemsize
+        if offset + n_bytes != info.file_size:
+            raise ModelFileError(
+                f"{path}: array {key!r} declares shape {shape} of {dtype} ({n_bytes} bytes) "
+                f"but its entry holds {info.file_size - offset} bytes of data; the file is "
+                "truncated or forged"
+            )
+        entries[key] = (info, shape, fortran_order, dtype, offset)
+    return entries
+
+
+def _read_member(zf: zipfile.ZipFile, entry) -> np.ndarray:
+    """The array of one scanned entry (a writable copy); the zip's CRC is checked."""
+    info, shape, fortran_order, dtype, offset = entry
+    with zf.open(info) as fp:
+        fp.read(offset)
+        data = fp.read(info.file_size - offset)
+        fp.read(1)  # reaching the end makes zipfile check the CRC
+    array = np.frombuffer(bytearray(data), dtype=dtype)
+    return array.reshape(shape, order="F" if fortran_order else "C")
+
+
+def _read_header(zf: zipfile.ZipFile, entries: dict, path) -> dict:
+    if "header" not in entries:
         raise ModelFileError(f"{path} has no 'header' entry; it is not a wgangp model file")
-    raw = npz["header"]
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise ModelFileError(f"{path}: the header entry is malformed")
+    info, shape, _, dtype, _ = entries["header"]
+    if dtype != np.uint8 or len(shape) != 1:
+        raise ModelFileError(
+            f"{path}: the header entry has shape {shape} and dtype {dtype}; "
+            "it must be 1-D uint8 (UTF-8 JSON)"
+        )
+    if info.file_size > MAX_HEADER_BYTES:
+        raise ModelFileError(
+            f"{path}: the header is {info.file_size} bytes, more than the "
+            f"{MAX_HEADER_BYTES} a wgangp header can be; refused"
+        )
+    raw = _read_member(zf, entries["header"])
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: the header is not valid JSON ({exc})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
-        raise ModelFileError(f"{path} is not a wgangp model file (format={header.get('format')!r})")
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise ModelFileError(f"{path}: the header is not valid JSON ({reason})") from None
+    if not isinstance(header, dict):
+        raise ModelFileError(
+            f"{path}: the header is a JSON {type(header).__name__}, not an object; "
+            "it is not a wgangp model file"
+        )
+    if header.get("format") != FORMAT_NAME:
+        raise ModelFileError(
+            f"{path} is not a wgangp model file (format={header.get('format')!r}, "
+            f"expected {FORMAT_NAME!r})"
+        )
     version = header.get("format_version")
     if version != FORMAT_VERSION:
         raise ModelFileError(
             f"{path} has format_version={version!r}; this wgangp ({__version__}) reads "
             f"version {FORMAT_VERSION}"
         )
+    unknown = sorted(set(header) - HEADER_FIELDS)
+    if unknown:
+        raise ModelFileError(
+            f"{path}: unknown header fields {unknown}; the file was not written by "
+            f"wgangp {__version__} (format version {FORMAT_VERSION})"
+        )
+    for field in _REQUIRED_OBJECTS:
+        if not isinstance(header.get(field), dict):
+            raise ModelFileError(f"{path}: header field {field!r} is missing or not a JSON object")
+    if header.get("class", "WGANGP") != "WGANGP":
+        raise ModelFileError(
+            f"{path} holds a {header['class']!r}, not a WGANGP; load it with that class"
+        )
     return header
+
+
+def _check_declared(header: dict, entries: dict, path) -> None:
+    """The header's list of arrays must name exactly the file's arrays, with their
+    shapes and dtypes."""
+    declared = header["arrays"]
+    present = set(entries) - {"header"}
+    extra = sorted(present - set(declared))
+    if extra:
+        raise ModelFileError(f"{path}: arrays {extra} are in the file but not in its header")
+    missing = sorted(set(declared) - present)
+    if missing:
+        raise ModelFileError(f"{path}: the header lists arrays {missing} that the file lacks")
+    for key, spec in declared.items():
+        _, shape, _, dtype, _ = entries[key]
+        if (
+            not isinstance(spec, list)
+            or len(spec) != 2
+            or spec[0] != list(shape)
+            or spec[1] != dtype.str
+        ):
+            raise ModelFileError(
+                f"{path}: array {key!r} has shape {shape} and dtype {dtype.str}, "
+                f"but the header declares {spec!r}"
+            )
 
 
 def load(path) -> WGANGP:
     """Load a model written by :meth:`WGANGP.save`.
 
-    Arrays are read with ``allow_pickle=False``: loading never executes code.
-    Every array is checked against the header's declared shapes and dtypes and
-    against the architecture.
+    Loading never executes code: nothing is unpickled, and arrays of Python
+    objects are refused. Before any array is read, each entry's declared
+    shape is checked against its size in the file and against the header;
+    then every array is checked against the architecture, and every header
+    field against what the estimator allows.
 
     Raises
     ------
     ModelFileError
-        Missing, truncated, corrupt, or unknown-format files.
+        Missing, truncated, corrupt, forged, or unknown-format files.
     """
-    path = Path(path)
+    path = _check_path("path", path)
     if not path.exists():
         raise ModelFileError(f"model file {path} does not exist")
     if path.is_dir():
         raise ModelFileError(f"{path} is a directory, not a model file")
     try:
-        npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ModelFileError(f"{path} cannot be read as a model file: {exc}") from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise ModelFileError(f"{path} is a bare .npy array, not a wgangp model file")
-    with npz:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+        if magic == b"\x93NUMPY":
+            raise ModelFileError(f"{path} is a bare .npy array, not a wgangp model file")
+        if magic[:1] == b"\x80":
+            raise ModelFileError(
+                f"{path} is a Python pickle, not a wgangp model file; wgangp never "
+                "unpickles (a pickle can run code)"
+            )
         try:
-            header = _read_header(npz, path)
-            arrays = {}
-            for key, (shape, dtype) in header["arrays"].items():
-                arr = npz[key]
-                if list(arr.shape) != list(shape) or arr.dtype.str != dtype:
-                    raise ModelFileError(
-                        f"{path}: array {key!r} has shape {arr.shape} and dtype {arr.dtype.str}, "
-                        f"but the header declares {tuple(shape)} and {dtype}"
-                    )
-                arrays[key] = arr
-            return _from_header(header, arrays, path)
-        except ModelFileError:
-            raise
-        except (KeyError, TypeError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise ModelFileError(f"{path} is corrupt or inconsistent: {exc!r}") from None
+            zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, EOFError) as exc:
+            raise ModelFileError(
+                f"{path} cannot be read as a model file (a .npz zip archive): {exc}; "
+                "it is not one, or it is truncated"
+            ) from None
+        with zf:
+            entries = _scan_members(zf, path)
+            header = _read_header(zf, entries, path)
+            _check_declared(header, entries, path)
+            arrays = {
+                key: _read_member(zf, entry) for key, entry in entries.items() if key != "header"
+            }
+        return _from_header(header, arrays, path)
+    except ModelFileError:
+        raise
+    except WGANGPError as exc:
+        raise ModelFileError(f"{path}: the header holds a setting wgangp refuses: {exc}") from None
+    except KeyError as exc:
+        raise ModelFileError(f"{path}: the header lacks the field {exc}") from None
+    except (
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+        NotImplementedError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        OverflowError,
+    ) as exc:
+        raise ModelFileError(
+            f"{path} is truncated, corrupt or inconsistent: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _header_int(value, field: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ModelFileError(f"header field {field}={value!r} must be an integer >= {minimum}")
+    return value
+
+
+def _check_sizes(cfg: dict, net_name: str, first: int, last: int) -> list:
+    sizes = cfg["sizes"]
+    if (
+        not isinstance(sizes, list)
+        or len(sizes) < 2
+        or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes)
+        or sizes[0] != first
+        or sizes[-1] != last
+    ):
+        raise ModelFileError(
+            f"header field fitted.{net_name}.sizes={sizes!r} must be a list of integers >= 1 "
+            f"from {first} to {last}"
+        )
+    return sizes
 
 
 def _from_header(header: dict, arrays: dict, path) -> WGANGP:
@@ -646,49 +992,72 @@ def _from_header(header: dict, arrays: dict, path) -> WGANGP:
     unknown = set(params) - set(WGANGP._param_names())
     if unknown:
         raise ModelFileError(f"{path}: unknown parameters {sorted(unknown)} in the header")
+    if isinstance(params.get("optimizer"), dict):  # an Optimizer instance, saved as its config
+        params["optimizer"] = get_optimizer(params["optimizer"])
     model = WGANGP(**params)
     settings = model._validate_params()
     fitted = header["fitted"]
     dtype = as_float_dtype(fitted["dtype"])
-    model.n_features_in_ = int(fitted["n_features_in"])
-    model.latent_dim_ = int(fitted["latent_dim"])
+    n_features = _header_int(fitted["n_features_in"], "fitted.n_features_in", 1)
+    latent_dim = _header_int(fitted["latent_dim"], "fitted.latent_dim", 1)
+    if fitted["output_activation"] not in ("identity", "tanh"):
+        raise ModelFileError(
+            f"header field fitted.output_activation={fitted['output_activation']!r} "
+            "must be 'identity' or 'tanh'"
+        )
+    model.n_features_in_ = n_features
+    model.latent_dim_ = latent_dim
     model.output_activation_ = fitted["output_activation"]
     model.dtype_ = dtype
-    model.n_iter_ = int(fitted["n_iter"])
-    model.n_critic_steps_ = int(fitted["n_critic_steps"])
+    model.n_iter_ = _header_int(fitted["n_iter"], "fitted.n_iter")
+    model.n_critic_steps_ = _header_int(fitted["n_critic_steps"], "fitted.n_critic_steps")
     model.history_ = []
+    ends = {"generator": (latent_dim, n_features), "critic": (n_features, 1)}
     for net_name in ("generator", "critic"):
         cfg = fitted[net_name]
+        sizes = _check_sizes(cfg, net_name, *ends[net_name])
+        # check the stored weights against the architecture before building it,
+        # so that forged sizes never make us allocate
+        stored = []
+        for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            for i, shape in ((2 * k, (fan_in, fan_out)), (2 * k + 1, (fan_out,))):
+                a = arrays.get(f"{net_name}/{i}")
+                if a is None or a.shape != shape or a.dtype != dtype:
+                    raise ModelFileError(
+                        f"{path}: {net_name} parameter {i} is missing or does not match the "
+                        f"architecture {sizes} ({dtype.name}): expected shape {shape}, "
+                        f"found {None if a is None else a.shape}"
+                    )
+                if not np.isfinite(a).all():
+                    raise ModelFileError(
+                        f"{path}: {net_name} parameter {i} holds NaN or inf; the model "
+                        "diverged before it was saved"
+                    )
+                stored.append(a)
         net = MLP(
-            cfg["sizes"],
+            sizes,
             activation=cfg["activation"] or "identity",
             output_activation=cfg["output_activation"],
             init=cfg["init"],
             random_state=0,
             dtype=dtype,
         )
-        for i, p in enumerate(net.params):
-            stored = arrays.get(f"{net_name}/{i}")
-            if stored is None or stored.shape != p.shape or stored.dtype != dtype:
-                raise ModelFileError(
-                    f"{path}: {net_name} parameter {i} is missing or does not match the "
-                    f"architecture {cfg['sizes']} ({dtype.name})"
-                )
-            net.params[i] = np.array(stored, copy=True)
+        net.params = stored
         setattr(model, f"{net_name}_", net)
     for net_name in ("generator", "critic"):
         info = header["optimizers"][net_name]
         opt = get_optimizer(info["config"])
         net = getattr(model, f"{net_name}_")
-        state = {"step": int(info["step"])}
+        state = {"step": _header_int(info["step"], f"optimizers.{net_name}.step")}
         if state["step"] > 0:
             for slot in opt.slots:
                 state[slot] = []
                 for i, p in enumerate(net.params):
                     a = arrays.get(f"optim/{net_name}/{slot}/{i}")
-                    if a is None or a.shape != p.shape:
+                    if a is None or a.shape != p.shape or a.dtype != p.dtype:
                         raise ModelFileError(
-                            f"{path}: optimizer state {net_name}/{slot}/{i} is bad"
+                            f"{path}: optimizer state {net_name}/{slot}/{i} is missing or "
+                            f"does not match its parameter (shape {p.shape}, {p.dtype})"
                         )
                     state[slot].append(a)
         opt.load_state_dict(state)
@@ -697,28 +1066,39 @@ def _from_header(header: dict, arrays: dict, path) -> WGANGP:
         setattr(model, f"{net_name}_optimizer_", opt)
     model.scale_mean_ = np.array(arrays["scale/mean"], dtype=np.float64)
     model.scale_std_ = np.array(arrays["scale/std"], dtype=np.float64)
-    if model.scale_mean_.shape != (model.n_features_in_,) or model.scale_std_.shape != (
-        model.n_features_in_,
+    if model.scale_mean_.shape != (n_features,) or model.scale_std_.shape != (n_features,):
+        raise ModelFileError(f"{path}: scaling arrays do not match n_features_in={n_features}")
+    if (
+        not (np.isfinite(model.scale_mean_).all() and np.isfinite(model.scale_std_).all())
+        or (model.scale_std_ <= 0).any()
     ):
-        raise ModelFileError(f"{path}: scaling arrays do not match n_features_in")
+        raise ModelFileError(f"{path}: scaling arrays must be finite, with standard deviations > 0")
     sampler_state = header["sampler"]
-    sampler = MinibatchSampler(int(sampler_state["n_rows"]), int(sampler_state["batch_size"]))
-    sampler.pos = int(sampler_state["pos"])
-    sampler.epoch = int(sampler_state["epoch"])
+    n_rows = _header_int(sampler_state["n_rows"], "sampler.n_rows", 1)
+    batch_size = _header_int(sampler_state["batch_size"], "sampler.batch_size", 1)
+    pos = _header_int(sampler_state["pos"], "sampler.pos")
+    if batch_size > n_rows or pos > n_rows:
+        raise ModelFileError(
+            f"{path}: minibatch state batch_size={batch_size}, pos={pos} does not fit "
+            f"n_rows={n_rows}"
+        )
+    sampler = MinibatchSampler(n_rows, batch_size)
+    sampler.pos = pos
+    sampler.epoch = _header_int(sampler_state["epoch"], "sampler.epoch")
     if "sampler/perm" in arrays:
         perm = np.array(arrays["sampler/perm"])
-        if perm.shape != (sampler.n_rows,) or perm.dtype.kind not in "iu":
-            raise ModelFileError(f"{path}: minibatch order does not match the data size")
+        if (
+            perm.shape != (n_rows,)
+            or perm.dtype.kind not in "iu"
+            or not np.array_equal(np.sort(perm), np.arange(n_rows))
+        ):
+            raise ModelFileError(
+                f"{path}: the minibatch order is not a permutation of the {n_rows} rows"
+            )
         sampler.perm = perm
     model._sampler = sampler
     rng_state = header["rng_state"]
-    bitgen_cls = {
-        "PCG64": np.random.PCG64,
-        "PCG64DXSM": np.random.PCG64DXSM,
-        "MT19937": np.random.MT19937,
-        "Philox": np.random.Philox,
-        "SFC64": np.random.SFC64,
-    }.get(rng_state.get("bit_generator"))
+    bitgen_cls = _BIT_GENERATORS.get(rng_state.get("bit_generator"))
     if bitgen_cls is None:
         raise ModelFileError(f"{path}: unknown random generator {rng_state.get('bit_generator')!r}")
     bitgen = bitgen_cls()

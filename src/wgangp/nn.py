@@ -163,6 +163,10 @@ class LeakyReLU(Activation):
     piecewise_linear = True
 
     def __init__(self, slope: float = 0.2):
+        if isinstance(slope, bool) or not isinstance(slope, (int, float, np.floating, np.integer)):
+            raise InvalidParameterTypeError(
+                f"leaky_relu slope={slope!r} must be a number in [0, 1), e.g. 0.2"
+            )
         slope = float(slope)
         if not 0.0 <= slope < 1.0:
             raise InvalidParameterError(

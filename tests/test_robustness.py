@@ -1,0 +1,416 @@
+"""Bad input through the Python API: each is refused at the boundary, clearly.
+
+Every case asserts the exception type, that the message names the argument and
+the problem, and that the exception was raised by wgangp's own validation (the
+innermost frame of its traceback lies in the wgangp package, not deep inside
+NumPy or the standard library). Warnings are errors in this suite, so a NumPy
+RuntimeWarning on the way to NaN output fails a case too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wgangp
+from wgangp import WGANGP, Callback, load
+from wgangp.data import load_csv
+from wgangp.errors import (
+    InvalidDataError,
+    InvalidParameterError,
+    InvalidParameterTypeError,
+    ModelFileError,
+    NotFittedError,
+)
+
+PACKAGE_DIR = Path(wgangp.__file__).resolve().parent
+SMALL = dict(hidden=8, depth=1, batch_size=16, n_critic=1)
+
+
+def _raised_in_wgangp(excinfo) -> bool:
+    """True when the innermost frame that raised lies in the wgangp package."""
+    frame = excinfo.traceback[-1]
+    return PACKAGE_DIR in Path(str(frame.path)).resolve().parents
+
+
+def check_refused(call, error, match):
+    with pytest.raises(error, match=match) as excinfo:
+        call()
+    assert _raised_in_wgangp(excinfo), f"raised deep inside: {excinfo.traceback[-1]}"
+    return excinfo
+
+
+@pytest.fixture(scope="module")
+def X():
+    return np.random.default_rng(0).normal(size=(40, 3))
+
+
+@pytest.fixture(scope="module")
+def fitted(X):
+    return WGANGP(**SMALL, random_state=0).fit(X, steps=1)
+
+
+# ------------------------------------------------------------ training data --
+
+BAD_DATA = {
+    "nan": (lambda: np.array([[0.0, np.nan]] * 20), InvalidDataError, r"X contains NaN.*row 0"),
+    "inf": (lambda: np.array([[0.0, np.inf]] * 20), InvalidDataError, r"X contains inf"),
+    "minus-inf": (lambda: np.array([[-np.inf, 0.0]] * 20), InvalidDataError, r"X contains inf"),
+    "1-D": (lambda: np.zeros(20), InvalidDataError, r"X must be 2-D.*1-D.*reshape\(-1, 1\)"),
+    "3-D": (lambda: np.zeros((4, 5, 2)), InvalidDataError, r"X must be 2-D.*3-D"),
+    "0-D": (lambda: 3.0, InvalidDataError, r"X must be 2-D.*0-D"),
+    "no rows": (lambda: np.zeros((0, 3)), InvalidDataError, r"X has 0 rows"),
+    "no columns": (lambda: np.zeros((5, 0)), InvalidDataError, r"X has 0 columns"),
+    "one row": (lambda: np.ones((1, 3)), InvalidDataError, r"X has 1 row; at least 2 rows"),
+    "object": (
+        lambda: np.array([[1.0, None]] * 20, dtype=object),
+        InvalidParameterTypeError,
+        r"X has dtype object; it must be numeric",
+    ),
+    "strings": (
+        lambda: np.array([["a", "b"]] * 20),
+        InvalidParameterTypeError,
+        r"X has dtype <U1; it must be numeric",
+    ),
+    "complex": (
+        lambda: np.ones((20, 2)) + 1j,
+        InvalidParameterTypeError,
+        r"X has complex dtype",
+    ),
+    "datetime": (
+        lambda: np.array([["2020-01-01"]] * 20, dtype="datetime64[D]"),
+        InvalidParameterTypeError,
+        r"X has dtype datetime64\[D\]; it must be numeric",
+    ),
+    "ragged": (lambda: [[1.0, 2.0], [3.0]], InvalidDataError, r"X cannot be read as an array"),
+    "None": (lambda: None, InvalidParameterTypeError, r"X has dtype object"),
+    "masked": (
+        lambda: np.ma.masked_array(np.ones((20, 2)), mask=[[0, 1]] + [[0, 0]] * 19),
+        InvalidDataError,
+        r"X is a masked array with masked",
+    ),
+    "huge values": (
+        lambda: np.vstack([[1e200, 0.0], [-1e200, 1.0]] * 10),
+        InvalidDataError,
+        r"X column 0 has values as large as 1e\+200.*overflows.*rescale",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_DATA))
+def test_bad_training_data_is_refused_before_any_training(case):
+    make, error, match = BAD_DATA[case]
+    model = WGANGP(**SMALL, random_state=0)
+    check_refused(lambda: model.fit(make(), steps=1), error, match)
+    assert not hasattr(model, "generator_")
+
+
+def test_values_beyond_float32_without_scaling_are_refused():
+    X = np.vstack([[1e39, 0.0], [-1e39, 1.0]] * 10)
+    check_refused(
+        lambda: WGANGP(**SMALL, scale=None).fit(X, steps=1),
+        InvalidDataError,
+        r"X column 0 has values as large as 1e\+39.*float32",
+    )
+
+
+def test_refit_with_bad_data_keeps_the_fitted_model(X):
+    model = WGANGP(**SMALL, random_state=0).fit(X, steps=1)
+    before = [p.copy() for p in model.generator_.params]
+    huge = np.vstack([[1e200, 0.0], [-1e200, 1.0]] * 10)
+    check_refused(lambda: model.fit(huge, steps=1), InvalidDataError, "X column 0")
+    assert model.n_features_in_ == 3
+    for p, q in zip(before, model.generator_.params):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_constant_columns_train_to_finite_samples():
+    X = np.ones((32, 2)) * [3.0, -7.0]
+    model = WGANGP(**SMALL, random_state=0).fit(X, steps=2)
+    assert np.all(np.isfinite(model.sample(5, random_state=0)))
+
+
+# --------------------------------------------------------- hyperparameters --
+
+BAD_PARAMS = {
+    "hidden=0": (dict(hidden=0), InvalidParameterError, r"hidden=0 .*>= 1"),
+    "hidden=True": (dict(hidden=True), InvalidParameterTypeError, r"hidden=True must be an integ"),
+    "hidden str": (dict(hidden="64"), InvalidParameterTypeError, r"hidden='64' must be an integ"),
+    "hidden huge": (
+        dict(hidden=10**12),
+        InvalidParameterError,
+        r"hidden=1000000000000.*GiB, more than this machine",
+    ),
+    "depth=-1": (dict(depth=-1), InvalidParameterError, r"depth=-1 .*>= 1"),
+    "latent huge": (
+        dict(latent_dim=10**10),
+        InvalidParameterError,
+        r"latent_dim=10000000000.*GiB, more than this machine",
+    ),
+    "lr nan": (dict(lr=float("nan")), InvalidParameterError, r"lr=nan .*finite"),
+    "lr inf": (dict(lr=float("inf")), InvalidParameterError, r"lr=inf .*finite"),
+    "lr negative": (dict(lr=-1.0), InvalidParameterError, r"lr=-1.0 .*> 0"),
+    "lr str": (dict(lr="0.1"), InvalidParameterTypeError, r"lr='0.1' must be a number"),
+    "lambda nan": (dict(lambda_gp=float("nan")), InvalidParameterError, r"lambda_gp=nan"),
+    "lambda negative": (dict(lambda_gp=-1), InvalidParameterError, r"lambda_gp=-1.0 .*>= 0"),
+    "n_critic=0": (dict(n_critic=0), InvalidParameterError, r"n_critic=0 .*>= 1"),
+    "n_critic float": (dict(n_critic=1.5), InvalidParameterTypeError, r"n_critic=1.5"),
+    "batch_size=0": (dict(batch_size=0), InvalidParameterError, r"batch_size=0 .*>= 1"),
+    "activation None": (dict(activation=None), InvalidParameterTypeError, r"activation=None"),
+    "activation unknown": (dict(activation="swish"), InvalidParameterError, r"'swish'.*relu"),
+    "leaky slope 2": (
+        dict(activation={"name": "leaky_relu", "slope": 2}),
+        InvalidParameterError,
+        r"slope=2.0 is not allowed.*\[0, 1\)",
+    ),
+    "leaky slope str": (
+        dict(activation={"name": "leaky_relu", "slope": "a"}),
+        InvalidParameterError,
+        r"activation 'leaky_relu' got bad options.*slope='a' must be a number",
+    ),
+    "activation option": (
+        dict(activation={"name": "relu", "foo": 1}),
+        InvalidParameterError,
+        r"activation 'relu' got bad options \{'foo': 1\}",
+    ),
+    "optimizer int": (dict(optimizer=3), InvalidParameterError, r"optimizer=3 is not known"),
+    "optimizer unknown": (dict(optimizer="adagrad"), InvalidParameterError, r"'adagrad'"),
+    "init list": (dict(init=["he"]), InvalidParameterError, r"init=\['he'\] is not known"),
+    "init unknown": (dict(init="zeros"), InvalidParameterError, r"init='zeros'.*he_uniform"),
+    "penalty": (dict(penalty="both"), InvalidParameterError, r"penalty='both'.*two-sided"),
+    "scale": (dict(scale="minmax"), InvalidParameterError, r"scale='minmax'.*standard"),
+    "output_activation": (
+        dict(output_activation="sigmoid"),
+        InvalidParameterError,
+        r"output_activation='sigmoid'.*tanh",
+    ),
+    "dtype float16": (dict(dtype="float16"), InvalidParameterError, r"dtype='float16'.*float32"),
+    "dtype nonsense": (dict(dtype="banana"), InvalidParameterError, r"dtype='banana' is not a"),
+    "seed negative": (dict(random_state=-1), InvalidParameterError, r"random_state=-1.*>= 0"),
+    "seed float": (dict(random_state=1.5), InvalidParameterTypeError, r"random_state=1.5"),
+    "legacy RandomState": (
+        dict(random_state=np.random.RandomState(0)),
+        InvalidParameterTypeError,
+        r"random_state=RandomState.*numpy.random.Generator",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PARAMS))
+def test_bad_hyperparameters_are_refused_when_fit_starts(X, case):
+    params, error, match = BAD_PARAMS[case]
+    model = WGANGP(**{**SMALL, **params})  # the constructor only stores
+    check_refused(lambda: model.fit(X, steps=1), error, match)
+    assert not hasattr(model, "generator_")
+
+
+BAD_FIT_ARGS = {
+    "steps=0": (dict(steps=0), InvalidParameterError, r"steps=0 .*>= 1"),
+    "steps=True": (dict(steps=True), InvalidParameterTypeError, r"steps=True must be an int"),
+    "steps str": (dict(steps="10"), InvalidParameterTypeError, r"steps='10' must be an int"),
+    "callbacks int": (dict(callbacks=5), InvalidParameterTypeError, r"callbacks=5 must be None"),
+    "callbacks not hooks": (
+        dict(callbacks=[object()]),
+        InvalidParameterTypeError,
+        r"callbacks\[0\]=.* is not a callback: it lacks",
+    ),
+    "callbacks unwrapped": (
+        dict(callbacks=Callback()),
+        InvalidParameterTypeError,
+        r"callbacks=.*wrap it in a list",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FIT_ARGS))
+def test_bad_fit_arguments_are_refused_before_training(X, case):
+    kwargs, error, match = BAD_FIT_ARGS[case]
+    model = WGANGP(**SMALL, random_state=0)
+    check_refused(lambda: model.fit(X, **{"steps": 1, **kwargs}), error, match)
+    assert not hasattr(model, "generator_")
+
+
+def test_unknown_parameter_name_is_refused():
+    check_refused(
+        lambda: WGANGP().set_params(hiden=3), InvalidParameterError, r"'hiden' is not a parameter"
+    )
+
+
+# ---------------------------------------------------------------- inference --
+
+BAD_SAMPLE = {
+    "n=0": (dict(n=0), InvalidParameterError, r"n=0 is not allowed; it must be >= 1"),
+    "n negative": (dict(n=-5), InvalidParameterError, r"n=-5 is not allowed"),
+    "n float": (dict(n=2.5), InvalidParameterTypeError, r"n=2.5 must be an integer"),
+    "n str": (dict(n="3"), InvalidParameterTypeError, r"n='3' must be an integer"),
+    "n huge": (dict(n=10**13), InvalidParameterError, r"sample\(n=10000000000000\).*chunks"),
+    "seed str": (
+        dict(n=3, random_state="x"),
+        InvalidParameterTypeError,
+        r"random_state='x' must be None, an int seed",
+    ),
+    "seed negative": (dict(n=3, random_state=-2), InvalidParameterError, r"random_state=-2"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SAMPLE))
+def test_bad_sample_arguments_are_refused(fitted, case):
+    kwargs, error, match = BAD_SAMPLE[case]
+    check_refused(lambda: fitted.sample(**kwargs), error, match)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m, X: m.sample(3),
+        lambda m, X: m.score_samples(X),
+        lambda m, X: m.save("never-written.npz"),
+    ],
+    ids=["sample", "score_samples", "save"],
+)
+def test_unfitted_model_says_call_fit_first(X, call):
+    check_refused(lambda: call(WGANGP(), X), NotFittedError, r"not fitted yet; call fit\(X\)")
+    assert not os.path.exists("never-written.npz")
+
+
+BAD_SCORE = {
+    "wrong columns": (np.zeros((2, 4)), InvalidDataError, r"X has 4 columns but.*fitted on 3"),
+    "nan": (np.full((2, 3), np.nan), InvalidDataError, r"X contains NaN"),
+    "1-D": (np.zeros(3), InvalidDataError, r"X must be 2-D"),
+    "overflows float32": (
+        np.full((2, 3), 1e300),
+        InvalidDataError,
+        r"X\[0, 0\] = 1e\+300 overflows float32",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SCORE))
+def test_bad_scoring_data_is_refused(fitted, case):
+    data, error, match = BAD_SCORE[case]
+    check_refused(lambda: fitted.score_samples(data), error, match)
+
+
+def test_partial_fit_refuses_other_columns_and_one_row(X):
+    model = WGANGP(**SMALL, random_state=0).fit(X, steps=1)
+    check_refused(
+        lambda: model.partial_fit(X[:, :2]), InvalidDataError, r"X has 2 columns but.*on 3"
+    )
+    check_refused(lambda: model.partial_fit(X[:1]), InvalidDataError, r"X has 1 row")
+    assert model.n_iter_ == 1
+
+
+# -------------------------------------------------------------- file paths --
+
+
+def test_save_refuses_a_path_that_is_not_a_path(fitted):
+    check_refused(lambda: fitted.save(None), InvalidParameterTypeError, r"path=None must be a str")
+
+
+def test_save_refuses_a_directory(fitted, tmp_path):
+    check_refused(
+        lambda: fitted.save(tmp_path), IsADirectoryError, r"path=.* is a directory; give a file"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_refuses_a_folder_that_is_a_file(fitted, tmp_path):
+    (tmp_path / "file").write_text("x")
+    check_refused(
+        lambda: fitted.save(tmp_path / "file" / "m.npz"),
+        NotADirectoryError,
+        r"cannot write .*m.npz.*is a file, not a folder",
+    )
+
+
+@pytest.mark.parametrize(
+    "target,error,match",
+    [
+        (None, InvalidParameterTypeError, r"path=None must be a str"),
+        ("missing.npz", ModelFileError, r"missing.npz does not exist"),
+        (".", ModelFileError, r"is a directory, not a model file"),
+    ],
+    ids=["None", "missing", "directory"],
+)
+def test_load_refuses_bad_paths(tmp_path, target, error, match):
+    if target is not None:
+        target = tmp_path / target
+    check_refused(lambda: load(target), error, match)
+
+
+# ----------------------------------------------------------------- CSV data --
+
+
+def _csv(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+BAD_CSV = {
+    "non-numeric column": (
+        "x,city\n1,Paris\n2,Rome\n",
+        {},
+        InvalidDataError,
+        r"line 2, column 2 \('city'\): 'Paris' is not a number",
+    ),
+    "empty cell": ("x,y\n1,\n2,3\n", {}, InvalidDataError, r"line 2, column 2.*an empty cell"),
+    "ragged row": ("x,y\n1,2\n3\n", {}, InvalidDataError, r"line 3: 1 cells, expected 2"),
+    "empty file": ("", {}, InvalidDataError, r"path=.* is empty"),
+    "header only": ("x,y\n", {}, InvalidDataError, r"has a header row .* but no data rows"),
+    "binary": (b"\xff\xfe\x00\x01garbage", {}, InvalidDataError, r"path=.* is not UTF-8 text"),
+    "NUL byte": (b"x,y\n1,\x002\n", {}, InvalidDataError, r"line 2, column 2.*is not a number"),
+    "huge field": (
+        "x,y\n1," + "9" * 200_000 + "\n",
+        {},
+        InvalidDataError,
+        r"path=.* cannot be parsed as CSV: field larger than field limit",
+    ),
+    "duplicate names": (
+        "a,a\n1,2\n3,4\n",
+        {"columns": ["a"]},
+        InvalidParameterError,
+        r"columns: the header names 2 columns 'a'.*ambiguous",
+    ),
+    "unknown name": ("x,y\n1,2\n", {"columns": ["z"]}, InvalidParameterError, r"named 'z'"),
+    "index out of range": ("1,2\n3,4\n", {"columns": [5]}, InvalidParameterError, r"index 5"),
+    "bad delimiter": ("1,2\n", {"delimiter": ",,"}, InvalidParameterError, r"delimiter must"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CSV))
+def test_bad_csv_is_refused_with_its_line_and_column(tmp_path, case):
+    text, kwargs, error, match = BAD_CSV[case]
+    path = _csv(tmp_path, text)
+    check_refused(lambda: load_csv(path, **kwargs), error, match)
+
+
+def test_csv_missing_file_and_directory_are_refused(tmp_path):
+    check_refused(
+        lambda: load_csv(tmp_path / "nope.csv"), FileNotFoundError, r"path=.*nope.csv.*no such"
+    )
+    check_refused(lambda: load_csv(tmp_path), IsADirectoryError, r"path=.* is a directory")
+
+
+def test_csv_of_one_row_loads_but_is_refused_for_training(tmp_path):
+    X = load_csv(_csv(tmp_path, "x,y\n1,2\n"))
+    assert X.shape == (1, 2)
+    check_refused(lambda: WGANGP(**SMALL).fit(X, steps=1), InvalidDataError, r"X has 1 row")
+
+
+def test_csv_nan_cells_are_refused_for_training(tmp_path):
+    X = load_csv(_csv(tmp_path, "x,y\n1,nan\n2,3\n"))
+    check_refused(lambda: WGANGP(**SMALL).fit(X, steps=1), InvalidDataError, r"X contains NaN")
+
+
+def test_csv_with_a_constant_column_trains_to_finite_samples(tmp_path):
+    rows = "\n".join(f"{i * 0.1:.2f},5" for i in range(32))
+    X = load_csv(_csv(tmp_path, "x,c\n" + rows + "\n"))
+    model = WGANGP(**SMALL, random_state=0).fit(X, steps=2)
+    assert np.all(np.isfinite(model.sample(4, random_state=0)))
