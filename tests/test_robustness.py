@@ -24,6 +24,7 @@ from wgangp.errors import (
     InvalidParameterTypeError,
     ModelFileError,
     NotFittedError,
+    TrainingDiverged,
 )
 
 PACKAGE_DIR = Path(wgangp.__file__).resolve().parent
@@ -414,3 +415,57 @@ def test_csv_with_a_constant_column_trains_to_finite_samples(tmp_path):
     X = load_csv(_csv(tmp_path, "x,c\n" + rows + "\n"))
     model = WGANGP(**SMALL, random_state=0).fit(X, steps=2)
     assert np.all(np.isfinite(model.sample(4, random_state=0)))
+
+
+# --------------------------------------------------------------- divergence --
+
+
+class SaveEveryIteration(Callback):
+    def __init__(self, folder):
+        self.folder = Path(folder)
+
+    def on_iteration_end(self, model, iteration, record):
+        model.save(self.folder / f"ckpt-{iteration:04d}.npz")
+
+
+def test_huge_learning_rate_stops_with_training_diverged(X):
+    model = WGANGP(**SMALL, optimizer="sgd", lr=1e6, random_state=0)
+    # warnings are errors here: no overflow RuntimeWarning comes first
+    with pytest.raises(TrainingDiverged, match=r"diverged at iteration \d: .*lr=1000000.0") as exc:
+        model.fit(X, steps=20)
+    assert exc.value.iteration == model.n_iter_ <= 3  # at once, not after 20 of NaN
+
+
+def test_blow_up_mid_training_keeps_the_last_good_checkpoint(X, tmp_path):
+    model = WGANGP(**SMALL, optimizer="sgd", lr=1e-3, random_state=0)
+    model.fit(X, steps=4, callbacks=[SaveEveryIteration(tmp_path)])
+    good = [p.copy() for p in model.generator_.params + model.critic_.params]
+    for opt in (model.generator_optimizer_, model.critic_optimizer_):
+        opt.lr = 1e6  # induce the blow-up
+    with pytest.raises(TrainingDiverged, match=r"not finite|NaN or inf"):
+        model.partial_fit(X, steps=10, callbacks=[SaveEveryIteration(tmp_path)])
+    files = sorted(tmp_path.glob("ckpt-*.npz"))
+    assert [f.name for f in files][:4] == [f"ckpt-{i:04d}.npz" for i in range(1, 5)]
+    assert len(files) < 14  # the diverged iteration was not saved
+    for f in files:  # whatever was written loads: nothing torn, nothing NaN
+        load(f)
+    last_good = load(tmp_path / "ckpt-0004.npz")
+    assert np.all(np.isfinite(last_good.sample(3, random_state=0)))
+    for p, q in zip(good, last_good.generator_.params + last_good.critic_.params):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_sampling_a_blown_up_model_says_so(fitted, tmp_path):
+    model = load(fitted.save(tmp_path / "ok.npz"))
+    for p in model.generator_.params[::2]:
+        p *= 1e20  # finite, but a forward pass overflows float32
+    with pytest.raises(TrainingDiverged, match=r"sample: the output overflows.*blown up"):
+        model.sample(5, random_state=0)
+
+
+def test_saving_a_diverged_model_is_refused(fitted, tmp_path):
+    model = load(fitted.save(tmp_path / "ok.npz"))
+    model.critic_.params[0][0, 0] = np.nan
+    with pytest.raises(TrainingDiverged, match=r"not saving .*critic parameter 0 holds NaN"):
+        model.save(tmp_path / "nan.npz")
+    assert not (tmp_path / "nan.npz").exists()

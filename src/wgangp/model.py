@@ -29,6 +29,7 @@ from .errors import (
     InvalidParameterTypeError,
     ModelFileError,
     NotFittedError,
+    TrainingDiverged,
     WGANGPError,
 )
 from .init import INITIALIZERS
@@ -106,6 +107,52 @@ def _check_callbacks(callbacks) -> list:
     raise InvalidParameterTypeError(
         f"callbacks={callbacks!r} must be None or a list of wgangp.Callback objects{hint}"
     )
+
+
+def _non_finite_parameters(model) -> list[str]:
+    return [
+        f"{net_name} parameter {i}"
+        for net_name, net in (("generator", model.generator_), ("critic", model.critic_))
+        for i, p in enumerate(net.params)
+        if not np.isfinite(p).all()
+    ]
+
+
+def _check_not_diverged(model, record: dict | None) -> None:
+    """Raise TrainingDiverged when an iteration's metrics (``record``), or with
+    None the parameters, are not finite."""
+    if record is not None:
+        bad = [
+            f"{key}={value}"
+            for key, value in record.items()
+            if isinstance(value, float) and not math.isfinite(value)
+        ]
+    else:
+        bad = _non_finite_parameters(model)
+    if bad:
+        raise TrainingDiverged(
+            f"training diverged at iteration {model.n_iter_}: {', '.join(bad[:4])} "
+            "is not finite, so the model's parameters are no longer usable. Lower the "
+            f"learning rate (lr={model.lr!r}) or check the scale of X, then refit or "
+            "resume from a checkpoint saved before the divergence",
+            iteration=model.n_iter_,
+        )
+
+
+def _check_output(model, method: str, out: np.ndarray) -> np.ndarray:
+    """Refuse to return overflowed output: the parameters of a model that
+    diverged can be finite but so large that a forward pass overflows."""
+    if not np.isfinite(out).all():
+        largest = max(
+            float(np.abs(p).max()) for p in model.generator_.params + model.critic_.params
+        )
+        raise TrainingDiverged(
+            f"{method}: the output overflows, because the parameters have blown up "
+            f"(largest |parameter| = {largest:.3g}); the model diverged in training. "
+            "Use a checkpoint saved before the divergence, with a lower learning rate",
+            iteration=model.n_iter_,
+        )
+    return out
 
 
 def _check_path(name: str, path) -> Path:
@@ -564,11 +611,14 @@ class WGANGP:
                 self.history_.append(record)
                 for cb in callbacks:
                     cb.on_iteration_end(self, self.n_iter_, record)
+                # after the callbacks, so that a DivergenceGuard acts first
+                _check_not_diverged(self, record)
                 if self.stop_training:
                     break
         finally:
             for cb in callbacks:
                 cb.on_train_end(self)
+        _check_not_diverged(self, None)
         return self
 
     # --------------------------------------------------------- inference --
@@ -593,7 +643,8 @@ class WGANGP:
             "draw the rows in smaller chunks",
         )
         z = rng.standard_normal((n, self.latent_dim_), dtype=self.dtype_)
-        return self._inverse_transform(self.generator_(z))
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _check_output(self, "sample", self._inverse_transform(self.generator_(z)))
 
     def score_samples(self, X) -> np.ndarray:
         """Critic value ``D(x)`` per row (higher looks more real to the critic).
@@ -604,7 +655,9 @@ class WGANGP:
         """
         self._check_fitted()
         X = check_array(X, n_features=self.n_features_in_)
-        return self.critic_(self._transform(X))[:, 0].astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = self.critic_(self._transform(X))[:, 0].astype(np.float64)
+        return _check_output(self, "score_samples", scores)
 
     # ----------------------------------------------------------- files --
 
@@ -631,6 +684,13 @@ class WGANGP:
         """
         self._check_fitted()
         path = _check_path("path", path)
+        bad = _non_finite_parameters(self)
+        if bad:
+            raise TrainingDiverged(
+                f"not saving {str(path)!r}: {', '.join(bad[:4])} holds NaN or inf (training "
+                "diverged), and such a file could not be loaded; save a finite state",
+                iteration=self.n_iter_,
+            )
         if path.is_dir():
             raise IsADirectoryError(
                 f"path={str(path)!r} is a directory; give a file name in it, "

@@ -53,6 +53,12 @@ class MinibatchSampler:
         }
 
 
+# A step that diverges overflows; that is detected from the losses by the
+# caller (WGANGP raises TrainingDiverged), not reported as NumPy warnings.
+_quiet_overflow = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
+@_quiet_overflow
 def critic_step(
     generator: MLP,
     critic: MLP,
@@ -78,6 +84,7 @@ def critic_step(
     return stats
 
 
+@_quiet_overflow
 def generator_step(
     generator: MLP,
     critic: MLP,
