@@ -1,6 +1,6 @@
 """Soak: resident memory over a long training run must stay flat.
 
-Trains a WGANGP for many iterations (10,000 by default: hidden 128, batch 256,
+Trains a WGANGP for many iterations (10,000 by default: hidden 128, depth 2, batch 256,
 on 8gaussians) and samples the process's resident set size (VmRSS from
 /proc/self/status, else the peak from ``resource``) every ``--every``
 iterations. Prints the samples, the spread after warm-up (max - min from
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     parser.add_argument("--every", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=1_000)
     parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--rows", type=int, default=4096)
     parser.add_argument("--tolerance-mib", type=float, default=4.0)

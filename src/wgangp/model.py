@@ -743,7 +743,7 @@ class WGANGP:
 
 
 def atomic_savez(path: Path, arrays: dict) -> None:
-    """``numpy.savez`` to a temporary file beside ``path``, fsync, then rename."""
+    """``numpy.savez`` to a temporary file beside ``path``, fsync, rename, fsync the folder."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -768,6 +768,12 @@ def atomic_savez(path: Path, arrays: dict) -> None:
         except FileNotFoundError:
             pass
         raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 # Reading model files. A model file may come from anyone: every field and
