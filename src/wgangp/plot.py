@@ -199,6 +199,9 @@ def training_curves(history, findings=None, path=None):
     its, vals = _column(records, "penalty")
     if len(its):
         _plot_series(ax_pen, its, vals, "#8c564b", r"$\lambda\, \mathbb{E}(\|g\| - 1)^2$")
+        positive = vals[np.isfinite(vals)]
+        if positive.size and positive.min() > 0 and positive.max() > 100 * positive.min():
+            ax_pen.set_yscale("log")  # the penalty typically falls by orders of magnitude
         ax_pen.legend(loc="best", fontsize=8)
     else:
         empty(ax_pen, "penalty")
@@ -319,8 +322,11 @@ def samples_2d(
         real = _as_points(real, "real")
         clouds.insert(0, real)
     low, high = _plot_limits(*clouds)
+    # A square window, so that the equal-aspect plot fills the figure.
+    centre, half = (low + high) / 2, (high - low).max() / 2
+    low, high = centre - half, centre + half
 
-    fig = _new_figure(6.2, 5.6)
+    fig = _new_figure(6.4, 5.4)
     ax = fig.add_subplot()
     if critic is not None:
         xs = np.linspace(low[0], high[0], grid)
@@ -328,9 +334,9 @@ def samples_2d(
         gx, gy = np.meshgrid(xs, ys)
         values = critic.score_samples(np.column_stack([gx.ravel(), gy.ravel()]))
         values = np.asarray(values, dtype=np.float64).reshape(gx.shape)
-        filled = ax.contourf(gx, gy, values, levels=14, cmap="Blues", alpha=0.75)
-        ax.contour(gx, gy, values, levels=14, colors="#08306b", linewidths=0.4, alpha=0.5)
-        fig.colorbar(filled, ax=ax, shrink=0.85, label="critic $D(x)$")
+        filled = ax.contourf(gx, gy, values, levels=14, cmap="Blues", alpha=0.55)
+        ax.contour(gx, gy, values, levels=14, colors="#08306b", linewidths=0.4, alpha=0.45)
+        fig.colorbar(filled, ax=ax, label="critic $D(x)$")
     if real is not None:
         ax.scatter(
             real[:, 0],
