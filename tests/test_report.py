@@ -169,7 +169,7 @@ def test_report_config_table_lists_the_params(toy_report, toy_model):
     assert config["hidden"] == "16"
     assert config["dtype"] == "float32"
     assert config["n_iter_"] == "8"
-    assert config["critic_ layers"] == "2 -> 16 -> 16 -> 1"
+    assert config["critic layers"] == "2 -> 16 -> 16 -> 1"
 
 
 def test_report_findings_section_lists_name_evidence_remedy(toy_report):
@@ -220,7 +220,7 @@ def test_report_metrics_accept_a_mapping(toy_model, tmp_path):
     metrics = {"my score": 0.5, "paired": (1.25, 1.0)}
     path = report.write_report(tmp_path, toy_model[0], findings=[], metrics=metrics)
     rows = parse(path).tables["metrics"][1:]
-    assert [r[:3] for r in rows] == [["my score", "0.5000", ""], ["paired", "1.250", "1.000"]]
+    assert [r[:3] for r in rows] == [["my score", "0.5000", ""], ["paired", "1.25", "1.00"]]
 
 
 def test_evaluate_toy_rows_have_real_ceilings(toy_rows):

@@ -234,13 +234,8 @@ def _fmt(value) -> str:
             return str(value)
         if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
             return f"{value:.3e}"
-        return (
-            f"{value:.4f}"
-            if abs(value) < 1
-            else f"{value:.3f}"
-            if abs(value) < 100
-            else (f"{value:.1f}")
-        )
+        digits = 4 if abs(value) < 1 else 2 if abs(value) < 100 else 1
+        return f"{value:.{digits}f}"
     return str(value)
 
 
@@ -290,6 +285,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; font-family: ui-
          "SFMono-Regular", Menlo, Consolas, monospace; font-size: 14px; }
 td.note, .muted { color: var(--muted); font-size: 13px; }
 table.config { width: auto; min-width: 50%; }
+table.config td { padding: 4px 12px; }
 table.config td:first-child { font-family: ui-monospace, Menlo, Consolas, monospace;
                               font-size: 13px; }
 figure { margin: 0 0 18px; background: #fff; border: 1px solid var(--line);
@@ -347,7 +343,7 @@ def _config_rows(model) -> list[tuple[str, str]]:
         if sizes is None and net is not None and hasattr(net, "config"):
             sizes = net.config().get("sizes")
         if sizes is not None:
-            rows.append((f"{key} layers", " -> ".join(str(s) for s in sizes)))
+            rows.append((f"{key[:-1]} layers", " -> ".join(str(s) for s in sizes)))
     return rows
 
 
