@@ -40,11 +40,34 @@ def rss_mib() -> float:
     return peak / (1024.0**2 if sys.platform == "darwin" else 1024.0)
 
 
-class RSSSampler(Callback):
-    """Record (iteration, RSS MiB, seconds since start) every ``every`` iterations."""
+def history_mib(history) -> float:
+    """What ``model.history_`` holds, in MiB (a list of dicts, or a columnar History)."""
+    if hasattr(history, "nbytes"):
+        return history.nbytes() / 2**20
+    return (
+        sum(
+            sys.getsizeof(r) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in r.items())
+            for r in history
+        )
+        / 2**20
+    )
 
-    def __init__(self, every: int):
+
+def drop_history(history) -> None:
+    if hasattr(history, "clear"):
+        history.clear()
+    else:
+        history.truncate(0)
+
+
+class RSSSampler(Callback):
+    """Record (iteration, RSS MiB, seconds since start) every ``every`` iterations;
+    with ``drop_history``, empty ``model.history_`` first (to tell a leak in the
+    training step from the growth of the metrics history)."""
+
+    def __init__(self, every: int, drop_history: bool = False):
         self.every = every
+        self.drop_history = drop_history
         self.samples: list[tuple[int, float, float]] = []
         self.start = time.perf_counter()
 
@@ -53,6 +76,8 @@ class RSSSampler(Callback):
 
     def on_iteration_end(self, model, iteration, record):
         if iteration % self.every == 0:
+            if self.drop_history:
+                drop_history(model.history_)
             sample = (iteration, rss_mib(), time.perf_counter() - self.start)
             self.samples.append(sample)
             print(f"  iteration {sample[0]:>6}  RSS {sample[1]:8.2f} MiB  {sample[2]:7.1f} s")
@@ -69,12 +94,17 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--rows", type=int, default=4096)
     parser.add_argument("--tolerance-mib", type=float, default=4.0)
+    parser.add_argument(
+        "--drop-history",
+        action="store_true",
+        help="empty model.history_ at each sample: measures the training step alone",
+    )
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
 
     X = toy("8gaussians", args.rows, random_state=0)
     model = WGANGP(hidden=args.hidden, depth=args.depth, batch_size=args.batch_size, random_state=0)
-    sampler = RSSSampler(args.every)
+    sampler = RSSSampler(args.every, args.drop_history)
     print(
         f"wgangp {wgangp.__version__}, numpy {np.__version__}: {args.iterations} iterations, "
         f"hidden {args.hidden}, depth {args.depth}, batch {args.batch_size}"
@@ -94,8 +124,8 @@ def main(argv=None) -> int:
         f"trend {slope:+.3f} MiB per 1000 iterations"
     )
     print(
-        f"history_ holds {len(model.history_)} records; {seconds:.1f} s in all, "
-        f"{1000 * seconds / args.iterations:.2f} ms per iteration"
+        f"history_ holds {len(model.history_)} records ({history_mib(model.history_):.2f} MiB); "
+        f"{seconds:.1f} s in all, {1000 * seconds / args.iterations:.2f} ms per iteration"
     )
     print(f"memory {'FLAT' if flat else 'NOT FLAT'} (tolerance {args.tolerance_mib} MiB)")
     if args.json:
