@@ -117,7 +117,10 @@ def test_wrong_format_version_is_refused(saved, tmp_path, version):
 def test_foreign_format_name_is_refused(saved, tmp_path):
     header, arrays = _members(saved)
     header["format"] = "someone-else"
-    _refused(_write(tmp_path / "f.npz", header, arrays), r"not a wgangp model file.*someone-else")
+    _refused(
+        _write(tmp_path / "f.npz", header, arrays),
+        r"not a 'wgangp-model' file: its header says format='someone-else'",
+    )
 
 
 def test_other_class_is_refused(saved, tmp_path):

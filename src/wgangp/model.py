@@ -7,6 +7,7 @@ work. Fitted attributes end with an underscore.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import math
@@ -884,7 +885,9 @@ def _read_member(zf: zipfile.ZipFile, entry) -> np.ndarray:
     return array.reshape(shape, order="F" if fortran_order else "C")
 
 
-def _read_header(zf: zipfile.ZipFile, entries: dict, path) -> dict:
+def _read_header(
+    zf: zipfile.ZipFile, entries: dict, path, format_name: str, format_version: int
+) -> dict:
     if "header" not in entries:
         raise ModelFileError(f"{path} has no 'header' entry; it is not a wgangp model file")
     info, shape, _, dtype, _ = entries["header"]
@@ -909,17 +912,22 @@ def _read_header(zf: zipfile.ZipFile, entries: dict, path) -> dict:
             f"{path}: the header is a JSON {type(header).__name__}, not an object; "
             "it is not a wgangp model file"
         )
-    if header.get("format") != FORMAT_NAME:
+    if header.get("format") != format_name:
         raise ModelFileError(
-            f"{path} is not a wgangp model file (format={header.get('format')!r}, "
-            f"expected {FORMAT_NAME!r})"
+            f"{path} is not a {format_name!r} file: its header says format={header.get('format')!r}"
         )
     version = header.get("format_version")
-    if version != FORMAT_VERSION:
+    if version != format_version:
         raise ModelFileError(
             f"{path} has format_version={version!r}; this wgangp ({__version__}) reads "
-            f"version {FORMAT_VERSION}"
+            f"version {format_version}"
         )
+    if not isinstance(header.get("arrays"), dict):
+        raise ModelFileError(f"{path}: header field 'arrays' is missing or not a JSON object")
+    return header
+
+
+def _check_wgangp_header(header: dict, path) -> None:
     unknown = sorted(set(header) - HEADER_FIELDS)
     if unknown:
         raise ModelFileError(
@@ -933,7 +941,6 @@ def _read_header(zf: zipfile.ZipFile, entries: dict, path) -> dict:
         raise ModelFileError(
             f"{path} holds a {header['class']!r}, not a WGANGP; load it with that class"
         )
-    return header
 
 
 def _check_declared(header: dict, entries: dict, path) -> None:
@@ -961,50 +968,11 @@ def _check_declared(header: dict, entries: dict, path) -> None:
             )
 
 
-def load(path) -> WGANGP:
-    """Load a model written by :meth:`WGANGP.save`.
-
-    Loading never executes code: nothing is unpickled, and arrays of Python
-    objects are refused. Before any array is read, each entry's declared
-    shape is checked against its size in the file and against the header;
-    then every array is checked against the architecture, and every header
-    field against what the estimator allows.
-
-    Raises
-    ------
-    ModelFileError
-        Missing, truncated, corrupt, forged, or unknown-format files.
-    """
-    path = _check_path("path", path)
-    if not path.exists():
-        raise ModelFileError(f"model file {path} does not exist")
-    if path.is_dir():
-        raise ModelFileError(f"{path} is a directory, not a model file")
+@contextlib.contextmanager
+def model_file_errors(path):
+    """Report anything a corrupt or forged file makes go wrong as ModelFileError."""
     try:
-        with open(path, "rb") as fh:
-            magic = fh.read(6)
-        if magic == b"\x93NUMPY":
-            raise ModelFileError(f"{path} is a bare .npy array, not a wgangp model file")
-        if magic[:1] == b"\x80":
-            raise ModelFileError(
-                f"{path} is a Python pickle, not a wgangp model file; wgangp never "
-                "unpickles (a pickle can run code)"
-            )
-        try:
-            zf = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, EOFError) as exc:
-            raise ModelFileError(
-                f"{path} cannot be read as a model file (a .npz zip archive): {exc}; "
-                "it is not one, or it is truncated"
-            ) from None
-        with zf:
-            entries = _scan_members(zf, path)
-            header = _read_header(zf, entries, path)
-            _check_declared(header, entries, path)
-            arrays = {
-                key: _read_member(zf, entry) for key, entry in entries.items() if key != "header"
-            }
-        return _from_header(header, arrays, path)
+        yield
     except ModelFileError:
         raise
     except WGANGPError as exc:
@@ -1026,6 +994,80 @@ def load(path) -> WGANGP:
         raise ModelFileError(
             f"{path} is truncated, corrupt or inconsistent: {type(exc).__name__}: {exc}"
         ) from None
+
+
+def read_model_file(
+    path, format_name: str = FORMAT_NAME, format_version: int = FORMAT_VERSION
+) -> tuple[dict, dict]:
+    """The JSON header and the arrays of a model file, read without trusting it.
+
+    Nothing is unpickled and arrays of Python objects are refused. Before any
+    array is read, each entry's ``.npy`` header is checked against the entry's
+    size, the total against this machine's memory, and the JSON header's list
+    of arrays (its ``"arrays"`` field: name -> [shape, dtype]) against the
+    entries. Every loader of wgangp files reads through here.
+
+    Returns
+    -------
+    header : dict
+    arrays : dict of str to numpy.ndarray (writable copies)
+
+    Raises
+    ------
+    ModelFileError
+        Missing, truncated, corrupt or forged files, or another format or
+        format version.
+    """
+    path = _check_path("path", path)
+    if not path.exists():
+        raise ModelFileError(f"model file {path} does not exist")
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a directory, not a model file")
+    with model_file_errors(path):
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+        if magic == b"\x93NUMPY":
+            raise ModelFileError(f"{path} is a bare .npy array, not a wgangp model file")
+        if magic[:1] == b"\x80":
+            raise ModelFileError(
+                f"{path} is a Python pickle, not a wgangp model file; wgangp never "
+                "unpickles (a pickle can run code)"
+            )
+        try:
+            zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, EOFError) as exc:
+            raise ModelFileError(
+                f"{path} cannot be read as a model file (a .npz zip archive): {exc}; "
+                "it is not one, or it is truncated"
+            ) from None
+        with zf:
+            entries = _scan_members(zf, path)
+            header = _read_header(zf, entries, path, format_name, format_version)
+            _check_declared(header, entries, path)
+            arrays = {
+                key: _read_member(zf, entry) for key, entry in entries.items() if key != "header"
+            }
+    return header, arrays
+
+
+def load(path) -> WGANGP:
+    """Load a model written by :meth:`WGANGP.save`.
+
+    Loading never executes code: nothing is unpickled, and arrays of Python
+    objects are refused. Before any array is read, each entry's declared
+    shape is checked against its size in the file and against the header
+    (:func:`read_model_file`); then every array is checked against the
+    architecture, and every header field against what the estimator allows.
+
+    Raises
+    ------
+    ModelFileError
+        Missing, truncated, corrupt, forged, or unknown-format files.
+    """
+    header, arrays = read_model_file(path)
+    with model_file_errors(path):
+        _check_wgangp_header(header, path)
+        return _from_header(header, arrays, path)
 
 
 def _header_int(value, field: str, minimum: int = 0) -> int:
