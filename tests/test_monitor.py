@@ -399,3 +399,20 @@ def test_stop_training_stops_after_the_iteration(X):
 
     model = small().fit(X, steps=10, callbacks=[Stop()], log_every=5)
     assert model.n_iter_ == 3 and model.history_[-1]["iteration"] == 3
+
+
+def test_partial_fit_calls_continue_the_same_run_folder(X, tmp_path):
+    model = small()
+    for _ in range(3):
+        model.partial_fit(X, steps=2, run_dir=tmp_path)
+    on_disk = [r["iteration"] for r in read_history(tmp_path / "history.jsonl")]
+    assert on_disk == [1, 2, 3, 4, 5, 6]
+    assert latest_checkpoint(tmp_path).name == "ckpt-00000006.npz"
+
+
+def test_a_torn_last_line_is_dropped_when_the_run_continues(X, tmp_path):
+    model = small().fit(X, steps=2, run_dir=tmp_path)
+    with (tmp_path / "history.jsonl").open("a") as fh:
+        fh.write('{"iteration": 3, "crit')
+    model.partial_fit(X, steps=1, run_dir=tmp_path)
+    assert [r["iteration"] for r in read_history(tmp_path / "history.jsonl")] == [1, 2, 3]

@@ -173,7 +173,7 @@ class HistoryLogger(Callback):
     def on_train_begin(self, model):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         start = getattr(model, "n_iter_", 0)
-        if self.path.exists():
+        if self.path.exists() and not _ends_at_or_before(self.path, start):
             kept = [
                 line
                 for line in self.path.read_text(encoding="utf-8").splitlines()
@@ -204,6 +204,26 @@ class HistoryLogger(Callback):
         self._fh = None
         if self.csv:
             export_csv(self.path)
+
+
+def _ends_at_or_before(path: Path, iteration: int) -> bool:
+    """True when the file's last line is complete and logs at most ``iteration``.
+
+    Reads only the file's tail, so that a loop of short ``partial_fit`` calls
+    does not reread the whole history each time.
+    """
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        if size == 0:
+            return True
+        fh.seek(max(0, size - 65536))
+        tail = fh.read()
+    if not tail.endswith(b"\n"):
+        return False
+    last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+    found = _line_iteration(last)
+    return found is not None and found <= iteration
 
 
 def _line_iteration(line: str):
@@ -461,7 +481,7 @@ class DivergenceGuard(Callback):
             "n_iter": model.n_iter_,
             "n_critic_steps": model.n_critic_steps_,
             "steps": [
-                opt.state["step"] if opt.state is not None else 0
+                opt.state["step"] if opt.state is not None else None
                 for opt in (model.critic_optimizer_, model.generator_optimizer_)
             ],
             "rng": model._rng.bit_generator.state,
@@ -475,7 +495,9 @@ class DivergenceGuard(Callback):
         model.n_iter_ = good["n_iter"]
         model.n_critic_steps_ = good["n_critic_steps"]
         for opt, step in zip((model.critic_optimizer_, model.generator_optimizer_), good["steps"]):
-            if opt.state is not None:
+            if step is None:
+                opt.state = None  # it had taken no step yet
+            elif opt.state is not None:
                 opt.state["step"] = step
         model._rng.bit_generator.state = good["rng"]
         model._sampler.perm, model._sampler.pos, model._sampler.epoch = good["sampler"]
