@@ -170,8 +170,21 @@ def test_finding_is_a_dataclass_exported_at_top_level():
 
 
 def test_real_25gaussians_run_is_diagnosed():
-    """25gaussians, hidden 128, batch 256, adam-toy 1e-4, lambda 10: see collapse_run.py."""
+    """A real failing run, every 5th record (benchmarks/collapse_run.py, seed 0).
+
+    25gaussians, hidden 128, batch 256, adam-toy lr 1e-4, lambda 10, 3000
+    iterations: 1, 6 and 8 of 25 modes at iterations 1000, 2000 and 3000, the
+    samples single streaks; the W estimate below 0 on about half the iterations.
+    """
     history = wgangp.read_history(DATA / "collapse_25gaussians.jsonl")
-    assert len(history) >= 500
-    found = names(history)
-    assert "oscillation" in found, found
+    assert len(history) == 600 and history[-1]["iteration"] == 3000
+    findings = {f.name: f for f in diagnose(history)}
+    assert set(findings) == {"mode_collapse_suspected", "oscillation"}
+    collapse = findings["mode_collapse_suspected"]
+    assert collapse.values["negative_fraction"] > 0.4 and collapse.values["swing"] > 3
+    assert "lower lr" in findings["oscillation"].remedy
+
+
+def test_real_failing_run_is_named_early():
+    records = list(wgangp.read_history(DATA / "collapse_25gaussians.jsonl"))
+    assert "mode_collapse_suspected" in names(records[:100])  # by iteration 500

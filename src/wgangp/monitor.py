@@ -525,7 +525,9 @@ class DivergenceGuard(Callback):
             self._snapshot(model)
             return
         model.stop_training = True
-        values = ", ".join(f"{key}={record[key]}" if key in record else key for key in bad[:6])
+        values = ", ".join(f"{key}={record[key]}" if key in record else key for key in bad[:4])
+        if len(bad) > 4:
+            values += f" and {len(bad) - 4} more"
         if self._good is None:
             restored = "no finite state to restore (it was not finite when training began)"
             path = None
@@ -539,7 +541,7 @@ class DivergenceGuard(Callback):
                 path = getattr(model, "last_checkpoint_", None)
         kept = f"checkpoint kept: {path}" if path else "no checkpoint kept (pass run_dir=...)"
         raise TrainingDiverged(
-            f"training diverged at iteration {iteration}: {values} is not finite; "
+            f"training diverged at iteration {iteration}: not finite: {values}; "
             f"{restored}; {kept}. Lower the learning rate (lr) or check the data "
             "scale, then resume or refit; wgangp.diagnose(model.history_) explains more",
             iteration=iteration,
