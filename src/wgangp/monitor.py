@@ -317,7 +317,8 @@ class TensorBoardLogger(Callback):
 
     def on_train_end(self, model):
         if self.writer is not None:
-            self.writer.flush()
+            self.writer.close()  # a later fit opens a new event file in the same folder
+            self.writer = None
 
 
 # --------------------------------------------------------------------------- #
