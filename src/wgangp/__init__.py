@@ -22,10 +22,12 @@ from .errors import (
 from .model import WGANGP, load
 from .nn import MLP
 from .optim import SGD, Adam, RMSProp
+from .tabular import TabularSynthesizer
 from .train import Callback
 
 __all__ = [
     "WGANGP",
+    "TabularSynthesizer",
     "MLP",
     "Adam",
     "RMSProp",
