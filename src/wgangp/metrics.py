@@ -750,26 +750,40 @@ def column_shapes(real, synthetic, discrete_columns=None) -> dict:
 
 
 def _discretize(real_col: np.ndarray, synth_col: np.ndarray, bins: int = 10):
-    """SDMetrics' binning of a continuous column: 10 equal-width bins on the real values."""
-    finite = real_col[~np.isnan(real_col)]
-    edges = np.histogram_bin_edges(finite, bins=bins)
-    return np.digitize(real_col, edges), np.digitize(synth_col, edges)
+    """SDMetrics' binning of a continuous column: 10 equal-width bins over each table's own range.
+
+    As SDMetrics' Column Pair Trends does, each table is cut on the edges of its own values.
+    """
+    out = []
+    for col in (real_col, synth_col):
+        finite = col[~np.isnan(col)]
+        edges = np.histogram_bin_edges(finite, bins=bins) if len(finite) else np.zeros(2)
+        out.append(np.digitize(col, edges))
+    return out[0], out[1]
 
 
-def column_pair_trends(real, synthetic, discrete_columns=None) -> dict:
+def column_pair_trends(real, synthetic, discrete_columns=None, return_strength: bool = False):
     r"""Per-pair dependence similarity, as SDMetrics' *Column Pair Trends*.
 
     Two continuous columns: correlation similarity
     ``1 - |r_real - r_synth| / 2`` with Pearson's r (rows with a missing
     value dropped). Any other pair: contingency similarity
     ``1 - (1/2) \sum_{a,b} |p_r(a,b) - p_s(a,b)|``, a continuous column
-    first cut into 10 equal-width bins on the real values. A pair whose
+    first cut into 10 equal-width bins (on each table's own range, as SDMetrics). A pair whose
     correlation is undefined (a constant column) scores NaN.
+
+    Parameters
+    ----------
+    return_strength : bool
+        Also return, per pair, how strong the real dependence is:
+        ``("correlation", |r|)`` or ``("association", Cramer's V)`` of the
+        binned real table, used by SDMetrics 0.32's thresholds.
 
     Returns
     -------
     dict
-        ``(column_a, column_b)`` to score, for every pair in column order.
+        ``(column_a, column_b)`` to score, for every pair in column order
+        (and the strengths when asked).
 
     Examples
     --------
@@ -791,16 +805,33 @@ def column_pair_trends(real, synthetic, discrete_columns=None) -> dict:
     for name in discrete:
         ca, cb, _ = _shared_codes(real[name], synthetic[name])
         binned[name] = (ca, cb)
-    scores = {}
+    scores, strengths = {}, {}
     for i, a in enumerate(columns):
         for b in columns[i + 1 :]:
             if a in values_r and b in values_r:
-                scores[(a, b)] = _correlation_similarity(
-                    values_r[a], values_r[b], values_s[a], values_s[b]
-                )
+                r_real = _pearson(values_r[a], values_r[b])
+                scores[(a, b)] = 1.0 - abs(r_real - _pearson(values_s[a], values_s[b])) / 2.0
+                strengths[(a, b)] = ("correlation", abs(r_real))
             else:
                 scores[(a, b)] = _contingency_similarity(binned[a], binned[b])
+                strengths[(a, b)] = ("association", _cramers_v(binned[a][0], binned[b][0]))
+    if return_strength:
+        return scores, strengths
     return scores
+
+
+def _cramers_v(codes_a: np.ndarray, codes_b: np.ndarray) -> float:
+    """Cramer's V of the real contingency table (no continuity correction), as SDMetrics."""
+    _, ia = np.unique(codes_a, return_inverse=True)
+    _, ib = np.unique(codes_b, return_inverse=True)
+    ka, kb = ia.max() + 1, ib.max() + 1
+    if min(ka, kb) < 2:
+        return float("nan")
+    table = np.bincount(ia * kb + ib, minlength=ka * kb).reshape(ka, kb).astype(float)
+    n = table.sum()
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / n
+    chi2 = float(((table - expected) ** 2 / expected).sum())
+    return float(np.sqrt(chi2 / (n * (min(ka, kb) - 1))))
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -811,10 +842,6 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     x, y = x - x.mean(), y - y.mean()
     denom = np.sqrt((x * x).sum() * (y * y).sum())
     return float((x * y).sum() / denom) if denom > 0 else float("nan")
-
-
-def _correlation_similarity(ra, rb, sa, sb) -> float:
-    return 1.0 - abs(_pearson(ra, rb) - _pearson(sa, sb)) / 2.0
 
 
 def _contingency_similarity(pair_a, pair_b) -> float:
@@ -973,8 +1000,12 @@ def tabular_report(
     Returns
     -------
     dict
-        ``column_shapes`` and ``column_pair_trends`` (means, NaN pairs
-        skipped), ``quality`` (their mean, SDMetrics' overall score),
+        ``column_shapes`` and ``column_pair_trends`` (means over all
+        columns and pairs, NaN pairs skipped: SDMetrics' classic scores),
+        ``column_pair_trends_strong`` (the mean over the pairs whose real
+        dependence is strong, |r| > 0.5 or Cramer's V > 0.3: the default of
+        SDMetrics 0.32's QualityReport), ``quality`` (shapes and all-pair
+        trends averaged),
         ``columns`` and ``pairs`` (the per-column and per-pair scores),
         ``detection_auc`` and ``detection`` (SDMetrics' LogisticDetection),
         and with a target ``tstr``, ``trtr``, ``task``, ``metric``.
@@ -990,13 +1021,20 @@ def tabular_report(
     discrete, continuous = _check_frames(real, synthetic, discrete_columns)
     synthetic = synthetic[list(real.columns)]
     columns = column_shapes(real, synthetic, discrete)
-    pairs = column_pair_trends(real, synthetic, discrete)
+    pairs, strengths = column_pair_trends(real, synthetic, discrete, return_strength=True)
     shape_mean = float(np.nanmean(list(columns.values())))
     pair_values = [v for v in pairs.values() if not np.isnan(v)]
     pair_mean = float(np.mean(pair_values)) if pair_values else float("nan")
+    limits = {"correlation": 0.5, "association": 0.3}
+    strong = [
+        v
+        for key, v in pairs.items()
+        if not np.isnan(v) and strengths[key][1] > limits[strengths[key][0]]
+    ]
     report = {
         "column_shapes": shape_mean,
         "column_pair_trends": pair_mean,
+        "column_pair_trends_strong": float(np.mean(strong)) if strong else float("nan"),
         "quality": float(np.nanmean([shape_mean, pair_mean])),
         "columns": columns,
         "pairs": pairs,
