@@ -401,3 +401,17 @@ def test_tabular_report_trains_on_synthetic_and_tests_on_real():
     assert 0.0 <= report["detection"] <= 1.0
     regression = tabular_report(real, real.copy(), target="y", holdout=holdout, detection=False)
     assert regression["task"] == "regression" and regression["trtr"] > 0.5
+
+
+def test_strong_pair_trends_keep_only_pairs_with_real_dependence():
+    import pandas as pd
+
+    from wgangp.metrics import tabular_report
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    real = pd.DataFrame({"x": x, "y": x + 0.1 * rng.normal(size=300), "z": rng.normal(size=300)})
+    synth = real.assign(y=-real["y"])  # breaks the one strong pair (x, y)
+    report = tabular_report(real, synth, detection=False)
+    assert report["column_pair_trends_strong"] == pytest.approx(report["pairs"][("x", "y")])
+    assert report["column_pair_trends_strong"] < 0.1 < report["column_pair_trends"]

@@ -405,3 +405,27 @@ def test_augment_adds_minority_rows_and_reports_before_and_after():
     assert (augmented["y"].iloc[n:] == "rare").sum() >= 15
     assert list(table.columns) == ["real", "real + synthetic", "change"]
     assert "macro_f1" in table.index
+
+
+def test_numeric_only_table_trains_without_conditions():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=40), "b": rng.exponential(size=40)})
+    synth = TabularSynthesizer(random_state=0, **SMALL).fit(df, steps=3)
+    assert synth.cond_dim_ == 0
+    rows = synth.sample(5, random_state=0)
+    assert rows.shape == (5, 2) and rows["b"].min() >= df["b"].min()
+
+
+def test_csv_path_is_accepted(tmp_path):
+    df = mixed_frame(n=40, nulls=False)
+    path = tmp_path / "table.csv"
+    df.to_csv(path, index=False)
+    synth = TabularSynthesizer(random_state=0, **SMALL).fit(str(path), steps=2)
+    assert list(synth.sample(3, random_state=0).columns) == list(df.columns)
+
+
+def test_repr_lists_changed_parameters_only():
+    assert (
+        repr(TabularSynthesizer(pac=4, random_state=1))
+        == "TabularSynthesizer(pac=4, random_state=1)"
+    )

@@ -8,6 +8,11 @@
   VEEGAN and PacGAN on the toy mixtures (definitions in BENCHMARKS.md).
 * :class:`DigitsScorer`: inception score and Frechet distance for the 8x8
   digits, in the feature space of a small classifier trained here.
+* :func:`tabular_report`: fidelity of a synthetic table with SDMetrics'
+  definitions (:func:`column_shapes`: KS and TV complements;
+  :func:`column_pair_trends`: correlation and contingency similarity),
+  :func:`detection_auc` (logistic regression, cross-validated) and
+  :func:`train_synthetic_test_real` (TSTR against TRTR, random forest).
 
 SciPy and scikit-learn are imported inside the functions that need them; when
 missing, the error says ``pip install wgangp[metrics]``.
