@@ -326,8 +326,9 @@ def test_conditional_sampling_rejects_unknown_values_and_continuous_columns(fitt
 def test_rejection_fallback_sets_the_values_and_warns(fitted, caplog):
     _, synth = fitted
     with caplog.at_level(logging.WARNING, logger="wgangp.tabular"):
-        rows = synth.sample(30, conditions={"city": "Lima", "kids": 0}, max_tries=1, random_state=5)
+        rows = synth.sample(30, conditions={"city": "Lima", "kids": 0}, max_tries=0, random_state=5)
     assert (rows["city"] == "Lima").all() and (rows["kids"] == 0).all()
+    assert "set directly" in caplog.text
 
 
 def test_tiny_table_of_thirty_rows_fits_and_samples():

@@ -1430,8 +1430,10 @@ class TabularSynthesizer:
             ``{discrete column: value, ...}``; every returned row has those
             values. The generator is conditioned on the rarest of them, rows
             that miss any are rejected and redrawn (up to ``max_tries``
-            rounds); whatever is still missing then gets the values set
-            directly (logged as a warning).
+            rounds, each sized by the acceptance rate so far); whatever is
+            still missing then gets the values set directly (logged as a
+            warning).
+        max_tries : int
         random_state : None, int or numpy.random.Generator
             Seeds the noise; never touches the training stream.
         use_best : bool
@@ -1454,14 +1456,17 @@ class TabularSynthesizer:
             freqs = [self._condition_frequencies[c + k] for (_, c, _, k) in targets]
             _, c_start, _, code = targets[int(np.argmin(freqs))]
             cond_one[c_start + code] = 1
-        kept, have = [], 0
+        max_tries = _check_int("max_tries", max_tries, minimum=0)
+        kept, have, rate = [], 0, 1.0
         for _ in range(max_tries):
             need = n - have
-            batch = max(need, 64)
+            # Draw enough for the acceptance rate seen so far (at most 100k rows a round).
+            batch = int(min(max(64, np.ceil(1.2 * need / max(rate, 1e-3))), max(need, 100_000)))
             rows = self._generate(np.tile(cond_one, (batch, 1)), rng, params)
             ok = np.ones(batch, dtype=bool)
             for out_start, _, width, k in targets:
                 ok &= np.argmax(rows[:, out_start : out_start + width], axis=1) == k
+            rate = max(float(ok.mean()), 1e-3)
             rows = rows[ok][:need]
             kept.append(rows)
             have += len(rows)
@@ -1828,7 +1833,7 @@ def augment(
             "accuracy": accuracy_score(y_test, pred),
             "balanced_accuracy": balanced_accuracy_score(y_test, pred),
             "macro_f1": f1_score(y_test, pred, average="macro"),
-            f"recall of rarest class ({train_counts.index[-1]!r})": recall_score(
+            f"recall of rarest class ({_json_value(train_counts.index[-1])!r})": recall_score(
                 y_test, pred, labels=[rare_code], average="macro", zero_division=0
             ),
         }
