@@ -430,3 +430,24 @@ def test_repr_lists_changed_parameters_only():
         repr(TabularSynthesizer(pac=4, random_state=1))
         == "TabularSynthesizer(pac=4, random_state=1)"
     )
+
+
+def test_generator_loss_in_float32_agrees_with_float64():
+    rng = np.random.default_rng(3)
+    layout = HeadLayout(INFO)
+    batch, cond_dim, blocks = 20, 7, [(1, 0, 3), (7, 3, 4)]
+    cond = np.zeros((batch, cond_dim))
+    cond[np.arange(batch), rng.integers(cond_dim, size=batch)] = 1
+    gen64 = MLP([4 + cond_dim, 32, 11], "relu", random_state=0, dtype=np.float64)
+    critic64 = MLP([2 * (11 + cond_dim), 32, 1], LeakyReLU(0.2), random_state=1, dtype=np.float64)
+    z, gumbel = rng.normal(size=(batch, 4)), rng.gumbel(size=(batch, 11))
+    args = (layout, z, cond, gumbel, 0.2, 2, 1.0, blocks)
+    loss64, grads64, _ = generator_loss(gen64, critic64, *args)
+    args32 = (layout, *(a.astype(np.float32) for a in (z, cond, gumbel)), 0.2, 2, 1.0, blocks)
+    loss32, grads32, _ = generator_loss(
+        gen64.astype(np.float32), critic64.astype(np.float32), *args32
+    )
+    assert loss32 == pytest.approx(loss64, rel=1e-4, abs=1e-5)
+    for g32, g64 in zip(grads32, grads64):
+        assert g32.dtype == np.float32
+        assert np.abs(g32 - g64).max() <= 1e-3 * np.abs(g64).max() + 1e-6
