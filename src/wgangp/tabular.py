@@ -64,15 +64,20 @@ from .optim import OPTIMIZER_NAMES, Optimizer, get_optimizer
 __all__ = [
     "ConditionSampler",
     "Dropout",
+    "HeadLayout",
     "TabularSynthesizer",
     "TabularTransformer",
+    "allocate_rows",
     "augment",
+    "auto_batch_and_pac",
+    "auto_steps",
     "condition_cross_entropy",
     "generator_loss",
     "heads_backward",
     "heads_forward",
     "load",
     "pack",
+    "packed_critic_loss",
 ]
 
 logger = logging.getLogger(__name__)
