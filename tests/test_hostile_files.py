@@ -325,7 +325,10 @@ HEADER_MUTATIONS = {
         lambda h, a: h.update(fitted=[1, 2]),
         r"field 'fitted' is missing or not a JSON object",
     ),
-    "missing field": (lambda h, a: h["fitted"].pop("n_iter"), r"lacks the field 'n_iter'"),
+    "missing field": (
+        lambda h, a: h["fitted"].pop("n_iter"),
+        r"a header field is missing: .n_iter.",
+    ),
     "negative count": (
         lambda h, a: h["fitted"].update(n_iter=-1),
         r"fitted.n_iter=-1 must be an integer >= 0",

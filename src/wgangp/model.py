@@ -159,9 +159,19 @@ def _check_output(model, method: str, out: np.ndarray) -> np.ndarray:
 def _check_path(name: str, path) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise InvalidParameterTypeError(
-            f"{name}={path!r} must be a str or os.PathLike file path, not {type(path).__name__}"
+            f"{name}={path!r} must be a str or os.PathLike path, not {type(path).__name__}"
         )
     return Path(path)
+
+
+def _check_folder(name: str, path) -> Path:
+    """A folder path; it may not exist yet, but must not be a file."""
+    path = _check_path(name, path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(
+            f"{name}={str(path)!r} is a file; give a folder (it is created if missing)"
+        )
+    return path
 
 
 def _physical_memory() -> int | None:
@@ -610,6 +620,10 @@ class WGANGP:
         checkpoint_every = _check_int("checkpoint_every", checkpoint_every, allow_none=True)
         if verbose not in (0, 1, False, True):
             raise InvalidParameterError(f"verbose={verbose!r} is not allowed; use 0 or 1")
+        if run_dir is not None:
+            _check_folder("run_dir", run_dir)
+        if resume is not None and not isinstance(resume, bool):
+            _check_path("resume", resume)
         _check_callbacks(callbacks)
         X = check_array(X, min_rows=2)
         checkpoint = None
@@ -677,6 +691,8 @@ class WGANGP:
         steps = _check_int("steps", steps)
         keep_checkpoints = _check_int("keep_checkpoints", keep_checkpoints)
         checkpoint_every = _check_int("checkpoint_every", checkpoint_every, allow_none=True)
+        if run_dir is not None:
+            _check_folder("run_dir", run_dir)
         if log_every is not None:
             self.history_.log_every = _check_int("log_every", log_every)
         _check_callbacks(callbacks)
@@ -885,11 +901,6 @@ class WGANGP:
                 "diverged), and such a file could not be loaded; save a finite state",
                 iteration=self.n_iter_,
             )
-        if path.is_dir():
-            raise IsADirectoryError(
-                f"path={str(path)!r} is a directory; give a file name in it, "
-                f"e.g. {str(path / 'model.npz')!r}"
-            )
         arrays: dict[str, np.ndarray] = {}
         for net_name, net in (("generator", self.generator_), ("critic", self.critic_)):
             for i, p in enumerate(net.params):
@@ -939,6 +950,11 @@ class WGANGP:
 def atomic_savez(path: Path, arrays: dict) -> None:
     """``numpy.savez`` to a temporary file beside ``path``, fsync, rename, fsync the folder."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"path={str(path)!r} is a directory; give a file name in it, "
+            f"e.g. {str(path / 'model.npz')!r}"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
@@ -1171,7 +1187,7 @@ def model_file_errors(path):
     except WGANGPError as exc:
         raise ModelFileError(f"{path}: the header holds a setting wgangp refuses: {exc}") from None
     except KeyError as exc:
-        raise ModelFileError(f"{path}: the header lacks the field {exc}") from None
+        raise ModelFileError(f"{path}: a header field is missing: {exc}") from None
     except (
         OSError,
         EOFError,

@@ -41,6 +41,7 @@ import numpy as np
 
 from .errors import InvalidParameterError, ModelFileError, TrainingDiverged
 from .history import History, json_safe, read_history, write_csv
+from .model import _check_folder, _check_path
 from .train import Callback
 
 __all__ = [
@@ -158,7 +159,7 @@ class HistoryLogger(Callback):
     """
 
     def __init__(self, path, every: int | None = None, csv: bool = True):
-        self.path = Path(path)
+        self.path = _check_path("path", path)
         self.every = _positive_int("every", every, allow_none=True)
         self.csv = csv
         self._fh = None
@@ -391,7 +392,7 @@ class Checkpoint(Callback):
     """
 
     def __init__(self, directory, every: int | None = None, keep: int = 3):
-        self.directory = Path(directory)
+        self.directory = _check_folder("directory", directory)
         self.every = _positive_int("every", every, allow_none=True)
         self.keep = _positive_int("keep", keep)
         self.last_saved: int | None = None

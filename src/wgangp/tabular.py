@@ -57,7 +57,13 @@ from .errors import (
     NotFittedError,
 )
 from .losses import PENALTIES, critic_loss
-from .model import atomic_savez
+from .model import (
+    _check_fits_in_memory,
+    _check_random_state,
+    atomic_savez,
+    model_file_errors,
+    read_model_file,
+)
 from .nn import MLP, Activation, LeakyReLU, backward, forward, get_activation
 from .optim import OPTIMIZER_NAMES, Optimizer, get_optimizer
 
@@ -245,6 +251,18 @@ class TabularTransformer:
             numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(
                 series
             )
+            if (
+                self.discrete_columns is not None
+                and name not in discrete
+                and not numeric
+                and not pd.api.types.is_bool_dtype(series)
+            ):
+                example = next((v for v in series if isinstance(v, str)), series.iloc[0])
+                raise InvalidDataError(
+                    f"column {name!r} is not numeric (it holds {example!r}) but is not in "
+                    f"discrete_columns={list(self.discrete_columns)!r}; add it there, convert "
+                    "it to numbers, or pass discrete_columns=None to infer them"
+                )
             if name in discrete or not numeric:
                 self.columns_.append(self._fit_discrete(name, series))
             else:
@@ -1116,12 +1134,7 @@ class TabularSynthesizer:
             raise InvalidParameterError(
                 f"optimizer={self.optimizer!r}; choose one of {OPTIMIZER_NAMES} or an Optimizer"
             )
-        if self.random_state is not None and not isinstance(
-            self.random_state, (numbers.Integral, np.random.Generator)
-        ):
-            raise InvalidParameterTypeError(
-                f"random_state={self.random_state!r} must be None, an int or a numpy Generator"
-            )
+        _check_random_state("random_state", self.random_state)
         as_float_dtype(self.dtype)
 
     def _check_fitted(self) -> None:
@@ -1133,10 +1146,27 @@ class TabularSynthesizer:
 
     # ------------------------------------------------------------- setup --
 
+    def _network_sizes(self) -> tuple[list[int], list[int]]:
+        """Layer widths of the generator and of the critic."""
+        cond_dim = self.cond_dim_
+        out_dim = self.transformer_.output_dim_
+        return (
+            [self.latent_dim + cond_dim] + [self.hidden] * self.depth + [out_dim],
+            [self.pac_ * (out_dim + cond_dim)] + [self.critic_hidden] * self.critic_depth + [1],
+        )
+
     def _build_networks(self) -> None:
         dtype = self.dtype_
         cond_dim = self.cond_dim_
         out_dim = self.transformer_.output_dim_
+        sizes = self._network_sizes()
+        n_params = sum((a + 1) * b for net in sizes for a, b in zip(net[:-1], net[1:]))
+        _check_fits_in_memory(  # parameters, gradients and two Adam moments of each
+            f"hidden={self.hidden}, depth={self.depth}, critic_hidden={self.critic_hidden}, "
+            f"critic_depth={self.critic_depth}, latent_dim={self.latent_dim}",
+            5 * n_params * dtype.itemsize,
+            "choose smaller networks",
+        )
         self.generator_ = MLP(
             [self.latent_dim + cond_dim] + [self.hidden] * self.depth + [out_dim],
             activation="relu",
@@ -1234,6 +1264,10 @@ class TabularSynthesizer:
         callbacks : list of wgangp.train.Callback, optional
         """
         frame = _as_frame(data)
+        if len(frame) < 2:
+            raise InvalidDataError(
+                "data has 1 row; at least 2 rows are needed to learn a distribution"
+            )
         matrix = self._initialize(frame)
         if steps is None:
             steps = auto_steps(len(frame))
@@ -1446,7 +1480,7 @@ class TabularSynthesizer:
         """
         self._check_fitted()
         n = _check_int("n", n)
-        rng = np.random.default_rng(random_state)
+        rng = np.random.default_rng(_check_random_state("random_state", random_state))
         params = self.generator_.params
         if use_best and self.best_generator_params_ is not None:
             params = self.best_generator_params_
@@ -1594,48 +1628,17 @@ def auto_steps(n_rows: int) -> int:
 def load(path) -> TabularSynthesizer:
     """Load a :class:`TabularSynthesizer` written by :meth:`TabularSynthesizer.save`.
 
+    The file is read by :func:`wgangp.model.read_model_file`: nothing is
+    unpickled, and sizes are checked before anything is allocated.
+
     Raises
     ------
     ModelFileError
-        Missing, truncated, corrupt, or unknown-format files.
+        Missing, truncated, corrupt, forged, or unknown-format files.
     """
-    import zipfile
-
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"model file {path} does not exist or is not a file")
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ModelFileError(f"{path} cannot be read as a model file: {exc}") from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise ModelFileError(f"{path} is a bare .npy array, not a model file")
-    with npz:
-        try:
-            if "header" not in npz.files:
-                raise ModelFileError(f"{path} has no header; it is not a wgangp model file")
-            header = json.loads(npz["header"].tobytes().decode("utf-8"))
-            if header.get("format") != FORMAT_NAME:
-                raise ModelFileError(
-                    f"{path} is not a wgangp tabular model (format={header.get('format')!r}); "
-                    "a WGANGP model loads with wgangp.load"
-                )
-            if header.get("format_version") != FORMAT_VERSION:
-                raise ModelFileError(
-                    f"{path} has format_version={header.get('format_version')!r}; this wgangp "
-                    f"reads {FORMAT_VERSION}"
-                )
-            arrays = {}
-            for key, (shape, dtype) in header["arrays"].items():
-                arr = npz[key]
-                if list(arr.shape) != list(shape) or arr.dtype.str != dtype:
-                    raise ModelFileError(f"{path}: array {key!r} does not match the header")
-                arrays[key] = np.array(arr, copy=True)
-            return _from_header(header, arrays, path)
-        except ModelFileError:
-            raise
-        except (KeyError, TypeError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise ModelFileError(f"{path} is corrupt or inconsistent: {exc!r}") from None
+    header, arrays = read_model_file(path, FORMAT_NAME, FORMAT_VERSION)
+    with model_file_errors(path):
+        return _from_header(header, arrays, path)
 
 
 def _from_header(header: dict, arrays: dict, path) -> TabularSynthesizer:
@@ -1650,6 +1653,17 @@ def _from_header(header: dict, arrays: dict, path) -> TabularSynthesizer:
     synth.batch_size_, synth.pac_ = int(fitted["batch_size"]), int(fitted["pac"])
     synth.cond_blocks_ = synth._condition_blocks()
     synth.cond_dim_ = sum(w for _, _, w in synth.cond_blocks_)
+    # the stored weights must match the architecture before it is built, so
+    # that forged sizes never make us allocate
+    for net_name, sizes in zip(("generator", "critic"), synth._network_sizes()):
+        for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            for i, shape in ((2 * k, (fan_in, fan_out)), (2 * k + 1, (fan_out,))):
+                stored = arrays.get(f"{net_name}/{i}")
+                if stored is None or stored.shape != shape:
+                    raise ModelFileError(
+                        f"{path}: {net_name} parameter {i} is missing or does not match the "
+                        f"architecture {sizes}: expected shape {shape}"
+                    )
     synth._build_networks()
     for net_name in ("generator", "critic"):
         net = getattr(synth, f"{net_name}_")
