@@ -1095,7 +1095,7 @@ def _read_member(zf: zipfile.ZipFile, entry) -> np.ndarray:
 
 
 def _read_header(
-    zf: zipfile.ZipFile, entries: dict, path, format_name: str, format_version: int
+    zf: zipfile.ZipFile, entries: dict, path, format_name: str | None, format_version: int | None
 ) -> dict:
     if "header" not in entries:
         raise ModelFileError(f"{path} has no 'header' entry; it is not a wgangp model file")
@@ -1121,6 +1121,14 @@ def _read_header(
             f"{path}: the header is a JSON {type(header).__name__}, not an object; "
             "it is not a wgangp model file"
         )
+    if format_name is not None:
+        _check_format(header, path, format_name, format_version)
+    if not isinstance(header.get("arrays"), dict):
+        raise ModelFileError(f"{path}: header field 'arrays' is missing or not a JSON object")
+    return header
+
+
+def _check_format(header: dict, path, format_name: str, format_version: int) -> None:
     if header.get("format") != format_name:
         raise ModelFileError(
             f"{path} is not a {format_name!r} file: its header says format={header.get('format')!r}"
@@ -1131,9 +1139,6 @@ def _read_header(
             f"{path} has format_version={version!r}; this wgangp ({__version__}) reads "
             f"version {format_version}"
         )
-    if not isinstance(header.get("arrays"), dict):
-        raise ModelFileError(f"{path}: header field 'arrays' is missing or not a JSON object")
-    return header
 
 
 def _check_wgangp_header(header: dict, path) -> None:
@@ -1206,9 +1211,12 @@ def model_file_errors(path):
 
 
 def read_model_file(
-    path, format_name: str = FORMAT_NAME, format_version: int = FORMAT_VERSION
+    path, format_name: str | None = FORMAT_NAME, format_version: int | None = FORMAT_VERSION
 ) -> tuple[dict, dict]:
     """The JSON header and the arrays of a model file, read without trusting it.
+
+    ``format_name`` and ``format_version`` are what the header must say;
+    ``format_name=None`` leaves that check to the caller.
 
     Nothing is unpickled and arrays of Python objects are refused. Before any
     array is read, each entry's ``.npy`` header is checked against the entry's
@@ -1259,8 +1267,10 @@ def read_model_file(
     return header, arrays
 
 
-def load(path) -> WGANGP:
-    """Load a model written by :meth:`WGANGP.save`.
+def load(path):
+    """Load a model written by :meth:`WGANGP.save` (or ``TabularSynthesizer.save``).
+
+    Returns a :class:`WGANGP`, or a ``TabularSynthesizer`` for a tabular file.
 
     Loading never executes code: nothing is unpickled, and arrays of Python
     objects are refused. Before any array is read, each entry's declared
@@ -1273,7 +1283,14 @@ def load(path) -> WGANGP:
     ModelFileError
         Missing, truncated, corrupt, forged, or unknown-format files.
     """
-    header, arrays = read_model_file(path)
+    header, arrays = read_model_file(path, format_name=None)
+    if header.get("format") == "wgangp-tabular":
+        from . import tabular
+
+        _check_format(header, path, tabular.FORMAT_NAME, tabular.FORMAT_VERSION)
+        with model_file_errors(path):
+            return tabular._from_header(header, arrays, path)
+    _check_format(header, path, FORMAT_NAME, FORMAT_VERSION)
     with model_file_errors(path):
         _check_wgangp_header(header, path)
         return _from_header(header, arrays, path)
