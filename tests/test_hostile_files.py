@@ -449,3 +449,52 @@ def test_random_damage_loads_or_raises_model_file_error(saved, tmp_path_factory,
     except ModelFileError:
         return
     assert np.all(np.isfinite(model.sample(3, random_state=0)))
+
+
+# ------------------------------------------------------------ tabular files --
+
+
+@pytest.fixture(scope="module")
+def saved_tabular(tmp_path_factory):
+    pd = pytest.importorskip("pandas")
+    from wgangp.tabular import TabularSynthesizer
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=40), "k": rng.choice(["a", "b"], 40)})
+    synth = TabularSynthesizer(hidden=8, critic_hidden=8, random_state=0).fit(frame, steps=2)
+    return synth.save(tmp_path_factory.mktemp("tabular") / "t.npz")
+
+
+def test_tabular_file_with_a_pickle_payload_is_refused_and_never_run(saved_tabular, tmp_path):
+    from wgangp.tabular import load as load_tabular
+
+    marker = tmp_path / "pwned"
+    header, arrays = _members(saved_tabular)
+    arrays["generator/0"] = np.array([Payload(marker)], dtype=object)
+    path = _write(tmp_path / "p.npz", header, arrays)
+    for loader in (load, load_tabular):
+        with pytest.raises(ModelFileError, match=r"dtype object and holds Python objects"):
+            loader(path)
+    assert not marker.exists()
+
+
+def test_tabular_file_with_forged_sizes_is_refused_without_allocating(saved_tabular, tmp_path):
+    header, arrays = _members(saved_tabular)
+    header["params"]["hidden"] = 10**6  # a 10^12-weight layer, if it were built
+    _refused(
+        _write(tmp_path / "f.npz", header, arrays),
+        r"generator parameter 0 is missing or does not match the architecture",
+    )
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.97])
+def test_truncated_tabular_file_is_refused(saved_tabular, tmp_path, keep):
+    data = saved_tabular.read_bytes()
+    path = tmp_path / "cut.npz"
+    path.write_bytes(data[: int(len(data) * keep)])
+    _refused(path, r"cannot be read as a model file")
+
+
+def test_tabular_header_that_is_not_an_object_is_refused(saved_tabular, tmp_path):
+    _, arrays = _members(saved_tabular)
+    _refused(_write(tmp_path / "l.npz", b"[1, 2]", arrays), r"header is a JSON list")

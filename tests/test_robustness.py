@@ -469,3 +469,268 @@ def test_saving_a_diverged_model_is_refused(fitted, tmp_path):
     with pytest.raises(TrainingDiverged, match=r"not saving .*critic parameter 0 holds NaN"):
         model.save(tmp_path / "nan.npz")
     assert not (tmp_path / "nan.npz").exists()
+
+
+class BlowUpAt(Callback):
+    """Raises both learning rates to 1e6 after iteration ``at``: an induced blow-up."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def on_iteration_end(self, model, iteration, record):
+        if iteration == self.at:
+            for opt in (model.generator_optimizer_, model.critic_optimizer_):
+                opt.lr = 1e6
+
+
+def test_blow_up_in_a_run_folder_is_stopped_by_the_guard_with_checkpoints_intact(X, tmp_path):
+    params = dict(SMALL, optimizer="sgd", lr=1e-3, random_state=0)
+    model = WGANGP(**params)
+    with pytest.raises(TrainingDiverged, match=r"diverged at iteration \d+") as exc:
+        model.fit(X, steps=30, run_dir=tmp_path, checkpoint_every=2, callbacks=[BlowUpAt(4)])
+    assert exc.value.iteration < 30
+    assert exc.value.checkpoint is not None and exc.value.checkpoint.exists()
+    files = sorted((tmp_path / "checkpoints").glob("ckpt-*.npz"))
+    for f in files:  # every checkpoint loads: nothing torn, nothing NaN
+        load(f)
+    assert not list((tmp_path / "checkpoints").glob(".*.tmp"))
+    # the checkpoint written before the blow-up is, bit for bit, that state
+    before = load(tmp_path / "checkpoints" / "ckpt-00000004.npz")
+    reference = WGANGP(**params).fit(X, steps=4)
+    for p, q in zip(
+        reference.generator_.params + reference.critic_.params,
+        before.generator_.params + before.critic_.params,
+    ):
+        np.testing.assert_array_equal(p, q)
+    assert np.all(np.isfinite(before.sample(5, random_state=0)))
+
+
+# ------------------------------------------------------ run folders, monitors --
+
+BAD_RUN_ARGS = {
+    "run_dir is a file": (
+        lambda tmp: dict(run_dir=tmp / "afile"),
+        NotADirectoryError,
+        r"run_dir=.*afile' is a file; give a folder",
+    ),
+    "run_dir not a path": (
+        lambda tmp: dict(run_dir=3),
+        InvalidParameterTypeError,
+        r"run_dir=3 must be a str or os.PathLike",
+    ),
+    "resume not a path": (
+        lambda tmp: dict(resume=5),
+        InvalidParameterTypeError,
+        r"resume=5 must be a str or os.PathLike",
+    ),
+    "resume missing": (
+        lambda tmp: dict(resume=tmp / "nope"),
+        ModelFileError,
+        r"no checkpoint to resume from in .*nope",
+    ),
+    "resume without run_dir": (
+        lambda tmp: dict(resume=True),
+        InvalidParameterError,
+        r"resume=True needs run_dir",
+    ),
+    "resume a corrupt file": (
+        lambda tmp: dict(resume=tmp / "afile"),
+        ModelFileError,
+        r"afile cannot be read as a model file",
+    ),
+    "checkpoint_every=0": (
+        lambda tmp: dict(run_dir=tmp / "r", checkpoint_every=0),
+        InvalidParameterError,
+        r"checkpoint_every=0 is not allowed",
+    ),
+    "keep_checkpoints=0": (
+        lambda tmp: dict(run_dir=tmp / "r", keep_checkpoints=0),
+        InvalidParameterError,
+        r"keep_checkpoints=0 is not allowed",
+    ),
+    "log_every=0": (lambda tmp: dict(log_every=0), InvalidParameterError, r"log_every=0 is not"),
+    "verbose=2": (lambda tmp: dict(verbose=2), InvalidParameterError, r"verbose=2 is not allowed"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_RUN_ARGS))
+def test_bad_run_folder_arguments_are_refused_before_training(X, tmp_path, case):
+    (tmp_path / "afile").write_text("not a checkpoint")
+    make, error, match = BAD_RUN_ARGS[case]
+    model = WGANGP(**SMALL, random_state=0)
+    check_refused(lambda: model.fit(X, steps=2, **make(tmp_path)), error, match)
+    assert not hasattr(model, "generator_")
+
+
+def test_checkpoint_callback_refuses_a_folder_that_is_not_a_path():
+    from wgangp.monitor import Checkpoint
+
+    check_refused(lambda: Checkpoint(3), InvalidParameterTypeError, r"directory=3 must be a str")
+
+
+def test_resume_with_other_columns_is_refused(X, tmp_path):
+    WGANGP(**SMALL, random_state=0).fit(X, steps=2, run_dir=tmp_path)
+    check_refused(
+        lambda: WGANGP(**SMALL).fit(X[:, :2], steps=2, resume=tmp_path),
+        InvalidDataError,
+        r"X has 2 columns but the model was fitted on 3",
+    )
+
+
+# ------------------------------------------------------------ tabular data --
+
+
+@pytest.fixture(scope="module")
+def table():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "x": rng.normal(size=60),
+            "k": rng.choice(["a", "b", "c"], 60),
+            "n": rng.integers(0, 5, 60),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def synth(table):
+    from wgangp.tabular import TabularSynthesizer
+
+    return TabularSynthesizer(
+        discrete_columns=["k"], hidden=16, critic_hidden=16, random_state=0
+    ).fit(table, steps=2)
+
+
+TINY = dict(hidden=16, critic_hidden=16, random_state=0)
+
+
+def _dup_names(t):
+    d = t.copy()
+    d.columns = ["x", "k", "x"]
+    return d
+
+
+BAD_TABLES = {
+    "text column not declared discrete": (
+        lambda t: t,
+        dict(discrete_columns=["n"]),
+        InvalidDataError,
+        r"column 'k' is not numeric \(it holds '.'\) but is not in discrete_columns=\['n'\]",
+    ),
+    "discrete column unknown": (
+        lambda t: t,
+        dict(discrete_columns=["zz"]),
+        InvalidParameterError,
+        r"discrete_columns names \['zz'\], which are not columns",
+    ),
+    "discrete_columns a string": (
+        lambda t: t,
+        dict(discrete_columns="k"),
+        InvalidParameterTypeError,
+        r"discrete_columns='k' must be a list",
+    ),
+    "duplicate column names": (
+        _dup_names,
+        {},
+        InvalidDataError,
+        r"data has duplicated column names \['x'\]",
+    ),
+    "one row": (lambda t: t.iloc[:1], {}, InvalidDataError, r"data has 1 row; at least 2"),
+    "no rows": (lambda t: t.iloc[:0], {}, InvalidDataError, r"data has shape \(0, 3\)"),
+    "inf": (lambda t: t.assign(x=np.inf), {}, InvalidDataError, r"column 'x' holds inf"),
+    "all missing": (lambda t: t.assign(x=np.nan), {}, InvalidDataError, r"'x' has no values"),
+    "dates": (
+        lambda t: t.assign(d=np.datetime64("2020-01-01")),
+        {},
+        InvalidDataError,
+        r"column 'd' holds dates",
+    ),
+    "not a table": (
+        lambda t: t.to_numpy(),
+        {},
+        InvalidParameterTypeError,
+        r"data must be a pandas DataFrame or a CSV path; got ndarray",
+    ),
+    "negative seed": (
+        lambda t: t,
+        dict(random_state=-1),
+        InvalidParameterError,
+        r"random_state=-1 is not allowed",
+    ),
+    "networks larger than memory": (
+        lambda t: t,
+        dict(hidden=10**12),
+        InvalidParameterError,
+        r"hidden=1000000000000.*GiB, more than this machine",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TABLES))
+def test_bad_tables_are_refused_by_the_tabular_synthesizer(table, case):
+    from wgangp.tabular import TabularSynthesizer
+
+    make, params, error, match = BAD_TABLES[case]
+    model = TabularSynthesizer(**{**TINY, **params})
+    check_refused(lambda: model.fit(make(table), steps=1), error, match)
+    assert not hasattr(model, "generator_")
+
+
+def test_tabular_csv_with_a_text_column_not_declared_discrete_is_refused(tmp_path):
+    from wgangp.tabular import TabularSynthesizer
+
+    rows = "\n".join(f"{i},{'ab'[i % 2]}" for i in range(20))
+    path = _csv(tmp_path, "size,colour\n" + rows + "\n")
+    check_refused(
+        lambda: TabularSynthesizer(discrete_columns=[], **TINY).fit(path, steps=1),
+        InvalidDataError,
+        r"column 'colour' is not numeric \(it holds 'a'\) but is not in discrete_columns=\[\]",
+    )
+
+
+def test_tabular_constant_columns_train_to_finite_samples(table):
+    from wgangp.tabular import TabularSynthesizer
+
+    model = TabularSynthesizer(**TINY).fit(table.assign(c=5.0, k="a"), steps=2)
+    rows = model.sample(5, random_state=0)
+    assert np.all(np.isfinite(rows[["x", "c"]].to_numpy(dtype=float)))
+
+
+BAD_TABULAR_SAMPLE = {
+    "unseen condition value": (
+        dict(n=5, conditions={"k": "zzz"}),
+        InvalidParameterError,
+        r"conditions: 'k' never takes the value 'zzz'.*known values: \['a', 'b', 'c'\]",
+    ),
+    "condition on an unknown column": (
+        dict(n=5, conditions={"zz": "a"}),
+        InvalidParameterError,
+        r"conditions names 'zz', which is not a column",
+    ),
+    "condition on a continuous column": (
+        dict(n=5, conditions={"x": 1.0}),
+        InvalidParameterError,
+        r"column 'x' is continuous",
+    ),
+    "conditions not a dict": (
+        dict(n=5, conditions=["k"]),
+        InvalidParameterTypeError,
+        r"conditions=\['k'\] must be a non-empty dict",
+    ),
+    "n=0": (dict(n=0), InvalidParameterError, r"n=0 is not allowed"),
+    "seed str": (dict(n=2, random_state="x"), InvalidParameterTypeError, r"random_state='x'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TABULAR_SAMPLE))
+def test_bad_tabular_sample_arguments_are_refused(synth, case):
+    kwargs, error, match = BAD_TABULAR_SAMPLE[case]
+    check_refused(lambda: synth.sample(**kwargs), error, match)
+
+
+def test_unfitted_tabular_synthesizer_says_call_fit_first():
+    pytest.importorskip("pandas")
+    from wgangp.tabular import TabularSynthesizer
+
+    check_refused(lambda: TabularSynthesizer().sample(3), NotFittedError, r"call fit\(data\)")
