@@ -3,7 +3,10 @@ checkpoint, and resuming from the last checkpoint is bit for bit the run that
 was never interrupted.
 
 A small script trains in a subprocess and saves a checkpoint every
-``EVERY`` iterations with ``model.save``. Hooks in that script (switched on by
+``EVERY`` iterations, either with ``model.save`` from a callback or through a
+run folder (``fit(run_dir=..., checkpoint_every=...)``: the monitor's
+Checkpoint and DivergenceGuard), and resumes with ``load(...).partial_fit`` or
+``fit(resume=True)``. Hooks in that script (switched on by
 environment variables, never in the library) stop it at the moment to kill:
 before any checkpoint, between two checkpoints, halfway through writing a
 checkpoint's bytes, and after a checkpoint is written and synced but before it
@@ -80,22 +83,40 @@ np.savez, os.replace = savez_hooked, replace_hooked
 
 
 class SaveEvery(Callback):
+    def __init__(self, save=True):
+        self.save = save
+
     def on_iteration_end(self, model, iteration, record):
         state["iteration"] = iteration
-        if iteration % every == 0:
+        if self.save and iteration % every == 0:
             model.save(os.path.join(out, f"ckpt-{iteration:06d}.npz"))
             say(f"saved {iteration}")
         if hook_kind == "between" and iteration == int(hook_at) + 1:
             hang(f"between {iteration}")
 
 
-if mode == "train":
-    model = WGANGP(hidden=16, depth=2, batch_size=32, n_critic=2, optimizer="adam",
-                   random_state=7)
+def estimator():
+    return WGANGP(hidden=16, depth=2, batch_size=32, n_critic=2, optimizer="adam",
+                  random_state=7)
+
+
+if mode in ("train", "monitor"):
+    model = estimator()
     say("started")
     if hook_kind == "start":
         hang("start 0")
-    model.fit(X, steps=steps, callbacks=[SaveEvery()])
+    if mode == "train":
+        model.fit(X, steps=steps, callbacks=[SaveEvery()])
+    else:                                           # the monitor's checkpoints
+        model.fit(X, steps=steps, callbacks=[SaveEvery(save=False)], run_dir=out,
+                  checkpoint_every=every, keep_checkpoints=100)
+elif mode == "monitor-resume":                      # the last checkpoint of the run folder
+    from wgangp.monitor import latest_checkpoint
+
+    last = latest_checkpoint(out)
+    done = 0 if last is None else load(last).n_iter_
+    model = estimator().fit(X, steps=steps - done, run_dir=out, resume=True,
+                            checkpoint_every=every, keep_checkpoints=100)
 else:                                               # resume from a checkpoint file
     model = load(mode)
     model.partial_fit(X, steps=steps - model.n_iter_)
@@ -112,7 +133,7 @@ def _env():
     return env
 
 
-def _run(script, mode, out, hook=None, kill_on=None, timeout=60):
+def _run(script, mode, out, hook=None, kill_on=None, timeout=90):
     """Run the script; with ``kill_on``, SIGKILL it once it prints that line."""
     env = _env()
     if hook:
@@ -183,11 +204,20 @@ def reference(script, tmp_path_factory):
     return out
 
 
+def _iteration(path: Path) -> int:
+    return int(path.stem.split("-")[1])
+
+
+def _checkpoints(folder: Path) -> list[Path]:
+    return sorted(folder.glob("ckpt-*.npz"), key=_iteration)
+
+
 def test_the_uninterrupted_run_is_reproducible(script, reference, tmp_path):
     _run(script, "train", tmp_path)
     _assert_same(load(tmp_path / "final.npz"), load(reference / "final.npz"))
 
 
+@pytest.mark.parametrize("writer", ["model.save", "run folder"])
 @pytest.mark.parametrize(
     "hook,kill_on,last_good",
     [
@@ -199,34 +229,38 @@ def test_the_uninterrupted_run_is_reproducible(script, reference, tmp_path):
     ids=["before any checkpoint", "between checkpoints", "mid-write", "before rename"],
 )
 def test_kill_leaves_no_torn_checkpoint_and_resume_is_bit_exact(
-    script, reference, tmp_path, hook, kill_on, last_good
+    script, reference, tmp_path, hook, kill_on, last_good, writer
 ):
     run = tmp_path / "run"
     run.mkdir()
-    _run(script, "train", run, hook=hook, kill_on=kill_on)
+    monitor = writer == "run folder"
+    _run(script, "monitor" if monitor else "train", run, hook=hook, kill_on=kill_on)
+    folder = run / "checkpoints" if monitor else run
 
-    checkpoints = sorted(run.glob("ckpt-*.npz"))
+    checkpoints = _checkpoints(folder)
     expected = [] if last_good is None else list(range(EVERY, last_good + 1, EVERY))
-    assert [int(p.stem.split("-")[1]) for p in checkpoints] == expected
+    assert [_iteration(p) for p in checkpoints] == expected
     for path in checkpoints:  # none torn: each loads, and equals the reference's
-        _assert_same(load(path), load(reference / path.name))
+        _assert_same(load(path), load(reference / f"ckpt-{_iteration(path):06d}.npz"))
 
-    leftovers = sorted(run.glob(".ckpt-*.tmp"))
+    leftovers = sorted(folder.glob(".ckpt-*.tmp"))
     if kill_on.startswith(("torn", "unrenamed")):
         # the write in progress stayed in its temporary file; the name it was
         # going to have does not exist
         assert len(leftovers) == 1
-        assert not (run / f"ckpt-{int(kill_on.split()[1]):06d}.npz").exists()
+        assert int(kill_on.split()[1]) not in [_iteration(p) for p in _checkpoints(folder)]
         if kill_on.startswith("torn"):
             with pytest.raises(ModelFileError):
                 load(leftovers[0])
     else:
         assert leftovers == []
 
-    resumed = tmp_path / "resumed"
-    resumed.mkdir()
-    if checkpoints:
-        _run(script, str(checkpoints[-1]), resumed)
+    if monitor:  # resume the run folder where it stopped
+        _run(script, "monitor-resume", run)
+        final = run / "final.npz"
     else:
-        _run(script, "train", resumed)
-    _assert_same(load(resumed / "final.npz"), load(reference / "final.npz"))
+        resumed = tmp_path / "resumed"
+        resumed.mkdir()
+        _run(script, str(checkpoints[-1]) if checkpoints else "train", resumed)
+        final = resumed / "final.npz"
+    _assert_same(load(final), load(reference / "final.npz"))
