@@ -10,6 +10,13 @@ and says whether memory stayed flat (spread below ``--tolerance-mib``).
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python benchmarks/soak.py
 
 Exit status 0 when flat, 1 when not.
+
+Measured (2026-11-27, one BLAS thread, a shared 2-core machine, defaults):
+RSS 41.65 MiB at iteration 1,000 and 43.02 MiB at 10,000 (spread 1.38 MiB,
++0.16 MiB per 1,000 iterations), all of it the metrics history (10,000
+records, 2.00 MiB of columns that grow by doubling); with ``--drop-history``
+RSS stays at 38.90-38.95 MiB from iteration 1,000 to 10,000. About 37-46 ms
+per iteration.
 """
 
 from __future__ import annotations
