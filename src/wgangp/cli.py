@@ -1,0 +1,1086 @@
+"""The ``wgangp`` command line: train, resume, sample, evaluate, report, gradcheck, diagnose.
+
+``wgangp COMMAND --help`` shows each command's flags and examples;
+``python -m wgangp`` is the same program.
+
+Exit codes
+----------
+0
+    Success.
+1
+    Failure while running: training diverged, gradcheck failed, an optional
+    extra is missing, an unexpected error.
+2
+    Bad usage: unknown flags, bad values, missing files, invalid TOML,
+    unknown configuration keys. Nothing was trained.
+130
+    Interrupted by Ctrl-C. During training the first Ctrl-C finishes the
+    current iteration, writes a checkpoint and ``model.npz``, and exits with
+    130; ``wgangp resume RUN_DIR`` continues bit for bit. A second Ctrl-C
+    aborts at once.
+
+Errors are one line, ``wgangp: error: ...``; ``--debug`` adds the traceback.
+
+This module only calls the library's API. Each command reaches the training
+and monitoring code through one small adapter (``_train``, ``_evaluate``,
+``_write_report``, ``_gradcheck``, ``_diagnose``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import math
+import shlex
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+from ._version import __version__
+from .data import TOY_DATASETS
+from .errors import (
+    InvalidDataError,
+    InvalidParameterError,
+    InvalidParameterTypeError,
+    ModelFileError,
+    NotFittedError,
+)
+from .model import WGANGP, load
+from .train import Callback
+
+PROG = "wgangp"
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DATA_NAMES = (*TOY_DATASETS, "digits")
+DATA_SUFFIXES = (".csv", ".npy")
+MODEL_FILE = "model.npz"
+CONFIG_FILE = "config.toml"
+HISTORY_FILE = "history.jsonl"
+CHECKPOINT_DIR = "checkpoints"
+# Files a run writes; ``train --overwrite`` removes them (and nothing else).
+RUN_FILES = (CONFIG_FILE, MODEL_FILE, HISTORY_FILE, "history.csv", "report.html")
+
+
+class UsageError(Exception):
+    """A command line that cannot run: exit code 2."""
+
+
+# Exceptions that mean "the input is wrong", not "it broke while running".
+USAGE_ERRORS = (
+    UsageError,
+    config.ConfigError,
+    InvalidParameterError,
+    InvalidParameterTypeError,
+    InvalidDataError,
+    ModelFileError,
+    NotFittedError,
+    FileNotFoundError,
+    IsADirectoryError,
+    NotADirectoryError,
+)
+
+
+# --------------------------------------------------------------------------- #
+# Data sources and run folders.                                               #
+# --------------------------------------------------------------------------- #
+
+
+def check_data_source(source: str) -> str:
+    """A toy name or ``digits`` as is; a .csv / .npy path made absolute (it must exist)."""
+    if source in DATA_NAMES:
+        return source
+    path = Path(source)
+    if path.suffix.lower() not in DATA_SUFFIXES:
+        raise UsageError(
+            f"data {source!r} is neither a built-in set ({', '.join(DATA_NAMES)}) "
+            "nor a .csv or .npy file"
+        )
+    if path.is_dir():
+        raise UsageError(f"data {source!r} is a directory; give a .csv or .npy file")
+    if not path.is_file():
+        raise UsageError(f"data file {source!r} does not exist")
+    return str(path.resolve())
+
+
+def load_data(source: str, n_rows: int, seed: int) -> np.ndarray:
+    """The training rows of a data source (toy sets are drawn with ``seed``)."""
+    from . import data
+
+    source = check_data_source(source)
+    if source in TOY_DATASETS:
+        return data.toy(source, n_rows, random_state=seed)
+    if source == "digits":
+        return data.load_digits(return_labels=False)
+    if source.lower().endswith(".csv"):
+        return data.load_csv(source)
+    return data.load_npy(source)
+
+
+def data_name(source: str) -> str | None:
+    """The name the metrics know a source by (a toy set or digits), else None."""
+    return source if source in DATA_NAMES else None
+
+
+def csv_header(source: str | None, n_columns: int) -> list[str]:
+    """Column names for sampled rows: the training CSV's header when it has one."""
+    default = [f"x{i}" for i in range(n_columns)]
+    if not source or not source.lower().endswith(".csv") or not Path(source).is_file():
+        return default
+    with open(source, newline="", encoding="utf-8") as fh:
+        for row in csv.reader(fh):
+            cells = [c.strip() for c in row]
+            if not any(cells):
+                continue
+            try:
+                [float(c) for c in cells]
+            except ValueError:
+                return cells if len(cells) == n_columns else default
+            return default
+    return default
+
+
+def _run_config(run_dir: Path) -> dict | None:
+    path = run_dir / CONFIG_FILE
+    return config.load(path) if path.is_file() else None
+
+
+def _checkpoints(run_dir: Path) -> list[Path]:
+    """``RUN_DIR/checkpoints/ckpt-<iteration>.npz``, oldest first."""
+    folder = run_dir / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob("ckpt-*.npz"):
+        digits = path.stem.removeprefix("ckpt-")
+        if digits.isdigit():
+            found.append((int(digits), path))
+    return [path for _, path in sorted(found)]
+
+
+def model_path(location) -> Path:
+    """The model file of a run folder (``model.npz``, or its newest checkpoint), or a file."""
+    location = Path(location)
+    if location.is_file():
+        return location
+    if not location.is_dir():
+        raise UsageError(f"{location} is neither a run folder nor a model file")
+    candidates = [p for p in (location / MODEL_FILE,) if p.is_file()]
+    checkpoints = _checkpoints(location)
+    if checkpoints:
+        candidates.append(checkpoints[-1])
+    if not candidates:
+        raise UsageError(
+            f"{location} holds no model ({MODEL_FILE} or {CHECKPOINT_DIR}/ckpt-*.npz); "
+            f"train one with: wgangp train --data 8gaussians --out {location}"
+        )
+    return max(candidates, key=lambda p: p.stat().st_mtime_ns)
+
+
+def _is_run_dir(path: Path) -> bool:
+    return path.is_dir() and (
+        any((path / name).exists() for name in RUN_FILES) or bool(_checkpoints(path))
+    )
+
+
+def _clear_run(run_dir: Path) -> None:
+    for name in RUN_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+    for path in _checkpoints(run_dir):
+        path.unlink()
+
+
+# --------------------------------------------------------------------------- #
+# Adapters to the training, monitoring and report APIs.                       #
+# --------------------------------------------------------------------------- #
+
+
+def _has_monitor() -> bool:
+    try:
+        from . import monitor  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _import_extra(module: str, feature: str):
+    """Import ``wgangp.<module>`` or fail with a one-line message naming the feature."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"wgangp.{module}")
+    except ImportError as exc:
+        if getattr(exc, "name", None) == f"wgangp.{module}":
+            raise ImportError(
+                f"{feature} is not available in this wgangp ({__version__}): it has no "
+                f"wgangp.{module} module"
+            ) from exc
+        raise ImportError(
+            f"{feature} needs {getattr(exc, 'name', None) or exc}, which is not installed; "
+            "install it with: pip install 'wgangp[all]'"
+        ) from exc
+
+
+class _FallbackRunLog(Callback):
+    """``history.jsonl`` and checkpoints for a run folder, for a wgangp without ``monitor``."""
+
+    def __init__(self, run_dir: Path, every: int, keep: int, log_every: int):
+        self.run_dir, self.every, self.keep, self.log_every = run_dir, every, keep, log_every
+        self._fh = None
+        self._saved = None
+
+    def on_train_begin(self, model):
+        path = self.run_dir / HISTORY_FILE
+        start = model.n_iter_ if hasattr(model, "n_iter_") else 0
+        kept = []
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    if int(json.loads(line)["iteration"]) <= start:
+                        kept.append(line + "\n")
+        path.write_text("".join(kept), encoding="utf-8")
+        self._fh = path.open("a", encoding="utf-8")
+        self._saved = None
+
+    def _save(self, model) -> None:
+        folder = self.run_dir / CHECKPOINT_DIR
+        model.save(folder / f"ckpt-{model.n_iter_:08d}.npz")
+        self._saved = model.n_iter_
+        for old in _checkpoints(self.run_dir)[: -self.keep]:
+            old.unlink()
+
+    def on_iteration_end(self, model, iteration, record):
+        if iteration % self.log_every == 0:
+            clean = {
+                k: (v if math.isfinite(v) else None) if isinstance(v, float) else v
+                for k, v in record.items()
+            }
+            self._fh.write(json.dumps(clean) + "\n")
+            self._fh.flush()
+        if iteration % self.every == 0:
+            self._save(model)
+
+    def on_train_end(self, model):
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if hasattr(model, "n_iter_") and self._saved != model.n_iter_:
+            self._save(model)
+
+
+def _train(
+    model, X, steps: int, run_dir: Path, resume: Path | None, cfg: dict, callbacks, verbose: int
+):
+    """Train ``steps`` iterations with history and checkpoints in ``run_dir``.
+
+    ``resume`` is a checkpoint file to continue from (bit for bit), or None
+    to start afresh. Returns the trained model.
+    """
+    every = config.checkpoint_period(cfg)
+    if _has_monitor():
+        return model.fit(
+            X,
+            steps=steps,
+            callbacks=callbacks,
+            verbose=verbose,
+            log_every=cfg["log_every"],
+            run_dir=run_dir,
+            checkpoint_every=every,
+            keep_checkpoints=cfg["keep_checkpoints"],
+            resume=resume,
+        )
+    log = _FallbackRunLog(run_dir, every, cfg["keep_checkpoints"], cfg["log_every"])
+    if resume is not None:
+        model = load(resume)
+        return model.partial_fit(X, steps=steps, callbacks=[*callbacks, log])
+    return model.fit(X, steps=steps, callbacks=[*callbacks, log])
+
+
+def _read_history(run_dir: Path) -> list[dict] | None:
+    path = run_dir / HISTORY_FILE
+    if not path.is_file():
+        return None
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(json.JSONDecodeError):
+            record = json.loads(line)
+            records.append({k: (math.nan if v is None else v) for k, v in record.items()})
+    return records
+
+
+def _evaluate(model, X_real, name: str | None, seed: int, n: int | None) -> list[dict]:
+    """Metric rows (metric, model, real, better, note): the generator beside real data.
+
+    ``n`` samples for the toy sets' mode statistics and exact W1 (None: the
+    benchmark's 2,500 and 2,000).
+    """
+    sizes = {} if n is None else {"n_samples": n, "n_w1": n}
+    try:
+        from .report import evaluate
+    except ImportError:
+        return _evaluate_fallback(model, X_real, name, seed, **sizes)
+    return evaluate(model, X_real, name, random_state=seed, **sizes)
+
+
+def _evaluate_fallback(model, X_real, name, seed, n_samples=2500, n_w1=2000) -> list[dict]:
+    from . import metrics
+    from .data import toy, toy_modes
+
+    rng = np.random.default_rng(seed)
+    rows = []
+
+    def row(metric, fake, real, better, note=""):
+        rows.append({"metric": metric, "model": fake, "real": real, "better": better, "note": note})
+
+    if name in TOY_DATASETS:
+        if name != "swissroll":
+            centres, sd = toy_modes(name)
+            fake = model.sample(n_samples, random_state=rng)
+            real = toy(name, n_samples, random_state=rng)
+            f, r = metrics.mode_stats(fake, centres, sd), metrics.mode_stats(real, centres, sd)
+            row(
+                "modes captured",
+                f["modes_captured"],
+                r["modes_captured"],
+                "higher",
+                f"of {f['n_modes']}",
+            )
+            row(
+                "high quality %",
+                100 * f["high_quality"],
+                100 * r["high_quality"],
+                "higher",
+                "within 3 sd of a mode",
+            )
+            row(
+                "reverse KL",
+                f["reverse_kl"],
+                r["reverse_kl"],
+                "lower",
+                "high-quality samples over modes vs uniform",
+            )
+        fake = model.sample(n_w1, random_state=rng)
+        real_a, real_b = toy(name, n_w1, random_state=rng), toy(name, n_w1, random_state=rng)
+        row(
+            f"exact W1 ({n_w1})",
+            metrics.wasserstein1(fake, real_a),
+            metrics.wasserstein1(real_b, real_a),
+            "lower",
+            "optimal matching",
+        )
+        return rows
+    if name == "digits":
+        scorer = metrics.DigitsScorer(random_state=0)
+        fake = model.sample(900, random_state=rng)
+        inception_real, frechet_real = scorer.real_ceiling()
+        row(
+            "inception score",
+            scorer.inception_score(fake),
+            inception_real,
+            "higher",
+            "classifier trained on real digits; max 10",
+        )
+        row(
+            "Frechet distance",
+            scorer.frechet_distance(fake),
+            frechet_real,
+            "lower",
+            "in the classifier's feature space",
+        )
+    X_real = np.asarray(X_real, dtype=np.float64)
+    order = rng.permutation(len(X_real))
+    half = min(len(X_real) // 2, 1000)
+    if half < 2:
+        return rows
+    real_a, real_b = X_real[order[:half]], X_real[order[half : 2 * half]]
+    fake = model.sample(half, random_state=rng)
+    row(
+        "sliced W1",
+        metrics.sliced_wasserstein(fake, real_a, random_state=seed),
+        metrics.sliced_wasserstein(real_b, real_a, random_state=seed),
+        "lower",
+        f"{half} vs {half} rows",
+    )
+    row(
+        "MMD^2 (RBF)",
+        metrics.mmd_rbf(fake, real_a),
+        metrics.mmd_rbf(real_b, real_a),
+        "lower",
+        "unbiased, median-heuristic bandwidth",
+    )
+    return rows
+
+
+def _format_metrics(rows: list[dict]) -> str:
+    try:
+        from .report import format_metrics
+    except ImportError:
+        pass
+    else:
+        return format_metrics(rows)
+    width = max([len("metric")] + [len(r["metric"]) for r in rows]) + 2
+
+    def cell(v):
+        if v is None:
+            return ""
+        if isinstance(v, int):
+            return str(v)
+        return f"{v:.4g}"
+
+    lines = [f"{'metric':<{width}}{'wgangp':>12}{'real data':>12}  better"]
+    lines += [
+        f"{r['metric']:<{width}}{cell(r['model']):>12}{cell(r['real']):>12}  {r['better']}"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def _write_report(run_dir: Path, model, X_real, name: str | None, history) -> Path:
+    report = _import_extra("report", "the report")
+    return report.write_report(run_dir, model, X_real=X_real, history=history, data_name=name)
+
+
+def _gradcheck(model, n_samples: int):
+    gradcheck = _import_extra("gradcheck", "gradcheck")
+    return gradcheck.gradcheck(model, n_samples=n_samples)
+
+
+def _diagnose(history_path: Path):
+    diagnose = _import_extra("diagnose", "diagnose")
+    return diagnose.diagnose(history_path)
+
+
+# --------------------------------------------------------------------------- #
+# Training with progress lines and a clean Ctrl-C.                            #
+# --------------------------------------------------------------------------- #
+
+
+class ProgressLines(Callback):
+    """Print one line every ~10% of the iterations of a call (and at the last one)."""
+
+    def __init__(self, steps: int, file=None):
+        self.steps = steps
+        self.every = max(1, math.ceil(steps / 10))
+        self.file = file
+
+    def on_train_begin(self, model):
+        self.first = getattr(model, "n_iter_", 0)
+        self.start = time.perf_counter()
+
+    def on_iteration_end(self, model, iteration, record):
+        done = iteration - self.first
+        if done % self.every and done != self.steps:
+            return
+        elapsed = time.perf_counter() - self.start
+        print(
+            f"  iter {iteration:>7}  ({100 * done / self.steps:3.0f}%)"
+            f"  W {record['wasserstein']:9.4g}  penalty {record['penalty']:8.3g}"
+            f"  grad norm {record['grad_norm_mean']:6.3g}"
+            f"  {1000 * elapsed / done:7.1f} ms/it  {elapsed:7.1f} s",
+            file=self.file or sys.stdout,
+            flush=True,
+        )
+
+
+class StopOnInterrupt(Callback):
+    """First Ctrl-C: stop after the current iteration (the run then checkpoints). Second: abort."""
+
+    def __init__(self):
+        self.requested = False
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print(
+            "\nwgangp: Ctrl-C: stopping after this iteration and writing a checkpoint "
+            "(press Ctrl-C again to abort without one)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    @contextlib.contextmanager
+    def installed(self):
+        try:
+            previous = signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread: leave Ctrl-C alone
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def on_iteration_end(self, model, iteration, record):
+        if self.requested:
+            model.stop_training = True
+
+
+def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path | None) -> int:
+    tty = sys.stdout.isatty()
+    use_bar = tty and _has_monitor() and _has_module("tqdm")
+    callbacks = [] if use_bar else [ProgressLines(steps)]
+    stop = StopOnInterrupt()
+    callbacks.append(stop)
+    start = time.perf_counter()
+    with stop.installed():
+        model = _train(model, X, steps, run_dir, resume, cfg, callbacks, verbose=int(use_bar))
+        model.save(run_dir / MODEL_FILE)
+    seconds = time.perf_counter() - start
+    if stop.requested:
+        checkpoints = _checkpoints(run_dir)
+        print(
+            f"interrupted at iteration {model.n_iter_}; checkpoint: "
+            f"{checkpoints[-1] if checkpoints else run_dir / MODEL_FILE}\n"
+            f"continue with: wgangp resume {shlex.quote(str(run_dir))}",
+            flush=True,
+        )
+        return EXIT_INTERRUPTED
+    print(f"trained {model.n_iter_} iterations in total ({steps} in {seconds:.1f} s)")
+    print(f"model:  {run_dir / MODEL_FILE}")
+    print(f"config: {run_dir / CONFIG_FILE}")
+    if cfg["report"]:
+        try:
+            history = _read_history(run_dir)
+            path = _write_report(run_dir, model, X, data_name(cfg["data"]), history)
+        except ImportError as exc:
+            print(f"report: skipped ({_one_line(exc)})")
+        else:
+            print(f"report: {path}")
+    quoted = shlex.quote(str(run_dir))
+    print(f"next:   wgangp sample {quoted} -n 1000 -o samples.csv   |   wgangp evaluate {quoted}")
+    return EXIT_OK
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+# --------------------------------------------------------------------------- #
+# Commands.                                                                   #
+# --------------------------------------------------------------------------- #
+
+
+def _flag_layer(args) -> dict:
+    """The configuration values given as flags (None where a flag was not given)."""
+    layer = {key: getattr(args, key, None) for key in config.RUN_PARAMS}
+    layer["model"] = {key: getattr(args, key, None) for key in config.MODEL_PARAMS}
+    return layer
+
+
+def _resolved_config(args) -> dict:
+    """Defaults, then ``--config``, then flags; the data source checked."""
+    layers = [config.load(args.config)] if getattr(args, "config", None) else []
+    cfg = config.resolve(*layers, _flag_layer(args))
+    if cfg["data"] is not None:
+        cfg["data"] = check_data_source(cfg["data"])
+    return cfg
+
+
+def cmd_train(args) -> int:
+    cfg = _resolved_config(args)
+    if cfg["data"] is None:
+        raise UsageError("no data: pass --data (e.g. --data 8gaussians) or set data in --config")
+    if args.print_config:
+        print(config.dumps(cfg), end="")
+        return EXIT_OK
+    label = Path(cfg["data"]).stem if cfg["data"] not in DATA_NAMES else cfg["data"]
+    run_dir = Path(args.out) if args.out else Path("runs") / label
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"--out {run_dir} exists and is not a folder")
+    if _is_run_dir(run_dir):
+        if not args.overwrite:
+            quoted = shlex.quote(str(run_dir))
+            raise UsageError(
+                f"{run_dir} already holds a run; continue it with 'wgangp resume {quoted}', "
+                "choose another --out, or pass --overwrite to replace it"
+            )
+        _clear_run(run_dir)
+    X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
+    model = WGANGP(**config.estimator_params(cfg))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.write(
+        cfg,
+        run_dir / CONFIG_FILE,
+        command=f"wgangp train --config {run_dir / CONFIG_FILE} --out NEW_RUN_DIR",
+    )
+    source = cfg["data"] if cfg["data"] in DATA_NAMES else Path(cfg["data"]).name
+    print(
+        f"training WGAN-GP on {source} ({X.shape[0]} rows x {X.shape[1]} columns) for "
+        f"{cfg['steps']} iterations into {run_dir}",
+        flush=True,
+    )
+    return _run_training(model, X, cfg, run_dir, cfg["steps"], resume=None)
+
+
+def cmd_resume(args) -> int:
+    run_dir = Path(args.run_dir)
+    cfg = _run_config(run_dir) if run_dir.is_dir() else None
+    if cfg is None:
+        raise UsageError(
+            f"{run_dir} is not a run folder (no {CONFIG_FILE}); start one with "
+            f"'wgangp train --data ... --out {run_dir}'"
+        )
+    checkpoints = _checkpoints(run_dir)
+    if not checkpoints:
+        raise UsageError(
+            f"{run_dir} has no checkpoint to resume from ({CHECKPOINT_DIR}/ckpt-*.npz); "
+            f"start it again with 'wgangp train --config {run_dir / CONFIG_FILE} "
+            f"--out {run_dir} --overwrite'"
+        )
+    checkpoint = checkpoints[-1]
+    done = load(checkpoint).n_iter_
+    if args.steps is not None:
+        steps = args.steps
+    elif done >= cfg["steps"]:
+        print(
+            f"{run_dir} is complete ({done} of {cfg['steps']} iterations); "
+            "pass --steps N to train N more"
+        )
+        return EXIT_OK
+    else:
+        steps = cfg["steps"] - done
+    if done + steps != cfg["steps"]:
+        cfg["steps"] = done + steps  # config.toml keeps reproducing the whole run
+        config.write(
+            cfg,
+            run_dir / CONFIG_FILE,
+            command=f"wgangp train --config {run_dir / CONFIG_FILE} --out NEW_RUN_DIR",
+        )
+    X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
+    model = WGANGP(**config.estimator_params(cfg))
+    print(
+        f"resuming {run_dir} from {checkpoint.name} (iteration {done}) for {steps} iterations",
+        flush=True,
+    )
+    return _run_training(model, X, cfg, run_dir, steps, resume=checkpoint)
+
+
+def cmd_sample(args) -> int:
+    out = Path(args.output)
+    suffix = out.suffix.lower()
+    if suffix not in DATA_SUFFIXES:
+        raise UsageError(f"-o {out}: the output must end in .csv or .npy")
+    path = model_path(args.run)
+    model = load(path)
+    samples = model.sample(args.n, random_state=args.seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".npy":
+        np.save(out, samples)
+    else:
+        run_dir = path.parent if path.parent.name != CHECKPOINT_DIR else path.parent.parent
+        cfg = _run_config(run_dir)
+        header = csv_header(cfg["data"] if cfg else None, samples.shape[1])
+        np.savetxt(out, samples, delimiter=",", header=",".join(header), comments="", fmt="%.9g")
+    print(f"wrote {args.n} samples x {samples.shape[1]} columns to {out} (model: {path})")
+    return EXIT_OK
+
+
+def _evaluation_data(args, run_dir: Path | None) -> tuple[str, np.ndarray]:
+    """The data to compare with: ``--data``, else the run's own."""
+    cfg = _run_config(run_dir) if run_dir is not None else None
+    source = args.data or (cfg["data"] if cfg else None)
+    if source is None:
+        raise UsageError("no data to compare with: pass --data (the run has no config.toml)")
+    source = check_data_source(source)
+    n_rows = cfg["n_rows"] if cfg else config.defaults()["n_rows"]
+    seed = (cfg["seed"] if cfg else 0) + 1  # fresh rows, not the training draw
+    return source, load_data(source, n_rows, seed)
+
+
+def cmd_evaluate(args) -> int:
+    path = model_path(args.run)
+    run_dir = Path(args.run) if Path(args.run).is_dir() else None
+    source, X_real = _evaluation_data(args, run_dir)
+    model = load(path)
+    if X_real.shape[1] != model.n_features_in_:
+        raise UsageError(
+            f"--data {source} has {X_real.shape[1]} columns but the model makes "
+            f"{model.n_features_in_}"
+        )
+    rows = _evaluate(model, X_real, data_name(source), args.seed, args.n)
+    if args.json:
+        doc = {
+            "model": str(path),
+            "iteration": model.n_iter_,
+            "data": source,
+            "metrics": [{k: _json_number(v) for k, v in r.items()} for r in rows],
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        print(f"{path} (iteration {model.n_iter_}) against {source}\n")
+        print(_format_metrics(rows))
+    return EXIT_OK
+
+
+def _json_number(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return value
+
+
+def cmd_report(args) -> int:
+    run_dir = Path(args.run_dir)
+    path = model_path(run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir} is not a run folder")
+    source, X_real = _evaluation_data(args, run_dir)
+    model = load(path)
+    out = _write_report(run_dir, model, X_real, data_name(source), _read_history(run_dir))
+    print(f"report: {out}")
+    return EXIT_OK
+
+
+def cmd_gradcheck(args) -> int:
+    if (args.run is None) == (args.config is None):
+        raise UsageError("gradcheck needs a RUN_DIR (or model file) or --config run.toml, not both")
+    if args.run is not None:
+        path = model_path(args.run)
+        model = load(path)
+        what = str(path)
+    else:
+        cfg = config.load(args.config)
+        if cfg["data"] is None:
+            raise UsageError(f"{args.config} sets no data; gradcheck needs its column count")
+        X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
+        # One iteration builds the networks exactly as the run would.
+        model = WGANGP(**config.estimator_params(cfg)).fit(X, steps=1)
+        what = f"{args.config} (after one iteration)"
+    result = _gradcheck(model, args.samples)
+    if args.json:
+        print(json.dumps({"model": what, **result.to_dict()}, indent=2, default=_json_number))
+    else:
+        print(f"gradcheck of {what}\n")
+        print(result)
+    return EXIT_OK if result.passed else EXIT_FAILURE
+
+
+def cmd_diagnose(args) -> int:
+    run_dir = Path(args.run_dir)
+    history = run_dir / HISTORY_FILE if run_dir.is_dir() else run_dir
+    if not history.is_file():
+        raise UsageError(f"no training history at {history}; train with --out {run_dir} first")
+    findings = _diagnose(history)
+    if args.json:
+        print(json.dumps([f.to_dict() for f in findings], indent=2))
+        return EXIT_OK
+    if not findings:
+        print(f"{history}: no problems found")
+        return EXIT_OK
+    print(f"{history}: {len(findings)} finding(s)\n")
+    print("\n\n".join(str(f) for f in findings))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- #
+# The parser.                                                                 #
+# --------------------------------------------------------------------------- #
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _typed(name: str, spec: config.Param):
+    """An argparse ``type`` that parses a flag's text and checks it as the config does."""
+
+    def parse(text: str):
+        if spec.auto is not None and text == spec.auto:
+            return text
+        try:
+            value = {"int": int, "float": float}.get(spec.kind, str)(text)
+        except ValueError:
+            kind = {"int": "an integer", "float": "a number"}[spec.kind]
+            auto = f" or {spec.auto!r}" if spec.auto else ""
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}{auto}") from None
+        try:
+            return config.check_value(name, value, spec)
+        except config.ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).split(" = ", 1)[-1]) from None
+
+    parse.__name__ = spec.kind  # argparse names the type in "invalid <type> value"
+    return parse
+
+
+def _add_param(group, name: str, spec: config.Param, default) -> None:
+    flag = "--" + name.replace("_", "-")
+    kwargs = {"dest": name, "default": None, "help": f"{spec.help} (default: {default})"}
+    if spec.choices is not None:
+        kwargs["choices"] = spec.choices
+        kwargs["metavar"] = "{" + ",".join(spec.choices) + "}"
+    elif spec.kind == "bool":
+        group.add_argument(
+            f"--no-{name.replace('_', '-')}",
+            dest=name,
+            action="store_const",
+            const=False,
+            default=None,
+            help=f"do not {spec.help}",
+        )
+        return
+    else:
+        kwargs["type"] = _typed(name, spec)
+        kwargs["metavar"] = {"int": "N", "float": "X"}[spec.kind]
+        if spec.auto:
+            kwargs["metavar"] += f"|{spec.auto}"
+    group.add_argument(flag, **kwargs)
+
+
+TRAIN_EPILOG = """\
+examples:
+  wgangp train --data 8gaussians --steps 400 --hidden 64 --lr 2e-3 --out runs/ring
+  wgangp train --data mydata.csv --steps 2000 --out runs/mydata
+  wgangp train --data 25gaussians --optimizer adam-toy --batch-size 256 --out runs/grid
+  wgangp train --config run.toml --out runs/again        # flags override the file
+  wgangp train --config runs/ring/config.toml --out runs/ring2   # reproduce a run
+  wgangp train --data digits --print-config > run.toml   # start a config file
+
+The run folder gets config.toml (reproduces the run), history.jsonl,
+checkpoints/, model.npz and report.html. Ctrl-C stops after the current
+iteration, writes a checkpoint and exits with code 130; continue with
+'wgangp resume RUN_DIR'.
+"""
+
+RESUME_EPILOG = """\
+examples:
+  wgangp resume runs/ring              # finish the steps of runs/ring/config.toml
+  wgangp resume runs/ring --steps 500  # train 500 more iterations
+
+Resuming continues bit for bit from the last checkpoint: the result is the
+same as a run that was never interrupted.
+"""
+
+SAMPLE_EPILOG = """\
+examples:
+  wgangp sample runs/ring -n 1000 -o samples.csv
+  wgangp sample runs/ring -n 1000 -o samples.npy --seed 7
+  wgangp sample runs/ring/checkpoints/ckpt-00000200.npz -n 100 -o early.csv
+"""
+
+EVALUATE_EPILOG = """\
+examples:
+  wgangp evaluate runs/ring
+  wgangp evaluate runs/ring --json > metrics.json
+  wgangp evaluate runs/mydata --data holdout.csv
+
+Each metric of the generator is printed beside the same metric of fresh real
+data, the best a generator can expect.
+"""
+
+REPORT_EPILOG = """\
+examples:
+  wgangp report runs/ring          # writes runs/ring/report.html
+"""
+
+GRADCHECK_EPILOG = """\
+examples:
+  wgangp gradcheck runs/ring
+  wgangp gradcheck --config run.toml --json
+
+Compares the model's analytic gradients (critic loss with the penalty, and
+the generator loss) with central finite differences in float64; exit code 0
+when every relative error is below 1e-5, else 1.
+"""
+
+DIAGNOSE_EPILOG = """\
+examples:
+  wgangp diagnose runs/ring
+  wgangp diagnose runs/ring/history.jsonl --json
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the traceback of an error",
+    )
+    parser = _Parser(
+        prog=PROG,
+        description="WGAN-GP on NumPy alone: train, sample, evaluate, report, diagnose.",
+        epilog="quickstart:\n  wgangp train --data 8gaussians --steps 400 --hidden 64 "
+        "--lr 2e-3 --out runs/ring\n  wgangp sample runs/ring -n 1000 -o samples.csv\n"
+        "  wgangp evaluate runs/ring\n\n"
+        "exit codes: 0 ok, 1 failure while running, 2 bad usage, 130 interrupted (Ctrl-C)",
+        formatter_class=fmt,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"wgangp {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name, help, epilog):
+        return sub.add_parser(
+            name, help=help, description=help, epilog=epilog, formatter_class=fmt, parents=[common]
+        )
+
+    p = add("train", "train a WGAN-GP into a run folder", TRAIN_EPILOG)
+    p.add_argument("--config", metavar="RUN.toml", help="read settings from a TOML file")
+    p.add_argument(
+        "--out", metavar="RUN_DIR", help="run folder to create (default: runs/<data name>)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in RUN_DIR")
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved configuration as TOML and exit",
+    )
+    run = p.add_argument_group("run")
+    run_defaults = config.defaults()
+    for name, spec in config.RUN_PARAMS.items():
+        default = run_defaults[name]
+        if name == "data":
+            run.add_argument("--data", metavar="SOURCE", default=None, help=spec.help)
+        else:
+            _add_param(run, name, spec, default)
+    model = p.add_argument_group("model parameters (wgangp.WGANGP)")
+    for name, spec in config.MODEL_PARAMS.items():
+        _add_param(model, name, spec, run_defaults["model"][name])
+    p.set_defaults(func=cmd_train)
+
+    p = add("resume", "continue a run from its last checkpoint", RESUME_EPILOG)
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument(
+        "--steps",
+        type=_typed("steps", config.RUN_PARAMS["steps"]),
+        metavar="N",
+        help="iterations to train (default: the rest of the run's steps)",
+    )
+    p.set_defaults(func=cmd_resume)
+
+    p = add("sample", "draw synthetic rows from a trained model", SAMPLE_EPILOG)
+    p.add_argument("run", metavar="RUN_DIR", help="a run folder or a model/checkpoint file")
+    p.add_argument(
+        "-n",
+        type=_typed("n", config.Param("int", "", minimum=1)),
+        required=True,
+        metavar="N",
+        help="number of rows",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output file, .csv (with a header) or .npy",
+    )
+    p.add_argument(
+        "--seed",
+        type=_typed("seed", config.RUN_PARAMS["seed"]),
+        default=None,
+        metavar="N",
+        help="seed of the noise (default: fresh)",
+    )
+    p.set_defaults(func=cmd_sample)
+
+    p = add("evaluate", "score a trained model against real data", EVALUATE_EPILOG)
+    p.add_argument("run", metavar="RUN_DIR", help="a run folder or a model/checkpoint file")
+    p.add_argument(
+        "--data", metavar="SOURCE", help="data to compare with (default: the run's own data source)"
+    )
+    p.add_argument(
+        "-n",
+        type=_typed("n", config.Param("int", "", minimum=2)),
+        default=None,
+        metavar="N",
+        help="samples for the toy sets' mode statistics and exact W1 "
+        "(default: 2500 and 2000, as in the benchmarks; fewer is faster and noisier)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--seed",
+        type=_typed("seed", config.RUN_PARAMS["seed"]),
+        default=0,
+        metavar="N",
+        help="seed of the samples drawn (default: 0)",
+    )
+    p.set_defaults(func=cmd_evaluate)
+
+    p = add("report", "write RUN_DIR/report.html: metrics, figures, diagnosis", REPORT_EPILOG)
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument(
+        "--data", metavar="SOURCE", help="data to compare with (default: the run's own data source)"
+    )
+    p.set_defaults(func=cmd_report)
+
+    p = add("gradcheck", "check the model's gradients against finite differences", GRADCHECK_EPILOG)
+    p.add_argument(
+        "run", metavar="RUN_DIR", nargs="?", help="a run folder or a model/checkpoint file"
+    )
+    p.add_argument(
+        "--config",
+        metavar="RUN.toml",
+        help="check a fresh model built from this configuration instead",
+    )
+    p.add_argument(
+        "--samples",
+        type=_typed("samples", config.Param("int", "", minimum=1)),
+        default=4,
+        metavar="N",
+        help="rows per check (default: 4)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_gradcheck)
+
+    p = add(
+        "diagnose", "name what went wrong in a run, with evidence and a remedy", DIAGNOSE_EPILOG
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder or its history.jsonl")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_diagnose)
+    return parser
+
+
+# --------------------------------------------------------------------------- #
+# Entry point.                                                                #
+# --------------------------------------------------------------------------- #
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}"
+    else:
+        text = str(exc) or type(exc).__name__
+        if (
+            isinstance(exc, (FileNotFoundError, IsADirectoryError))
+            or isinstance(exc, USAGE_ERRORS)
+            or isinstance(exc, ImportError)
+        ):
+            pass
+        elif type(exc).__module__.split(".")[0] != "wgangp":
+            text = f"{type(exc).__name__}: {text}"
+    return " ".join(text.split())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        code = EXIT_USAGE if isinstance(exc, USAGE_ERRORS) else EXIT_FAILURE
+        hint = "" if debug or code == EXIT_USAGE else " (run with --debug for the traceback)"
+        print(f"{PROG}: error: {_one_line(exc)}{hint}", file=sys.stderr)
+        return code
