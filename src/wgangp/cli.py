@@ -51,6 +51,7 @@ from .errors import (
     InvalidParameterTypeError,
     ModelFileError,
     NotFittedError,
+    WGANGPError,
 )
 from .model import WGANGP, load
 from .train import Callback
@@ -148,6 +149,12 @@ def csv_header(source: str | None, n_columns: int) -> list[str]:
 def _run_config(run_dir: Path) -> dict | None:
     path = run_dir / CONFIG_FILE
     return config.load(path) if path.is_file() else None
+
+
+def _run_dir_of(model_file: Path) -> Path:
+    """The run folder of a model file: ``RUN_DIR/model.npz`` or ``RUN_DIR/checkpoints/*``."""
+    parent = model_file.parent
+    return parent.parent if parent.name == CHECKPOINT_DIR else parent
 
 
 def _checkpoints(run_dir: Path) -> list[Path]:
@@ -675,17 +682,16 @@ def cmd_sample(args) -> int:
     if suffix == ".npy":
         np.save(out, samples)
     else:
-        run_dir = path.parent if path.parent.name != CHECKPOINT_DIR else path.parent.parent
-        cfg = _run_config(run_dir)
+        cfg = _run_config(_run_dir_of(path))
         header = csv_header(cfg["data"] if cfg else None, samples.shape[1])
         np.savetxt(out, samples, delimiter=",", header=",".join(header), comments="", fmt="%.9g")
     print(f"wrote {args.n} samples x {samples.shape[1]} columns to {out} (model: {path})")
     return EXIT_OK
 
 
-def _evaluation_data(args, run_dir: Path | None) -> tuple[str, np.ndarray]:
+def _evaluation_data(args, run_dir: Path) -> tuple[str, np.ndarray]:
     """The data to compare with: ``--data``, else the run's own."""
-    cfg = _run_config(run_dir) if run_dir is not None else None
+    cfg = _run_config(run_dir)
     source = args.data or (cfg["data"] if cfg else None)
     if source is None:
         raise UsageError("no data to compare with: pass --data (the run has no config.toml)")
@@ -697,8 +703,7 @@ def _evaluation_data(args, run_dir: Path | None) -> tuple[str, np.ndarray]:
 
 def cmd_evaluate(args) -> int:
     path = model_path(args.run)
-    run_dir = Path(args.run) if Path(args.run).is_dir() else None
-    source, X_real = _evaluation_data(args, run_dir)
+    source, X_real = _evaluation_data(args, _run_dir_of(path))
     model = load(path)
     if X_real.shape[1] != model.n_features_in_:
         raise UsageError(
@@ -731,9 +736,9 @@ def _json_number(value):
 
 def cmd_report(args) -> int:
     run_dir = Path(args.run_dir)
-    path = model_path(run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir} is not a run folder")
+    path = model_path(run_dir)
     source, X_real = _evaluation_data(args, run_dir)
     model = load(path)
     out = _write_report(run_dir, model, X_real, data_name(source), _read_history(run_dir))
@@ -1050,17 +1055,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(exc: BaseException) -> str:
+    """The error message on one line; unexpected errors keep their type's name."""
     if isinstance(exc, OSError) and exc.filename and exc.strerror:
         text = f"{exc.filename}: {exc.strerror}"
     else:
         text = str(exc) or type(exc).__name__
-        if (
-            isinstance(exc, (FileNotFoundError, IsADirectoryError))
-            or isinstance(exc, USAGE_ERRORS)
-            or isinstance(exc, ImportError)
-        ):
-            pass
-        elif type(exc).__module__.split(".")[0] != "wgangp":
+        if not isinstance(exc, (*USAGE_ERRORS, ImportError, WGANGPError)):
             text = f"{type(exc).__name__}: {text}"
     return " ".join(text.split())
 
