@@ -284,6 +284,74 @@ def test_csv_data_trains_samples_with_its_header_and_evaluates(tmp_path):
 
 
 # --------------------------------------------------------------------------- #
+# diagnose, gradcheck and report.                                             #
+# --------------------------------------------------------------------------- #
+
+
+def test_diagnose_names_a_divergence_with_evidence_and_remedy(trained, tmp_path):
+    pytest.importorskip("wgangp.diagnose")
+    records = [
+        {
+            "iteration": i,
+            "critic_loss": -1.0,
+            "generator_loss": 0.5,
+            "wasserstein": 1.0,
+            "penalty": 0.05,
+            "grad_norm_mean": 1.0,
+        }
+        for i in range(1, 41)
+    ]
+    records[30]["critic_loss"] = None  # NaN, as history.jsonl writes it
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "history.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in records), encoding="utf-8"
+    )
+    broken, as_json, healthy = run_many(
+        [
+            ["diagnose", "broken"],
+            ["diagnose", "broken/history.jsonl", "--json"],
+            ["diagnose", trained[0], "--json"],
+        ],
+        cwd=tmp_path,
+    )
+    assert broken.returncode == 0, broken.stderr
+    assert "divergence" in broken.stdout and "remedy" in broken.stdout
+    findings = json.loads(as_json.stdout)
+    assert findings[0]["name"] == "divergence" and 31 in findings[0]["iterations"]
+    assert findings[0]["evidence"] and findings[0]["remedy"]
+    assert healthy.returncode == 0 and isinstance(json.loads(healthy.stdout), list)
+
+
+def test_gradcheck_passes_on_a_run_and_on_a_config(trained, tmp_path):
+    pytest.importorskip("wgangp.gradcheck")
+    run, _ = trained
+    table, as_json = run_many(
+        [["gradcheck", run], ["gradcheck", "--config", run / "config.toml", "--json"]],
+        cwd=tmp_path,
+    )
+    assert table.returncode == 0, table.stderr
+    assert "PASSED" in table.stdout
+    assert as_json.returncode == 0, as_json.stderr
+    doc = json.loads(as_json.stdout)
+    assert doc["passed"] is True and {row["loss"] for row in doc["table"]} == {
+        "critic",
+        "generator",
+    }
+
+
+def test_report_writes_a_self_contained_html_file(trained, tmp_path):
+    pytest.importorskip("wgangp.report")
+    pytest.importorskip("matplotlib")
+    run = tmp_path / "run"
+    shutil.copytree(trained[0], run)
+    result = run_cli("report", run, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"report: {run / 'report.html'}"
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in html and "modes captured" in html
+
+
+# --------------------------------------------------------------------------- #
 # Usage errors, help, and exit codes.                                         #
 # --------------------------------------------------------------------------- #
 
