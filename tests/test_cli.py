@@ -172,6 +172,21 @@ def test_resume_runs_more_steps_and_keeps_the_config_reproducing_the_run(trained
     assert [json.loads(line)["iteration"] for line in lines] == list(range(1, 37))
 
 
+def test_overwrite_replaces_the_run_in_the_folder(trained, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained[0], run)
+    result = run_cli("train", *TINY, "--steps", 3, "--out", run, "--overwrite", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert wgangp.load(run / "model.npz").n_iter_ == 3
+    assert config.load(run / "config.toml")["steps"] == 3
+    assert [p.name for p in sorted((run / "checkpoints").iterdir())] == [
+        "ckpt-00000001.npz",
+        "ckpt-00000002.npz",
+        "ckpt-00000003.npz",
+    ]
+    assert len((run / "history.jsonl").read_text().splitlines()) == 3
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_writes_a_checkpoint_exits_130_and_resume_is_bit_exact(tmp_path):
     steps = 1500

@@ -825,15 +825,8 @@ def _add_param(group, name: str, spec: config.Param, default) -> None:
         kwargs["choices"] = spec.choices
         kwargs["metavar"] = "{" + ",".join(spec.choices) + "}"
     elif spec.kind == "bool":
-        group.add_argument(
-            f"--no-{name.replace('_', '-')}",
-            dest=name,
-            action="store_const",
-            const=False,
-            default=None,
-            help=f"do not {spec.help}",
-        )
-        return
+        kwargs["action"] = argparse.BooleanOptionalAction
+        kwargs["help"] = f"{spec.help} (default: {'yes' if default else 'no'})"
     else:
         kwargs["type"] = _typed(name, spec)
         kwargs["metavar"] = {"int": "N", "float": "X"}[spec.kind]
@@ -844,7 +837,8 @@ def _add_param(group, name: str, spec: config.Param, default) -> None:
 
 TRAIN_EPILOG = """\
 examples:
-  wgangp train --data 8gaussians --steps 400 --hidden 64 --lr 2e-3 --out runs/ring
+  wgangp train --data 8gaussians --steps 400 --hidden 64 --lr 2e-3 --batch-size 128 \\
+      --out runs/ring
   wgangp train --data mydata.csv --steps 2000 --out runs/mydata
   wgangp train --data 25gaussians --optimizer adam-toy --batch-size 256 --out runs/grid
   wgangp train --config run.toml --out runs/again        # flags override the file
@@ -918,7 +912,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="WGAN-GP on NumPy alone: train, sample, evaluate, report, diagnose.",
         epilog="quickstart:\n  wgangp train --data 8gaussians --steps 400 --hidden 64 "
-        "--lr 2e-3 --out runs/ring\n  wgangp sample runs/ring -n 1000 -o samples.csv\n"
+        "--lr 2e-3 --batch-size 128 --out runs/ring\n"
+        "  wgangp sample runs/ring -n 1000 -o samples.csv\n"
         "  wgangp evaluate runs/ring\n\n"
         "exit codes: 0 ok, 1 failure while running, 2 bad usage, 130 interrupted (Ctrl-C)",
         formatter_class=fmt,
