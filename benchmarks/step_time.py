@@ -522,6 +522,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"unknown config or implementation; configs: {list(CONFIGS)}, impls: {IMPLS}")
 
     notes = []
+    load_start = os.getloadavg()[0]
+    if load_start > 0.5:
+        notes.append(
+            f"the machine was busy when this run started (1-minute load average "
+            f"{load_start:.2f} on {os.cpu_count()} cores): other processes share the cores, "
+            "so times are inflated and the torch column most of all (its OpenMP threads "
+            "wait for each other); rerun on a quiet machine before quoting these numbers"
+        )
     if "numpy-ml" in impls:
         from _numpy_ml_compat import load_wgan_gp
 
@@ -535,11 +543,13 @@ def main(argv: list[str] | None = None) -> None:
                 "generator never learns): its time is 5 critic steps only"
             )
     env = environment(args)
+    env["load_average_start"] = round(load_start, 2)
     results = []
     for name in names:
         result = run_config(CONFIGS[name], args, impls)
         result["sample_n"] = args.sample_n
         results.append(result)
+    env["load_average_end"] = round(os.getloadavg()[0], 2)  # includes this run's own load
     print_report(results, env, notes)
     if args.json:
         Path(args.json).write_text(json.dumps({"environment": env, "results": results}, indent=1))

@@ -5,6 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+try:  # the test networks are small: one BLAS thread is as fast and never stalls on a busy machine
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn (dev extra)
+    pass
+
 
 def numerical_grads(loss_fn, arrays, eps: float = 1e-6):
     """Central finite differences of the scalar ``loss_fn()`` w.r.t. each array (in place)."""

@@ -1,6 +1,5 @@
 """Training end to end: a short fit on the paper's 8gaussians really learns."""
 
-
 from wgangp import WGANGP, Callback
 from wgangp.data import toy
 from wgangp.metrics import wasserstein1

@@ -97,8 +97,13 @@ def critic_loss(
     batch = x_real.shape[0]
     dtype = critic.dtype
     alpha = np.asarray(alpha, dtype=dtype).reshape(batch, 1)
-    x_interp = x_fake + alpha * (x_real - x_fake)
-    x_all = np.concatenate([x_real, x_fake, x_interp], axis=0).astype(dtype, copy=False)
+    x_all = np.empty((3 * batch, x_real.shape[1]), dtype=dtype)
+    x_all[:batch] = x_real
+    x_all[batch : 2 * batch] = x_fake
+    x_interp = x_all[2 * batch :]  # x_f + a (x_r - x_f), built in place
+    np.subtract(x_real, x_fake, out=x_interp)
+    x_interp *= alpha
+    x_interp += x_fake
 
     out, cache = forward(critic.params, critic.activations, x_all)
     d_real = float(out[:batch].mean(dtype=np.float64))

@@ -289,6 +289,14 @@ def _rows(saved, rows: slice):
     return saved[rows]
 
 
+def _times_transpose(u: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``u @ W.T``; an outer product (one output unit) by broadcasting, which
+    OpenBLAS runs several times slower as a GEMM of inner size 1."""
+    if u.shape[1] == 1:
+        return u * W[:, 0]
+    return u @ W.T
+
+
 def forward(
     params: Sequence[np.ndarray], activations: Sequence[Activation], x: np.ndarray
 ) -> tuple[np.ndarray, Cache]:
@@ -356,7 +364,7 @@ def backward(
             grads[2 * k] = h_prev.T @ u
             grads[2 * k + 1] = u.sum(axis=0)
         if k > 0 or need_input_grad:
-            d, owned = u @ params[2 * k].T, True
+            d, owned = _times_transpose(u, params[2 * k]), True
     return (d if need_input_grad else None), grads
 
 
@@ -421,9 +429,9 @@ def backward_with_input_gradient(
         u = activations[k].mul_df(d, cache[k][1], out=None if smooth else d)
         us[k] = u
         if k > 0:
-            d = u @ params[2 * k].T
+            d = _times_transpose(u, params[2 * k])
         else:
-            g = u[grad_rows] @ params[0].T  # the first layer's input gradient: gradient rows only
+            g = _times_transpose(u[grad_rows], params[0])  # gradient rows only
 
     p_value, dbar = grad_fn(g)
     dbar = np.asarray(dbar, dtype=dtype)
@@ -474,7 +482,7 @@ def backward_with_input_gradient(
                 continue
             grads[2 * k] += h_prev[grad_rows].T @ zt
             grads[2 * k + 1] += zt.sum(axis=0)
-            hbar = zt @ params[2 * k].T if k > 0 else None
+            hbar = _times_transpose(zt, params[2 * k]) if k > 0 else None
     return grads, g, p_value
 
 

@@ -75,6 +75,14 @@ class Optimizer:
             self.state[slot] = [np.zeros_like(p) for p in params]
         return self.state
 
+    def _scratch(self, i: int, like: np.ndarray) -> np.ndarray:
+        """A reusable work array for parameter ``i`` (not part of the state)."""
+        scratch = self.__dict__.setdefault("_scratch_arrays", {})
+        buf = scratch.get(i)
+        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+            buf = scratch[i] = np.empty_like(like)
+        return buf
+
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """Update ``params`` in place from ``grads`` (same structure)."""
         if self.state is None:
@@ -146,11 +154,16 @@ class RMSProp(Optimizer):
 
     def _update(self, i, p, g):
         v = self.state["square_avg"][i]
+        work = self._scratch(i, p)
         v *= self.rho
-        v += (1 - self.rho) * (g * g)
-        denom = np.sqrt(v)
-        denom += self.eps
-        p -= self.lr * g / denom
+        np.square(g, out=work)
+        work *= 1 - self.rho
+        v += work
+        np.sqrt(v, out=work)
+        work += self.eps
+        np.divide(g, work, out=work)
+        work *= self.lr
+        p -= work
 
 
 class Adam(Optimizer):
@@ -196,14 +209,21 @@ class Adam(Optimizer):
         t = self.state["step"]
         m = self.state["exp_avg"][i]
         v = self.state["exp_avg_sq"][i]
+        work = self._scratch(i, p)
         m *= b1
-        m += (1 - b1) * g
+        np.multiply(g, 1 - b1, out=work)
+        m += work
         v *= b2
-        v += (1 - b2) * (g * g)
+        np.square(g, out=work)
+        work *= 1 - b2
+        v += work
         step_size = self.lr / (1 - b1**t)
-        denom = np.sqrt(v / (1 - b2**t))
-        denom += self.eps
-        p -= step_size * m / denom
+        np.multiply(v, 1 / (1 - b2**t), out=work)
+        np.sqrt(work, out=work)
+        work += self.eps
+        np.divide(m, work, out=work)
+        work *= step_size
+        p -= work
 
 
 class SGD(Optimizer):
