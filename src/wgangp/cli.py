@@ -326,125 +326,16 @@ def _evaluate(model, X_real, name: str | None, seed: int, n: int | None) -> list
     ``n`` samples for the toy sets' mode statistics and exact W1 (None: the
     benchmark's 2,500 and 2,000).
     """
+    from .report import evaluate
+
     sizes = {} if n is None else {"n_samples": n, "n_w1": n}
-    try:
-        from .report import evaluate
-    except ImportError:
-        return _evaluate_fallback(model, X_real, name, seed, **sizes)
     return evaluate(model, X_real, name, random_state=seed, **sizes)
 
 
-def _evaluate_fallback(model, X_real, name, seed, n_samples=2500, n_w1=2000) -> list[dict]:
-    from . import metrics
-    from .data import toy, toy_modes
-
-    rng = np.random.default_rng(seed)
-    rows = []
-
-    def row(metric, fake, real, better, note=""):
-        rows.append({"metric": metric, "model": fake, "real": real, "better": better, "note": note})
-
-    if name in TOY_DATASETS:
-        if name != "swissroll":
-            centres, sd = toy_modes(name)
-            fake = model.sample(n_samples, random_state=rng)
-            real = toy(name, n_samples, random_state=rng)
-            f, r = metrics.mode_stats(fake, centres, sd), metrics.mode_stats(real, centres, sd)
-            row(
-                "modes captured",
-                f["modes_captured"],
-                r["modes_captured"],
-                "higher",
-                f"of {f['n_modes']}",
-            )
-            row(
-                "high quality %",
-                100 * f["high_quality"],
-                100 * r["high_quality"],
-                "higher",
-                "within 3 sd of a mode",
-            )
-            row(
-                "reverse KL",
-                f["reverse_kl"],
-                r["reverse_kl"],
-                "lower",
-                "high-quality samples over modes vs uniform",
-            )
-        fake = model.sample(n_w1, random_state=rng)
-        real_a, real_b = toy(name, n_w1, random_state=rng), toy(name, n_w1, random_state=rng)
-        row(
-            f"exact W1 ({n_w1})",
-            metrics.wasserstein1(fake, real_a),
-            metrics.wasserstein1(real_b, real_a),
-            "lower",
-            "optimal matching",
-        )
-        return rows
-    if name == "digits":
-        scorer = metrics.DigitsScorer(random_state=0)
-        fake = model.sample(900, random_state=rng)
-        inception_real, frechet_real = scorer.real_ceiling()
-        row(
-            "inception score",
-            scorer.inception_score(fake),
-            inception_real,
-            "higher",
-            "classifier trained on real digits; max 10",
-        )
-        row(
-            "Frechet distance",
-            scorer.frechet_distance(fake),
-            frechet_real,
-            "lower",
-            "in the classifier's feature space",
-        )
-    X_real = np.asarray(X_real, dtype=np.float64)
-    order = rng.permutation(len(X_real))
-    half = min(len(X_real) // 2, 1000)
-    if half < 2:
-        return rows
-    real_a, real_b = X_real[order[:half]], X_real[order[half : 2 * half]]
-    fake = model.sample(half, random_state=rng)
-    row(
-        "sliced W1",
-        metrics.sliced_wasserstein(fake, real_a, random_state=seed),
-        metrics.sliced_wasserstein(real_b, real_a, random_state=seed),
-        "lower",
-        f"{half} vs {half} rows",
-    )
-    row(
-        "MMD^2 (RBF)",
-        metrics.mmd_rbf(fake, real_a),
-        metrics.mmd_rbf(real_b, real_a),
-        "lower",
-        "unbiased, median-heuristic bandwidth",
-    )
-    return rows
-
-
 def _format_metrics(rows: list[dict]) -> str:
-    try:
-        from .report import format_metrics
-    except ImportError:
-        pass
-    else:
-        return format_metrics(rows)
-    width = max([len("metric")] + [len(r["metric"]) for r in rows]) + 2
+    from .report import format_metrics
 
-    def cell(v):
-        if v is None:
-            return ""
-        if isinstance(v, int):
-            return str(v)
-        return f"{v:.4g}"
-
-    lines = [f"{'metric':<{width}}{'wgangp':>12}{'real data':>12}  better"]
-    lines += [
-        f"{r['metric']:<{width}}{cell(r['model']):>12}{cell(r['real']):>12}  {r['better']}"
-        for r in rows
-    ]
-    return "\n".join(lines)
+    return format_metrics(rows)
 
 
 def _write_report(run_dir: Path, model, X_real, name: str | None, history) -> Path:
