@@ -54,6 +54,7 @@ from .errors import (
     WGANGPError,
 )
 from .model import WGANGP, load
+from .plot import SampleSnapshots
 from .train import Callback
 
 PROG = "wgangp"
@@ -64,6 +65,7 @@ MODEL_FILE = "model.npz"
 CONFIG_FILE = "config.toml"
 HISTORY_FILE = "history.jsonl"
 CHECKPOINT_DIR = "checkpoints"
+SAMPLES_DIR = "samples"  # snapshots of generated samples during training, for the report
 # Files a run writes; ``train --overwrite`` removes them (and nothing else).
 RUN_FILES = (CONFIG_FILE, MODEL_FILE, HISTORY_FILE, "history.csv", "report.html")
 
@@ -199,6 +201,8 @@ def _clear_run(run_dir: Path) -> None:
     for name in RUN_FILES:
         (run_dir / name).unlink(missing_ok=True)
     for path in _checkpoints(run_dir):
+        path.unlink()
+    for path in (run_dir / SAMPLES_DIR).glob("iter_*.npy"):
         path.unlink()
 
 
@@ -423,6 +427,9 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
     tty = sys.stdout.isatty()
     use_bar = tty and _has_monitor() and _has_module("tqdm")
     callbacks = [] if use_bar else [ProgressLines(steps)]
+    # The same 500 noise vectors every 10% of the run: the report's "samples over
+    # training time". Sampling uses its own seed, never the training stream.
+    callbacks.append(SampleSnapshots(every=config.checkpoint_period(cfg), n=500, run_dir=run_dir))
     stop = StopOnInterrupt()
     callbacks.append(stop)
     start = time.perf_counter()
