@@ -10,6 +10,7 @@ observable while it trains.
 """
 
 from ._version import __version__
+from .diagnose import Finding, diagnose, format_findings
 from .errors import (
     InvalidDataError,
     InvalidParameterError,
@@ -19,7 +20,17 @@ from .errors import (
     TrainingDiverged,
     WGANGPError,
 )
+from .gradcheck import GradcheckResult, gradcheck
+from .history import History, read_history
 from .model import WGANGP, load
+from .monitor import (
+    Checkpoint,
+    DivergenceGuard,
+    HistoryLogger,
+    ProgressBar,
+    TensorBoardLogger,
+    latest_checkpoint,
+)
 from .nn import MLP
 from .optim import SGD, Adam, RMSProp
 from .train import Callback
@@ -31,6 +42,19 @@ __all__ = [
     "RMSProp",
     "SGD",
     "Callback",
+    "Checkpoint",
+    "DivergenceGuard",
+    "HistoryLogger",
+    "ProgressBar",
+    "TensorBoardLogger",
+    "History",
+    "read_history",
+    "latest_checkpoint",
+    "Finding",
+    "diagnose",
+    "format_findings",
+    "GradcheckResult",
+    "gradcheck",
     "load",
     "InvalidDataError",
     "InvalidParameterError",

@@ -28,6 +28,7 @@ from .errors import (
     ModelFileError,
     NotFittedError,
 )
+from .history import History
 from .init import INITIALIZERS
 from .losses import PENALTIES
 from .nn import MLP, get_activation
@@ -168,8 +169,16 @@ class WGANGP:
     generator_, critic_ : MLP
     n_iter_ : int
         Generator iterations done.
-    history_ : list of dict
-        One metrics record per iteration.
+    history_ : wgangp.history.History
+        Metrics records, read like a list of dicts (``len``, ``[-1]``,
+        iteration; ``history_.column(key)`` gives an array): every
+        ``log_every``-th iteration and the last one of each ``fit`` call.
+        Keys: iteration, critic_loss, generator_loss, generator_grad_norm,
+        wasserstein (mean D(real) - mean D(fake)), penalty, d_real, d_fake,
+        grad_norm_min/mean/max (critic input-gradient norms at the
+        interpolates), critic_grad_norm, lr_critic, lr_generator, seconds
+        (this iteration), elapsed (since the call started). Critic metrics
+        are those of the iteration's last critic step.
     n_features_in_, latent_dim_, output_activation_ : fitted settings.
 
     Examples
@@ -345,7 +354,7 @@ class WGANGP:
         self._sampler = MinibatchSampler(n_rows, self._effective_batch(n_rows, settings))
         self.n_iter_ = 0
         self.n_critic_steps_ = 0
-        self.history_ = []
+        self.history_ = History()
 
     def _effective_batch(self, n_rows: int, settings: dict) -> int:
         batch = settings["batch_size"]
@@ -374,8 +383,20 @@ class WGANGP:
 
     # ---------------------------------------------------------- training --
 
-    def fit(self, X, steps: int = 1000, callbacks=None) -> WGANGP:
-        """Train from scratch for ``steps`` generator iterations.
+    def fit(
+        self,
+        X,
+        steps: int = 1000,
+        callbacks=None,
+        *,
+        verbose: int = 0,
+        log_every: int = 1,
+        run_dir=None,
+        checkpoint_every: int | None = None,
+        keep_checkpoints: int = 3,
+        resume=None,
+    ) -> WGANGP:
+        """Train from scratch (or from a checkpoint) for ``steps`` generator iterations.
 
         Each iteration is ``n_critic`` critic steps, each on the next shuffled
         minibatch of real rows (epoch by epoch over all rows), then one
@@ -385,42 +406,199 @@ class WGANGP:
         ----------
         X : array-like, shape (n_rows, n_features)
         steps : int
-            Generator iterations.
-        callbacks : list of wgangp.train.Callback, optional
+            Generator iterations to run in this call (also when resuming).
+        callbacks : list of wgangp.Callback, optional
+            Called around training; see :class:`wgangp.Callback` for the protocol.
+        verbose : {0, 1}
+            1 shows a progress bar (:class:`wgangp.monitor.ProgressBar`, needs
+            ``wgangp[progress]``); it stays quiet when stdout is not a terminal.
+        log_every : int
+            Keep every ``log_every``-th iteration's metrics record (and the
+            last one) in ``history_`` and in ``history.jsonl``.
+        run_dir : path, optional
+            A run folder. When given, these callbacks are attached unless one
+            of the same type is already in ``callbacks``:
+            :class:`~wgangp.monitor.HistoryLogger` (``run_dir/history.jsonl``),
+            :class:`~wgangp.monitor.Checkpoint` (``run_dir/checkpoints/``, every
+            ``checkpoint_every`` iterations and at the end, the last
+            ``keep_checkpoints`` kept) and :class:`~wgangp.monitor.DivergenceGuard`.
+        checkpoint_every : int, optional
+            Checkpoint period in iterations; None checkpoints at the end only.
+        keep_checkpoints : int
+            How many checkpoint files to keep.
+        resume : path or True, optional
+            Continue, bit for bit, from the last checkpoint of this run folder
+            (or from this checkpoint file) instead of starting afresh; the
+            checkpoint's settings replace the estimator's. ``True`` means
+            ``run_dir``'s last checkpoint if there is one (else start afresh).
+            ``run_dir`` defaults to the resumed folder, and its
+            ``history.jsonl`` is cut back to the checkpoint and continued.
 
         Returns
         -------
         self
+
+        Raises
+        ------
+        TrainingDiverged
+            From the divergence guard, when a loss or a parameter goes NaN/inf.
         """
         settings = self._validate_params()
         steps = _check_int("steps", steps)
+        log_every = _check_int("log_every", log_every)
+        keep_checkpoints = _check_int("keep_checkpoints", keep_checkpoints)
+        checkpoint_every = _check_int("checkpoint_every", checkpoint_every, allow_none=True)
+        if verbose not in (0, 1, False, True):
+            raise InvalidParameterError(f"verbose={verbose!r} is not allowed; use 0 or 1")
         X = check_array(X)
-        self._initialize(X, settings)
+        checkpoint = None
+        if resume is not None and resume is not False:
+            from .monitor import latest_checkpoint
+
+            if resume is True:
+                if run_dir is None:
+                    raise InvalidParameterError(
+                        "resume=True needs run_dir (the run folder to resume); or pass "
+                        "resume=<run folder or checkpoint file>"
+                    )
+                checkpoint = latest_checkpoint(run_dir)
+            else:
+                checkpoint = latest_checkpoint(resume, must_exist=True)
+                if run_dir is None and Path(resume).is_dir():
+                    run_dir = resume
+        if checkpoint is not None:
+            self._resume_from(checkpoint)
+            settings = self._validate_params()
+            X = check_array(X, n_features=self.n_features_in_)
+            if X.shape[0] != self._sampler.n_rows:
+                self._sampler = MinibatchSampler(
+                    X.shape[0], self._effective_batch(X.shape[0], settings)
+                )
+            self.history_.log_every = log_every
+        else:
+            self._initialize(X, settings)
+            self.history_ = History(log_every)
+        callbacks = self._build_callbacks(
+            callbacks, verbose, run_dir, checkpoint_every, keep_checkpoints
+        )
         return self._train(self._transform(X), steps, callbacks, settings)
 
-    def partial_fit(self, X, steps: int = 1, callbacks=None) -> WGANGP:
+    def partial_fit(
+        self,
+        X,
+        steps: int = 1,
+        callbacks=None,
+        *,
+        verbose: int = 0,
+        log_every: int | None = None,
+        run_dir=None,
+        checkpoint_every: int | None = None,
+        keep_checkpoints: int = 3,
+    ) -> WGANGP:
         """Continue training for ``steps`` more iterations (fit first if unfitted).
 
         Continuing a loaded model on the same ``X`` reproduces, bit for bit,
-        the run that was never interrupted.
+        the run that was never interrupted. Arguments as in :meth:`fit`;
+        ``log_every=None`` keeps the history's current period.
         """
         if not hasattr(self, "generator_"):
-            return self.fit(X, steps=steps, callbacks=callbacks)
+            return self.fit(
+                X,
+                steps=steps,
+                callbacks=callbacks,
+                verbose=verbose,
+                log_every=1 if log_every is None else log_every,
+                run_dir=run_dir,
+                checkpoint_every=checkpoint_every,
+                keep_checkpoints=keep_checkpoints,
+            )
         settings = self._validate_params()
         steps = _check_int("steps", steps)
+        keep_checkpoints = _check_int("keep_checkpoints", keep_checkpoints)
+        checkpoint_every = _check_int("checkpoint_every", checkpoint_every, allow_none=True)
+        if log_every is not None:
+            self.history_.log_every = _check_int("log_every", log_every)
         X = check_array(X, n_features=self.n_features_in_)
         if X.shape[0] != self._sampler.n_rows:
             self._sampler = MinibatchSampler(
                 X.shape[0], self._effective_batch(X.shape[0], settings)
             )
+        callbacks = self._build_callbacks(
+            callbacks, verbose, run_dir, checkpoint_every, keep_checkpoints
+        )
         return self._train(self._transform(X), steps, callbacks, settings)
+
+    def _resume_from(self, checkpoint: Path) -> None:
+        """Take over the full training state of a checkpoint file."""
+        loaded = load(checkpoint)
+        # warn about settings the caller chose (not left at their defaults) that differ
+        defaults = WGANGP()._json_params()
+        mine = self._json_params()
+        theirs = loaded._json_params()
+        changed = sorted(
+            k
+            for k in mine
+            if k != "random_state" and mine[k] != defaults[k] and mine[k] != theirs.get(k)
+        )
+        if changed:
+            warnings.warn(
+                f"resuming from {checkpoint}: the checkpoint's settings are used for "
+                f"{changed} (this estimator has "
+                + ", ".join(f"{k}={mine[k]!r}" for k in changed)
+                + ")",
+                UserWarning,
+                stacklevel=3,
+            )
+        history = self.history_ if isinstance(getattr(self, "history_", None), History) else None
+        self.__dict__.update(loaded.__dict__)
+        run_history = Path(checkpoint).parent.parent / "history.jsonl"
+        if run_history.exists():
+            from .history import read_history
+
+            history = read_history(run_history)
+            history.truncate(self.n_iter_)
+        elif history is not None:
+            history.truncate(self.n_iter_)
+        self.history_ = history if history is not None else History()
+
+    def _build_callbacks(self, callbacks, verbose, run_dir, checkpoint_every, keep) -> list:
+        callbacks = list(callbacks or [])
+        if not verbose and run_dir is None:
+            return callbacks
+        from . import monitor  # the monitors sit above the estimator: import on demand
+
+        def missing(kind) -> bool:
+            return not any(isinstance(cb, kind) for cb in callbacks)
+
+        if run_dir is not None:
+            run_dir = Path(run_dir)
+            ckpt = None
+            if missing(monitor.Checkpoint):
+                ckpt = monitor.Checkpoint(
+                    run_dir / "checkpoints", every=checkpoint_every, keep=keep
+                )
+            if missing(monitor.DivergenceGuard):
+                # first, so that nothing logs or saves a diverged state before it acts
+                callbacks.insert(0, monitor.DivergenceGuard(checkpoint=ckpt))
+            if missing(monitor.HistoryLogger):
+                callbacks.append(monitor.HistoryLogger(run_dir / "history.jsonl"))
+            if ckpt is not None:
+                callbacks.append(ckpt)
+        if verbose and missing(monitor.ProgressBar):
+            callbacks.append(monitor.ProgressBar())
+        return callbacks
 
     def _train(self, Xs: np.ndarray, steps: int, callbacks, settings: dict) -> WGANGP:
         callbacks = list(callbacks or [])
         self.stop_training = False
+        self._steps_target = self.n_iter_ + steps
         lambda_gp, penalty = settings["lambda_gp"], self.penalty
         n_critic = settings["n_critic"]
         batch = self._sampler.batch_size
+        history = self.history_
+        record = None
+        logged = True
+        started = time.perf_counter()
         for cb in callbacks:
             cb.on_train_begin(self)
         try:
@@ -442,18 +620,32 @@ class WGANGP:
                     self.generator_, self.critic_, self.generator_optimizer_, batch, self._rng
                 )
                 self.n_iter_ += 1
+                end = time.perf_counter()
                 record = {"iteration": self.n_iter_, "critic_loss": stats.pop("loss")}
                 record.update(gen_stats)
                 record.update(stats)
-                record["seconds"] = time.perf_counter() - start
-                self.history_.append(record)
+                record["lr_critic"] = self.critic_optimizer_.lr
+                record["lr_generator"] = self.generator_optimizer_.lr
+                record["seconds"] = end - start
+                record["elapsed"] = end - started
+                logged = history.should_log(self.n_iter_)
+                if logged:
+                    history.append(record)
                 for cb in callbacks:
                     cb.on_iteration_end(self, self.n_iter_, record)
                 if self.stop_training:
                     break
         finally:
+            if record is not None and not logged:
+                history.append(record)  # the last iteration is always kept
+            error = None
             for cb in callbacks:
-                cb.on_train_end(self)
+                try:
+                    cb.on_train_end(self)
+                except Exception as exc:  # every callback gets to close its files
+                    error = error or exc
+            if error is not None:
+                raise error
         return self
 
     # --------------------------------------------------------- inference --
@@ -656,7 +848,7 @@ def _from_header(header: dict, arrays: dict, path) -> WGANGP:
     model.dtype_ = dtype
     model.n_iter_ = int(fitted["n_iter"])
     model.n_critic_steps_ = int(fitted["n_critic_steps"])
-    model.history_ = []
+    model.history_ = History()
     for net_name in ("generator", "critic"):
         cfg = fitted[net_name]
         net = MLP(
