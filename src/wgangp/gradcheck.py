@@ -95,10 +95,11 @@ class GradcheckResult:
 
 
 def _far_from_kinks(net: MLP, x: np.ndarray, margin: float) -> bool:
+    # The forward cache of a ReLU layer keeps a mask, not z: rebuild z from the layer's input.
     _, cache = net.forward(x)
     return all(
-        np.abs(z).min() > margin
-        for act, (_, z, _) in zip(net.activations, cache)
+        np.abs(h_prev @ net.params[2 * k] + net.params[2 * k + 1]).min() > margin
+        for k, (act, (h_prev, _, _)) in enumerate(zip(net.activations, cache))
         if act.name in _KINKED
     )
 
