@@ -444,11 +444,15 @@ def test_every_command_has_help_with_examples(tmp_path):
         assert "--" + name.replace("_", "-") in train_help, name
 
 
-def test_a_command_without_its_module_fails_with_one_line(trained, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "wgangp.diagnose", None)
-    assert cli.main(["diagnose", str(trained[0])]) == 1
+def test_a_missing_optional_dependency_fails_with_one_line(tmp_path, monkeypatch, capsys):
+    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    code = cli.main(["train", "--data", "swissroll", "--steps", "1", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and "diagnose is not available in this wgangp" in err[0]
+    assert code == 1
+    assert len(err) == 1 and err[0].startswith("wgangp: error: ") and "scikit-learn" in err[0]
+    assert "pip install" in err[0] and not (tmp_path / "r").exists()
 
 
 # --------------------------------------------------------------------------- #
@@ -478,3 +482,6 @@ def test_readme_cli_quickstart_runs_as_written(tmp_path):
     assert "model:" in outputs[0]
     assert len((tmp_path / "samples.csv").read_text().splitlines()) == 1001
     assert "modes captured" in outputs[2]
+    assert "history.jsonl" in outputs[3]
+    assert "gradcheck PASSED" in outputs[4]
+    assert (run / "report.html").is_file()

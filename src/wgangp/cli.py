@@ -53,7 +53,9 @@ from .errors import (
     NotFittedError,
     WGANGPError,
 )
+from .history import read_history
 from .model import WGANGP, load
+from .monitor import list_checkpoints
 from .plot import SampleSnapshots
 from .train import Callback
 
@@ -161,15 +163,7 @@ def _run_dir_of(model_file: Path) -> Path:
 
 def _checkpoints(run_dir: Path) -> list[Path]:
     """``RUN_DIR/checkpoints/ckpt-<iteration>.npz``, oldest first."""
-    folder = run_dir / CHECKPOINT_DIR
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in folder.glob("ckpt-*.npz"):
-        digits = path.stem.removeprefix("ckpt-")
-        if digits.isdigit():
-            found.append((int(digits), path))
-    return [path for _, path in sorted(found)]
+    return list_checkpoints(run_dir / CHECKPOINT_DIR)
 
 
 def model_path(location) -> Path:
@@ -211,117 +205,31 @@ def _clear_run(run_dir: Path) -> None:
 # --------------------------------------------------------------------------- #
 
 
-def _has_monitor() -> bool:
-    try:
-        from . import monitor  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _import_extra(module: str, feature: str):
-    """Import ``wgangp.<module>`` or fail with a one-line message naming the feature."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"wgangp.{module}")
-    except ImportError as exc:
-        if getattr(exc, "name", None) == f"wgangp.{module}":
-            raise ImportError(
-                f"{feature} is not available in this wgangp ({__version__}): it has no "
-                f"wgangp.{module} module"
-            ) from exc
-        raise ImportError(
-            f"{feature} needs {getattr(exc, 'name', None) or exc}, which is not installed; "
-            "install it with: pip install 'wgangp[all]'"
-        ) from exc
-
-
-class _FallbackRunLog(Callback):
-    """``history.jsonl`` and checkpoints for a run folder, for a wgangp without ``monitor``."""
-
-    def __init__(self, run_dir: Path, every: int, keep: int, log_every: int):
-        self.run_dir, self.every, self.keep, self.log_every = run_dir, every, keep, log_every
-        self._fh = None
-        self._saved = None
-
-    def on_train_begin(self, model):
-        path = self.run_dir / HISTORY_FILE
-        start = model.n_iter_ if hasattr(model, "n_iter_") else 0
-        kept = []
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    if int(json.loads(line)["iteration"]) <= start:
-                        kept.append(line + "\n")
-        path.write_text("".join(kept), encoding="utf-8")
-        self._fh = path.open("a", encoding="utf-8")
-        self._saved = None
-
-    def _save(self, model) -> None:
-        folder = self.run_dir / CHECKPOINT_DIR
-        model.save(folder / f"ckpt-{model.n_iter_:08d}.npz")
-        self._saved = model.n_iter_
-        for old in _checkpoints(self.run_dir)[: -self.keep]:
-            old.unlink()
-
-    def on_iteration_end(self, model, iteration, record):
-        if iteration % self.log_every == 0:
-            clean = {
-                k: (v if math.isfinite(v) else None) if isinstance(v, float) else v
-                for k, v in record.items()
-            }
-            self._fh.write(json.dumps(clean) + "\n")
-            self._fh.flush()
-        if iteration % self.every == 0:
-            self._save(model)
-
-    def on_train_end(self, model):
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        if hasattr(model, "n_iter_") and self._saved != model.n_iter_:
-            self._save(model)
-
-
 def _train(
     model, X, steps: int, run_dir: Path, resume: Path | None, cfg: dict, callbacks, verbose: int
 ):
-    """Train ``steps`` iterations with history and checkpoints in ``run_dir``.
+    """Train ``steps`` iterations with history, checkpoints and the divergence guard in ``run_dir``.
 
     ``resume`` is a checkpoint file to continue from (bit for bit), or None
     to start afresh. Returns the trained model.
     """
-    every = config.checkpoint_period(cfg)
-    if _has_monitor():
-        return model.fit(
-            X,
-            steps=steps,
-            callbacks=callbacks,
-            verbose=verbose,
-            log_every=cfg["log_every"],
-            run_dir=run_dir,
-            checkpoint_every=every,
-            keep_checkpoints=cfg["keep_checkpoints"],
-            resume=resume,
-        )
-    log = _FallbackRunLog(run_dir, every, cfg["keep_checkpoints"], cfg["log_every"])
-    if resume is not None:
-        model = load(resume)
-        return model.partial_fit(X, steps=steps, callbacks=[*callbacks, log])
-    return model.fit(X, steps=steps, callbacks=[*callbacks, log])
+    return model.fit(
+        X,
+        steps=steps,
+        callbacks=callbacks,
+        verbose=verbose,
+        log_every=cfg["log_every"],
+        run_dir=run_dir,
+        checkpoint_every=config.checkpoint_period(cfg),
+        keep_checkpoints=cfg["keep_checkpoints"],
+        resume=resume,
+    )
 
 
-def _read_history(run_dir: Path) -> list[dict] | None:
+def _read_history(run_dir: Path):
+    """The run's ``history.jsonl`` as records, or None when it has none."""
     path = run_dir / HISTORY_FILE
-    if not path.is_file():
-        return None
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        with contextlib.suppress(json.JSONDecodeError):
-            record = json.loads(line)
-            records.append({k: (math.nan if v is None else v) for k, v in record.items()})
-    return records
+    return read_history(path) if path.is_file() else None
 
 
 def _evaluate(model, X_real, name: str | None, seed: int, n: int | None) -> list[dict]:
@@ -343,18 +251,21 @@ def _format_metrics(rows: list[dict]) -> str:
 
 
 def _write_report(run_dir: Path, model, X_real, name: str | None, history) -> Path:
-    report = _import_extra("report", "the report")
-    return report.write_report(run_dir, model, X_real=X_real, history=history, data_name=name)
+    from .report import write_report
+
+    return write_report(run_dir, model, X_real=X_real, history=history, data_name=name)
 
 
 def _gradcheck(model, n_samples: int):
-    gradcheck = _import_extra("gradcheck", "gradcheck")
-    return gradcheck.gradcheck(model, n_samples=n_samples)
+    from .gradcheck import gradcheck
+
+    return gradcheck(model, n_samples=n_samples)
 
 
 def _diagnose(history_path: Path):
-    diagnose = _import_extra("diagnose", "diagnose")
-    return diagnose.diagnose(history_path)
+    from .diagnose import diagnose
+
+    return diagnose(history_path)
 
 
 # --------------------------------------------------------------------------- #
@@ -425,7 +336,7 @@ class StopOnInterrupt(Callback):
 
 def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path | None) -> int:
     tty = sys.stdout.isatty()
-    use_bar = tty and _has_monitor() and _has_module("tqdm")
+    use_bar = tty and _has_module("tqdm")
     callbacks = [] if use_bar else [ProgressLines(steps)]
     # The same 500 noise vectors every 10% of the run: the report's "samples over
     # training time". Sampling uses its own seed, never the training stream.
