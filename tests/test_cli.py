@@ -432,6 +432,16 @@ def test_debug_adds_the_traceback(tmp_path):
     assert debug.stderr.splitlines()[-1].startswith("wgangp: error: ")
 
 
+def test_divergence_exits_1_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
+    flags = [*TINY, "--optimizer", "sgd", "--lr", "1e12", "--steps", 20, "--out", "run"]
+    result = run_cli("train", *flags, cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wgangp: error: training diverged at")
+    assert "checkpoint kept" in lines[0] and "wgangp diagnose run" in lines[0]
+    assert list((tmp_path / "run" / "checkpoints").glob("ckpt-*.npz"))
+
+
 def test_every_command_has_help_with_examples(tmp_path):
     results = run_many([["--help"], *[[name, "--help"] for name in COMMANDS]], cwd=tmp_path)
     for args, result in zip([["--help"], *[[n, "--help"] for n in COMMANDS]], results):

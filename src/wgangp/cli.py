@@ -51,6 +51,7 @@ from .errors import (
     InvalidParameterTypeError,
     ModelFileError,
     NotFittedError,
+    TrainingDiverged,
     WGANGPError,
 )
 from .history import read_history
@@ -344,8 +345,17 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
     stop = StopOnInterrupt()
     callbacks.append(stop)
     start = time.perf_counter()
-    with stop.installed():
-        model = _train(model, X, steps, run_dir, resume, cfg, callbacks, verbose=int(use_bar))
+    # The divergence guard turns NaN and inf into a clear error; numpy's warnings
+    # about them on the way would only be noise on the terminal.
+    with stop.installed(), np.errstate(all="ignore"):
+        try:
+            model = _train(model, X, steps, run_dir, resume, cfg, callbacks, int(use_bar))
+        except TrainingDiverged as exc:
+            raise TrainingDiverged(
+                f"{exc}; see 'wgangp diagnose {shlex.quote(str(run_dir))}'",
+                exc.iteration,
+                exc.checkpoint,
+            ) from exc
         model.save(run_dir / MODEL_FILE)
     seconds = time.perf_counter() - start
     if stop.requested:
@@ -885,6 +895,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         code = EXIT_USAGE if isinstance(exc, USAGE_ERRORS) else EXIT_FAILURE
-        hint = "" if debug or code == EXIT_USAGE else " (run with --debug for the traceback)"
+        expected = isinstance(exc, (*USAGE_ERRORS, WGANGPError, ImportError))
+        hint = "" if debug or expected else " (run with --debug for the traceback)"
         print(f"{PROG}: error: {_one_line(exc)}{hint}", file=sys.stderr)
         return code
