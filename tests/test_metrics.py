@@ -323,3 +323,95 @@ def test_metric_errors_are_named_exceptions():
         wasserstein1(np.zeros((2, 2)), np.zeros((3, 2)))
     with pytest.raises(InvalidParameterError):
         mmd_rbf(np.zeros((2, 1)), np.ones((2, 1)), bandwidth=-1.0)
+
+
+# ---------------------------------------------------------------------------
+# Tabular fidelity
+# ---------------------------------------------------------------------------
+
+
+def _table(n=200, seed=0):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    return pd.DataFrame(
+        {
+            "x": x,
+            "y": 2 * x + rng.normal(scale=0.5, size=n),
+            "k": np.where(x + rng.normal(scale=0.5, size=n) > 0, "hi", "lo"),
+        }
+    )
+
+
+def test_identical_tables_score_one_everywhere():
+    from wgangp.metrics import column_pair_trends, column_shapes
+
+    real = _table()
+    assert column_shapes(real, real.copy()) == {"x": 1.0, "y": 1.0, "k": 1.0}
+    assert all(v == pytest.approx(1.0) for v in column_pair_trends(real, real.copy()).values())
+
+
+def test_ks_and_tv_complements_match_their_definitions():
+    import pandas as pd
+
+    from wgangp.metrics import column_shapes
+
+    real = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "k": ["a", "a", "b", None]})
+    synth = pd.DataFrame({"x": [10.0, 11.0, 12.0, 13.0], "k": ["a", "b", "b", "b"]})
+    scores = column_shapes(real, synth)
+    assert scores["x"] == 0.0  # disjoint supports: KS statistic 1
+    # |0.5-0.25| + |0.25-0.75| + |0.25-0| = 1.0 -> 1 - 0.5
+    assert scores["k"] == pytest.approx(0.5)
+
+
+def test_correlation_similarity_of_a_flipped_sign_is_low():
+    from wgangp.metrics import column_pair_trends
+
+    real = _table()
+    flipped = real.assign(y=-real["y"])
+    r = np.corrcoef(real["x"], real["y"])[0, 1]
+    assert column_pair_trends(real, flipped)[("x", "y")] == pytest.approx(1 - abs(2 * r) / 2)
+
+
+def test_contingency_similarity_of_independent_columns_drops():
+    from wgangp.metrics import column_pair_trends
+
+    real = _table(seed=1)
+    shuffled = real.assign(k=real["k"].sample(frac=1.0, random_state=0).to_numpy())
+    assert column_pair_trends(real, shuffled)[("x", "k")] < 0.9
+
+
+def test_detection_auc_is_near_half_for_the_same_distribution_and_one_when_shifted():
+    from wgangp.metrics import detection_auc
+
+    real, other = _table(seed=2), _table(seed=3)
+    assert abs(detection_auc(real, other) - 0.5) < 0.1
+    assert detection_auc(real, other.assign(x=other["x"] + 5)) > 0.95
+
+
+def test_tabular_report_trains_on_synthetic_and_tests_on_real():
+    from wgangp.metrics import tabular_report
+
+    real, holdout = _table(seed=4), _table(seed=5)
+    report = tabular_report(real, real.copy(), target="k", holdout=holdout)
+    assert report["quality"] == pytest.approx(1.0)
+    assert report["task"] == "classification" and report["metric"] == "macro_f1"
+    assert report["tstr"] == pytest.approx(report["trtr"])
+    assert 0.0 <= report["detection"] <= 1.0
+    regression = tabular_report(real, real.copy(), target="y", holdout=holdout, detection=False)
+    assert regression["task"] == "regression" and regression["trtr"] > 0.5
+
+
+def test_strong_pair_trends_keep_only_pairs_with_real_dependence():
+    import pandas as pd
+
+    from wgangp.metrics import tabular_report
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    real = pd.DataFrame({"x": x, "y": x + 0.1 * rng.normal(size=300), "z": rng.normal(size=300)})
+    synth = real.assign(y=-real["y"])  # breaks the one strong pair (x, y)
+    report = tabular_report(real, synth, detection=False)
+    assert report["column_pair_trends_strong"] == pytest.approx(report["pairs"][("x", "y")])
+    assert report["column_pair_trends_strong"] < 0.1 < report["column_pair_trends"]

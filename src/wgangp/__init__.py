@@ -33,10 +33,12 @@ from .monitor import (
 )
 from .nn import MLP
 from .optim import SGD, Adam, RMSProp
+from .tabular import TabularSynthesizer
 from .train import Callback
 
 __all__ = [
     "WGANGP",
+    "TabularSynthesizer",
     "MLP",
     "Adam",
     "RMSProp",

@@ -327,6 +327,24 @@ def forward(
     return h, cache
 
 
+def preactivations(
+    params: Sequence[np.ndarray], activations: Sequence[Activation], x: np.ndarray
+) -> list[np.ndarray]:
+    """The pre-activations ``z_k`` of every layer (the cache of :func:`forward`
+    keeps only what the derivatives need, which for ReLU is a mask).
+
+    >>> net = MLP([2, 3, 1], random_state=0, dtype=np.float64)
+    >>> [z.shape for z in preactivations(net.params, net.activations, np.ones((4, 2)))]
+    [(4, 3), (4, 1)]
+    """
+    zs, h = [], x
+    for k, act in enumerate(activations):
+        z = h @ params[2 * k] + params[2 * k + 1]
+        zs.append(z)
+        h = act.f(z)
+    return zs
+
+
 def backward(
     params: Sequence[np.ndarray],
     activations: Sequence[Activation],
