@@ -39,7 +39,7 @@ TINY = [
     "32",
     "--no-report",
 ]
-COMMANDS = ("train", "resume", "sample", "evaluate", "report", "gradcheck", "diagnose")
+COMMANDS = ("train", "resume", "sample", "evaluate", "report", "gradcheck", "diagnose", "augment")
 
 
 def _env() -> dict:
@@ -366,6 +366,35 @@ def test_report_writes_a_self_contained_html_file(trained, tmp_path):
     assert "data:image/png;base64," in html and "modes captured" in html
 
 
+def test_augment_writes_the_table_with_synthetic_rows_and_scores_it(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(0)
+    label = np.where(rng.random(90) < 0.2, "rare", "common")
+    pd.DataFrame(
+        {"a": rng.normal(size=90) + 2 * (label == "rare"), "b": rng.integers(0, 5, 90), "y": label}
+    ).to_csv(tmp_path / "table.csv", index=False)
+    result = run_cli(
+        "augment",
+        "table.csv",
+        "--target",
+        "y",
+        "--rows",
+        40,
+        "--steps",
+        5,
+        "--hidden",
+        16,
+        "-o",
+        "out/aug.csv",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    augmented = pd.read_csv(tmp_path / "out" / "aug.csv")
+    assert len(augmented) == 130 and list(augmented.columns) == ["a", "b", "y"]
+    assert "balanced_accuracy" in result.stdout and "real + synthetic" in result.stdout
+
+
 # --------------------------------------------------------------------------- #
 # Usage errors, help, and exit codes.                                         #
 # --------------------------------------------------------------------------- #
@@ -403,6 +432,10 @@ def test_bad_usage_exits_2_with_one_line_naming_the_problem(trained, tmp_path):
         "evaluate wrong width": (["evaluate", run, "--data", "digits"], "64 columns"),
         "gradcheck both": (["gradcheck", run, "--config", "bad.toml"], "not both"),
         "diagnose no history": (["diagnose", "nowhere"], "no training history"),
+        "augment not csv": (
+            ["augment", "x.npy", "--target", "y", "--rows", 3, "-o", "a.csv"],
+            "reads a .csv table",
+        ),
     }
     results = run_many([args for args, _ in cases.values()], cwd=tmp_path)
     problems = []

@@ -1,4 +1,4 @@
-"""The ``wgangp`` command line: train, resume, sample, evaluate, report, gradcheck, diagnose.
+"""The ``wgangp`` command line: train, sample, evaluate, report, diagnose, augment, ...
 
 ``wgangp COMMAND --help`` shows each command's flags and examples;
 ``python -m wgangp`` is the same program.
@@ -255,6 +255,21 @@ def _write_report(run_dir: Path, model, X_real, name: str | None, history) -> Pa
     from .report import write_report
 
     return write_report(run_dir, model, X_real=X_real, history=history, data_name=name)
+
+
+def _augment(data, target, rows, minority, holdout, steps, seed, params):
+    from .tabular import augment
+
+    return augment(
+        str(data),
+        target,
+        rows,
+        minority=minority,
+        holdout=holdout,
+        steps=steps,
+        random_state=seed,
+        **params,
+    )
 
 
 def _gradcheck(model, n_samples: int):
@@ -606,6 +621,32 @@ def cmd_diagnose(args) -> int:
     return EXIT_OK
 
 
+def cmd_augment(args) -> int:
+    data = Path(args.data)
+    if data.suffix.lower() != ".csv":
+        raise UsageError(f"augment reads a .csv table; got {args.data!r}")
+    if not data.is_file():
+        raise UsageError(f"data file {args.data!r} does not exist")
+    out = Path(args.output)
+    if out.suffix.lower() != ".csv":
+        raise UsageError(f"-o {out}: the augmented table is written as .csv")
+    params = {
+        key: getattr(args, key)
+        for key in ("hidden", "lr", "batch_size")
+        if getattr(args, key) is not None
+    }
+    with np.errstate(all="ignore"):
+        augmented, table = _augment(
+            data, args.target, args.rows, args.minority, args.holdout, args.steps, args.seed, params
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    augmented.to_csv(out, index=False)
+    print(f"{len(augmented)} rows, real then {args.rows} synthetic, written to {out}\n")
+    print(f"holdout scores of a classifier of {args.target!r}, without and with the rows:")
+    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- #
 # The parser.                                                                 #
 # --------------------------------------------------------------------------- #
@@ -715,6 +756,19 @@ DIAGNOSE_EPILOG = """\
 examples:
   wgangp diagnose runs/ring
   wgangp diagnose runs/ring/history.jsonl --json
+"""
+
+
+AUGMENT_EPILOG = """\
+examples:
+  wgangp augment table.csv --target y --rows 300 -o augmented.csv
+  wgangp augment table.csv --target y --rows 300 --no-minority --steps 500 -o more.csv
+
+A conditional tabular synthesizer (wgangp.TabularSynthesizer: numeric,
+integer, discrete and missing values) learns the rows outside a stratified
+holdout; the new rows go to the rare classes unless --no-minority. A random
+forest is trained on the real rows, then on the real and synthetic rows, and
+both are scored on the holdout. Needs wgangp[tabular].
 """
 
 
@@ -853,6 +907,63 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_gradcheck)
+
+    p = add(
+        "augment",
+        "add synthetic rows to a classification table and show whether they help",
+        AUGMENT_EPILOG,
+    )
+    p.add_argument("data", metavar="TABLE.csv", help="the table, with a header row")
+    p.add_argument("--target", required=True, metavar="COLUMN", help="the class column")
+    p.add_argument(
+        "--rows",
+        type=_typed("rows", config.Param("int", "", minimum=1)),
+        required=True,
+        metavar="N",
+        help="synthetic rows to add",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT.csv",
+        help="where to write the real rows followed by the synthetic ones",
+    )
+    p.add_argument(
+        "--minority",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="draw the rows for the rare classes (default: yes)",
+    )
+    p.add_argument(
+        "--holdout",
+        type=_typed("holdout", config.Param("float", "", minimum=0.0, strict=True)),
+        default=0.3,
+        metavar="X",
+        help="fraction of real rows held out for scoring (default: 0.3)",
+    )
+    p.add_argument(
+        "--steps",
+        type=_typed("steps", config.RUN_PARAMS["steps"]),
+        metavar="N",
+        help="training iterations of the synthesizer (default: from the table size)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_typed("seed", config.RUN_PARAMS["seed"]),
+        default=0,
+        metavar="N",
+        help="seed of the split, the synthesizer and the rows (default: 0)",
+    )
+    for name in ("hidden", "lr", "batch_size"):
+        spec = config.MODEL_PARAMS[name]
+        p.add_argument(
+            "--" + name.replace("_", "-"),
+            type=_typed(name, spec),
+            metavar={"int": "N", "float": "X"}[spec.kind],
+            help=f"synthesizer's {spec.help} (default: wgangp.TabularSynthesizer's)",
+        )
+    p.set_defaults(func=cmd_augment)
 
     p = add(
         "diagnose", "name what went wrong in a run, with evidence and a remedy", DIAGNOSE_EPILOG
