@@ -356,7 +356,8 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
     callbacks = [] if use_bar else [ProgressLines(steps)]
     # The same 500 noise vectors every 10% of the run: the report's "samples over
     # training time". Sampling uses its own seed, never the training stream.
-    callbacks.append(SampleSnapshots(every=config.checkpoint_period(cfg), n=500, run_dir=run_dir))
+    every = max(1, cfg["steps"] // 10)
+    callbacks.append(SampleSnapshots(every=every, n=500, run_dir=run_dir))
     stop = StopOnInterrupt()
     callbacks.append(stop)
     start = time.perf_counter()
@@ -374,10 +375,8 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
         model.save(run_dir / MODEL_FILE)
     seconds = time.perf_counter() - start
     if stop.requested:
-        checkpoints = _checkpoints(run_dir)
         print(
-            f"interrupted at iteration {model.n_iter_}; checkpoint: "
-            f"{checkpoints[-1] if checkpoints else run_dir / MODEL_FILE}\n"
+            f"interrupted at iteration {model.n_iter_}; checkpoint: {model.last_checkpoint_}\n"
             f"continue with: wgangp resume {shlex.quote(str(run_dir))}",
             flush=True,
         )
