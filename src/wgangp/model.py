@@ -767,6 +767,10 @@ def atomic_savez(path: Path, arrays: dict) -> None:
         raise
 
 
+class _TabularFile(Exception):
+    """Raised inside :func:`load` when the file holds a TabularSynthesizer."""
+
+
 def _read_header(npz, path) -> dict:
     if "header" not in npz.files:
         raise ModelFileError(f"{path} has no 'header' entry; it is not a wgangp model file")
@@ -777,6 +781,8 @@ def _read_header(npz, path) -> dict:
         header = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path}: the header is not valid JSON ({exc})") from None
+    if isinstance(header, dict) and header.get("format") == "wgangp-tabular":
+        raise _TabularFile()
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path} is not a wgangp model file (format={header.get('format')!r})")
     version = header.get("format_version")
@@ -788,9 +794,10 @@ def _read_header(npz, path) -> dict:
     return header
 
 
-def load(path) -> WGANGP:
-    """Load a model written by :meth:`WGANGP.save`.
+def load(path):
+    """Load a model written by :meth:`WGANGP.save` (or ``TabularSynthesizer.save``).
 
+    Returns a :class:`WGANGP`, or a ``TabularSynthesizer`` for a tabular file.
     Arrays are read with ``allow_pickle=False``: loading never executes code.
     Every array is checked against the header's declared shapes and dtypes and
     against the architecture.
@@ -824,10 +831,16 @@ def load(path) -> WGANGP:
                     )
                 arrays[key] = arr
             return _from_header(header, arrays, path)
+        except _TabularFile:
+            pass
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
             raise ModelFileError(f"{path} is corrupt or inconsistent: {exc!r}") from None
+    # A TabularSynthesizer file: its own loader (same rules: no pickle, checked shapes).
+    from .tabular import load as load_tabular
+
+    return load_tabular(path)
 
 
 def _from_header(header: dict, arrays: dict, path) -> WGANGP:
