@@ -363,7 +363,7 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
     start = time.perf_counter()
     # The divergence guard turns NaN and inf into a clear error; numpy's warnings
     # about them on the way would only be noise on the terminal.
-    with stop.installed(), np.errstate(all="ignore"):
+    with stop.installed(), np.errstate(all="ignore"), _blas_threads(cfg["threads"]):
         try:
             model = _train(model, X, steps, run_dir, resume, cfg, callbacks, int(use_bar))
         except TrainingDiverged as exc:
@@ -395,6 +395,20 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
     quoted = shlex.quote(str(run_dir))
     print(f"next:   wgangp sample {quoted} -n 1000 -o samples.csv   |   wgangp evaluate {quoted}")
     return EXIT_OK
+
+
+def _blas_threads(n: int):
+    """Limit BLAS threads to ``n`` (0: leave them) while training."""
+    if n == 0:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise ImportError(
+            f"threads={n} needs threadpoolctl (it comes with scikit-learn): "
+            "pip install 'wgangp[metrics]', or use threads = 0"
+        ) from None
+    return threadpool_limits(limits=n, user_api="blas")
 
 
 def _has_module(name: str) -> bool:

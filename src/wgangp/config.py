@@ -13,6 +13,7 @@ one; every run folder gets a ``config.toml`` that reproduces the run::
     checkpoint_every = "auto"    # iterations between checkpoints; "auto": every 10%
     keep_checkpoints = 3
     report = true                # write report.html at the end of training
+    threads = 0                  # BLAS threads while training; 0: the BLAS default
 
     [model]                      # the estimator's parameters; any left out keep their default
     hidden = 512
@@ -157,6 +158,12 @@ RUN_PARAMS: dict[str, Param] = {
     ),
     "keep_checkpoints": Param("int", "checkpoints kept in RUN_DIR/checkpoints", minimum=1),
     "report": Param("bool", "write report.html at the end of training"),
+    "threads": Param(
+        "int",
+        "BLAS threads while training (needs threadpoolctl); 0: the BLAS default. Small "
+        "networks gain nothing from more than 1, and the thread count changes the last bits",
+        minimum=0,
+    ),
 }
 
 _RUN_DEFAULTS: dict[str, Any] = {
@@ -168,6 +175,7 @@ _RUN_DEFAULTS: dict[str, Any] = {
     "checkpoint_every": "auto",
     "keep_checkpoints": 3,
     "report": True,
+    "threads": 0,
 }
 
 
