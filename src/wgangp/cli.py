@@ -691,6 +691,11 @@ def _typed(name: str, spec: config.Param):
     return parse
 
 
+def _count(name: str, minimum: int = 1):
+    """An argparse ``type`` for an integer of at least ``minimum``."""
+    return _typed(name, config.Param("int", "", minimum=minimum))
+
+
 def _add_param(group, name: str, spec: config.Param, default) -> None:
     flag = "--" + name.replace("_", "-")
     kwargs = {"dest": name, "default": None, "help": f"{spec.help} (default: {default})"}
@@ -851,7 +856,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN_DIR", help="a run folder or a model/checkpoint file")
     p.add_argument(
         "-n",
-        type=_typed("n", config.Param("int", "", minimum=1)),
+        type=_count("n", 1),
         required=True,
         metavar="N",
         help="number of rows",
@@ -879,7 +884,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "-n",
-        type=_typed("n", config.Param("int", "", minimum=2)),
+        type=_count("n", 2),
         default=None,
         metavar="N",
         help="samples for the toy sets' mode statistics and exact W1 "
@@ -913,7 +918,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--samples",
-        type=_typed("samples", config.Param("int", "", minimum=1)),
+        type=_count("samples", 1),
         default=4,
         metavar="N",
         help="rows per check (default: 4)",
@@ -930,7 +935,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", required=True, metavar="COLUMN", help="the class column")
     p.add_argument(
         "--rows",
-        type=_typed("rows", config.Param("int", "", minimum=1)),
+        type=_count("rows", 1),
         required=True,
         metavar="N",
         help="synthetic rows to add",
