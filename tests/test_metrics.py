@@ -13,6 +13,7 @@ import scipy.stats
 from wgangp.data import load_digits, toy, toy_modes
 from wgangp.metrics import (
     DigitsScorer,
+    association_matrix,
     frechet_gaussian,
     mmd_rbf,
     mode_stats,
@@ -415,3 +416,27 @@ def test_strong_pair_trends_keep_only_pairs_with_real_dependence():
     report = tabular_report(real, synth, detection=False)
     assert report["column_pair_trends_strong"] == pytest.approx(report["pairs"][("x", "y")])
     assert report["column_pair_trends_strong"] < 0.1 < report["column_pair_trends"]
+
+
+def test_association_matrix_pearson_between_continuous_cramers_v_otherwise():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    frame = pd.DataFrame(
+        {
+            "x": x,
+            "y": -2 * x + 0.01 * rng.normal(size=200),
+            "k": np.where(x > 0, "pos", "neg"),
+            "noise": rng.choice(["a", "b"], 200),
+            "const": np.ones(200),
+        }
+    )
+    matrix = association_matrix(frame)
+    assert list(matrix.index) == list(frame.columns) == list(matrix.columns)
+    np.testing.assert_allclose(matrix.to_numpy(), matrix.to_numpy().T)
+    assert matrix.loc["x", "y"] < -0.99  # signed Pearson
+    assert matrix.loc["k", "noise"] < 0.2  # Cramer's V of independent columns
+    assert 0.8 < matrix.loc["x", "k"] <= 1.0  # binned x nearly determines k
+    assert np.isnan(matrix.loc["x", "const"]) and np.isnan(matrix.loc["k", "const"])
+    assert np.all(np.diag(matrix.to_numpy()) == 1.0)

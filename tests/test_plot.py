@@ -243,3 +243,87 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"pip install wgangp\[plot\]"):
         plot.training_curves([{"iteration": 1, "wasserstein": 0.0}])
+
+
+# --------------------------------------------------------------------------- #
+# Tables                                                                       #
+# --------------------------------------------------------------------------- #
+
+
+def mixed_tables(n=60):
+    """A tiny real table (continuous with missing values, integer, text, boolean) and a twin."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame(
+        {
+            "income": rng.lognormal(3, 0.5, n),
+            "age": rng.integers(18, 90, n).astype(np.int64),
+            "city": rng.choice(["Oslo", "Lima", "Pune"], n),
+            "flag": rng.random(n) < 0.3,
+        }
+    )
+    real.loc[: n // 5 - 1, "income"] = np.nan  # 20% missing
+    synthetic = real.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    synthetic["income"] = rng.lognormal(3.2, 0.4, n)
+    synthetic["city"] = rng.choice(["Oslo", "Lima"], n)
+    return real, synthetic
+
+
+def test_marginals_histograms_for_continuous_and_paired_bars_for_discrete():
+    real, synthetic = mixed_tables()
+    fig = plot.marginals(real, synthetic)
+    assert isinstance(fig, Figure)
+    assert [ax.get_title() for ax in fig.axes] == ["income", "age", "city", "flag"]
+    for ax in fig.axes[:2]:  # filled and outlined histograms of both tables
+        assert len(ax.patches) > 4
+    for ax in fig.axes[2:]:  # one bar per category and table
+        assert len(ax.containers) == 2
+    ticks = [t.get_text() for t in fig.axes[2].get_xticklabels()]
+    assert sorted(ticks) == ["Lima", "Oslo", "Pune"]  # Pune: real only, a bar of height 0
+    assert fig.axes[0].get_xlabel() == "missing: 20% real, 0% synthetic"
+
+
+def test_marginals_shows_scores_in_titles_and_limits_panels():
+    real, synthetic = mixed_tables()
+    fig = plot.marginals(real, synthetic, max_columns=2, scores={"income": 0.5})
+    assert [ax.get_title() for ax in fig.axes] == ["income  (0.50)", "age"]
+    assert fig.get_suptitle() == "first 2 of 4 columns"
+    fig = plot.marginals(real, synthetic, columns=["city"], discrete_columns=["city", "age"])
+    assert len(fig.axes) == 1
+
+
+def test_marginals_pools_rare_categories_into_other():
+    pd = pytest.importorskip("pandas")
+    real = pd.DataFrame({"k": [f"c{i:02d}" for i in range(20)] * 3})
+    ax = plot.marginals(real, real).axes[0]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert len(ticks) == 12 and ticks[-1] == "other"
+
+
+def test_marginals_refuses_unknown_columns():
+    real, synthetic = mixed_tables()
+    with pytest.raises(InvalidParameterError, match="not columns of real"):
+        plot.marginals(real, synthetic, columns=["nope"])
+
+
+def test_correlation_heatmaps_three_matrices_and_two_colour_bars():
+    from wgangp.metrics import association_matrix
+
+    real, synthetic = mixed_tables()
+    fig = plot.correlation_heatmaps(real, synthetic)
+    assert len(fig.axes) == 5
+    heatmaps = fig.axes[:3]
+    assert [ax.get_title() for ax in heatmaps] == ["real", "synthetic", "|real - synthetic|"]
+    matrices = [np.asarray(ax.images[0].get_array()) for ax in heatmaps]
+    assert all(m.shape == (4, 4) for m in matrices)
+    expected = association_matrix(real, ["city", "flag"]).to_numpy()
+    np.testing.assert_allclose(matrices[0], expected)
+    np.testing.assert_allclose(matrices[2], np.abs(matrices[0] - matrices[1]))
+    assert len(heatmaps[0].texts) == 16  # every cell annotated on small tables
+    assert [t.get_text() for t in heatmaps[0].get_xticklabels()] == list(real.columns)
+
+
+def test_correlation_heatmaps_saves_to_path(tmp_path):
+    real, synthetic = mixed_tables()
+    plot.correlation_heatmaps(real, synthetic, path=tmp_path / "heat.png")
+    assert (tmp_path / "heat.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -285,3 +285,118 @@ def test_demo_writes_model_samples_and_report(tmp_path, monkeypatch, capsys):
         assert (out / name).stat().st_size > 0, name
     assert wgangp.load(out / "model.npz").n_iter_ == 50
     assert len(list((out / "samples").glob("iter_*.npy"))) >= 1
+
+
+# --------------------------------------------------------------------------- #
+# The tabular fidelity report                                                  #
+# --------------------------------------------------------------------------- #
+
+SCORE_NAMES = [
+    "quality",
+    "column shapes",
+    "column pair trends",
+    "pair trends, strong pairs",
+    "detection AUC",
+    "detection",
+]
+
+
+@pytest.fixture(scope="module")
+def table_run():
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(0)
+    n = 80
+    real = pd.DataFrame(
+        {
+            "income": rng.lognormal(3, 0.5, n),
+            "age": rng.integers(18, 90, n).astype(np.int64),
+            "city": rng.choice(["Oslo", "Lima", "Pune"], n),
+            "kids": rng.choice([0, 1, 2], n).astype(np.int64),
+        }
+    )
+    real.loc[:7, "income"] = np.nan
+    synth = wgangp.TabularSynthesizer(
+        hidden=16, depth=1, critic_hidden=16, critic_depth=1, latent_dim=8, random_state=0
+    )
+    synth.fit(real, steps=4)
+    return synth, real
+
+
+@pytest.fixture(scope="module")
+def table_report(table_run, tmp_path_factory):
+    synth, real = table_run
+    path = report.write_tabular_report(
+        tmp_path_factory.mktemp("table_run"), synth, real, target="city"
+    )
+    return path, parse(path)
+
+
+def test_tabular_report_embeds_every_figure_as_a_non_empty_png(table_report):
+    path, parsed = table_report
+    assert set(parsed.images) == {"fig-marginals", "fig-correlations", "fig-training_curves"}
+    for figure_id, src in parsed.images.items():
+        png = decoded_png(src)
+        assert png.startswith(PNG_SIGNATURE) and len(png) > 5000, figure_id
+        assert (path.parent / f"{figure_id[4:]}.png").read_bytes() == png
+    assert parsed.external == []
+
+
+def test_tabular_report_scores_table_is_filled_with_explanations(table_report):
+    _, parsed = table_report
+    rows = parsed.tables["scores"]
+    assert rows[0] == ["score", "value", "what it measures"]
+    names = [r[0] for r in rows[1:]]
+    assert names == SCORE_NAMES + ["TSTR (macro-F1)", "TRTR (macro-F1)"]
+    for name, value, note in rows[1:]:
+        if name != "pair trends, strong pairs":  # n/a when no real pair is strong
+            assert 0.0 <= float(value) <= 1.0, name
+        assert len(note) > 30, name
+    assert "city" in rows[-2][2]
+
+
+def test_tabular_report_scores_each_column(table_report, table_run):
+    _, parsed = table_report
+    rows = parsed.tables["columns"]
+    assert [r[0] for r in rows[1:]] == list(table_run[1].columns)
+    kinds = {r[0]: (r[1], r[2]) for r in rows[1:]}
+    assert kinds["income"] == ("continuous", "KS complement")
+    assert kinds["city"] == ("discrete", "TV complement")
+    assert kinds["kids"][0] == "discrete"  # as the synthesizer read it
+    for row in rows[1:]:
+        assert 0.0 <= float(row[3]) <= 1.0 and row[4] and row[5]
+    assert len(parsed.tables["pairs"]) > 1
+
+
+def test_tabular_report_lists_the_synthesizer_config(table_report):
+    _, parsed = table_report
+    config = dict(parsed.tables["config"][1:])
+    assert config["hidden"] == "16" and config["n_iter_"] == "4"
+    width = config["transformer output_dim_"]  # income and its null flag, age, city, kids
+    assert width == "10" and config["generator layers"].endswith(f" -> 16 -> {width}")
+    for key in ("critic layers", "batch_size_", "pac_"):
+        assert config[key], key
+
+
+def test_tabular_report_without_target_or_history(table_run, tmp_path):
+    synth, real = table_run
+    synthetic = synth.sample(30, random_state=1)
+    history = synth.history_
+    synth.history_ = []
+    try:
+        path = report.write_tabular_report(tmp_path, synth, real, synthetic=synthetic, title="T")
+    finally:
+        synth.history_ = history
+    parsed = parse(path)
+    assert [r[0] for r in parsed.tables["scores"][1:]] == SCORE_NAMES
+    assert set(parsed.images) == {"fig-marginals", "fig-correlations"}
+    assert '<div class="k">synthetic rows</div><div class="v">30</div>' in path.read_text(
+        encoding="utf-8"
+    )
+    assert "<title>T</title>" in path.read_text(encoding="utf-8")
+
+
+def test_write_tabular_report_needs_a_fitted_synthesizer(tmp_path):
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(wgangp.NotFittedError):
+        report.write_tabular_report(tmp_path, wgangp.TabularSynthesizer(), pd.DataFrame({"x": [1]}))

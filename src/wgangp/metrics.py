@@ -38,6 +38,7 @@ from wgangp.errors import InvalidDataError, InvalidParameterError, InvalidParame
 
 __all__ = [
     "DigitsScorer",
+    "association_matrix",
     "column_pair_trends",
     "column_shapes",
     "detection_auc",
@@ -823,6 +824,61 @@ def column_pair_trends(real, synthetic, discrete_columns=None, return_strength: 
     if return_strength:
         return scores, strengths
     return scores
+
+
+def association_matrix(frame, discrete_columns=None):
+    r"""Pairwise dependence of a table's columns, one number per pair.
+
+    The measures are those behind :func:`column_pair_trends`:
+
+    * two continuous columns: Pearson's r, signed, in [-1, 1] (rows with a
+      missing value dropped);
+    * any pair with a discrete column: Cramer's V of the contingency table,
+      in [0, 1] (no continuity correction, as SDMetrics), a continuous
+      column first cut into 10 equal-width bins over its range and missing
+      values a category of their own:
+
+      .. math:: V = \sqrt{\frac{\chi^2}{n\,(\min(k_a, k_b) - 1)}}.
+
+    The diagonal is 1; a pair with a constant column is NaN.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    discrete_columns : list, optional
+        Default: :func:`infer_discrete_columns` on ``frame``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Square, indexed by the column names in order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"x": [0.0, 1, 2, 3], "y": [3.0, 2, 1, 0], "k": ["a", "a", "b", "b"]})
+    >>> association_matrix(df).round(3).to_numpy().tolist()
+    [[1.0, -1.0, 1.0], [-1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    """
+    pd = _import_pandas()
+    discrete, continuous = _check_frames(frame, frame, discrete_columns)
+    columns = list(frame.columns)
+    values, codes = {}, {}
+    for name in continuous:
+        values[name] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        codes[name] = _discretize(values[name], values[name])[0]
+    for name in discrete:
+        codes[name] = pd.factorize(frame[name], use_na_sentinel=False)[0]
+    matrix = np.eye(len(columns))
+    for i, a in enumerate(columns):
+        for j in range(i + 1, len(columns)):
+            b = columns[j]
+            if a in values and b in values:
+                matrix[i, j] = _pearson(values[a], values[b])
+            else:
+                matrix[i, j] = _cramers_v(codes[a], codes[b])
+            matrix[j, i] = matrix[i, j]
+    return pd.DataFrame(matrix, index=columns, columns=columns)
 
 
 def _cramers_v(codes_a: np.ndarray, codes_b: np.ndarray) -> float:
