@@ -160,8 +160,8 @@ RUN_PARAMS: dict[str, Param] = {
     "report": Param("bool", "write report.html at the end of training"),
     "threads": Param(
         "int",
-        "BLAS threads while training (needs threadpoolctl); 0: the BLAS default. Small "
-        "networks gain nothing from more than 1, and the thread count changes the last bits",
+        "BLAS threads while training (needs threadpoolctl); 0: the BLAS default. "
+        "The thread count changes the last bits of the results",
         minimum=0,
     ),
 }
