@@ -1,0 +1,397 @@
+"""Run configurations: the TOML file behind every ``wgangp train``.
+
+A run configuration says everything a training run depends on: where the
+data come from, how many iterations, the seed, and every parameter of the
+:class:`wgangp.WGANGP` estimator. ``wgangp train --config run.toml`` reads
+one; every run folder gets a ``config.toml`` that reproduces the run::
+
+    data = "8gaussians"          # a toy set, "digits", or a .csv / .npy file
+    n_rows = 20000               # rows drawn from a toy set
+    steps = 1000                 # generator iterations
+    seed = 0                     # seeds the model and the toy data
+    log_every = 1                # keep every n-th iteration's metrics
+    checkpoint_every = "auto"    # iterations between checkpoints; "auto": every 10%
+    keep_checkpoints = 3
+    report = true                # write report.html at the end of training
+    threads = 0                  # BLAS threads while training; 0: the BLAS default
+
+    [model]                      # the estimator's parameters; any left out keep their default
+    hidden = 512
+    lr = 0.0001
+    latent_dim = "auto"          # TOML has no None: "auto" stands for None
+    scale = "standard"           # or "none"
+
+Unknown keys, values of the wrong type and values outside what is allowed
+raise :class:`ConfigError` naming the key, the value and what is allowed.
+A relative ``data`` path in a file is relative to the file's folder.
+
+TOML is read with :mod:`tomllib` (Python 3.11+) or ``tomli`` (Python 3.10)
+and written here by hand (flat ``key = value`` lines), so writing needs no
+dependency.
+
+Examples
+--------
+>>> cfg = resolve({"data": "8gaussians", "steps": 20, "model": {"hidden": 32}})
+>>> cfg["steps"], cfg["model"]["hidden"], cfg["model"]["lr"]
+(20, 32, 0.0001)
+>>> estimator_params(cfg)["latent_dim"] is None
+True
+>>> text = dumps(cfg)
+>>> loads(text) == cfg
+True
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import json
+import math
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from ._version import __version__
+from .errors import InvalidParameterError
+from .init import INITIALIZERS
+from .losses import PENALTIES
+from .model import OUTPUT_ACTIVATIONS, WGANGP
+from .nn import ACTIVATIONS
+from .optim import OPTIMIZER_NAMES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "ConfigError",
+    "MODEL_PARAMS",
+    "RUN_PARAMS",
+    "Param",
+    "defaults",
+    "dumps",
+    "estimator_params",
+    "load",
+    "loads",
+    "resolve",
+    "write",
+]
+
+
+class ConfigError(InvalidParameterError):
+    """A run configuration has an unknown key, a value of a wrong type, or a bad value."""
+
+
+class Param(NamedTuple):
+    """One setting: its kind, what is allowed, and the help text of its flag.
+
+    ``kind`` is ``"int"``, ``"float"``, ``"str"`` or ``"bool"``; ``choices``
+    limits a string; ``minimum`` bounds a number (``strict``: the minimum
+    itself is excluded); ``auto`` names a string also accepted by a number
+    (``latent_dim = "auto"``).
+    """
+
+    kind: str
+    help: str
+    choices: tuple | None = None
+    minimum: float | None = None
+    strict: bool = False
+    auto: str | None = None
+
+
+# The estimator's parameters, in the order of its constructor. ``random_state``
+# is the run's ``seed``. tests/test_config.py checks that this table and the
+# constructor list the same names.
+MODEL_PARAMS: dict[str, Param] = {
+    "hidden": Param("int", "units in each hidden layer of both networks", minimum=1),
+    "depth": Param("int", "hidden layers in each network", minimum=1),
+    "activation": Param("str", "hidden activation", choices=tuple(sorted(ACTIVATIONS))),
+    "output_activation": Param(
+        "str",
+        "generator output; auto: tanh for data in [-1, 1] reaching both ends, else identity",
+        choices=OUTPUT_ACTIVATIONS,
+    ),
+    "init": Param("str", "weight initialisation", choices=tuple(sorted(INITIALIZERS))),
+    "optimizer": Param(
+        "str",
+        "optimizer of both networks; adam: the paper's betas (0, 0.9), "
+        "adam-toy: its toy code's (0.5, 0.9)",
+        choices=OPTIMIZER_NAMES,
+    ),
+    "lr": Param("float", "learning rate", minimum=0.0, strict=True),
+    "lambda_gp": Param("float", "gradient penalty coefficient (0 turns it off)", minimum=0.0),
+    "penalty": Param(
+        "str", "two-sided (||g|| - 1)^2 or one-sided max(0, ||g|| - 1)^2", choices=PENALTIES
+    ),
+    "n_critic": Param("int", "critic steps per generator step", minimum=1),
+    "batch_size": Param("int", "rows per minibatch", minimum=1),
+    "latent_dim": Param(
+        "int",
+        "noise dimension; auto: 2 for data of up to 2 columns, else min(columns, 128)",
+        minimum=1,
+        auto="auto",
+    ),
+    "scale": Param(
+        "str",
+        "standardise columns inside the model, or use the data as is",
+        choices=("standard", "none"),
+    ),
+    "dtype": Param("str", "floating-point precision of training", choices=("float32", "float64")),
+}
+
+# Settings of the run around the estimator.
+RUN_PARAMS: dict[str, Param] = {
+    "data": Param(
+        "str", "8gaussians, 25gaussians, swissroll, digits, or the path of a .csv or .npy file"
+    ),
+    "n_rows": Param("int", "rows drawn from a toy set (ignored for digits and files)", minimum=1),
+    "steps": Param("int", "generator iterations (each after n_critic critic steps)", minimum=1),
+    "seed": Param(
+        "int", "seeds the model and the toy data; the same seed gives the same run", minimum=0
+    ),
+    "log_every": Param("int", "keep every n-th iteration's metrics in history.jsonl", minimum=1),
+    "checkpoint_every": Param(
+        "int", "iterations between checkpoints; auto: every 10%% of steps", minimum=1, auto="auto"
+    ),
+    "keep_checkpoints": Param("int", "checkpoints kept in RUN_DIR/checkpoints", minimum=1),
+    "report": Param("bool", "write report.html at the end of training"),
+    "threads": Param(
+        "int",
+        "BLAS threads while training (needs threadpoolctl); 0: the BLAS default. "
+        "The thread count changes the last bits of the results",
+        minimum=0,
+    ),
+}
+
+_RUN_DEFAULTS: dict[str, Any] = {
+    "data": None,
+    "n_rows": 20000,
+    "steps": 1000,
+    "seed": 0,
+    "log_every": 1,
+    "checkpoint_every": "auto",
+    "keep_checkpoints": 3,
+    "report": True,
+    "threads": 0,
+}
+
+
+def _model_defaults() -> dict[str, Any]:
+    """The estimator's constructor defaults, written as configuration values."""
+    sig = inspect.signature(WGANGP.__init__)
+    out = {}
+    for name in MODEL_PARAMS:
+        value = sig.parameters[name].default
+        if name == "latent_dim" and value is None:
+            value = "auto"
+        elif name == "scale" and value is None:
+            value = "none"
+        elif name == "dtype":
+            value = getattr(value, "__name__", str(value))
+        out[name] = value
+    return out
+
+
+def defaults() -> dict[str, Any]:
+    """A complete configuration with every default (``data`` is None: it has none)."""
+    cfg = dict(_RUN_DEFAULTS)
+    cfg["model"] = _model_defaults()
+    return cfg
+
+
+# --------------------------------------------------------------------------- #
+# Validation.                                                                 #
+# --------------------------------------------------------------------------- #
+
+
+def _unknown(key: str, known, where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+    return ConfigError(f"unknown key {key!r} {where}{hint}")
+
+
+def check_value(name: str, value: Any, spec: Param, where: str = "") -> Any:
+    """Check one value against its :class:`Param`; return it normalised (ints as int, ...)."""
+    label = f"{where}{name}"
+    if spec.auto is not None and value == spec.auto:
+        return value
+    if spec.kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{label} = {value!r} must be true or false")
+        return value
+    if spec.kind == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{label} = {value!r} must be a string")
+        if spec.choices is not None and value not in spec.choices:
+            raise ConfigError(
+                f"{label} = {value!r} is not allowed; choose one of {', '.join(spec.choices)}"
+            )
+        return value
+    auto = f" or {spec.auto!r}" if spec.auto else ""
+    if spec.kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{label} = {value!r} must be an integer{auto}")
+    else:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{label} = {value!r} must be a number{auto}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{label} = {value!r} must be finite")
+    if spec.minimum is not None and (
+        value < spec.minimum or (spec.strict and value == spec.minimum)
+    ):
+        bound = f"> {spec.minimum:g}" if spec.strict else f">= {spec.minimum:g}"
+        raise ConfigError(f"{label} = {value!r} is not allowed; it must be {bound}{auto}")
+    return value
+
+
+def resolve(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge configuration layers over the defaults, later layers winning; validate.
+
+    Each layer is a mapping as :func:`loads` returns it (run keys at the top,
+    estimator parameters under ``"model"``); a value of None means "not set
+    here" and leaves the lower layer's value.
+
+    Raises
+    ------
+    ConfigError
+        An unknown key, a wrong type or a value out of range.
+    """
+    cfg = defaults()
+    for layer in layers:
+        for key, value in layer.items():
+            if key == "model":
+                if not isinstance(value, Mapping):
+                    raise ConfigError(f"model must be a table ([model]); got {value!r}")
+                for name, v in value.items():
+                    if name not in MODEL_PARAMS:
+                        raise _unknown(name, MODEL_PARAMS, "in [model]")
+                    if v is not None:
+                        cfg["model"][name] = check_value(name, v, MODEL_PARAMS[name], "model.")
+            elif key in RUN_PARAMS:
+                if value is not None:
+                    cfg[key] = check_value(key, value, RUN_PARAMS[key])
+            elif key in MODEL_PARAMS:
+                raise ConfigError(
+                    f"{key!r} is a model parameter; put it under the [model] table, "
+                    f"not at the top level"
+                )
+            else:
+                raise _unknown(key, [*RUN_PARAMS, "model"], "at the top level")
+    return cfg
+
+
+def estimator_params(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of :class:`wgangp.WGANGP` for a resolved configuration."""
+    params = dict(cfg["model"])
+    if params["latent_dim"] == "auto":
+        params["latent_dim"] = None
+    if params["scale"] == "none":
+        params["scale"] = None
+    params["random_state"] = cfg["seed"]
+    return params
+
+
+def checkpoint_period(cfg: Mapping[str, Any]) -> int:
+    """Iterations between checkpoints: ``checkpoint_every``, or 10% of ``steps`` for "auto"."""
+    every = cfg["checkpoint_every"]
+    return max(1, cfg["steps"] // 10) if every == "auto" else int(every)
+
+
+# --------------------------------------------------------------------------- #
+# Reading and writing.                                                        #
+# --------------------------------------------------------------------------- #
+
+
+def loads(text: str, source: str = "<config>") -> dict[str, Any]:
+    """Parse and validate TOML text; return the resolved configuration."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source} is not valid TOML: {exc}") from None
+    try:
+        return resolve(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def load(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a run configuration file; a relative ``data`` path becomes relative to its folder.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ConfigError
+        Not valid TOML, or a bad key or value (the message names the file).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"config file {path} is a directory")
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text: {exc}") from None
+    cfg = loads(text, source=str(path))
+    data = cfg["data"]
+    if data is not None and _is_file_source(data) and not Path(data).is_absolute():
+        cfg["data"] = str((path.parent / data).resolve())
+    return cfg
+
+
+def _is_file_source(data: str) -> bool:
+    return data not in ("8gaussians", "25gaussians", "swissroll", "digits")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        # A JSON string is a valid TOML basic string, except that TOML also
+        # wants DEL escaped.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    raise TypeError(f"cannot write {value!r} of type {type(value).__name__} to TOML")
+
+
+def dumps(cfg: Mapping[str, Any], header: str | None = None) -> str:
+    """A resolved configuration as TOML text, one commented ``key = value`` per line."""
+    lines = []
+    if header:
+        lines += [f"# {line}" if line else "#" for line in header.splitlines()]
+        lines.append("")
+    for key, spec in RUN_PARAMS.items():
+        value = cfg.get(key)
+        if value is None:
+            continue
+        lines.append(f"{key} = {_toml_value(value)}  # {spec.help.replace('%%', '%')}")
+    lines += ["", "[model]"]
+    for key, spec in MODEL_PARAMS.items():
+        lines.append(f"{key} = {_toml_value(cfg['model'][key])}  # {spec.help}")
+    return "\n".join(lines) + "\n"
+
+
+def write(cfg: Mapping[str, Any], path: str | os.PathLike[str], command: str | None = None) -> Path:
+    """Write ``config.toml`` (to a temporary file renamed into place); return its path."""
+    path = Path(path)
+    header = f"wgangp {__version__} run configuration."
+    if command:
+        header += f"\nReproduce this run with: {command}"
+    text = dumps(cfg, header=header)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

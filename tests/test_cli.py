@@ -1,0 +1,530 @@
+"""The command line end to end, in subprocesses, on tiny runs.
+
+Every command runs as ``python -m wgangp`` with this tree's ``src`` first on
+the path, so the tests exercise this checkout. Independent commands run
+concurrently to keep the suite short.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wgangp
+from wgangp import cli, config
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+# A model small enough that a run of a few dozen iterations takes a fraction of a second.
+TINY = [
+    "--data",
+    "8gaussians",
+    "--n-rows",
+    "256",
+    "--hidden",
+    "8",
+    "--depth",
+    "1",
+    "--batch-size",
+    "32",
+    "--no-report",
+]
+COMMANDS = ("train", "resume", "sample", "evaluate", "report", "gradcheck", "diagnose", "augment")
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    # Tiny matrices: one BLAS thread each, so that concurrent commands do not fight.
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env
+
+
+def _argv(args) -> list[str]:
+    return [sys.executable, "-m", "wgangp", *map(str, args)]
+
+
+def run_cli(*args, cwd, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        _argv(args), cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def run_many(commands, cwd, timeout: float = 180) -> list[subprocess.CompletedProcess]:
+    """Run several command lines at once; results in order."""
+    procs = [
+        (
+            args,
+            subprocess.Popen(
+                _argv(args),
+                cwd=cwd,
+                env=_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
+        )
+        for args in commands
+    ]
+    results = []
+    for args, proc in procs:
+        out, err = proc.communicate(timeout=timeout)
+        results.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
+    return results
+
+
+def _params(path) -> list[np.ndarray]:
+    model = wgangp.load(path)
+    return model.generator_.params + model.critic_.params
+
+
+def assert_same_model(a, b) -> None:
+    pa, pb = _params(a), _params(b)
+    assert len(pa) == len(pb)
+    for x, y in zip(pa, pb):
+        assert x.dtype == y.dtype and np.array_equal(x, y)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished tiny run: (folder, the train command's result)."""
+    cwd = tmp_path_factory.mktemp("cli")
+    result = run_cli("train", *TINY, "--steps", 30, "--out", "run", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return cwd / "run", result
+
+
+# --------------------------------------------------------------------------- #
+# train, resume, and the configuration it writes.                             #
+# --------------------------------------------------------------------------- #
+
+
+def test_train_fills_the_run_folder_and_prints_progress_and_where_things_are(trained):
+    run, result = trained
+    for name in ("config.toml", "history.jsonl", "model.npz"):
+        assert (run / name).is_file(), name
+    assert list((run / "checkpoints").glob("ckpt-*.npz"))
+    lines = result.stdout.splitlines()
+    progress = [line for line in lines if line.strip().startswith("iter ")]
+    assert len(progress) == 10 and "(100%)" in progress[-1]
+    assert any(line.startswith("model:") and "model.npz" in line for line in lines)
+    assert wgangp.load(run / "model.npz").n_iter_ == 30
+    records = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in records] == list(range(1, 31))
+    assert result.stderr == ""
+
+
+def test_config_toml_reproduces_the_run_bit_for_bit(trained):
+    run, _ = trained
+    cfg = config.load(run / "config.toml")
+    assert (cfg["data"], cfg["steps"], cfg["seed"], cfg["n_rows"]) == ("8gaussians", 30, 0, 256)
+    assert (cfg["model"]["hidden"], cfg["model"]["depth"], cfg["model"]["batch_size"]) == (8, 1, 32)
+    again = run.parent / "again"
+    result = run_cli("train", "--config", run / "config.toml", "--out", again, cwd=run.parent)
+    assert result.returncode == 0, result.stderr
+    assert_same_model(run / "model.npz", again / "model.npz")
+    assert config.load(again / "config.toml") == cfg
+
+
+def test_flags_override_the_config_file(tmp_path):
+    (tmp_path / "run.toml").write_text(
+        'data = "25gaussians"\nsteps = 5\n[model]\nhidden = 8\nlr = 0.01\n', encoding="utf-8"
+    )
+    result = run_cli(
+        "train",
+        "--config",
+        "run.toml",
+        "--hidden",
+        "12",
+        "--seed",
+        "4",
+        "--print-config",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    printed = config.loads(result.stdout)
+    assert (printed["data"], printed["steps"], printed["seed"]) == ("25gaussians", 5, 4)
+    assert (printed["model"]["hidden"], printed["model"]["lr"]) == (12, 0.01)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_runs_more_steps_and_keeps_the_config_reproducing_the_run(trained, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained[0], run)
+    done, more = run_many([["resume", run], ["resume", run.parent / "nothing"]], cwd=tmp_path)
+    assert done.returncode == 0 and "complete (30 of 30" in done.stdout, done.stderr
+    assert more.returncode == 2
+    result = run_cli("resume", run, "--steps", 6, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert wgangp.load(run / "model.npz").n_iter_ == 36
+    assert config.load(run / "config.toml")["steps"] == 36
+    lines = (run / "history.jsonl").read_text().splitlines()
+    assert [json.loads(line)["iteration"] for line in lines] == list(range(1, 37))
+
+
+def test_overwrite_replaces_the_run_in_the_folder(trained, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained[0], run)
+    result = run_cli("train", *TINY, "--steps", 3, "--out", run, "--overwrite", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert wgangp.load(run / "model.npz").n_iter_ == 3
+    assert config.load(run / "config.toml")["steps"] == 3
+    assert [p.name for p in sorted((run / "checkpoints").iterdir())] == [
+        "ckpt-00000001.npz",
+        "ckpt-00000002.npz",
+        "ckpt-00000003.npz",
+    ]
+    assert len((run / "history.jsonl").read_text().splitlines()) == 3
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_writes_a_checkpoint_exits_130_and_resume_is_bit_exact(tmp_path):
+    steps = 1500
+    args = [*TINY, "--steps", steps]
+    proc = subprocess.Popen(
+        _argv(["train", *args, "--out", "run"]),
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    history = tmp_path / "run" / "history.jsonl"
+    deadline = time.monotonic() + 120
+    while not (history.is_file() and history.stat().st_size > 0):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"training ended or stalled before logging: {proc.communicate()}")
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert "interrupted at iteration" in out and "wgangp resume run" in out
+    checkpoints = sorted((tmp_path / "run" / "checkpoints").glob("ckpt-*.npz"))
+    assert checkpoints
+    stopped = wgangp.load(checkpoints[-1]).n_iter_
+    assert 0 < stopped < steps
+    assert wgangp.load(tmp_path / "run" / "model.npz").n_iter_ == stopped
+
+    resumed, straight = run_many(
+        [["resume", "run"], ["train", *args, "--out", "straight"]], cwd=tmp_path
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert straight.returncode == 0, straight.stderr
+    assert f"iteration {stopped}" in resumed.stdout
+    assert wgangp.load(tmp_path / "run" / "model.npz").n_iter_ == steps
+    assert_same_model(tmp_path / "run" / "model.npz", tmp_path / "straight" / "model.npz")
+
+
+# --------------------------------------------------------------------------- #
+# sample and evaluate.                                                        #
+# --------------------------------------------------------------------------- #
+
+
+def test_sample_writes_csv_with_a_header_and_npy_reproducibly(trained, tmp_path):
+    run, _ = trained
+    results = run_many(
+        [
+            ["sample", run, "-n", 7, "-o", "s.csv", "--seed", 3],
+            ["sample", run, "-n", 7, "-o", "out/s.npy", "--seed", 3],
+            ["sample", run / "model.npz", "-n", 7, "-o", "again.npy", "--seed", 3],
+        ],
+        cwd=tmp_path,
+    )
+    for result in results:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("wrote 7 samples x 2 columns")
+    lines = (tmp_path / "s.csv").read_text().splitlines()
+    assert lines[0] == "x0,x1" and len(lines) == 8
+    from_npy = np.load(tmp_path / "out" / "s.npy")
+    assert from_npy.shape == (7, 2)
+    assert np.array_equal(from_npy, np.load(tmp_path / "again.npy"))
+    np.testing.assert_allclose(wgangp.data.load_csv(tmp_path / "s.csv"), from_npy, rtol=1e-8)
+
+
+def test_evaluate_prints_a_table_and_json(trained, tmp_path):
+    run, _ = trained
+    table, as_json = run_many(
+        [["evaluate", run, "-n", 300], ["evaluate", run, "-n", 300, "--json"]], cwd=tmp_path
+    )
+    assert table.returncode == 0, table.stderr
+    assert as_json.returncode == 0, as_json.stderr
+    doc = json.loads(as_json.stdout)
+    assert doc["iteration"] == 30 and doc["data"] == "8gaussians"
+    names = [row["metric"] for row in doc["metrics"]]
+    assert "modes captured" in names and any(name.startswith("exact W1") for name in names)
+    for row in doc["metrics"]:
+        # JSON has no inf: a reverse KL with no high-quality sample is null
+        assert row["model"] is None or isinstance(row["model"], (int, float))
+        assert isinstance(row["real"], (int, float))
+        assert row["metric"] in table.stdout
+
+
+def test_csv_data_trains_samples_with_its_header_and_evaluates(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(120, 3)) * [1.0, 10.0, 0.1]
+    np.savetxt(tmp_path / "mine.csv", rows, delimiter=",", header="height,weight,age", comments="")
+    np.save(tmp_path / "mine.npy", rows)
+    flags = ["--steps", 5, "--hidden", 8, "--depth", 1, "--batch-size", 32, "--no-report"]
+    from_csv, from_npy = run_many(
+        [
+            ["train", "--data", "mine.csv", *flags, "--out", "c"],
+            ["train", "--data", "mine.npy", *flags, "--out", "n"],
+        ],
+        cwd=tmp_path,
+    )
+    assert from_csv.returncode == 0, from_csv.stderr
+    assert from_npy.returncode == 0, from_npy.stderr
+    assert config.load(tmp_path / "c" / "config.toml")["data"] == str(tmp_path / "mine.csv")
+    assert_same_model(tmp_path / "c" / "model.npz", tmp_path / "n" / "model.npz")
+    sample, evaluate = run_many(
+        [["sample", "c", "-n", 4, "-o", "fake.csv"], ["evaluate", "n", "-n", 50, "--json"]],
+        cwd=tmp_path,
+    )
+    assert sample.returncode == 0, sample.stderr
+    assert (tmp_path / "fake.csv").read_text().splitlines()[0] == "height,weight,age"
+    assert evaluate.returncode == 0, evaluate.stderr
+    names = [row["metric"] for row in json.loads(evaluate.stdout)["metrics"]]
+    assert "sliced W1" in names
+
+
+# --------------------------------------------------------------------------- #
+# diagnose, gradcheck and report.                                             #
+# --------------------------------------------------------------------------- #
+
+
+def test_diagnose_names_a_divergence_with_evidence_and_remedy(trained, tmp_path):
+    pytest.importorskip("wgangp.diagnose")
+    records = [
+        {
+            "iteration": i,
+            "critic_loss": -1.0,
+            "generator_loss": 0.5,
+            "wasserstein": 1.0,
+            "penalty": 0.05,
+            "grad_norm_mean": 1.0,
+        }
+        for i in range(1, 41)
+    ]
+    records[30]["critic_loss"] = None  # NaN, as history.jsonl writes it
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "history.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in records), encoding="utf-8"
+    )
+    broken, as_json, healthy = run_many(
+        [
+            ["diagnose", "broken"],
+            ["diagnose", "broken/history.jsonl", "--json"],
+            ["diagnose", trained[0], "--json"],
+        ],
+        cwd=tmp_path,
+    )
+    assert broken.returncode == 0, broken.stderr
+    assert "divergence" in broken.stdout and "remedy" in broken.stdout
+    findings = json.loads(as_json.stdout)
+    assert findings[0]["name"] == "divergence" and 31 in findings[0]["iterations"]
+    assert findings[0]["evidence"] and findings[0]["remedy"]
+    assert healthy.returncode == 0 and isinstance(json.loads(healthy.stdout), list)
+
+
+def test_gradcheck_passes_on_a_run_and_on_a_config(trained, tmp_path):
+    pytest.importorskip("wgangp.gradcheck")
+    run, _ = trained
+    table, as_json = run_many(
+        [["gradcheck", run], ["gradcheck", "--config", run / "config.toml", "--json"]],
+        cwd=tmp_path,
+    )
+    assert table.returncode == 0, table.stderr
+    assert "PASSED" in table.stdout
+    assert as_json.returncode == 0, as_json.stderr
+    doc = json.loads(as_json.stdout)
+    assert doc["passed"] is True and {row["loss"] for row in doc["table"]} == {
+        "critic",
+        "generator",
+    }
+
+
+def test_report_writes_a_self_contained_html_file(trained, tmp_path):
+    pytest.importorskip("wgangp.report")
+    pytest.importorskip("matplotlib")
+    run = tmp_path / "run"
+    shutil.copytree(trained[0], run)
+    result = run_cli("report", run, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"report: {run / 'report.html'}"
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in html and "modes captured" in html
+
+
+def test_augment_writes_the_table_with_synthetic_rows_and_scores_it(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(0)
+    label = np.where(rng.random(90) < 0.2, "rare", "common")
+    pd.DataFrame(
+        {"a": rng.normal(size=90) + 2 * (label == "rare"), "b": rng.integers(0, 5, 90), "y": label}
+    ).to_csv(tmp_path / "table.csv", index=False)
+    result = run_cli(
+        "augment",
+        "table.csv",
+        "--target",
+        "y",
+        "--rows",
+        40,
+        "--steps",
+        5,
+        "--hidden",
+        16,
+        "-o",
+        "out/aug.csv",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    augmented = pd.read_csv(tmp_path / "out" / "aug.csv")
+    assert len(augmented) == 130 and list(augmented.columns) == ["a", "b", "y"]
+    assert "balanced_accuracy" in result.stdout and "real + synthetic" in result.stdout
+
+
+# --------------------------------------------------------------------------- #
+# Usage errors, help, and exit codes.                                         #
+# --------------------------------------------------------------------------- #
+
+
+def test_bad_usage_exits_2_with_one_line_naming_the_problem(trained, tmp_path):
+    run, _ = trained
+    (tmp_path / "bad.toml").write_text("steps = = 3\n", encoding="utf-8")
+    (tmp_path / "unknown.toml").write_text('data = "8gaussians"\nstpes = 3\n', encoding="utf-8")
+    (tmp_path / "misplaced.toml").write_text("hidden = 8\n", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("1,2\n", encoding="utf-8")
+    (tmp_path / "broken.npz").write_bytes(b"not a zip file")
+    train = ["train", "--data", "8gaussians"]
+    cases = {
+        "no command": ([], "required: COMMAND"),
+        "unknown command": (["fit"], "invalid choice: 'fit'"),
+        "unknown flag": ([*train, "--hiden", 8], "unrecognized arguments: --hiden"),
+        "steps not an int": ([*train, "--steps", "many"], "'many' is not an integer"),
+        "steps zero": ([*train, "--steps", 0], "argument --steps: 0 is not allowed"),
+        "lr negative": ([*train, "--lr", "-1"], "argument --lr: -1.0 is not allowed"),
+        "bad choice": ([*train, "--optimizer", "adamw"], "invalid choice: 'adamw'"),
+        "no data": (["train", "--steps", 3], "no data: pass --data"),
+        "missing data file": (["train", "--data", "missing.csv"], "'missing.csv' does not exist"),
+        "unknown data": (["train", "--data", "notes.txt"], "neither a built-in set"),
+        "missing config": (["train", "--config", "none.toml"], "none.toml does not exist"),
+        "invalid toml": (["train", "--config", "bad.toml"], "bad.toml is not valid TOML"),
+        "unknown key": (["train", "--config", "unknown.toml"], "did you mean 'steps'?"),
+        "misplaced key": (["train", "--config", "misplaced.toml"], "under the [model] table"),
+        "existing run": ([*train, "--out", run], "already holds a run"),
+        "sample no run": (["sample", "nowhere", "-n", 3, "-o", "x.csv"], "neither a run folder"),
+        "sample bad suffix": (["sample", run, "-n", 3, "-o", "x.txt"], "must end in .csv or .npy"),
+        "sample n zero": (["sample", run, "-n", 0, "-o", "x.csv"], "argument -n: 0 is not"),
+        "corrupt model": (["sample", "broken.npz", "-n", 3, "-o", "x.csv"], "broken.npz"),
+        "resume no run": (["resume", "nowhere"], "not a run folder"),
+        "evaluate wrong width": (["evaluate", run, "--data", "digits"], "64 columns"),
+        "gradcheck both": (["gradcheck", run, "--config", "bad.toml"], "not both"),
+        "diagnose no history": (["diagnose", "nowhere"], "no training history"),
+        "augment not csv": (
+            ["augment", "x.npy", "--target", "y", "--rows", 3, "-o", "a.csv"],
+            "reads a .csv table",
+        ),
+    }
+    results = run_many([args for args, _ in cases.values()], cwd=tmp_path)
+    problems = []
+    for (name, (_, expected)), result in zip(cases.items(), results):
+        lines = result.stderr.splitlines()
+        if (
+            result.returncode != 2
+            or len(lines) != 1
+            or not lines[0].startswith("wgangp: error: ")
+            or expected not in lines[0]
+        ):
+            problems.append(f"{name}: exit {result.returncode}, stderr {result.stderr!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_debug_adds_the_traceback(tmp_path):
+    plain, debug = run_many(
+        [
+            ["sample", "nowhere", "-n", 3, "-o", "x.csv"],
+            ["--debug", "sample", "nowhere", "-n", 3, "-o", "x.csv"],
+        ],
+        cwd=tmp_path,
+    )
+    assert plain.returncode == debug.returncode == 2
+    assert "Traceback" not in plain.stderr
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert debug.stderr.splitlines()[-1].startswith("wgangp: error: ")
+
+
+def test_divergence_exits_1_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
+    flags = [*TINY, "--optimizer", "sgd", "--lr", "1e12", "--steps", 20, "--out", "run"]
+    result = run_cli("train", *flags, cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wgangp: error: training diverged at")
+    assert "checkpoint kept" in lines[0] and "wgangp diagnose run" in lines[0]
+    assert list((tmp_path / "run" / "checkpoints").glob("ckpt-*.npz"))
+
+
+def test_every_command_has_help_with_examples(tmp_path):
+    results = run_many([["--help"], *[[name, "--help"] for name in COMMANDS]], cwd=tmp_path)
+    for args, result in zip([["--help"], *[[n, "--help"] for n in COMMANDS]], results):
+        assert result.returncode == 0, (args, result.stderr)
+        assert "wgangp" in result.stdout and ("examples:" in result.stdout or args == ["--help"])
+    top = results[0].stdout
+    assert all(name in top for name in COMMANDS) and "exit codes" in top
+    train_help = results[1].stdout
+    for name in config.MODEL_PARAMS:
+        assert "--" + name.replace("_", "-") in train_help, name
+
+
+def test_a_missing_optional_dependency_fails_with_one_line(tmp_path, monkeypatch, capsys):
+    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    code = cli.main(["train", "--data", "swissroll", "--steps", "1", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert len(err) == 1 and err[0].startswith("wgangp: error: ") and "scikit-learn" in err[0]
+    assert "pip install" in err[0] and not (tmp_path / "r").exists()
+
+
+# --------------------------------------------------------------------------- #
+# The README's command-line quickstart, as written.                           #
+# --------------------------------------------------------------------------- #
+
+
+def readme_commands(heading: str) -> list[str]:
+    section = README.read_text(encoding="utf-8").split(f"## {heading}\n", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_readme_cli_quickstart_runs_as_written(tmp_path):
+    lines = readme_commands("Command-line quickstart")
+    # The first line enters the environment make created; this test already runs in one.
+    assert lines[0].startswith(". .venv/bin/activate")
+    outputs = []
+    for line in lines[1:]:
+        words = shlex.split(line, comments=True)
+        assert words[0] == "wgangp", line
+        result = run_cli(*words[1:], cwd=tmp_path, timeout=300)
+        assert result.returncode == 0, (line, result.stdout, result.stderr)
+        outputs.append(result.stdout)
+    run = tmp_path / "runs" / "quickstart"
+    assert (run / "model.npz").is_file() and (run / "config.toml").is_file()
+    assert "model:" in outputs[0]
+    assert len((tmp_path / "samples.csv").read_text().splitlines()) == 1001
+    assert "modes captured" in outputs[2]
+    assert "history.jsonl" in outputs[3]
+    assert "gradcheck PASSED" in outputs[4]
+    assert (run / "report.html").is_file()
