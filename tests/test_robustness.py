@@ -10,6 +10,9 @@ RuntimeWarning on the way to NaN output fails a case too.
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -734,3 +737,155 @@ def test_unfitted_tabular_synthesizer_says_call_fit_first():
     from wgangp.tabular import TabularSynthesizer
 
     check_refused(lambda: TabularSynthesizer().sample(3), NotFittedError, r"call fit\(data\)")
+
+
+# ------------------------------------------------------------------ the CLI --
+
+CLI_FILES = {
+    "data.txt": "1,2\n3,4\n",
+    "text.csv": "x,city\n1,Paris\n2,Rome\n",
+    "one.csv": "x,y\n1,2\n",
+    "nan.csv": "x,y\n1,nan\n2,3\n3,4\n",
+    "binary.csv": b"\xff\xfe\x00\x01garbage",
+    "header-only.csv": "x,y\n",
+    "bad.toml": "steps = 3\n[model\n",
+    "unknown.toml": "[model]\nhiden = 8\n",
+    "range.toml": "[model]\nlr = -1.0\n",
+    "toplevel.toml": "lr = 0.1\n",
+    "corrupt.npz": b"PK\x03\x04 not really a zip",
+}
+
+TINY_RUN = ["--n-rows", "64", "--hidden", "8", "--depth", "1", "--batch-size", "16"]
+
+BAD_CLI = {
+    "missing data file": (
+        ["train", "--data", "missing.csv"],
+        r"data file .*missing.csv.* does not exist",
+    ),
+    "data is a folder": (["train", "--data", "folder.csv"], r"folder.csv.* is a directory"),
+    "data of unknown kind": (["train", "--data", "data.txt"], r"neither a built-in set"),
+    "text column": (
+        ["train", "--data", "text.csv"],
+        r"line 2, column 2 \('city'\): 'Paris' is not a number",
+    ),
+    "one row": (["train", "--data", "one.csv"], r"X has 1 row; at least 2 rows"),
+    "NaN cell": (["train", "--data", "nan.csv"], r"X contains NaN"),
+    "binary CSV": (["train", "--data", "binary.csv"], r"is not UTF-8 text"),
+    "header only": (["train", "--data", "header-only.csv"], r"header row .* but no data rows"),
+    "invalid TOML": (["train", "--config", "bad.toml"], r"bad.toml is not valid TOML"),
+    "unknown config key": (
+        ["train", "--config", "unknown.toml"],
+        r"unknown key 'hiden' in \[model\]; did you mean 'hidden'",
+    ),
+    "config value out of range": (
+        ["train", "--config", "range.toml"],
+        r"model.lr = -1.0 is not allowed",
+    ),
+    "model key at the top level": (
+        ["train", "--config", "toplevel.toml"],
+        r"'lr' is a model parameter",
+    ),
+    "missing config": (["train", "--config", "nope.toml"], r"nope.toml does not exist"),
+    "negative lr": (["train", "--data", "8gaussians", "--lr", "-1"], r"--lr: -1.0 is not allowed"),
+    "zero hidden": (["train", "--data", "8gaussians", "--hidden", "0"], r"--hidden: 0 is not"),
+    "steps not a number": (
+        ["train", "--data", "8gaussians", "--steps", "abc"],
+        r"--steps: 'abc' is not an integer",
+    ),
+    "unknown flag": (["train", "--data", "8gaussians", "--hiden", "8"], r"unrecognized arg"),
+    "unknown choice": (
+        ["train", "--data", "8gaussians", "--activation", "swish"],
+        r"--activation: invalid choice: 'swish'",
+    ),
+    "sample n=0": (["sample", "corrupt.npz", "-n", "0", "-o", "s.csv"], r"-n: 0 is not allowed"),
+    "sample a missing model": (
+        ["sample", "nope.npz", "-n", "3", "-o", "s.csv"],
+        r"nope.npz",
+    ),
+    "sample a corrupt model": (
+        ["sample", "corrupt.npz", "-n", "3", "-o", "s.csv"],
+        r"corrupt.npz cannot be read as a model file",
+    ),
+    "resume a missing run": (["resume", "no-such-run"], r"no-such-run"),
+}
+
+
+@pytest.fixture
+def cli_dir(tmp_path, monkeypatch):
+    for name, content in CLI_FILES.items():
+        _csv(tmp_path, content, name)
+    (tmp_path / "folder.csv").mkdir()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run_main(argv, capsys) -> tuple[int, str]:
+    from wgangp import cli
+
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CLI))
+def test_bad_command_lines_exit_2_with_a_one_line_error(cli_dir, capsys, case):
+    pytest.importorskip("wgangp.cli")
+    argv, match = BAD_CLI[case]
+    if argv[0] == "train":
+        argv = [*argv, *TINY_RUN, "--out", str(cli_dir / "run")]
+    code, err = run_main(argv, capsys)
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert re.search(match, err), err
+    assert not (cli_dir / "run" / "model.npz").exists()
+
+
+class Payload:
+    """Unpickling this object creates the folder ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def test_cli_sample_of_a_pickle_payload_exits_2_and_runs_nothing(cli_dir, capsys):
+    pytest.importorskip("wgangp.cli")
+    marker = cli_dir / "pwned"
+    path = cli_dir / "evil.npz"
+    np.savez(path, header=np.frombuffer(b"{}", dtype=np.uint8), evil=np.array([Payload(marker)]))
+    code, err = run_main(["sample", str(path), "-n", "3", "-o", "s.csv"], capsys)
+    assert code == 2 and "dtype object" in err and "Traceback" not in err
+    assert not marker.exists()
+
+
+def test_cli_divergence_exits_1_naming_it_with_checkpoints_intact(cli_dir, capsys):
+    pytest.importorskip("wgangp.cli")
+    run = cli_dir / "run"
+    argv = ["train", "--data", "8gaussians", *TINY_RUN, "--steps", "40", "--optimizer", "sgd"]
+    argv += ["--lr", "1e6", "--checkpoint-every", "2", "--no-report", "--out", str(run)]
+    code, err = run_main(argv, capsys)
+    assert code == 1, err
+    assert "diverged" in err and "Traceback" not in err
+    for path in (run / "checkpoints").glob("*.npz"):
+        load(path)  # whatever was kept loads: nothing torn, nothing NaN
+
+
+def test_cli_errors_in_a_real_process_exit_2_without_a_traceback(cli_dir):
+    pytest.importorskip("wgangp.cli")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(PACKAGE_DIR.parent) + os.pathsep + env.get("PYTHONPATH", "")
+    for argv in (["train", "--config", "unknown.toml"], ["sample", "corrupt.npz", "-o", "s.csv"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "wgangp", *argv],
+            cwd=cli_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith("wgangp: error: ") and "Traceback" not in proc.stderr
