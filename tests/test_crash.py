@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -264,3 +265,45 @@ def test_kill_leaves_no_torn_checkpoint_and_resume_is_bit_exact(
         _run(script, str(checkpoints[-1]) if checkpoints else "train", resumed)
         final = resumed / "final.npz"
     _assert_same(load(final), load(reference / "final.npz"))
+
+
+def test_cli_train_killed_then_resumed_ends_where_the_uninterrupted_run_ends(tmp_path):
+    """``wgangp train`` killed with SIGKILL at an arbitrary moment after its first
+    checkpoint; ``wgangp resume`` finishes bit for bit like an uninterrupted run."""
+    pytest.importorskip("wgangp.cli")
+    args = ["train", "--data", "8gaussians", "--n-rows", "256", "--hidden", "8"]
+    args += ["--depth", "1", "--batch-size", "32", "--steps", "1500", "--seed", "3"]
+    args += ["--checkpoint-every", "50", "--keep-checkpoints", "100", "--no-report"]
+
+    def cli(*argv):
+        return subprocess.Popen(
+            [sys.executable, "-m", "wgangp", *argv],
+            cwd=tmp_path,
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    reference = cli(*args, "--out", "reference")
+    crashed = cli(*args, "--out", "run")
+    checkpoints = tmp_path / "run" / "checkpoints"
+    deadline = time.monotonic() + 120
+    while not list(checkpoints.glob("ckpt-*.npz")) and crashed.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint written"
+        time.sleep(0.01)
+    crashed.send_signal(signal.SIGKILL)
+    crashed.wait(timeout=60)
+    crashed.stderr.close()
+    assert reference.wait(timeout=300) == 0, reference.stderr.read()
+    reference.stderr.close()
+    if crashed.returncode != -signal.SIGKILL:
+        pytest.skip("the run finished before it could be killed")
+
+    assert not (tmp_path / "run" / "model.npz").exists()
+    for path in checkpoints.glob("ckpt-*.npz"):  # none torn
+        load(path)
+    resumed = cli("resume", "run")
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+    resumed.stderr.close()
+    _assert_same(load(tmp_path / "run" / "model.npz"), load(tmp_path / "reference" / "model.npz"))
