@@ -24,7 +24,14 @@ from wgangp.losses import critic_loss, generator_loss
 from wgangp.nn import MLP, backward, forward
 
 ACTIVATIONS = ["relu", "leaky_relu", "tanh", "softplus", "identity"]
-FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized: the suite draws the same examples every run, so it never flakes;
+# raise max_examples (and drop derandomize) to explore further.
+FAST = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 TOLERANCE = 1e-5  # the DESIGN.md bar for float64 finite differences
 
 
