@@ -506,6 +506,11 @@ def test_blow_up_in_a_run_folder_is_stopped_by_the_guard_with_checkpoints_intact
     ):
         np.testing.assert_array_equal(p, q)
     assert np.all(np.isfinite(before.sample(5, random_state=0)))
+    # the state the guard kept is a usable one, not the blown-up state whose
+    # parameters were still finite one iteration before the NaN
+    kept = load(exc.value.checkpoint)
+    assert kept.n_iter_ <= 4
+    assert np.all(np.isfinite(kept.sample(5, random_state=0)))
 
 
 # ------------------------------------------------------ run folders, monitors --

@@ -446,6 +446,14 @@ class DivergenceGuard(Callback):
     it puts that last good state back, saves it through ``checkpoint`` when
     one is given, and raises :class:`wgangp.TrainingDiverged` with the
     iteration and the checkpoint path (``model.last_checkpoint_`` otherwise).
+
+    A blow-up can leave the parameters finite but so large that the next
+    forward pass overflows: the last iteration with finite metrics then
+    ended in an unusable state. So the guard keeps the last two good states
+    (alternating between two sets of buffers: still one copy per iteration),
+    and restores the older one when the newer one's networks overflow on a
+    probe batch of noise.
+
     Place it first among the callbacks (``fit(run_dir=...)`` does), so that
     nothing saves a diverged state before it acts.
 
@@ -461,8 +469,16 @@ class DivergenceGuard(Callback):
     def __init__(self, checkpoint: Checkpoint | None = None, check_params_every: int = 1):
         self.checkpoint = checkpoint
         self.check_params_every = _positive_int("check_params_every", check_params_every)
-        self._buffers = None
-        self._good = None
+        self._reset()
+
+    def _reset(self) -> None:
+        # two slots of (buffers, good state); _latest indexes the newer one
+        self._slots = [[None, None], [None, None]]
+        self._latest = 1
+
+    @property
+    def _good(self):
+        return self._slots[self._latest][1]
 
     def _arrays(self, model) -> list[np.ndarray]:
         arrays = list(model.critic_.params) + list(model.generator_.params)
@@ -473,13 +489,14 @@ class DivergenceGuard(Callback):
         return arrays
 
     def _snapshot(self, model) -> None:
+        slot = self._slots[1 - self._latest]  # overwrite the older state
         arrays = self._arrays(model)
-        if self._buffers is None or len(self._buffers) != len(arrays):
-            self._buffers = [np.empty_like(a) for a in arrays]
-        for buf, a in zip(self._buffers, arrays):
+        if slot[0] is None or len(slot[0]) != len(arrays):
+            slot[0] = [np.empty_like(a) for a in arrays]
+        for buf, a in zip(slot[0], arrays):
             np.copyto(buf, a)
         sampler = model._sampler
-        self._good = {
+        slot[1] = {
             "n_iter": model.n_iter_,
             "n_critic_steps": model.n_critic_steps_,
             "steps": [
@@ -489,24 +506,34 @@ class DivergenceGuard(Callback):
             "rng": model._rng.bit_generator.state,
             "sampler": (sampler.perm, sampler.pos, sampler.epoch),
         }
+        self._latest = 1 - self._latest
 
-    def _restore(self, model) -> None:
-        for buf, a in zip(self._buffers, self._arrays(model)):
-            np.copyto(a, buf)
-        good = self._good
-        model.n_iter_ = good["n_iter"]
-        model.n_critic_steps_ = good["n_critic_steps"]
+    def _restore(self, model, which: int) -> None:
+        buffers, good = self._slots[which]
         for opt, step in zip((model.critic_optimizer_, model.generator_optimizer_), good["steps"]):
             if step is None:
                 opt.state = None  # it had taken no step yet
             elif opt.state is not None:
                 opt.state["step"] = step
+        for buf, a in zip(buffers, self._arrays(model)):  # aligned now as at the snapshot
+            np.copyto(a, buf)
+        model.n_iter_ = good["n_iter"]
+        model.n_critic_steps_ = good["n_critic_steps"]
         model._rng.bit_generator.state = good["rng"]
         model._sampler.perm, model._sampler.pos, model._sampler.epoch = good["sampler"]
 
+    @staticmethod
+    def _usable(model) -> bool:
+        """Whether both networks give finite output on a fixed probe batch of noise."""
+        z = np.random.default_rng(0).standard_normal(
+            (64, model.generator_.sizes[0]), dtype=model.generator_.dtype
+        )
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = model.generator_(z)
+            return bool(np.isfinite(x).all() and np.isfinite(model.critic_(x)).all())
+
     def on_train_begin(self, model):
-        self._buffers = None
-        self._good = None
+        self._reset()
         if _all_finite(model):
             self._snapshot(model)
 
@@ -534,7 +561,10 @@ class DivergenceGuard(Callback):
             restored = "no finite state to restore (it was not finite when training began)"
             path = None
         else:
-            self._restore(model)
+            self._restore(model, self._latest)
+            older = self._slots[1 - self._latest][1]
+            if older is not None and not self._usable(model):
+                self._restore(model, 1 - self._latest)  # the newer state had blown up
             restored = f"parameters restored to those after iteration {model.n_iter_}"
             if self.checkpoint is not None:
                 self.checkpoint.directory.mkdir(parents=True, exist_ok=True)
