@@ -256,7 +256,7 @@ class Bench:
     def run(self) -> None:
         args = self.args
         header = _machine_line(self.np, self.torch, args.threads)
-        print(header, flush=True)
+        print(header, file=sys.stderr, flush=True)
         self.real_rows()
         if not args.skip_compare:
             for name in args.datasets:
