@@ -528,3 +528,31 @@ def test_readme_cli_quickstart_runs_as_written(tmp_path):
     assert "history.jsonl" in outputs[3]
     assert "gradcheck PASSED" in outputs[4]
     assert (run / "report.html").is_file()
+
+
+def _printed_config(capsys, *args) -> dict:
+    import tomllib
+
+    from wgangp.cli import main
+
+    assert main(["train", *args, "--print-config"]) == 0
+    return tomllib.loads(capsys.readouterr().out)
+
+
+def test_toy_data_starts_from_its_preset(capsys):
+    from wgangp.presets import get_preset
+
+    preset = get_preset("25gaussians")
+    cfg = _printed_config(capsys, "--data", "25gaussians")
+    assert cfg["steps"] == preset["steps"]
+    for key in ("hidden", "lr", "lambda_gp", "n_critic", "optimizer"):
+        assert cfg["model"][key] == preset[key], key
+
+
+def test_flags_override_the_preset_and_preset_none_gives_the_recipe(capsys):
+    cfg = _printed_config(capsys, "--data", "8gaussians", "--hidden", "64", "--steps", "7")
+    assert cfg["model"]["hidden"] == 64 and cfg["steps"] == 7
+    assert cfg["model"]["lambda_gp"] == 0.1  # the rest still from the preset
+    plain = _printed_config(capsys, "--data", "8gaussians", "--preset", "none")
+    assert plain["model"]["hidden"] == 512 and plain["model"]["lambda_gp"] == 10.0
+    assert plain["model"]["optimizer"] == "rmsprop"

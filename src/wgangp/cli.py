@@ -358,6 +358,7 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
     # training time". Sampling uses its own seed, never the training stream.
     every = max(1, cfg["steps"] // 10)
     callbacks.append(SampleSnapshots(every=every, n=500, run_dir=run_dir))
+    callbacks.extend(_preset_callbacks(cfg))
     stop = StopOnInterrupt()
     callbacks.append(stop)
     start = time.perf_counter()
@@ -429,10 +430,54 @@ def _flag_layer(args) -> dict:
     return layer
 
 
+def _preset_name(cfg: dict) -> str | None:
+    """The toy preset a resolved configuration starts from, or None."""
+    from .presets import TOY_PRESETS
+
+    choice = cfg["preset"]
+    if choice == "none":
+        return None
+    if choice == "auto":
+        return cfg["data"] if cfg["data"] in TOY_PRESETS else None
+    return choice
+
+
+def _preset_layer(name: str) -> dict:
+    """A configuration layer with a toy preset's steps and estimator parameters."""
+    from .presets import get_preset, split_preset
+
+    params, steps, _ = split_preset(get_preset(name))
+    model = dict(params)
+    if model.get("scale") is None and "scale" in model:
+        model["scale"] = "none"
+    if model.get("latent_dim") is None and "latent_dim" in model:
+        model["latent_dim"] = "auto"
+    return {"steps": steps, "model": model}
+
+
+def _preset_callbacks(cfg: dict) -> list:
+    """The preset's learning-rate schedule (on absolute iterations, so resuming is exact)."""
+    from .presets import get_preset
+    from .schedules import ExponentialDecay
+
+    name = _preset_name(cfg)
+    if name is None:
+        return []
+    preset = get_preset(name)
+    decay = preset.get("lr_decay")
+    if not decay:
+        return []
+    return [ExponentialDecay(**decay)]
+
+
 def _resolved_config(args) -> dict:
-    """Defaults, then ``--config``, then flags; the data source checked."""
+    """Defaults, then the toy preset, then ``--config``, then flags; the data source checked."""
     layers = [config.load(args.config)] if getattr(args, "config", None) else []
-    cfg = config.resolve(*layers, _flag_layer(args))
+    flags = _flag_layer(args)
+    cfg = config.resolve(*layers, flags)
+    name = _preset_name(cfg)
+    if name is not None:
+        cfg = config.resolve(_preset_layer(name), *layers, flags)
     if cfg["data"] is not None:
         cfg["data"] = check_data_source(cfg["data"])
     return cfg

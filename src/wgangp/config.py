@@ -144,6 +144,12 @@ MODEL_PARAMS: dict[str, Param] = {
 
 # Settings of the run around the estimator.
 RUN_PARAMS: dict[str, Param] = {
+    "preset": Param(
+        "str",
+        "toy-set settings to start from: auto (the data's preset when it is a toy set with "
+        "one, wgangp.presets), none, or a preset name; flags and --config override them",
+        choices=("auto", "none", "8gaussians", "25gaussians", "swissroll"),
+    ),
     "data": Param(
         "str", "8gaussians, 25gaussians, swissroll, digits, or the path of a .csv or .npy file"
     ),
@@ -167,6 +173,7 @@ RUN_PARAMS: dict[str, Param] = {
 }
 
 _RUN_DEFAULTS: dict[str, Any] = {
+    "preset": "auto",
     "data": None,
     "n_rows": 20000,
     "steps": 1000,
