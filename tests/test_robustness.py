@@ -330,6 +330,17 @@ def test_save_refuses_a_folder_that_is_a_file(fitted, tmp_path):
     )
 
 
+def test_model_trained_with_an_optimizer_instance_saves_loads_and_resumes(X, tmp_path):
+    params = dict(SMALL, optimizer=wgangp.Adam(lr=1e-3, betas=(0.5, 0.9)), random_state=0)
+    straight = WGANGP(**params).fit(X, steps=4)
+    path = WGANGP(**params).fit(X, steps=2).save(tmp_path / "m.npz")
+    resumed = load(path)
+    assert resumed.generator_optimizer_.config() == straight.generator_optimizer_.config()
+    resumed.partial_fit(X, steps=2)
+    for p, q in zip(straight.generator_.params, resumed.generator_.params):
+        np.testing.assert_array_equal(p, q)
+
+
 @pytest.mark.parametrize(
     "target,error,match",
     [
