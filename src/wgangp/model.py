@@ -8,7 +8,6 @@ work. Fitted attributes end with an underscore.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import math
 import numbers
@@ -38,6 +37,7 @@ from .init import INITIALIZERS
 from .losses import PENALTIES
 from .nn import MLP, get_activation
 from .optim import OPTIMIZER_NAMES, Optimizer, get_optimizer
+from .params import ParamsMixin
 from .train import MinibatchSampler, critic_step, generator_step
 
 FORMAT_NAME = "wgangp-model"
@@ -251,7 +251,7 @@ def check_array(X, name: str = "X", n_features: int | None = None, min_rows: int
 # --------------------------------------------------------------------------- #
 
 
-class WGANGP:
+class WGANGP(ParamsMixin):
     """Wasserstein GAN with gradient penalty on fully-connected networks.
 
     Defaults are the recipe: 3 hidden layers of 512 ReLU units in both
@@ -352,39 +352,6 @@ class WGANGP:
         self.scale = scale
         self.dtype = dtype
         self.random_state = random_state
-
-    # ------------------------------------------------------------ params --
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> dict:
-        """Constructor arguments as stored."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params) -> WGANGP:
-        """Set constructor arguments; unknown names raise ``InvalidParameterError``."""
-        valid = self._param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise InvalidParameterError(
-                    f"{key!r} is not a parameter of {type(self).__name__}; valid: {valid}"
-                )
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = {
-            name: p.default for name, p in inspect.signature(type(self).__init__).parameters.items()
-        }
-        changed = [
-            f"{k}={v!r}"
-            for k, v in self.get_params().items()
-            if not (isinstance(v, type(defaults[k])) and v == defaults[k]) and v is not defaults[k]
-        ]
-        return f"{type(self).__name__}({', '.join(changed)})"
 
     def _validate_params(self) -> dict:
         """Check every constructor argument; return the resolved settings."""

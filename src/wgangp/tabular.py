@@ -66,6 +66,7 @@ from .model import (
 )
 from .nn import MLP, Activation, LeakyReLU, backward, forward, get_activation
 from .optim import OPTIMIZER_NAMES, Optimizer, get_optimizer
+from .params import ParamsMixin
 
 __all__ = [
     "ConditionSampler",
@@ -968,7 +969,7 @@ def auto_batch_and_pac(n_rows: int, batch_size="auto", pac="auto") -> tuple[int,
     return batch - batch % pac, pac
 
 
-class TabularSynthesizer:
+class TabularSynthesizer(ParamsMixin):
     """A conditional WGAN-GP for tables (numeric, discrete and missing values).
 
     Defaults: CTGAN's recipe (Adam lr 2e-4 betas (0.5, 0.9), one critic step
@@ -1079,37 +1080,6 @@ class TabularSynthesizer:
         self.log_frequency = log_frequency
         self.dtype = dtype
         self.random_state = random_state
-
-    _PARAM_NAMES = (
-        "discrete_columns continuous max_modes clip hidden depth critic_hidden critic_depth "
-        "latent_dim pac batch_size n_critic optimizer lr lambda_gp penalty leaky_slope dropout "
-        "tau ce_weight conditional log_frequency dtype random_state"
-    ).split()
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {name: getattr(self, name) for name in self._PARAM_NAMES}
-
-    def set_params(self, **params) -> TabularSynthesizer:
-        for key, value in params.items():
-            if key not in self._PARAM_NAMES:
-                raise InvalidParameterError(
-                    f"{key!r} is not a parameter of TabularSynthesizer; valid: {self._PARAM_NAMES}"
-                )
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        import inspect
-
-        defaults = {
-            k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()
-        }
-        changed = [
-            f"{k}={v!r}"
-            for k, v in self.get_params().items()
-            if not (type(v) is type(defaults[k]) and v == defaults[k])
-        ]
-        return f"{type(self).__name__}({', '.join(changed)})"
 
     def _validate(self) -> None:
         for name in ("hidden", "depth", "critic_hidden", "critic_depth", "latent_dim", "n_critic"):
