@@ -528,6 +528,8 @@ def test_readme_cli_quickstart_runs_as_written(tmp_path):
     assert "history.jsonl" in outputs[3]
     assert "gradcheck PASSED" in outputs[4]
     assert (run / "report.html").is_file()
+    assert (tmp_path / "runs" / "from_csv" / "model.npz").is_file()
+    assert "samples.csv (1000 rows x 2 columns)" in outputs[5]
 
 
 def _printed_config(capsys, *args) -> dict:
