@@ -41,6 +41,19 @@ logger = logging.getLogger(__name__)
 _TOY_MIXTURES = ("8gaussians", "25gaussians")
 
 
+def _cards_html(cards: list[tuple[str, str]]) -> str:
+    """The summary cards (label, value) as one HTML row."""
+    return (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><div class="k">{html.escape(k)}</div>'
+            f'<div class="v">{html.escape(v)}</div></div>'
+            for k, v in cards
+        )
+        + "</div>"
+    )
+
+
 def _row(metric: str, model: float, real: float | None, better: str, note: str = "") -> dict:
     return {"metric": metric, "model": model, "real": real, "better": better, "note": note}
 
@@ -426,15 +439,7 @@ def _cards(model, records: list[dict]) -> str:
             values = [r[key] for r in last if r.get(key) is not None]
             if values:
                 cards.append((label, f"{float(np.mean(values)):.3f}"))
-    return (
-        '<div class="cards">'
-        + "".join(
-            f'<div class="card"><div class="k">{html.escape(k)}</div>'
-            f'<div class="v">{html.escape(v)}</div></div>'
-            for k, v in cards
-        )
-        + "</div>"
-    )
+    return _cards_html(cards)
 
 
 def _figures(model, records, X_real, data_name, findings, snapshots, run_dir):
@@ -796,15 +801,7 @@ def _tabular_cards(real, synthetic, discrete, scores, synthesizer, records) -> s
     if seconds:
         cards.append(("training time", f"{seconds:.1f} s"))
     cards.append(("quality", f"{scores['quality']:.3f}"))
-    return (
-        '<div class="cards">'
-        + "".join(
-            f'<div class="card"><div class="k">{html.escape(k)}</div>'
-            f'<div class="v">{html.escape(v)}</div></div>'
-            for k, v in cards
-        )
-        + "</div>"
-    )
+    return _cards_html(cards)
 
 
 def write_tabular_report(
