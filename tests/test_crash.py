@@ -244,7 +244,7 @@ def test_kill_leaves_no_torn_checkpoint_and_resume_is_bit_exact(
     for path in checkpoints:  # none torn: each loads, and equals the reference's
         _assert_same(load(path), load(reference / f"ckpt-{_iteration(path):06d}.npz"))
 
-    leftovers = sorted(folder.glob(".ckpt-*.tmp"))
+    leftovers = sorted(folder.glob(".*.wgangp-tmp"))
     if kill_on.startswith(("torn", "unrenamed")):
         # the write in progress stayed in its temporary file; the name it was
         # going to have does not exist

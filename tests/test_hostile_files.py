@@ -119,7 +119,7 @@ def test_foreign_format_name_is_refused(saved, tmp_path):
     header["format"] = "someone-else"
     _refused(
         _write(tmp_path / "f.npz", header, arrays),
-        r"not a 'wgangp-model' file: its header says format='someone-else'",
+        r"not a wgangp model file: its header says format='someone-else'",
     )
 
 
@@ -259,12 +259,12 @@ def test_absurd_feature_count_is_refused(saved, tmp_path):
 
 
 def test_arrays_larger_than_memory_are_refused(saved, monkeypatch):
-    monkeypatch.setattr(wgangp.model, "_physical_memory", lambda: 1000)
+    monkeypatch.setattr(wgangp.modelfile, "physical_memory", lambda: 1000)
     _refused(saved, r"declares .* GiB of arrays, more than this machine's")
 
 
 def test_oversized_header_is_refused(saved, monkeypatch):
-    monkeypatch.setattr(wgangp.model, "MAX_HEADER_BYTES", 100)
+    monkeypatch.setattr(wgangp.modelfile, "MAX_HEADER_BYTES", 100)
     _refused(saved, r"the header is \d+ bytes, more than the 100")
 
 
@@ -327,7 +327,7 @@ HEADER_MUTATIONS = {
     ),
     "missing field": (
         lambda h, a: h["fitted"].pop("n_iter"),
-        r"a header field is missing: .n_iter.",
+        r"header field .n_iter. is missing",
     ),
     "negative count": (
         lambda h, a: h["fitted"].update(n_iter=-1),

@@ -106,7 +106,9 @@ def test_sliced_wasserstein_same_seed_same_value():
 
 
 def test_sliced_wasserstein_bad_n_projections():
-    with pytest.raises(ValueError, match="n_projections must be a positive int"):
+    with pytest.raises(
+        ValueError, match=r"^n_projections=0 is not allowed; it must be an integer >= 1"
+    ):
         sliced_wasserstein(np.zeros((2, 2)), np.zeros((2, 2)), n_projections=0)
 
 

@@ -22,15 +22,10 @@ from .errors import (
 )
 from .gradcheck import GradcheckResult, gradcheck
 from .history import History, read_history
-from .model import WGANGP, load
-from .monitor import (
-    Checkpoint,
-    DivergenceGuard,
-    HistoryLogger,
-    ProgressBar,
-    TensorBoardLogger,
-    latest_checkpoint,
-)
+from .model import WGANGP
+from .modelfile import load
+from .monitor import Checkpoint, DivergenceGuard, HistoryLogger, ProgressBar, TensorBoardLogger
+from .runs import latest_checkpoint
 from .nn import MLP
 from .optim import SGD, Adam, RMSProp
 from .tabular import TabularSynthesizer

@@ -55,8 +55,18 @@ from .errors import (
     WGANGPError,
 )
 from .history import read_history
-from .model import WGANGP, load
-from .monitor import list_checkpoints
+from .model import WGANGP
+from .modelfile import load
+from .runs import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    HISTORY_FILE,
+    MODEL_FILE,
+    clear_run,
+    is_run_dir,
+    list_checkpoints,
+    run_dir_of,
+)
 from .plot import SampleSnapshots
 from .train import Callback
 
@@ -64,13 +74,6 @@ PROG = "wgangp"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DATA_NAMES = (*TOY_DATASETS, "digits")
 DATA_SUFFIXES = (".csv", ".npy")
-MODEL_FILE = "model.npz"
-CONFIG_FILE = "config.toml"
-HISTORY_FILE = "history.jsonl"
-CHECKPOINT_DIR = "checkpoints"
-SAMPLES_DIR = "samples"  # snapshots of generated samples during training, for the report
-# Files a run writes; ``train --overwrite`` removes them (and nothing else).
-RUN_FILES = (CONFIG_FILE, MODEL_FILE, HISTORY_FILE, "history.csv", "report.html")
 
 
 class UsageError(Exception):
@@ -156,12 +159,6 @@ def _run_config(run_dir: Path) -> dict | None:
     return config.load(path) if path.is_file() else None
 
 
-def _run_dir_of(model_file: Path) -> Path:
-    """The run folder of a model file: ``RUN_DIR/model.npz`` or ``RUN_DIR/checkpoints/*``."""
-    parent = model_file.parent
-    return parent.parent if parent.name == CHECKPOINT_DIR else parent
-
-
 def _checkpoints(run_dir: Path) -> list[Path]:
     """``RUN_DIR/checkpoints/ckpt-<iteration>.npz``, oldest first."""
     return list_checkpoints(run_dir / CHECKPOINT_DIR)
@@ -184,21 +181,6 @@ def model_path(location) -> Path:
             f"train one with: wgangp train --data 8gaussians --out {location}"
         )
     return max(candidates, key=lambda p: p.stat().st_mtime_ns)
-
-
-def _is_run_dir(path: Path) -> bool:
-    return path.is_dir() and (
-        any((path / name).exists() for name in RUN_FILES) or bool(_checkpoints(path))
-    )
-
-
-def _clear_run(run_dir: Path) -> None:
-    for name in RUN_FILES:
-        (run_dir / name).unlink(missing_ok=True)
-    for path in _checkpoints(run_dir):
-        path.unlink()
-    for path in (run_dir / SAMPLES_DIR).glob("iter_*.npy"):
-        path.unlink()
 
 
 # --------------------------------------------------------------------------- #
@@ -494,14 +476,14 @@ def cmd_train(args) -> int:
     run_dir = Path(args.out) if args.out else Path("runs") / label
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--out {run_dir} exists and is not a folder")
-    if _is_run_dir(run_dir):
+    if is_run_dir(run_dir):
         if not args.overwrite:
             quoted = shlex.quote(str(run_dir))
             raise UsageError(
                 f"{run_dir} already holds a run; continue it with 'wgangp resume {quoted}', "
                 "choose another --out, or pass --overwrite to replace it"
             )
-        _clear_run(run_dir)
+        clear_run(run_dir)
     X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
     model = WGANGP(**config.estimator_params(cfg))
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -574,7 +556,7 @@ def cmd_sample(args) -> int:
     if suffix == ".npy":
         np.save(out, samples)
     else:
-        cfg = _run_config(_run_dir_of(path))
+        cfg = _run_config(run_dir_of(path))
         header = csv_header(cfg["data"] if cfg else None, samples.shape[1])
         np.savetxt(out, samples, delimiter=",", header=",".join(header), comments="", fmt="%.9g")
     print(f"wrote {args.n} samples x {samples.shape[1]} columns to {out} (model: {path})")
@@ -595,7 +577,7 @@ def _evaluation_data(args, run_dir: Path) -> tuple[str, np.ndarray]:
 
 def cmd_evaluate(args) -> int:
     path = model_path(args.run)
-    source, X_real = _evaluation_data(args, _run_dir_of(path))
+    source, X_real = _evaluation_data(args, run_dir_of(path))
     model = load(path)
     if X_real.shape[1] != model.n_features_in_:
         raise UsageError(
@@ -718,19 +700,21 @@ class _Parser(argparse.ArgumentParser):
 def _typed(name: str, spec: config.Param):
     """An argparse ``type`` that parses a flag's text and checks it as the config does."""
 
+    spelled = spec.auto or spec.none
+
     def parse(text: str):
-        if spec.auto is not None and text == spec.auto:
+        if spelled is not None and text == spelled:
             return text
         try:
             value = {"int": int, "float": float}.get(spec.kind, str)(text)
         except ValueError:
             kind = {"int": "an integer", "float": "a number"}[spec.kind]
-            auto = f" or {spec.auto!r}" if spec.auto else ""
+            auto = f" or {spelled!r}" if spelled else ""
             raise argparse.ArgumentTypeError(f"{text!r} is not {kind}{auto}") from None
         try:
             return config.check_value(name, value, spec)
         except config.ConfigError as exc:
-            raise argparse.ArgumentTypeError(str(exc).split(" = ", 1)[-1]) from None
+            raise argparse.ArgumentTypeError(str(exc).split(f"{name}=", 1)[-1]) from None
 
     parse.__name__ = spec.kind  # argparse names the type in "invalid <type> value"
     return parse
@@ -745,16 +729,17 @@ def _add_param(group, name: str, spec: config.Param, default) -> None:
     flag = "--" + name.replace("_", "-")
     kwargs = {"dest": name, "default": None, "help": f"{spec.help} (default: {default})"}
     if spec.choices is not None:
-        kwargs["choices"] = spec.choices
-        kwargs["metavar"] = "{" + ",".join(spec.choices) + "}"
+        choices = (*spec.choices, spec.none) if spec.none else spec.choices
+        kwargs["choices"] = choices
+        kwargs["metavar"] = "{" + ",".join(choices) + "}"
     elif spec.kind == "bool":
         kwargs["action"] = argparse.BooleanOptionalAction
         kwargs["help"] = f"{spec.help} (default: {'yes' if default else 'no'})"
     else:
         kwargs["type"] = _typed(name, spec)
         kwargs["metavar"] = {"int": "N", "float": "X"}[spec.kind]
-        if spec.auto:
-            kwargs["metavar"] += f"|{spec.auto}"
+        if spec.auto or spec.none:
+            kwargs["metavar"] += f"|{spec.auto or spec.none}"
     group.add_argument(flag, **kwargs)
 
 

@@ -51,15 +51,13 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from ._version import __version__
-from .errors import InvalidParameterError
-from .init import INITIALIZERS
-from .losses import PENALTIES
-from .model import OUTPUT_ACTIVATIONS, WGANGP
-from .nn import ACTIVATIONS
-from .optim import OPTIMIZER_NAMES
+from .errors import InvalidParameterError, InvalidParameterTypeError
+from .model import WGANGP
+from .presets import TOY_PRESETS
+from .validation import Param, check_param
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -70,7 +68,6 @@ __all__ = [
     "ConfigError",
     "MODEL_PARAMS",
     "RUN_PARAMS",
-    "Param",
     "defaults",
     "dumps",
     "estimator_params",
@@ -85,62 +82,9 @@ class ConfigError(InvalidParameterError):
     """A run configuration has an unknown key, a value of a wrong type, or a bad value."""
 
 
-class Param(NamedTuple):
-    """One setting: its kind, what is allowed, and the help text of its flag.
-
-    ``kind`` is ``"int"``, ``"float"``, ``"str"`` or ``"bool"``; ``choices``
-    limits a string; ``minimum`` bounds a number (``strict``: the minimum
-    itself is excluded); ``auto`` names a string also accepted by a number
-    (``latent_dim = "auto"``).
-    """
-
-    kind: str
-    help: str
-    choices: tuple | None = None
-    minimum: float | None = None
-    strict: bool = False
-    auto: str | None = None
-
-
-# The estimator's parameters, in the order of its constructor. ``random_state``
-# is the run's ``seed``. tests/test_config.py checks that this table and the
-# constructor list the same names.
-MODEL_PARAMS: dict[str, Param] = {
-    "hidden": Param("int", "units in each hidden layer of both networks", minimum=1),
-    "depth": Param("int", "hidden layers in each network", minimum=1),
-    "activation": Param("str", "hidden activation", choices=tuple(sorted(ACTIVATIONS))),
-    "output_activation": Param(
-        "str",
-        "generator output; auto: tanh for data in [-1, 1] reaching both ends, else identity",
-        choices=OUTPUT_ACTIVATIONS,
-    ),
-    "init": Param("str", "weight initialisation", choices=tuple(sorted(INITIALIZERS))),
-    "optimizer": Param(
-        "str",
-        "optimizer of both networks; adam: the paper's betas (0, 0.9), "
-        "adam-toy: its toy code's (0.5, 0.9)",
-        choices=OPTIMIZER_NAMES,
-    ),
-    "lr": Param("float", "learning rate", minimum=0.0, strict=True),
-    "lambda_gp": Param("float", "gradient penalty coefficient (0 turns it off)", minimum=0.0),
-    "penalty": Param(
-        "str", "two-sided (||g|| - 1)^2 or one-sided max(0, ||g|| - 1)^2", choices=PENALTIES
-    ),
-    "n_critic": Param("int", "critic steps per generator step", minimum=1),
-    "batch_size": Param("int", "rows per minibatch", minimum=1),
-    "latent_dim": Param(
-        "int",
-        "noise dimension; auto: 2 for data of up to 2 columns, else min(columns, 128)",
-        minimum=1,
-        auto="auto",
-    ),
-    "scale": Param(
-        "str",
-        "standardise columns inside the model, or use the data as is",
-        choices=("standard", "none"),
-    ),
-    "dtype": Param("str", "floating-point precision of training", choices=("float32", "float64")),
-}
+MODEL_PARAMS: dict[str, Param] = {k: v for k, v in WGANGP.PARAMS.items() if k != "random_state"}
+"""The estimator's parameters (its own table, ``WGANGP.PARAMS``), in the order of its
+constructor; ``random_state`` is the run's ``seed``."""
 
 # Settings of the run around the estimator.
 RUN_PARAMS: dict[str, Param] = {
@@ -148,7 +92,7 @@ RUN_PARAMS: dict[str, Param] = {
         "str",
         "toy-set settings to start from: auto (the data's preset when it is a toy set with "
         "one, wgangp.presets), none, or a preset name; flags and --config override them",
-        choices=("auto", "none", "8gaussians", "25gaussians", "swissroll"),
+        choices=("auto", "none", *TOY_PRESETS),
     ),
     "data": Param(
         "str", "8gaussians, 25gaussians, swissroll, digits, or the path of a .csv or .npy file"
@@ -190,13 +134,11 @@ def _model_defaults() -> dict[str, Any]:
     """The estimator's constructor defaults, written as configuration values."""
     sig = inspect.signature(WGANGP.__init__)
     out = {}
-    for name in MODEL_PARAMS:
+    for name, spec in MODEL_PARAMS.items():
         value = sig.parameters[name].default
-        if name == "latent_dim" and value is None:
-            value = "auto"
-        elif name == "scale" and value is None:
-            value = "none"
-        elif name == "dtype":
+        if value is None and spec.none is not None:
+            value = spec.none
+        elif spec.kind == "dtype":
             value = getattr(value, "__name__", str(value))
         out[name] = value
     return out
@@ -221,38 +163,31 @@ def _unknown(key: str, known, where: str) -> ConfigError:
 
 
 def check_value(name: str, value: Any, spec: Param, where: str = "") -> Any:
-    """Check one value against its :class:`Param`; return it normalised (ints as int, ...)."""
+    """Check one configuration value against its :class:`~wgangp.validation.Param`.
+
+    Returns it normalised (an int as int, ...) and in the file's spelling
+    (``"auto"`` or ``"none"`` where the estimator takes None).
+    """
     label = f"{where}{name}"
-    if spec.auto is not None and value == spec.auto:
+    spelled = spec.none or spec.auto
+    if spelled is not None and value == spelled:
         return value
-    if spec.kind == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{label} = {value!r} must be true or false")
-        return value
-    if spec.kind == "str":
-        if not isinstance(value, str):
-            raise ConfigError(f"{label} = {value!r} must be a string")
-        if spec.choices is not None and value not in spec.choices:
-            raise ConfigError(
-                f"{label} = {value!r} is not allowed; choose one of {', '.join(spec.choices)}"
-            )
-        return value
-    auto = f" or {spec.auto!r}" if spec.auto else ""
-    if spec.kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{label} = {value!r} must be an integer{auto}")
-    else:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{label} = {value!r} must be a number{auto}")
+    if spec.kind == "bool" and not isinstance(value, bool):
+        raise ConfigError(f"{label}={value!r} must be true or false")
+    if spec.kind in ("str", "dtype") and not isinstance(value, str):
+        raise ConfigError(f"{label}={value!r} must be a string")
+    if spec.kind == "dtype" and value not in spec.choices:
+        raise ConfigError(
+            f"{label}={value!r} is not allowed; choose one of {', '.join(spec.choices)}"
+        )
+    if spec.kind == "float" and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-        if not math.isfinite(value):
-            raise ConfigError(f"{label} = {value!r} must be finite")
-    if spec.minimum is not None and (
-        value < spec.minimum or (spec.strict and value == spec.minimum)
-    ):
-        bound = f"> {spec.minimum:g}" if spec.strict else f">= {spec.minimum:g}"
-        raise ConfigError(f"{label} = {value!r} is not allowed; it must be {bound}{auto}")
-    return value
+    try:
+        checked = check_param(value, label, spec._replace(auto=None, none=None))
+    except (InvalidParameterError, InvalidParameterTypeError) as exc:
+        also = f" or {spelled!r}" if spelled and spec.kind in ("int", "float") else ""
+        raise ConfigError(f"{exc}{also}") from None
+    return value if spec.kind == "dtype" else checked
 
 
 def resolve(*layers: Mapping[str, Any]) -> dict[str, Any]:
@@ -294,10 +229,9 @@ def resolve(*layers: Mapping[str, Any]) -> dict[str, Any]:
 def estimator_params(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments of :class:`wgangp.WGANGP` for a resolved configuration."""
     params = dict(cfg["model"])
-    if params["latent_dim"] == "auto":
-        params["latent_dim"] = None
-    if params["scale"] == "none":
-        params["scale"] = None
+    for name, spec in MODEL_PARAMS.items():
+        if spec.none is not None and params[name] == spec.none:
+            params[name] = None
     params["random_state"] = cfg["seed"]
     return params
 

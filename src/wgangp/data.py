@@ -22,7 +22,8 @@ from typing import Literal, overload
 
 import numpy as np
 
-from wgangp.errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
+from .errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
+from .validation import check_int, check_random_state, require
 
 __all__ = [
     "TOY_DATASETS",
@@ -50,40 +51,15 @@ _GRID_DIVISOR = 2.828
 _SWISSROLL_NOISE = 0.25
 _SWISSROLL_DIVISOR = 7.5
 
-_TABULAR_HINT = "install it with: pip install wgangp[tabular]"
-
 RandomState = None | int | np.random.Generator
 
 
-def _check_random_state(
-    random_state: RandomState, name: str = "random_state"
-) -> np.random.Generator:
-    """Return a Generator from None (fresh entropy), an int seed or a Generator."""
-    if random_state is None or isinstance(random_state, np.random.Generator):
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise InvalidParameterError(
-                f"{name} must be a non-negative int seed; got {random_state!r}."
-            )
-        return np.random.default_rng(int(random_state))
-    raise InvalidParameterTypeError(
-        f"{name} must be None, an int seed or a numpy.random.Generator; "
-        f"got {random_state!r} of type {type(random_state).__name__}."
-    )
+def rng_from(random_state: RandomState, name: str = "random_state") -> np.random.Generator:
+    """A Generator from None (fresh entropy), an int seed or a Generator (checked)."""
+    return np.random.default_rng(check_random_state(random_state, name))
 
 
-def _check_positive_int(value: object, name: str) -> int:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-        if value >= 1:
-            return int(value)
-        raise InvalidParameterError(f"{name} must be a positive int; got {value!r}.")
-    raise InvalidParameterTypeError(
-        f"{name} must be a positive int; got {value!r} of type {type(value).__name__}."
-    )
-
-
-def _check_toy_name(name: object) -> str:
+def check_toy_name(name: object) -> str:
     if not isinstance(name, str) or name not in TOY_DATASETS:
         allowed = ", ".join(repr(n) for n in TOY_DATASETS)
         raise InvalidParameterError(f"name must be one of {allowed}; got {name!r}.")
@@ -91,14 +67,10 @@ def _check_toy_name(name: object) -> str:
 
 
 def _import_sklearn_datasets():
-    try:
-        import sklearn.datasets
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(f"this function needs scikit-learn; {_TABULAR_HINT}") from exc
-    return sklearn.datasets
+    return require("sklearn.datasets", "tabular", "this function")
 
 
-def _sklearn_seed(rng: np.random.Generator) -> int:
+def sklearn_seed(rng: np.random.Generator) -> int:
     """Draw an int seed for scikit-learn functions, which take no Generator."""
     return int(rng.integers(0, 2**31 - 1))
 
@@ -148,7 +120,7 @@ def toy_modes(name: str) -> tuple[np.ndarray, float]:
     >>> centres.shape, round(float(centres.max()), 5), round(sd, 5)
     ((25, 2), 1.41443, 0.01768)
     """
-    name = _check_toy_name(name)
+    name = check_toy_name(name)
     if name == "swissroll":
         raise InvalidParameterError(
             "name='swissroll' is a continuous manifold with no modes; toy_modes accepts "
@@ -194,13 +166,13 @@ def toy(name: str, n: int, random_state: RandomState = None) -> np.ndarray:
     >>> bool(np.abs(np.linalg.norm(x, axis=1) - 2 / 1.414).max() < 0.1)
     True
     """
-    name = _check_toy_name(name)
-    n = _check_positive_int(n, "n")
-    rng = _check_random_state(random_state)
+    name = check_toy_name(name)
+    n = check_int(n, "n")
+    rng = rng_from(random_state)
     if name == "swissroll":
         datasets = _import_sklearn_datasets()
         points, _ = datasets.make_swiss_roll(
-            n_samples=n, noise=_SWISSROLL_NOISE, random_state=_sklearn_seed(rng)
+            n_samples=n, noise=_SWISSROLL_NOISE, random_state=sklearn_seed(rng)
         )
         return np.ascontiguousarray(points[:, [0, 2]], dtype=np.float64) / _SWISSROLL_DIVISOR
     centres, sd, divisor = _raw_centres(name)

@@ -39,6 +39,11 @@ class History:
         also keeps the last iteration of each call); see :meth:`should_log`.
     records : iterable of dict, optional
         Initial records.
+    max_records : int
+        The bound: when this many records are held, every other one is
+        dropped and ``log_every`` doubles, so a run of any length keeps at
+        most ``max_records`` records spread over the whole run (20,000 of 16
+        metrics is 2.5 MB, also in each saved model file).
 
     Notes
     -----
@@ -58,9 +63,16 @@ class History:
     """
 
     _INT_KEYS = ("iteration",)
+    MAX_RECORDS = 20_000
 
-    def __init__(self, log_every: int = 1, records: Iterable[dict] | None = None):
+    def __init__(
+        self,
+        log_every: int = 1,
+        records: Iterable[dict] | None = None,
+        max_records: int = MAX_RECORDS,
+    ):
         self.log_every = int(log_every)
+        self.max_records = max(2, int(max_records))
         self._columns: dict[str, np.ndarray] = {}
         self._size = 0
         self._capacity = 0
@@ -88,7 +100,9 @@ class History:
         self._capacity = capacity
 
     def append(self, record: dict) -> None:
-        """Add one record (a dict of numbers)."""
+        """Add one record (a dict of numbers); thin out first when at the bound."""
+        if self._size >= self.max_records:
+            self._thin()
         if self._size == self._capacity:
             self._grow(self._size + 1)
         row = self._size
@@ -105,6 +119,50 @@ class History:
             if key not in record and col.dtype.kind == "f":
                 col[row] = np.nan
         self._size += 1
+
+    def _thin(self) -> None:
+        """Keep the records of iterations that are multiples of twice ``log_every``
+        (every other one when all were multiples of it), and double it."""
+        self.log_every *= 2
+        iterations = self._columns.get("iteration")
+        if iterations is not None:
+            keep = iterations[: self._size] % self.log_every == 0
+        else:
+            keep = np.zeros(self._size, dtype=bool)
+        if keep.sum() > self._size // 2 + 1 or not keep.any():
+            keep = np.zeros(self._size, dtype=bool)
+            keep[1::2] = True
+        kept = int(keep.sum())
+        for key, col in self._columns.items():
+            col[:kept] = col[: self._size][keep]
+        self._size = kept
+
+    def to_arrays(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """``({"log_every", "max_records", "columns"}, {column: array})``, for a model file."""
+        info = {
+            "log_every": self.log_every,
+            "max_records": self.max_records,
+            "columns": self.keys,
+        }
+        return info, {key: col[: self._size].copy() for key, col in self._columns.items()}
+
+    @classmethod
+    def from_arrays(cls, info: dict, columns: dict[str, np.ndarray]) -> History:
+        """The inverse of :meth:`to_arrays` (the caller has checked the arrays)."""
+        history = cls(int(info["log_every"]), max_records=int(info["max_records"]))
+        sizes = {len(col) for col in columns.values()}
+        size = sizes.pop() if sizes else 0
+        history._grow(size)
+        for key in info["columns"]:
+            col = columns[key]
+            dtype = np.int64 if key in cls._INT_KEYS else np.float64
+            full = np.zeros(history._capacity, dtype=dtype)
+            if dtype == np.float64:
+                full[:] = np.nan
+            full[:size] = col
+            history._columns[key] = full
+        history._size = size
+        return history
 
     def extend(self, records: Iterable[dict]) -> None:
         for record in records:

@@ -33,16 +33,17 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InvalidParameterError, ModelFileError, TrainingDiverged
+from .errors import TrainingDiverged
 from .history import History, json_safe, read_history, write_csv
-from .model import _check_folder, _check_path
+from .modelfile import remove_stale_temps
+from .runs import checkpoint_iteration, checkpoint_name, latest_checkpoint, list_checkpoints
 from .train import Callback
+from .validation import check_folder, check_int, check_path
 
 __all__ = [
     "Callback",
@@ -59,20 +60,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-CHECKPOINT_PATTERN = re.compile(r"^ckpt-(\d+)\.npz$")
-
-
-def _positive_int(name: str, value, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidParameterError(
-            f"{name}={value!r} is not allowed; use an integer >= 1"
-            + (" or None" if allow_none else "")
-        )
-    return int(value)
-
 
 # --------------------------------------------------------------------------- #
 # Progress bar.                                                               #
@@ -114,10 +101,10 @@ class ProgressBar(Callback):
     def on_iteration_end(self, model, iteration, record):
         if self.bar is None:
             return
+        shown = {"W": ("wasserstein", ".4g"), "gp": ("penalty", ".3g")}
         self.bar.set_postfix(
             it=iteration,
-            W=f"{record['wasserstein']:.4g}",
-            gp=f"{record['penalty']:.3g}",
+            **{k: format(record[key], fmt) for k, (key, fmt) in shown.items() if key in record},
             refresh=False,
         )
         self.bar.update(1)
@@ -159,8 +146,8 @@ class HistoryLogger(Callback):
     """
 
     def __init__(self, path, every: int | None = None, csv: bool = True):
-        self.path = _check_path("path", path)
-        self.every = _positive_int("every", every, allow_none=True)
+        self.path = check_path(path, "path")
+        self.every = check_int(every, "every", allow_none=True)
         self.csv = csv
         self._fh = None
         self._last = 0
@@ -271,10 +258,10 @@ class TensorBoardLogger(Callback):
         random_state=0,
     ):
         self.log_dir = Path(log_dir)
-        self.every = _positive_int("every", every)
-        self.histogram_every = _positive_int("histogram_every", histogram_every)
+        self.every = check_int(every, "every")
+        self.histogram_every = check_int(histogram_every, "histogram_every")
         self.X = None if X is None else np.asarray(X, dtype=np.float64)
-        self.n_samples = _positive_int("n_samples", n_samples)
+        self.n_samples = check_int(n_samples, "n_samples")
         self.rng = np.random.default_rng(random_state)
         self.writer = None
 
@@ -288,16 +275,6 @@ class TensorBoardLogger(Callback):
         if self.writer is None:
             self.writer = SummaryWriter(logdir=str(self.log_dir))
 
-    def _norm_points(self, model):
-        z = self.rng.standard_normal((self.n_samples, model.latent_dim_), dtype=model.dtype_)
-        x_fake = model.generator_(z)
-        if self.X is None:
-            return "grad_norm/fake", x_fake
-        rows = self.X[self.rng.integers(0, len(self.X), self.n_samples)]
-        x_real = model._transform(rows)
-        alpha = self.rng.random((self.n_samples, 1)).astype(model.dtype_)
-        return "grad_norm/interpolates", x_fake + alpha * (x_real - x_fake)
-
     def on_iteration_end(self, model, iteration, record):
         if iteration % self.every == 0:
             for key, value in record.items():
@@ -307,11 +284,11 @@ class TensorBoardLogger(Callback):
             self.write_histograms(model, iteration)
 
     def write_histograms(self, model, iteration: int) -> None:
-        tag, points = self._norm_points(model)
-        norms = np.linalg.norm(model.critic_.input_gradient(points), axis=1)
-        if np.all(np.isfinite(norms)):
-            self.writer.add_histogram(tag, norms.astype(np.float64), iteration)
-        for name, net in (("critic", model.critic_), ("generator", model.generator_)):
+        for tag, critic, points in model.grad_norm_points(self.rng, self.n_samples, self.X):
+            norms = np.linalg.norm(critic.input_gradient(points), axis=1)
+            if np.all(np.isfinite(norms)):
+                self.writer.add_histogram(tag, norms.astype(np.float64), iteration)
+        for name, net in model.networks().items():
             for k, W in enumerate(net.params[::2]):
                 if np.all(np.isfinite(W)):
                     self.writer.add_histogram(f"weights/{name}/{k}", W.ravel(), iteration)
@@ -327,47 +304,8 @@ class TensorBoardLogger(Callback):
 # --------------------------------------------------------------------------- #
 
 
-def list_checkpoints(directory) -> list[Path]:
-    """``ckpt-<iteration>.npz`` files of a folder, oldest iteration first."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return []
-    found = []
-    for path in directory.iterdir():
-        match = CHECKPOINT_PATTERN.match(path.name)
-        if match:
-            found.append((int(match.group(1)), path))
-    return [path for _, path in sorted(found)]
-
-
-def latest_checkpoint(location, must_exist: bool = False) -> Path | None:
-    """The checkpoint to resume from: a file as is, else the last one of a run folder.
-
-    ``location`` is a checkpoint file, a run folder (its ``checkpoints/``
-    subfolder is searched) or a checkpoints folder.
-
-    Raises
-    ------
-    ModelFileError
-        When ``must_exist`` and no checkpoint is found.
-    """
-    location = Path(location)
-    if location.is_file():
-        return location
-    candidates = list_checkpoints(location / "checkpoints") or list_checkpoints(location)
-    if candidates:
-        return candidates[-1]
-    if must_exist:
-        raise ModelFileError(
-            f"no checkpoint to resume from in {location} (looked for "
-            f"{location / 'checkpoints'}/ckpt-<iteration>.npz); train with "
-            "run_dir=... first, or pass a checkpoint file"
-        )
-    return None
-
-
 def _all_finite(model) -> bool:
-    return all(np.isfinite(p).all() for p in model.critic_.params + model.generator_.params)
+    return all(np.isfinite(p).all() for net in model.networks().values() for p in net.params)
 
 
 class Checkpoint(Callback):
@@ -392,23 +330,25 @@ class Checkpoint(Callback):
     """
 
     def __init__(self, directory, every: int | None = None, keep: int = 3):
-        self.directory = _check_folder("directory", directory)
-        self.every = _positive_int("every", every, allow_none=True)
-        self.keep = _positive_int("keep", keep)
+        self.directory = check_folder(directory, "directory")
+        self.every = check_int(every, "every", allow_none=True)
+        self.keep = check_int(keep, "keep")
         self.last_saved: int | None = None
         self.last_path: Path | None = None
 
     def on_train_begin(self, model):
         self.directory.mkdir(parents=True, exist_ok=True)
+        for temp in remove_stale_temps(self.directory):
+            logger.info("removed %s, left by a writer that was killed", temp)
         for path in list_checkpoints(self.directory):
-            if int(CHECKPOINT_PATTERN.match(path.name).group(1)) > model.n_iter_:
+            if checkpoint_iteration(path) > model.n_iter_:
                 logger.info("removing %s: later than the model's iteration", path)
                 path.unlink()
         self.last_saved = None
 
     def save(self, model) -> Path:
         """Write a checkpoint of the model's current state now; prune old ones."""
-        path = self.directory / f"ckpt-{model.n_iter_:08d}.npz"
+        path = self.directory / checkpoint_name(model.n_iter_)
         model.save(path)
         self.last_saved = model.n_iter_
         self.last_path = path
@@ -422,7 +362,7 @@ class Checkpoint(Callback):
             self.save(model)
 
     def on_train_end(self, model):
-        if not hasattr(model, "generator_") or self.last_saved == model.n_iter_:
+        if not model._is_fitted() or self.last_saved == model.n_iter_:
             return
         if not _all_finite(model):
             logger.warning("final state has NaN or inf parameters; no checkpoint written")
@@ -468,7 +408,7 @@ class DivergenceGuard(Callback):
 
     def __init__(self, checkpoint: Checkpoint | None = None, check_params_every: int = 1):
         self.checkpoint = checkpoint
-        self.check_params_every = _positive_int("check_params_every", check_params_every)
+        self.check_params_every = check_int(check_params_every, "check_params_every")
         self._reset()
 
     def _reset(self) -> None:
@@ -480,57 +420,21 @@ class DivergenceGuard(Callback):
     def _good(self):
         return self._slots[self._latest][1]
 
-    def _arrays(self, model) -> list[np.ndarray]:
-        arrays = list(model.critic_.params) + list(model.generator_.params)
-        for opt in (model.critic_optimizer_, model.generator_optimizer_):
-            if opt.state is not None:
-                for slot in opt.slots:
-                    arrays.extend(opt.state[slot])
-        return arrays
-
     def _snapshot(self, model) -> None:
         slot = self._slots[1 - self._latest]  # overwrite the older state
-        arrays = self._arrays(model)
+        arrays = model._state_arrays()
         if slot[0] is None or len(slot[0]) != len(arrays):
             slot[0] = [np.empty_like(a) for a in arrays]
         for buf, a in zip(slot[0], arrays):
             np.copyto(buf, a)
-        sampler = model._sampler
-        slot[1] = {
-            "n_iter": model.n_iter_,
-            "n_critic_steps": model.n_critic_steps_,
-            "steps": [
-                opt.state["step"] if opt.state is not None else None
-                for opt in (model.critic_optimizer_, model.generator_optimizer_)
-            ],
-            "rng": model._rng.bit_generator.state,
-            "sampler": (sampler.perm, sampler.pos, sampler.epoch),
-        }
+        slot[1] = model._get_state()
         self._latest = 1 - self._latest
 
     def _restore(self, model, which: int) -> None:
         buffers, good = self._slots[which]
-        for opt, step in zip((model.critic_optimizer_, model.generator_optimizer_), good["steps"]):
-            if step is None:
-                opt.state = None  # it had taken no step yet
-            elif opt.state is not None:
-                opt.state["step"] = step
-        for buf, a in zip(buffers, self._arrays(model)):  # aligned now as at the snapshot
+        model._set_state(good)
+        for buf, a in zip(buffers, model._state_arrays()):  # aligned now as at the snapshot
             np.copyto(a, buf)
-        model.n_iter_ = good["n_iter"]
-        model.n_critic_steps_ = good["n_critic_steps"]
-        model._rng.bit_generator.state = good["rng"]
-        model._sampler.perm, model._sampler.pos, model._sampler.epoch = good["sampler"]
-
-    @staticmethod
-    def _usable(model) -> bool:
-        """Whether both networks give finite output on a fixed probe batch of noise."""
-        z = np.random.default_rng(0).standard_normal(
-            (64, model.generator_.sizes[0]), dtype=model.generator_.dtype
-        )
-        with np.errstate(over="ignore", invalid="ignore"):
-            x = model.generator_(z)
-            return bool(np.isfinite(x).all() and np.isfinite(model.critic_(x)).all())
 
     def on_train_begin(self, model):
         self._reset()
@@ -544,12 +448,7 @@ class DivergenceGuard(Callback):
             if isinstance(value, float) and not math.isfinite(value)
         ]
         if not bad and iteration % self.check_params_every == 0:
-            for name, net in (("critic", model.critic_), ("generator", model.generator_)):
-                for k, p in enumerate(net.params):
-                    if not np.isfinite(p).all():
-                        bad.append(
-                            f"{name} parameter {k} ({'W' if k % 2 == 0 else 'b'}{k // 2 + 1})"
-                        )
+            bad.extend(model.non_finite_parameters())
         if not bad:
             self._snapshot(model)
             return
@@ -563,7 +462,7 @@ class DivergenceGuard(Callback):
         else:
             self._restore(model, self._latest)
             older = self._slots[1 - self._latest][1]
-            if older is not None and not self._usable(model):
+            if older is not None and not model._usable():
                 self._restore(model, 1 - self._latest)  # the newer state had blown up
             restored = f"parameters restored to those after iteration {model.n_iter_}"
             if self.checkpoint is not None:

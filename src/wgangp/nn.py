@@ -37,9 +37,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .backend import DEFAULT_DTYPE, as_float_dtype
 from .errors import InvalidParameterError, InvalidParameterTypeError
 from .init import get_initializer
+from .validation import check_dtype
+
+DEFAULT_DTYPE = np.float32
+"""float32 by default; float64 is selectable for gradient checks."""
 
 # --------------------------------------------------------------------------- #
 # Activations: each keeps f, f' and f'' side by side.                          #
@@ -237,6 +240,87 @@ class Softplus(Activation):
 ACTIVATIONS: dict[str, type[Activation]] = {
     cls.name: cls for cls in (Identity, ReLU, LeakyReLU, Tanh, Softplus)
 }
+
+
+class Dropout(Activation):
+    """Another activation followed by a fixed dropout mask: ``f(z) = s(z) m``.
+
+    ``m`` holds 0 or ``1 / (1 - rate)`` per entry (inverted dropout), drawn
+    once per training step for the step's stacked rows by :meth:`new_mask`;
+    with ``mask = None`` the layer is ``s`` alone (evaluation). With the mask
+    fixed the critic is an ordinary function of its input, so
+
+    .. math:: f' = s'(z) m, \\qquad f'' = s''(z) m
+
+    keep the input gradient and the penalty pullback of :mod:`wgangp.nn` exact.
+
+    Parameters
+    ----------
+    inner : Activation or name
+    rate : float in [0, 1)
+    """
+
+    name = "dropout"
+
+    def __init__(self, inner="leaky_relu", rate: float = 0.5):
+        self.inner = get_activation(inner)
+        rate = float(rate)
+        if not 0.0 <= rate < 1.0:
+            raise InvalidParameterError(f"dropout rate={rate!r} must lie in [0, 1), e.g. 0.5")
+        self.rate = rate
+        self.piecewise_linear = self.inner.piecewise_linear
+        self.mask: np.ndarray | None = None
+
+    def new_mask(self, rng: np.random.Generator, rows: int, width: int, dtype) -> None:
+        """Draw the mask for the next forward pass over ``rows`` rows."""
+        keep = rng.random((rows, width), dtype=np.dtype(dtype).type) >= self.rate
+        self.mask = keep.astype(dtype) * np.dtype(dtype).type(1.0 / (1.0 - self.rate))
+
+    def _mask_for(self, z):
+        if self.mask is None:
+            return np.ones_like(z)
+        if self.mask.shape != z.shape:
+            raise InvalidParameterError(
+                f"dropout mask has shape {self.mask.shape} but the layer sees {z.shape}; "
+                "draw it with new_mask for this pass"
+            )
+        return self.mask
+
+    def f(self, z):
+        return self.inner.f(z) * self._mask_for(z)
+
+    def df(self, z, h):
+        return self.inner.df(z, self.inner.f(z)) * self._mask_for(z)
+
+    def d2f(self, z, h):
+        return self.inner.d2f(z, self.inner.f(z)) * self._mask_for(z)
+
+    def forward_saved(self, z):
+        mask = self._mask_for(z)
+        if self.piecewise_linear:
+            # ReLU, LeakyReLU, identity: f(z) = f'(z) z, and f'(z) m is all the passes need.
+            slope = self.inner.df(z, z) * mask
+            return z * slope, slope
+        h_inner = self.inner.f(z)
+        return h_inner * mask, (z, h_inner, mask)
+
+    def mul_df(self, d, saved, out=None):
+        if self.piecewise_linear:
+            return np.multiply(d, saved, out=out)
+        z, h_inner, mask = saved
+        return np.multiply(d, self.inner.df(z, h_inner) * mask, out=out)
+
+    def d2f_saved(self, saved):
+        if self.piecewise_linear:
+            return np.zeros_like(saved)
+        z, h_inner, mask = saved
+        return self.inner.d2f(z, h_inner) * mask
+
+    def config(self):
+        return {"name": self.name, "rate": self.rate, "inner": self.inner.config()}
+
+    def __repr__(self):
+        return f"Dropout({self.inner!r}, rate={self.rate})"
 
 
 def get_activation(spec) -> Activation:
@@ -588,7 +672,7 @@ class MLP:
                 f"sizes={sizes!r} must list at least an input and an output width, all >= 1"
             )
         self.sizes = sizes
-        self.dtype = as_float_dtype(dtype)
+        self.dtype = check_dtype(dtype)
         hidden_act = get_activation(activation)
         self.activations = [hidden_act] * (len(sizes) - 2) + [get_activation(output_activation)]
         self.init = init
@@ -624,7 +708,7 @@ class MLP:
         """A copy with parameters cast to ``dtype``."""
         clone = MLP.__new__(MLP)
         clone.sizes = list(self.sizes)
-        clone.dtype = as_float_dtype(dtype)
+        clone.dtype = check_dtype(dtype)
         clone.activations = list(self.activations)
         clone.init = self.init
         clone.params = [p.astype(clone.dtype, copy=True) for p in self.params]

@@ -659,9 +659,9 @@ _MISSING_LABEL = "(missing)"
 
 def _check_tables(real, synthetic, discrete_columns):
     """Both frames, their shared columns in real's order, and the discrete ones."""
-    from .metrics import _check_frames
+    from .tabular.scores import check_frames
 
-    discrete, _ = _check_frames(real, synthetic, discrete_columns)
+    discrete, _ = check_frames(real, synthetic, discrete_columns)
     return list(real.columns), set(discrete)
 
 

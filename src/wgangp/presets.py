@@ -22,46 +22,33 @@ from .schedules import ExponentialDecay
 TRAINING_KEYS = ("steps", "lr_decay")
 """Preset keys that are not estimator parameters."""
 
+BASE_PRESET: dict = {
+    "hidden": 128,
+    "depth": 3,
+    "optimizer": "adam-toy",
+    "lr": 2e-3,
+    "lambda_gp": 0.1,
+    "n_critic": 2,
+    "batch_size": 256,
+    "latent_dim": 2,
+    "scale": "standard",
+}
+"""What every toy preset shares: estimator parameters."""
+
+
+def _decay(steps: int, start: int) -> dict:
+    """The learning rate decays to 1% between ``start`` and the last iteration."""
+    return {"start": start, "stop": steps, "final": 0.01}
+
+
+_OVERRIDES: dict[str, dict] = {
+    "8gaussians": {"steps": 10000, "lr_decay": _decay(10000, 3000)},
+    "25gaussians": {"steps": 32000, "lr_decay": _decay(32000, 12000)},
+    "swissroll": {"steps": 5000, "lr_decay": _decay(5000, 1500)},
+}
+
 TOY_PRESETS: dict[str, dict] = {
-    "8gaussians": {
-        "hidden": 128,
-        "depth": 3,
-        "optimizer": "adam-toy",
-        "lr": 2e-3,
-        "lambda_gp": 0.1,
-        "n_critic": 2,
-        "batch_size": 256,
-        "latent_dim": 2,
-        "scale": "standard",
-        "steps": 10000,
-        "lr_decay": {"start": 3000, "stop": 10000, "final": 0.01},
-    },
-    "25gaussians": {
-        "hidden": 128,
-        "depth": 3,
-        "optimizer": "adam-toy",
-        "lr": 2e-3,
-        "lambda_gp": 0.1,
-        "n_critic": 2,
-        "batch_size": 256,
-        "latent_dim": 2,
-        "scale": "standard",
-        "steps": 32000,
-        "lr_decay": {"start": 12000, "stop": 32000, "final": 0.01},
-    },
-    "swissroll": {
-        "hidden": 128,
-        "depth": 3,
-        "optimizer": "adam-toy",
-        "lr": 2e-3,
-        "lambda_gp": 0.1,
-        "n_critic": 2,
-        "batch_size": 256,
-        "latent_dim": 2,
-        "scale": "standard",
-        "steps": 5000,
-        "lr_decay": {"start": 1500, "stop": 5000, "final": 0.01},
-    },
+    name: {**BASE_PRESET, **override} for name, override in _OVERRIDES.items()
 }
 """Toy set name -> estimator parameters, ``steps`` and ``lr_decay``."""
 

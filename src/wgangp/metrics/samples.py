@@ -8,11 +8,6 @@
   VEEGAN and PacGAN on the toy mixtures (definitions in BENCHMARKS.md).
 * :class:`DigitsScorer`: inception score and Frechet distance for the 8x8
   digits, in the feature space of a small classifier trained here.
-* :func:`tabular_report`: fidelity of a synthetic table with SDMetrics'
-  definitions (:func:`column_shapes`: KS and TV complements;
-  :func:`column_pair_trends`: correlation and contingency similarity),
-  :func:`detection_auc` (logistic regression, cross-validated) and
-  :func:`train_synthetic_test_real` (TSTR against TRTR, random forest).
 
 SciPy and scikit-learn are imported inside the functions that need them; when
 missing, the error says ``pip install wgangp[metrics]``.
@@ -24,27 +19,12 @@ import warnings
 
 import numpy as np
 
-from wgangp.data import (
-    RandomState,
-    _check_positive_int,
-    _check_random_state,
-    _check_toy_name,
-    _sklearn_seed,
-    load_digits,
-    toy,
-    toy_modes,
-)
-from wgangp.errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
+from ..data import RandomState, check_toy_name, load_digits, rng_from, sklearn_seed, toy, toy_modes
+from ..errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
+from ..validation import check_int
 
 __all__ = [
     "DigitsScorer",
-    "association_matrix",
-    "column_pair_trends",
-    "column_shapes",
-    "detection_auc",
-    "infer_discrete_columns",
-    "tabular_report",
-    "train_synthetic_test_real",
     "frechet_gaussian",
     "mmd_rbf",
     "mode_stats",
@@ -213,8 +193,8 @@ def sliced_wasserstein(
     a = _as_samples(a, "a")
     b = _as_samples(b, "b")
     _same_width(a, b)
-    n_projections = _check_positive_int(n_projections, "n_projections")
-    rng = _check_random_state(random_state)
+    n_projections = check_int(n_projections, "n_projections")
+    rng = rng_from(random_state)
     directions = rng.standard_normal((a.shape[1], n_projections))
     directions /= np.linalg.norm(directions, axis=0, keepdims=True)
     sorted_a = np.sort(a @ directions, axis=0)
@@ -400,7 +380,7 @@ def toy_metrics(
     >>> scores["modes_captured"], scores["high_quality"] > 0.97, scores["w1"] < 0.2
     (8, True, True)
     """
-    name = _check_toy_name(name)
+    name = check_toy_name(name)
     samples = _as_samples(samples, "samples")
     if samples.shape[1] != 2:
         raise InvalidDataError(f"samples of a toy set must have shape (n, 2); got {samples.shape}.")
@@ -527,7 +507,7 @@ class DigitsScorer:
 
     def __init__(self, random_state: RandomState = 0) -> None:
         self.random_state = random_state
-        rng = _check_random_state(random_state)
+        rng = rng_from(random_state)
         try:
             from sklearn.exceptions import ConvergenceWarning
             from sklearn.neural_network import MLPClassifier
@@ -543,7 +523,7 @@ class DigitsScorer:
             solver="lbfgs",
             alpha=1e-2,
             max_iter=300,
-            random_state=_sklearn_seed(rng),
+            random_state=sklearn_seed(rng),
         )
         with warnings.catch_warnings():
             # L-BFGS stopping at max_iter is fine here: the classifier only
@@ -633,486 +613,3 @@ class DigitsScorer:
 # ---------------------------------------------------------------------------
 # Tabular fidelity (SDMetrics definitions) and train-on-synthetic
 # ---------------------------------------------------------------------------
-
-_DISCRETE_MAX_VALUES = 10
-
-
-def _import_pandas():
-    try:
-        import pandas
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "tabular metrics need pandas; install it with: pip install wgangp[tabular]"
-        ) from exc
-    return pandas
-
-
-def infer_discrete_columns(frame, max_values: int = _DISCRETE_MAX_VALUES) -> list:
-    """Columns read as discrete: text, boolean, categorical, or integer with few values.
-
-    An integer column with at most ``max_values`` distinct values (a class
-    label, a count of children) is discrete; every other numeric column is
-    continuous.
-
-    >>> import pandas as pd
-    >>> infer_discrete_columns(pd.DataFrame({"a": [1.5, 2.0], "b": ["x", "y"], "c": [0, 1]}))
-    ['b', 'c']
-    """
-    pd = _import_pandas()
-    out = []
-    for name in frame.columns:
-        s = frame[name]
-        if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
-            out.append(name)
-        elif pd.api.types.is_integer_dtype(s) and s.nunique(dropna=True) <= max_values:
-            out.append(name)
-    return out
-
-
-def _check_frames(real, synthetic, discrete_columns):
-    pd = _import_pandas()
-    for name, frame in (("real", real), ("synthetic", synthetic)):
-        if not isinstance(frame, pd.DataFrame):
-            raise InvalidParameterTypeError(
-                f"{name} must be a pandas DataFrame; got {type(frame).__name__}."
-            )
-        if len(frame) == 0:
-            raise InvalidDataError(f"{name} has no rows; at least one row is needed.")
-    missing = [c for c in real.columns if c not in synthetic.columns]
-    if missing:
-        raise InvalidDataError(f"synthetic lacks the columns {missing} of real.")
-    if discrete_columns is None:
-        discrete_columns = infer_discrete_columns(real)
-    unknown = [c for c in discrete_columns if c not in real.columns]
-    if unknown:
-        raise InvalidParameterError(f"discrete_columns names unknown columns {unknown}.")
-    discrete = [c for c in real.columns if c in set(discrete_columns)]
-    continuous = [c for c in real.columns if c not in set(discrete_columns)]
-    return discrete, continuous
-
-
-def _shared_codes(a, b):
-    """Integer codes of two Series over their joint values, NaN as its own value."""
-    pd = _import_pandas()
-    codes, uniques = pd.factorize(pd.concat([a, b], ignore_index=True), use_na_sentinel=False)
-    return codes[: len(a)], codes[len(a) :], len(uniques)
-
-
-def _total_variation_complement(codes_a, codes_b, n_values) -> float:
-    fa = np.bincount(codes_a, minlength=n_values) / len(codes_a)
-    fb = np.bincount(codes_b, minlength=n_values) / len(codes_b)
-    return float(1.0 - 0.5 * np.abs(fa - fb).sum())
-
-
-def _ks_complement(a: np.ndarray, b: np.ndarray) -> float:
-    import scipy.stats
-
-    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
-    if len(a) == 0 or len(b) == 0:
-        return float("nan")
-    # SDMetrics rounds to 14 decimals first, so float noise never counts as a gap.
-    return float(1.0 - scipy.stats.ks_2samp(np.round(a, 14), np.round(b, 14)).statistic)
-
-
-def column_shapes(real, synthetic, discrete_columns=None) -> dict:
-    r"""Per-column marginal similarity, as SDMetrics' *Column Shapes*.
-
-    Continuous columns: the KS complement ``1 - sup_x |F_r(x) - F_s(x)|``
-    (missing values dropped). Discrete columns: the TV complement
-    ``1 - (1/2) \sum_k |f_r(k) - f_s(k)|`` over the categories (missing
-    values a category of their own). Both lie in [0, 1]; 1 is identical.
-
-    Parameters
-    ----------
-    real, synthetic : pandas.DataFrame
-    discrete_columns : list, optional
-        Default: :func:`infer_discrete_columns` on ``real``.
-
-    Returns
-    -------
-    dict
-        Column name to score.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> real = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "k": ["a", "a", "b", "b"]})
-    >>> column_shapes(real, real)
-    {'x': 1.0, 'k': 1.0}
-    >>> column_shapes(real, real.assign(k=["a", "a", "a", "b"]))["k"]
-    0.75
-    """
-    discrete, _ = _check_frames(real, synthetic, discrete_columns)
-    scores = {}
-    for name in real.columns:
-        if name in discrete:
-            ca, cb, k = _shared_codes(real[name], synthetic[name])
-            scores[name] = _total_variation_complement(ca, cb, k)
-        else:
-            scores[name] = _ks_complement(
-                real[name].to_numpy(dtype=np.float64), synthetic[name].to_numpy(dtype=np.float64)
-            )
-    return scores
-
-
-def _discretize(real_col: np.ndarray, synth_col: np.ndarray, bins: int = 10):
-    """SDMetrics' binning of a continuous column: 10 equal-width bins over each table's own range.
-
-    As SDMetrics' Column Pair Trends does, each table is cut on the edges of its own values.
-    """
-    out = []
-    for col in (real_col, synth_col):
-        finite = col[~np.isnan(col)]
-        edges = np.histogram_bin_edges(finite, bins=bins) if len(finite) else np.zeros(2)
-        out.append(np.digitize(col, edges))
-    return out[0], out[1]
-
-
-def column_pair_trends(real, synthetic, discrete_columns=None, return_strength: bool = False):
-    r"""Per-pair dependence similarity, as SDMetrics' *Column Pair Trends*.
-
-    Two continuous columns: correlation similarity
-    ``1 - |r_real - r_synth| / 2`` with Pearson's r (rows with a missing
-    value dropped). Any other pair: contingency similarity
-    ``1 - (1/2) \sum_{a,b} |p_r(a,b) - p_s(a,b)|``, a continuous column
-    first cut into 10 equal-width bins (on each table's own range, as SDMetrics). A pair whose
-    correlation is undefined (a constant column) scores NaN.
-
-    Parameters
-    ----------
-    return_strength : bool
-        Also return, per pair, how strong the real dependence is:
-        ``("correlation", |r|)`` or ``("association", Cramer's V)`` of the
-        binned real table, used by SDMetrics 0.32's thresholds.
-
-    Returns
-    -------
-    dict
-        ``(column_a, column_b)`` to score, for every pair in column order
-        (and the strengths when asked).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> real = pd.DataFrame({"x": [0.0, 1, 2, 3], "y": [0.0, 1, 2, 4], "k": ["a", "a", "b", "b"]})
-    >>> scores = column_pair_trends(real, real)
-    >>> sorted(scores.values()) == [1.0, 1.0, 1.0]
-    True
-    >>> column_pair_trends(real, real.assign(y=-real["y"]))[("x", "y")] < 0.05
-    True
-    """
-    discrete, continuous = _check_frames(real, synthetic, discrete_columns)
-    columns = list(real.columns)
-    values_r, values_s, binned = {}, {}, {}
-    for name in continuous:
-        values_r[name] = real[name].to_numpy(dtype=np.float64)
-        values_s[name] = synthetic[name].to_numpy(dtype=np.float64)
-        binned[name] = _discretize(values_r[name], values_s[name])
-    for name in discrete:
-        ca, cb, _ = _shared_codes(real[name], synthetic[name])
-        binned[name] = (ca, cb)
-    scores, strengths = {}, {}
-    for i, a in enumerate(columns):
-        for b in columns[i + 1 :]:
-            if a in values_r and b in values_r:
-                r_real = _pearson(values_r[a], values_r[b])
-                scores[(a, b)] = 1.0 - abs(r_real - _pearson(values_s[a], values_s[b])) / 2.0
-                strengths[(a, b)] = ("correlation", abs(r_real))
-            else:
-                scores[(a, b)] = _contingency_similarity(binned[a], binned[b])
-                strengths[(a, b)] = ("association", _cramers_v(binned[a][0], binned[b][0]))
-    if return_strength:
-        return scores, strengths
-    return scores
-
-
-def association_matrix(frame, discrete_columns=None):
-    r"""Pairwise dependence of a table's columns, one number per pair.
-
-    The measures are those behind :func:`column_pair_trends`:
-
-    * two continuous columns: Pearson's r, signed, in [-1, 1] (rows with a
-      missing value dropped);
-    * any pair with a discrete column: Cramer's V of the contingency table,
-      in [0, 1] (no continuity correction, as SDMetrics), a continuous
-      column first cut into 10 equal-width bins over its range and missing
-      values a category of their own:
-
-      .. math:: V = \sqrt{\frac{\chi^2}{n\,(\min(k_a, k_b) - 1)}}.
-
-    The diagonal is 1; a pair with a constant column is NaN.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-    discrete_columns : list, optional
-        Default: :func:`infer_discrete_columns` on ``frame``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Square, indexed by the column names in order.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> df = pd.DataFrame({"x": [0.0, 1, 2, 3], "y": [3.0, 2, 1, 0], "k": ["a", "a", "b", "b"]})
-    >>> association_matrix(df).round(3).to_numpy().tolist()
-    [[1.0, -1.0, 1.0], [-1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
-    """
-    pd = _import_pandas()
-    discrete, continuous = _check_frames(frame, frame, discrete_columns)
-    columns = list(frame.columns)
-    values, codes = {}, {}
-    for name in continuous:
-        values[name] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
-        codes[name] = _discretize(values[name], values[name])[0]
-    for name in discrete:
-        codes[name] = pd.factorize(frame[name], use_na_sentinel=False)[0]
-    matrix = np.eye(len(columns))
-    for i, a in enumerate(columns):
-        for j in range(i + 1, len(columns)):
-            b = columns[j]
-            if a in values and b in values:
-                matrix[i, j] = _pearson(values[a], values[b])
-            else:
-                matrix[i, j] = _cramers_v(codes[a], codes[b])
-            matrix[j, i] = matrix[i, j]
-    return pd.DataFrame(matrix, index=columns, columns=columns)
-
-
-def _cramers_v(codes_a: np.ndarray, codes_b: np.ndarray) -> float:
-    """Cramer's V of the real contingency table (no continuity correction), as SDMetrics."""
-    _, ia = np.unique(codes_a, return_inverse=True)
-    _, ib = np.unique(codes_b, return_inverse=True)
-    ka, kb = ia.max() + 1, ib.max() + 1
-    if min(ka, kb) < 2:
-        return float("nan")
-    table = np.bincount(ia * kb + ib, minlength=ka * kb).reshape(ka, kb).astype(float)
-    n = table.sum()
-    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / n
-    chi2 = float(((table - expected) ** 2 / expected).sum())
-    return float(np.sqrt(chi2 / (n * (min(ka, kb) - 1))))
-
-
-def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    keep = ~(np.isnan(x) | np.isnan(y))
-    x, y = x[keep], y[keep]
-    if len(x) < 2:
-        return float("nan")
-    x, y = x - x.mean(), y - y.mean()
-    denom = np.sqrt((x * x).sum() * (y * y).sum())
-    return float((x * y).sum() / denom) if denom > 0 else float("nan")
-
-
-def _contingency_similarity(pair_a, pair_b) -> float:
-    (ra, sa), (rb, sb) = pair_a, pair_b
-    kb = int(max(rb.max(), sb.max())) + 1
-    ka = int(max(ra.max(), sa.max())) + 1
-    joint_r = np.bincount(ra * kb + rb, minlength=ka * kb) / len(ra)
-    joint_s = np.bincount(sa * kb + sb, minlength=ka * kb) / len(sa)
-    return float(1.0 - 0.5 * np.abs(joint_r - joint_s).sum())
-
-
-def _feature_matrix(frames, discrete, continuous):
-    """Frames to one numeric matrix each: one-hot discrete, median-filled continuous."""
-    pd = _import_pandas()
-    blocks = [[] for _ in frames]
-    for name in continuous:
-        cols = [f[name].to_numpy(dtype=np.float64) for f in frames]
-        fill = np.nanmedian(cols[0]) if np.any(~np.isnan(cols[0])) else 0.0
-        for out, col in zip(blocks, cols):
-            out.append(np.where(np.isnan(col), fill, col)[:, None])
-    for name in discrete:
-        codes, uniques = pd.factorize(
-            pd.concat([f[name] for f in frames], ignore_index=True), use_na_sentinel=False
-        )
-        eye = np.eye(len(uniques))
-        start = 0
-        for out, f in zip(blocks, frames):
-            out.append(eye[codes[start : start + len(f)]])
-            start += len(f)
-    return [
-        np.concatenate(b, axis=1) if b else np.zeros((len(f), 0)) for b, f in zip(blocks, frames)
-    ]
-
-
-def detection_auc(
-    real, synthetic, discrete_columns=None, random_state=0, n_splits: int = 3
-) -> float:
-    """Cross-validated ROC AUC of a logistic regression telling real rows from synthetic.
-
-    0.5 means the classifier cannot tell them apart; 1.0 means it always can.
-    SDMetrics' *LogisticDetection* score is ``1 - (2 max(AUC, 0.5) - 1)``
-    per fold, averaged (reported by :func:`tabular_report` as ``detection``).
-
-    Features: continuous columns standardised (missing values take the real
-    median), discrete columns one-hot.
-    """
-    discrete, continuous = _check_frames(real, synthetic, discrete_columns)
-    return float(
-        np.mean(_detection_fold_aucs(real, synthetic, discrete, continuous, random_state, n_splits))
-    )
-
-
-def _detection_fold_aucs(real, synthetic, discrete, continuous, random_state, n_splits):
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    xr, xs = _feature_matrix([real, synthetic], discrete, continuous)
-    X = np.concatenate([xr, xs])
-    y = np.concatenate([np.ones(len(xr)), np.zeros(len(xs))])
-    n_splits = max(2, min(n_splits, len(xr), len(xs)))
-    seed = random_state if isinstance(random_state, int) else 0
-    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    aucs = []
-    for train, test in folds.split(X, y):
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            model.fit(X[train], y[train])
-            prob = model.predict_proba(X[test])[:, 1]
-        aucs.append(roc_auc_score(y[test], prob))
-    return aucs
-
-
-def train_synthetic_test_real(
-    synthetic, real_train, real_test, target, discrete_columns=None, random_state=0
-) -> dict:
-    """TSTR against TRTR: a random forest trained on synthetic rows, then on real ones.
-
-    Both are scored on the same real test rows: macro-F1 when ``target`` is
-    discrete (classification), R^2 otherwise (regression).
-
-    Returns
-    -------
-    dict
-        ``tstr``, ``trtr``, ``task`` ("classification" or "regression"), ``metric``.
-    """
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-    from sklearn.metrics import f1_score, r2_score
-
-    discrete, continuous = _check_frames(real_train, synthetic, discrete_columns)
-    _check_frames(real_train, real_test, discrete)
-    if target not in real_train.columns:
-        raise InvalidParameterError(f"target={target!r} is not a column of the real data.")
-    classify = target in discrete
-    feat_d = [c for c in discrete if c != target]
-    feat_c = [c for c in continuous if c != target]
-    xs, xr, xt = _feature_matrix([synthetic, real_train, real_test], feat_d, feat_c)
-    seed = random_state if isinstance(random_state, int) else 0
-    out = {"task": "classification" if classify else "regression"}
-    out["metric"] = "macro_f1" if classify else "r2"
-    if classify:
-        labels = [synthetic[target], real_train[target], real_test[target]]
-        pd = _import_pandas()
-        codes, _ = pd.factorize(pd.concat(labels, ignore_index=True), use_na_sentinel=False)
-        n_s, n_r = len(synthetic), len(real_train)
-        ys, yr, yt = codes[:n_s], codes[n_s : n_s + n_r], codes[n_s + n_r :]
-        for key, (X, y) in (("tstr", (xs, ys)), ("trtr", (xr, yr))):
-            model = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1)
-            model.fit(X, y)
-            out[key] = float(f1_score(yt, model.predict(xt), average="macro"))
-    else:
-        ys, yr, yt = (
-            f[target].to_numpy(dtype=np.float64) for f in (synthetic, real_train, real_test)
-        )
-        for key, (X, y) in (("tstr", (xs, ys)), ("trtr", (xr, yr))):
-            keep = ~np.isnan(y)
-            model = RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1)
-            model.fit(X[keep], y[keep])
-            ok = ~np.isnan(yt)
-            out[key] = float(r2_score(yt[ok], model.predict(xt[ok])))
-    return out
-
-
-def tabular_report(
-    real,
-    synthetic,
-    target=None,
-    discrete_columns=None,
-    holdout=None,
-    detection: bool = True,
-    random_state=0,
-) -> dict:
-    """Fidelity of a synthetic table, with SDMetrics-comparable scores.
-
-    Parameters
-    ----------
-    real, synthetic : pandas.DataFrame
-        The real rows the generator learned from, and its output.
-    target : column name, optional
-        Adds TSTR / TRTR (:func:`train_synthetic_test_real`).
-    discrete_columns : list, optional
-        Default: :func:`infer_discrete_columns` on ``real``.
-    holdout : pandas.DataFrame, optional
-        Real rows the generator never saw, the test set of TSTR / TRTR. Without
-        it, 30% of ``real`` is held out for TRTR's test (TSTR is then
-        optimistic: the generator saw those rows).
-    detection : bool
-        Compute the detection scores (a few logistic regressions).
-    random_state : int
-
-    Returns
-    -------
-    dict
-        ``column_shapes`` and ``column_pair_trends`` (means over all
-        columns and pairs, NaN pairs skipped: SDMetrics' classic scores),
-        ``column_pair_trends_strong`` (the mean over the pairs whose real
-        dependence is strong, |r| > 0.5 or Cramer's V > 0.3: the default of
-        SDMetrics 0.32's QualityReport), ``quality`` (shapes and all-pair
-        trends averaged),
-        ``columns`` and ``pairs`` (the per-column and per-pair scores),
-        ``detection_auc`` and ``detection`` (SDMetrics' LogisticDetection),
-        and with a target ``tstr``, ``trtr``, ``task``, ``metric``.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> real = pd.DataFrame({"x": np.arange(40.0), "k": ["a", "b"] * 20})
-    >>> report = tabular_report(real, real.copy(), detection=False)
-    >>> report["column_shapes"], report["column_pair_trends"], report["quality"]
-    (1.0, 1.0, 1.0)
-    """
-    discrete, continuous = _check_frames(real, synthetic, discrete_columns)
-    synthetic = synthetic[list(real.columns)]
-    columns = column_shapes(real, synthetic, discrete)
-    pairs, strengths = column_pair_trends(real, synthetic, discrete, return_strength=True)
-    shape_mean = float(np.nanmean(list(columns.values())))
-    pair_values = [v for v in pairs.values() if not np.isnan(v)]
-    pair_mean = float(np.mean(pair_values)) if pair_values else float("nan")
-    limits = {"correlation": 0.5, "association": 0.3}
-    strong = [
-        v
-        for key, v in pairs.items()
-        if not np.isnan(v) and strengths[key][1] > limits[strengths[key][0]]
-    ]
-    report = {
-        "column_shapes": shape_mean,
-        "column_pair_trends": pair_mean,
-        "column_pair_trends_strong": float(np.mean(strong)) if strong else float("nan"),
-        "quality": float(np.nanmean([shape_mean, pair_mean])),
-        "columns": columns,
-        "pairs": pairs,
-    }
-    if detection:
-        aucs = _detection_fold_aucs(real, synthetic, discrete, continuous, random_state, 3)
-        report["detection_auc"] = float(np.mean(aucs))
-        report["detection"] = float(1.0 - np.mean([max(a, 0.5) * 2 - 1 for a in aucs]))
-    if target is not None:
-        if holdout is None:
-            rng = np.random.default_rng(random_state if isinstance(random_state, int) else 0)
-            order = rng.permutation(len(real))
-            cut = max(1, int(round(0.7 * len(real))))
-            train, test = real.iloc[order[:cut]], real.iloc[order[cut:]]
-        else:
-            train, test = real, holdout
-        report.update(
-            train_synthetic_test_real(synthetic, train, test, target, discrete, random_state)
-        )
-    return report

@@ -1,0 +1,166 @@
+"""Augmentation: synthetic rows for the rare classes, and a before/after table."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..errors import InvalidDataError, InvalidParameterError
+from ..validation import check_float, check_int
+from .frames import as_frame, import_pandas, json_value
+from .scores import feature_matrix, infer_discrete_columns
+from .synthesizer import TabularSynthesizer
+
+__all__ = ["allocate_rows", "augment"]
+
+logger = logging.getLogger(__name__)
+
+
+def allocate_rows(counts: dict, rows: int, minority: bool = True) -> dict:
+    """How many synthetic rows each class gets.
+
+    ``minority=True``: in proportion to each class's deficit to the largest
+    class (equal shares once balanced); else in proportion to the class
+    frequencies. Largest remainders make the total exactly ``rows``.
+
+    >>> allocate_rows({"a": 90, "b": 10, "c": 50}, 100)
+    {'a': 0, 'b': 67, 'c': 33}
+    >>> allocate_rows({"a": 75, "b": 25}, 8, minority=False)
+    {'a': 6, 'b': 2}
+    """
+    keys = list(counts)
+    n = np.array([counts[k] for k in keys], dtype=float)
+    weights = (n.max() - n) if minority else n.copy()
+    if weights.sum() == 0:
+        weights = np.ones_like(n)
+    share = rows * weights / weights.sum()
+    out = np.floor(share).astype(int)
+    for i in np.argsort(-(share - out), kind="stable")[: rows - out.sum()]:
+        out[i] += 1
+    return {k: int(v) for k, v in zip(keys, out)}
+
+
+def augment(
+    data,
+    target,
+    rows: int,
+    minority: bool = True,
+    holdout: float = 0.3,
+    steps: int | None = None,
+    classifier=None,
+    random_state=0,
+    **synthesizer_params,
+):
+    """Add synthetic rows of a classification table and show whether they help.
+
+    The real rows are split into a training part and a stratified holdout
+    (``holdout``, a fraction). A :class:`TabularSynthesizer` (``target``
+    discrete, conditional) learns the training part; ``rows`` rows are drawn,
+    of the rare classes when ``minority`` (see :func:`allocate_rows`), with
+    ``sample(conditions={target: class})``. A classifier (default: a random
+    forest of 200 trees) is trained on the real training rows, then on those
+    plus the synthetic rows, and both are scored on the untouched holdout.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or CSV path
+    target : column name
+    rows : int
+        Synthetic rows to add.
+    minority : bool
+    holdout : float in (0, 1)
+    steps : int, optional
+        Training iterations (default :func:`auto_steps`).
+    classifier : scikit-learn classifier, optional
+        Cloned for each of the two fits.
+    random_state : int
+    **synthesizer_params
+        Passed to :class:`TabularSynthesizer`.
+
+    Returns
+    -------
+    augmented : pandas.DataFrame
+        All real rows followed by the synthetic ones (original columns, dtypes).
+    table : pandas.DataFrame
+        Holdout scores (accuracy, balanced accuracy, macro-F1, recall of the
+        rarest class) for "real" and "real + synthetic", and the change.
+    """
+    pd = import_pandas()
+    from sklearn.base import clone
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, recall_score
+
+    frame = as_frame(data)
+    if target not in frame.columns:
+        raise InvalidParameterError(
+            f"target={target!r} is not a column; columns are {list(frame.columns)}"
+        )
+    rows = check_int(rows, "rows")
+    holdout = check_float(holdout, "holdout", strict=True, maximum=1.0)
+    if frame[target].isna().any():
+        raise InvalidDataError(f"target column {target!r} has missing values; drop those rows")
+    seed = int(random_state) if random_state is not None else 0
+    rng = np.random.default_rng(seed)
+    labels = frame[target].to_numpy()
+    classes, counts = np.unique(labels.astype(str), return_counts=True)
+    if len(classes) < 2:
+        raise InvalidDataError(f"target {target!r} has a single class; nothing to augment")
+    # Stratified split by hand: each class keeps at least one training row.
+    test_idx = []
+    for cls in classes:
+        idx = np.flatnonzero(labels.astype(str) == cls)
+        rng.shuffle(idx)
+        k = int(round(holdout * len(idx))) if len(idx) > 1 else 0
+        test_idx.extend(idx[: min(k, len(idx) - 1)])
+    test_mask = np.zeros(len(frame), dtype=bool)
+    test_mask[test_idx] = True
+    train, test = frame[~test_mask], frame[test_mask]
+    if len(test) == 0:
+        raise InvalidDataError("the holdout is empty; use more rows or a larger holdout")
+
+    discrete = synthesizer_params.pop("discrete_columns", None)
+    if discrete is None:
+        discrete = infer_discrete_columns(frame)
+    discrete = list(dict.fromkeys([*discrete, target]))
+    synth = TabularSynthesizer(discrete_columns=discrete, random_state=seed, **synthesizer_params)
+    synth.fit(train, steps=steps)
+    train_counts = train[target].value_counts()
+    plan = allocate_rows({k: int(v) for k, v in train_counts.items()}, rows, minority)
+    parts = [
+        synth.sample(k, conditions={target: cls}, random_state=seed + i)
+        for i, (cls, k) in enumerate(plan.items())
+        if k > 0
+    ]
+    synthetic = pd.concat(parts, ignore_index=True)
+    synthetic = synthetic.astype(frame.dtypes.to_dict(), errors="ignore")
+
+    features_d = [c for c in discrete if c != target]
+    features_c = [c for c in frame.columns if c not in discrete]
+    x_train, x_aug, x_test = feature_matrix(
+        [train, pd.concat([train, synthetic], ignore_index=True), test], features_d, features_c
+    )
+    codes, _ = pd.factorize(
+        pd.concat([train[target], synthetic[target], test[target]], ignore_index=True)
+    )
+    y_train = codes[: len(train)]
+    y_aug = codes[: len(train) + len(synthetic)]
+    y_test = codes[len(train) + len(synthetic) :]
+    model = classifier or RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1)
+    rare_code = int(codes[: len(train)][train[target].to_numpy() == train_counts.index[-1]][0])
+    scores = {}
+    for name, (X, y) in (("real", (x_train, y_train)), ("real + synthetic", (x_aug, y_aug))):
+        fitted = clone(model).fit(X, y)
+        pred = fitted.predict(x_test)
+        scores[name] = {
+            "accuracy": accuracy_score(y_test, pred),
+            "balanced_accuracy": balanced_accuracy_score(y_test, pred),
+            "macro_f1": f1_score(y_test, pred, average="macro"),
+            f"recall of rarest class ({json_value(train_counts.index[-1])!r})": recall_score(
+                y_test, pred, labels=[rare_code], average="macro", zero_division=0
+            ),
+        }
+    table = pd.DataFrame(scores)
+    table["change"] = table["real + synthetic"] - table["real"]
+    augmented = pd.concat([frame, synthetic], ignore_index=True)
+    return augmented, table

@@ -1,0 +1,465 @@
+"""The column transformer: a DataFrame to a matrix the networks learn, and back.
+
+Continuous columns by mode-specific normalisation (a Bayesian Gaussian
+mixture per column: a scalar within the chosen mode plus a one-hot of the
+mode) or by quantiles (a uniform scalar in [-1, 1]); discrete columns
+one-hot; missing values as a null indicator. Columns, names and dtypes come
+back as they went in.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+import warnings
+
+import numpy as np
+
+from ..errors import (
+    InvalidDataError,
+    InvalidParameterError,
+    InvalidParameterTypeError,
+    NotFittedError,
+)
+from ..validation import require
+from .frames import as_frame, import_pandas, json_value
+
+__all__ = ["CONTINUOUS_METHODS", "TabularTransformer"]
+
+logger = logging.getLogger(__name__)
+
+CONTINUOUS_METHODS = ("auto", "gmm", "quantile")
+
+
+class TabularTransformer:
+    """A DataFrame to a learnable matrix and back.
+
+    Per continuous column, by ``continuous``:
+
+    * ``"gmm"`` (mode-specific normalisation): a Bayesian Gaussian mixture of
+      up to ``max_modes`` components (modes with weight below 0.005 dropped);
+      a value ``x`` goes to its most likely mode ``k`` and becomes the scalar
+      ``(x - mu_k) / (4 sigma_k)`` (clipped to [-0.99, 0.99]) plus a one-hot of
+      ``k`` (omitted when there is a single mode);
+    * ``"quantile"``: the empirical CDF (up to 1000 knots, linear in between,
+      ties averaged), mapped to ``2 F(x) - 1`` in [-1, 1], inverted by the
+      empirical quantile function, so every output lies between observed values;
+    * ``"auto"``: quantile for tables under 1000 rows or a column whose mixture
+      has a single mode, else gmm. Measured on ``benchmarks/tabular.py``
+      (wine, breast_cancer, fair; 124 to 700 training rows), quantile beat
+      gmm on column shapes (0.88 / 0.88 / 0.90 against 0.84 / 0.76 / 0.88),
+      pair trends, TSTR and fit time; gmm above 1000 rows follows CTGAN and
+      is not measured here.
+
+    Discrete columns are one-hot. A column with missing values gets a null
+    indicator (a 2-wide one-hot; a discrete column's missing value is one
+    more category). Integer-valued columns come back rounded, values within
+    the observed bounds (``clip=True``), and ``inverse_transform`` restores
+    the column order, names and dtypes.
+
+    Parameters
+    ----------
+    discrete_columns : list, optional
+        Columns to treat as discrete; default: text, boolean and categorical
+        columns, and integer columns with at most 10 distinct values.
+    continuous : {"auto", "gmm", "quantile"}
+    max_modes : int
+    clip : bool
+    random_state : None, int or numpy.random.Generator
+        Seeds the mixtures.
+
+    Attributes
+    ----------
+    columns_ : list of dict
+        One JSON-serialisable description per column.
+    output_info_ : list of dict
+        Blocks of the matrix in order: ``column``, ``role`` (value, mode,
+        category, null), ``kind`` (tanh or softmax), ``start``, ``width``.
+    output_dim_ : int
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"age": [23, 41, 35, 62], "city": ["A", "B", "A", "C"]})
+    >>> tt = TabularTransformer(discrete_columns=["city"], continuous="quantile").fit(df)
+    >>> tt.output_dim_
+    4
+    >>> tt.inverse_transform(tt.transform(df)).equals(df)
+    True
+    """
+
+    def __init__(
+        self,
+        discrete_columns=None,
+        continuous: str = "auto",
+        max_modes: int = 10,
+        clip: bool = True,
+        random_state=None,
+    ):
+        self.discrete_columns = discrete_columns
+        self.continuous = continuous
+        self.max_modes = max_modes
+        self.clip = clip
+        self.random_state = random_state
+
+    # ----------------------------------------------------------------- fit --
+
+    def fit(self, data) -> TabularTransformer:
+        """Learn each column's encoding from ``data`` (DataFrame or CSV path)."""
+        pd = import_pandas()
+        frame = as_frame(data)
+        if self.continuous not in CONTINUOUS_METHODS:
+            raise InvalidParameterError(
+                f"continuous={self.continuous!r} is not known; choose one of {CONTINUOUS_METHODS}"
+            )
+        if isinstance(self.max_modes, bool) or not isinstance(self.max_modes, numbers.Integral):
+            raise InvalidParameterTypeError(f"max_modes={self.max_modes!r} must be an int >= 1")
+        if self.max_modes < 1:
+            raise InvalidParameterError(f"max_modes={self.max_modes!r} must be >= 1")
+        if self.discrete_columns is None:
+            from .scores import infer_discrete_columns
+
+            discrete = set(infer_discrete_columns(frame))
+        else:
+            if isinstance(self.discrete_columns, (str, bytes)):
+                raise InvalidParameterTypeError(
+                    f"discrete_columns={self.discrete_columns!r} must be a list of column names"
+                )
+            discrete = set(self.discrete_columns)
+            unknown = sorted(map(str, discrete - set(frame.columns)))
+            if unknown:
+                raise InvalidParameterError(
+                    f"discrete_columns names {unknown}, which are not columns of the data; "
+                    f"columns are {list(frame.columns)}"
+                )
+        rng = np.random.default_rng(self.random_state)
+        self.columns_ = []
+        for name in frame.columns:
+            series = frame[name]
+            if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(
+                series
+            ):
+                raise InvalidDataError(
+                    f"column {name!r} holds dates or durations; convert it to numbers "
+                    "(e.g. days since a date) or to text before fitting"
+                )
+            numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(
+                series
+            )
+            if (
+                self.discrete_columns is not None
+                and name not in discrete
+                and not numeric
+                and not pd.api.types.is_bool_dtype(series)
+            ):
+                example = next((v for v in series if isinstance(v, str)), series.iloc[0])
+                raise InvalidDataError(
+                    f"column {name!r} is not numeric (it holds {example!r}) but is not in "
+                    f"discrete_columns={list(self.discrete_columns)!r}; add it there, convert "
+                    "it to numbers, or pass discrete_columns=None to infer them"
+                )
+            if name in discrete or not numeric:
+                self.columns_.append(self._fit_discrete(name, series))
+            else:
+                self.columns_.append(self._fit_continuous(name, series, len(frame), rng))
+        self._build_layout()
+        return self
+
+    def _fit_discrete(self, name, series) -> dict:
+        pd = import_pandas()
+        null = series.isna().to_numpy()
+        values = list(pd.unique(series[~null]))
+        try:
+            values = sorted(values)
+        except TypeError:
+            pass  # mixed types: keep the order of first appearance
+        dtype = series.dtype
+        spec = {
+            "name": json_value(name),
+            "kind": "discrete",
+            "dtype": str(dtype),
+            "categories": [json_value(v) for v in values],
+            "has_null": bool(null.any()),
+        }
+        if isinstance(dtype, pd.CategoricalDtype):
+            spec["dtype_categories"] = [json_value(v) for v in dtype.categories]
+        return spec
+
+    def _fit_continuous(self, name, series, n_rows, rng) -> dict:
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        null = np.isnan(values)
+        observed = values[~null]
+        if observed.size == 0:
+            raise InvalidDataError(f"column {name!r} has no values at all; drop it")
+        if not np.all(np.isfinite(observed)):
+            raise InvalidDataError(f"column {name!r} holds inf; replace it by a finite value")
+        spec = {
+            "name": json_value(name),
+            "kind": "continuous",
+            "dtype": str(series.dtype),
+            "integer": bool(np.all(observed == np.round(observed))),
+            "has_null": bool(null.any()),
+            "min": float(observed.min()),
+            "max": float(observed.max()),
+            "fill": float(np.median(observed)),
+        }
+        method = self.continuous
+        n_unique = len(np.unique(observed))
+        if method == "auto" and n_rows < 1000:
+            method = "quantile"
+        if method in ("auto", "gmm") and n_unique > 1:
+            means, stds, weights = _fit_mixture(observed, min(self.max_modes, n_unique), rng)
+            if method == "auto" and len(means) == 1:
+                method = "quantile"
+            else:
+                method = "gmm"
+                spec.update(means=means.tolist(), stds=stds.tolist(), weights=weights.tolist())
+        if method != "gmm":
+            method = "quantile"
+            n_knots = min(1000, observed.size)
+            levels = np.linspace(0.0, 1.0, n_knots)
+            spec["knots"] = np.quantile(observed, levels).tolist()
+        spec["method"] = method
+        return spec
+
+    def _build_layout(self) -> None:
+        blocks = []
+        start = 0
+
+        def add(column, role, kind, width):
+            nonlocal start
+            blocks.append(
+                {"column": column, "role": role, "kind": kind, "start": start, "width": width}
+            )
+            start += width
+
+        for i, spec in enumerate(self.columns_):
+            if spec["kind"] == "discrete":
+                width = len(spec["categories"]) + int(spec["has_null"])
+                add(i, "category", "softmax", width)
+                continue
+            add(i, "value", "tanh", 1)
+            if spec["method"] == "gmm" and len(spec["means"]) > 1:
+                add(i, "mode", "softmax", len(spec["means"]))
+            if spec["has_null"]:
+                add(i, "null", "softmax", 2)
+        self.output_info_ = blocks
+        self.output_dim_ = start
+
+    # ----------------------------------------------------------- transform --
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "columns_"):
+            raise NotFittedError("this TabularTransformer is not fitted yet; call fit(data) first")
+
+    @property
+    def column_names_(self) -> list:
+        return [spec["name"] for spec in self.columns_]
+
+    def transform(self, data) -> np.ndarray:
+        """The matrix of ``data`` (same columns as at fit), float64, (rows, output_dim_)."""
+        self._check_fitted()
+        frame = as_frame(data)
+        missing = [n for n in self.column_names_ if n not in frame.columns]
+        if missing:
+            raise InvalidDataError(f"data lacks the columns {missing} seen at fit")
+        out = np.zeros((len(frame), self.output_dim_))
+        by_column: dict[int, list[dict]] = {}
+        for block in self.output_info_:
+            by_column.setdefault(block["column"], []).append(block)
+        for i, spec in enumerate(self.columns_):
+            series = frame[spec["name"]]
+            blocks = {b["role"]: b for b in by_column[i]}
+            if spec["kind"] == "discrete":
+                codes = self.discrete_codes(i, series)
+                b = blocks["category"]
+                out[np.arange(len(frame)), b["start"] + codes] = 1.0
+                continue
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            null = np.isnan(values)
+            if null.any() and not spec["has_null"]:
+                raise InvalidDataError(
+                    f"column {spec['name']!r} has missing values, but had none at fit; "
+                    "refit the transformer on data with missing values"
+                )
+            values = np.where(null, spec["fill"], values)
+            value_col = blocks["value"]["start"]
+            if spec["method"] == "gmm":
+                means, stds = np.array(spec["means"]), np.array(spec["stds"])
+                log_w = np.log(np.array(spec["weights"]))
+                logp = log_w - np.log(stds) - 0.5 * ((values[:, None] - means) / stds) ** 2
+                mode = np.argmax(logp, axis=1)
+                out[:, value_col] = np.clip((values - means[mode]) / (4 * stds[mode]), -0.99, 0.99)
+                if "mode" in blocks:
+                    out[np.arange(len(frame)), blocks["mode"]["start"] + mode] = 1.0
+            else:
+                knots = np.array(spec["knots"])
+                levels = np.linspace(0.0, 1.0, len(knots))
+                # Ties: the mean of the left and right interpolations (as scikit-learn).
+                u = 0.5 * (
+                    np.interp(values, knots, levels)
+                    - np.interp(-values, -knots[::-1], -levels[::-1])
+                )
+                out[:, value_col] = 2.0 * u - 1.0
+            if spec["has_null"]:
+                out[np.arange(len(frame)), blocks["null"]["start"] + null.astype(int)] = 1.0
+        return out
+
+    def discrete_codes(self, column: int, series) -> np.ndarray:
+        """Category index per row of a discrete column (missing: the last index)."""
+        spec = self.columns_[column]
+        null = series.isna().to_numpy()
+        lookup = {v: k for k, v in enumerate(spec["categories"])}
+        codes = np.empty(len(series), dtype=np.intp)
+        codes[null] = len(spec["categories"])
+        if null.any() and not spec["has_null"]:
+            raise InvalidDataError(
+                f"column {spec['name']!r} has missing values, but had none at fit"
+            )
+        for row, value in zip(np.flatnonzero(~null), series[~null]):
+            code = lookup.get(json_value(value))
+            if code is None:
+                raise InvalidDataError(
+                    f"column {spec['name']!r} has the value {value!r}, not seen at fit; "
+                    f"known values: {spec['categories'][:10]}"
+                )
+            codes[row] = code
+        return codes
+
+    def fit_transform(self, data) -> np.ndarray:
+        return self.fit(data).transform(data)
+
+    def inverse_transform(self, matrix: np.ndarray):
+        """A DataFrame from a matrix: argmax per one-hot block, scalars clipped to [-1, 1]."""
+        self._check_fitted()
+        pd = import_pandas()
+        matrix = np.asarray(matrix, dtype=np.float64)
+        if matrix.ndim != 2 or matrix.shape[1] != self.output_dim_:
+            raise InvalidDataError(
+                f"matrix must have shape (rows, {self.output_dim_}); got {matrix.shape}"
+            )
+        n = matrix.shape[0]
+        by_column: dict[int, dict] = {}
+        for block in self.output_info_:
+            by_column.setdefault(block["column"], {})[block["role"]] = block
+
+        def argmax(block):
+            return np.argmax(matrix[:, block["start"] : block["start"] + block["width"]], axis=1)
+
+        columns = {}
+        for i, spec in enumerate(self.columns_):
+            blocks = by_column[i]
+            if spec["kind"] == "discrete":
+                codes = argmax(blocks["category"])
+                cats = spec["categories"]
+                values = np.empty(n, dtype=object)
+                for k, cat in enumerate(cats):
+                    values[codes == k] = cat
+                null = codes >= len(cats)
+                values[null] = None
+                columns[spec["name"]] = _restore_discrete(pd, values, null, spec)
+                continue
+            scalar = np.clip(matrix[:, blocks["value"]["start"]], -1.0, 1.0)
+            if spec["method"] == "gmm":
+                means, stds = np.array(spec["means"]), np.array(spec["stds"])
+                mode = argmax(blocks["mode"]) if "mode" in blocks else np.zeros(n, dtype=int)
+                values = scalar * 4 * stds[mode] + means[mode]
+            else:
+                knots = np.array(spec["knots"])
+                values = np.interp((scalar + 1.0) / 2.0, np.linspace(0, 1, len(knots)), knots)
+            if self.clip:
+                values = np.clip(values, spec["min"], spec["max"])
+            if spec["integer"]:
+                values = np.round(values)
+            null = argmax(blocks["null"]) == 1 if "null" in blocks else np.zeros(n, dtype=bool)
+            columns[spec["name"]] = _restore_continuous(pd, values, null, spec)
+        return pd.DataFrame(columns, columns=self.column_names_)
+
+    # -------------------------------------------------------------- state --
+
+    def state_dict(self) -> dict:
+        """JSON-serialisable fitted state; :meth:`from_state_dict` inverts it."""
+        self._check_fitted()
+        return {
+            "params": {
+                "discrete_columns": (
+                    None
+                    if self.discrete_columns is None
+                    else [json_value(c) for c in self.discrete_columns]
+                ),
+                "continuous": self.continuous,
+                "max_modes": int(self.max_modes),
+                "clip": bool(self.clip),
+            },
+            "columns": self.columns_,
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> TabularTransformer:
+        tt = cls(**state["params"])
+        tt.columns_ = [dict(c) for c in state["columns"]]
+        tt._build_layout()
+        return tt
+
+
+def _fit_mixture(observed: np.ndarray, n_components: int, rng) -> tuple:
+    """Means, sds and weights of the significant modes (weight >= 0.005) of a BGM."""
+    mixture = require("sklearn.mixture", "tabular", "mode-specific normalisation")
+    ConvergenceWarning = require("sklearn.exceptions", "tabular", "wgangp").ConvergenceWarning
+    BayesianGaussianMixture = mixture.BayesianGaussianMixture
+    bgm = BayesianGaussianMixture(
+        n_components=n_components,
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=0.001,
+        max_iter=100,
+        n_init=1,
+        random_state=int(rng.integers(2**31 - 1)),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        bgm.fit(observed.reshape(-1, 1))
+    keep = bgm.weights_ >= 0.005
+    if not keep.any():
+        keep = bgm.weights_ == bgm.weights_.max()
+    means = bgm.means_[keep, 0]
+    stds = np.sqrt(bgm.covariances_[keep].reshape(-1))
+    weights = bgm.weights_[keep] / bgm.weights_[keep].sum()
+    return means, stds, weights
+
+
+def _restore_discrete(pd, values, null, spec):
+    dtype = spec["dtype"]
+    if dtype == "category":
+        return pd.Categorical(values, categories=spec.get("dtype_categories"))
+    try:
+        if dtype in ("object", "string", "str"):
+            return pd.Series(values, dtype=dtype)
+        if null.any() and dtype in ("bool",):
+            return pd.Series(values, dtype="boolean")
+        if null.any() and np.dtype(dtype).kind in "iu":
+            return pd.Series(values, dtype=dtype.capitalize())
+        return pd.Series(values).astype(dtype)
+    except (TypeError, ValueError):
+        return pd.Series(values, dtype=object)
+
+
+def _restore_continuous(pd, values, null, spec):
+    dtype = spec["dtype"]
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:  # a pandas extension dtype such as Int64 or Float64
+        series = pd.Series(values)
+        series[null] = None
+        return series.astype(dtype)
+    if kind in "iu":
+        if null.any():
+            series = pd.Series(values.astype(np.int64), dtype=dtype.capitalize())
+            series[null] = pd.NA
+            return series
+        return pd.Series(values.astype(dtype))
+    values = values.astype(dtype, copy=True)
+    values[null] = np.nan
+    return pd.Series(values)
+
+
+# --------------------------------------------------------------------------- #
