@@ -68,7 +68,7 @@ def test_same_seed_gives_the_same_model(X):
 
 def test_generator_step_does_not_touch_the_critic(X, monkeypatch):
     model = WGANGP(**SMALL, random_state=0).fit(X, steps=1)
-    from wgangp import train
+    from wgangp import steps as train
 
     before = [p.copy() for p in model.critic_.params]
     train.generator_step(
@@ -82,7 +82,7 @@ def test_every_row_is_visited_each_epoch():
     X = np.arange(40, dtype=float).reshape(20, 2)
     model = WGANGP(hidden=4, depth=1, batch_size=5, n_critic=4, random_state=0)
     seen = []
-    from wgangp import train
+    from wgangp import steps as train
 
     original = train.MinibatchSampler.next_indices
 

@@ -25,9 +25,9 @@ from .history import History, read_history
 from .model import WGANGP
 from .modelfile import load
 from .monitor import Checkpoint, DivergenceGuard, HistoryLogger, ProgressBar, TensorBoardLogger
-from .runs import latest_checkpoint
 from .nn import MLP
 from .optim import SGD, Adam, RMSProp
+from .runs import latest_checkpoint
 from .tabular import TabularSynthesizer
 from .train import Callback
 

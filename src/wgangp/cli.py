@@ -57,6 +57,7 @@ from .errors import (
 from .history import read_history
 from .model import WGANGP
 from .modelfile import load
+from .plot import SampleSnapshots
 from .runs import (
     CHECKPOINT_DIR,
     CONFIG_FILE,
@@ -67,7 +68,6 @@ from .runs import (
     list_checkpoints,
     run_dir_of,
 )
-from .plot import SampleSnapshots
 from .train import Callback
 
 PROG = "wgangp"

@@ -23,7 +23,8 @@ default 512-wide model takes seconds. Inputs are drawn, and redrawn, until no
 ReLU-like pre-activation lies within ``margin`` of its kink, where finite
 differences would straddle a corner.
 
-The losses are looked up in :mod:`wgangp.losses` at call time, so the check
+The losses come from the estimator itself (``model.gradcheck_losses``), which
+calls the same loss functions that its training steps call, so the check
 exercises exactly the code that training runs.
 """
 
@@ -33,13 +34,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import losses
-from .errors import InvalidParameterError
-from .nn import MLP, preactivations
+from .errors import InvalidParameterError, NotFittedError
 
 __all__ = ["GradcheckResult", "gradcheck"]
-
-_KINKED = ("relu", "leaky_relu")
 
 
 @dataclass
@@ -92,13 +89,6 @@ class GradcheckResult:
             f"(threshold {self.threshold:.0e})"
         )
         return "\n".join(lines)
-
-
-def _far_from_kinks(net: MLP, x: np.ndarray, margin: float) -> bool:
-    zs = preactivations(net.params, net.activations, x)
-    return all(
-        np.abs(z).min() > margin for act, z in zip(net.activations, zs) if act.name in _KINKED
-    )
 
 
 def _entries(analytic: np.ndarray, max_entries: int, rng) -> np.ndarray:
@@ -156,12 +146,17 @@ def gradcheck(
 
     Parameters
     ----------
-    model : WGANGP
-        A fitted (or loaded) model; it is not modified (float64 copies are used).
+    model : WGANGP, TabularSynthesizer or any wgangp estimator
+        A fitted (or loaded) model; it is not modified (float64 copies are
+        used). The estimator says which losses to check
+        (``model.gradcheck_losses``): for :class:`~wgangp.WGANGP`, the critic
+        loss and the generator loss; for the synthesizer the same with its
+        heads, conditions, packing and dropout masks.
     n_samples : int
         Rows of real, fake and interpolated points (and of noise for the
-        generator loss). Real points are standard normal draws in the model's
-        scaled space (where the critic sees data).
+        generator loss); packs of rows for the synthesizer. Real points are
+        standard normal draws in the model's scaled space (where the critic
+        sees data).
     eps : float
         Finite-difference step.
     threshold : float
@@ -186,50 +181,17 @@ def gradcheck(
     >>> result.passed, len(result.table)  # 2 losses x 3 layers x (W, b)
     (True, 12)
     """
-    if not hasattr(model, "critic_"):
-        from .errors import NotFittedError
-
-        raise NotFittedError("gradcheck needs a fitted model; call fit(X) first")
+    if not hasattr(model, "gradcheck_losses") or not model.is_fitted():
+        raise NotFittedError(
+            "gradcheck needs a fitted wgangp estimator; call fit first (or wgangp.load(path))"
+        )
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise InvalidParameterError(f"n_samples={n_samples!r} must be an integer >= 1")
     rng = np.random.default_rng(random_state)
-    critic = model.critic_.astype(np.float64)
-    generator = model.generator_.astype(np.float64)
-    lambda_gp = float(model.lambda_gp)
-    penalty = model.penalty
-    n_features, latent = model.n_features_in_, model.latent_dim_
-
-    for _ in range(200):
-        x_real = rng.standard_normal((n_samples, n_features))
-        z = rng.standard_normal((n_samples, latent))
-        x_fake = generator(z)
-        alpha = rng.random((n_samples, 1))
-        x_interp = x_fake + alpha * (x_real - x_fake)
-        z_gen = rng.standard_normal((n_samples, latent))
-        if (
-            _far_from_kinks(critic, np.concatenate([x_real, x_fake, x_interp]), margin)
-            and _far_from_kinks(generator, z_gen, margin)
-            and _far_from_kinks(critic, generator(z_gen), margin)
-        ):
-            break
-    else:
-        raise RuntimeError(
-            "gradcheck could not draw inputs away from ReLU kinks; lower margin= or n_samples="
-        )
-
-    def critic_value():
-        return losses.critic_loss(critic, x_real, x_fake, alpha, lambda_gp, penalty)[0]
-
-    def generator_value():
-        return losses.generator_loss(generator, critic, z_gen)[0]
-
-    _, critic_grads, _ = losses.critic_loss(critic, x_real, x_fake, alpha, lambda_gp, penalty)
-    _, generator_grads = losses.generator_loss(generator, critic, z_gen)
     result = GradcheckResult(threshold=threshold)
-    result.table += _check(
-        "critic", critic, critic_value, critic_grads, eps, max_entries, threshold, rng
-    )
-    result.table += _check(
-        "generator", generator, generator_value, generator_grads, eps, max_entries, threshold, rng
-    )
+    for loss_name, net, loss in model.gradcheck_losses(rng, int(n_samples), margin):
+        _, grads = loss()
+        result.table += _check(
+            loss_name, net, lambda loss=loss: loss()[0], grads, eps, max_entries, threshold, rng
+        )
     return result

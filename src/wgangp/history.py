@@ -133,7 +133,7 @@ class History:
             keep = np.zeros(self._size, dtype=bool)
             keep[1::2] = True
         kept = int(keep.sum())
-        for key, col in self._columns.items():
+        for col in self._columns.values():
             col[:kept] = col[: self._size][keep]
         self._size = kept
 

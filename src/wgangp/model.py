@@ -15,13 +15,16 @@ import warnings
 
 import numpy as np
 
+from . import losses
 from .errors import InvalidDataError, ModelFileError
 from .init import INITIALIZERS
 from .losses import PENALTIES
 from .modelfile import header_int, register_format
-from .nn import ACTIVATIONS, MLP, Activation, get_activation
+from .nn import ACTIVATIONS, MLP, Activation, far_from_kinks, get_activation
 from .optim import OPTIMIZER_NAMES, Optimizer
-from .train import Estimator, MinibatchSampler, check_sizes, critic_step, generator_step
+from .saving import check_sizes
+from .steps import MinibatchSampler, critic_step, generator_step
+from .train import Estimator
 from .validation import (
     Param,
     check_array,
@@ -151,8 +154,8 @@ class WGANGP(Estimator):
     n_iter_ : int
         Generator iterations done.
     history_ : wgangp.history.History
-        Metrics records (bounded, saved with the model), read like a list of dicts (``len``, ``[-1]``,
-        iteration; ``history_.column(key)`` gives an array): every
+        Metrics records (bounded, saved with the model), read like a list of
+        dicts (``len``, ``[-1]``, iteration; ``history_.column(key)`` gives an array): every
         ``log_every``-th iteration and the last one of each ``fit`` call.
         Keys: iteration, critic_loss, generator_loss, generator_grad_norm,
         wasserstein (mean D(real) - mean D(fake)), penalty, d_real, d_fake,
@@ -462,13 +465,51 @@ class WGANGP(Estimator):
         record.update(stats)
         return record
 
-    def _usable(self) -> bool:
+    def outputs_finite(self) -> bool:
         z = np.random.default_rng(0).standard_normal(
             (64, self.generator_.sizes[0]), dtype=self.generator_.dtype
         )
         with np.errstate(over="ignore", invalid="ignore"):
             x = self.generator_(z)
             return bool(np.isfinite(x).all() and np.isfinite(self.critic_(x)).all())
+
+    def gradcheck_losses(self, rng: np.random.Generator, n_samples: int, margin: float):
+        """The losses :func:`wgangp.gradcheck` compares with finite differences:
+        ``[(name, float64 network, loss)]``, ``loss()`` giving (value, gradients).
+
+        The critic loss at standard normal "real" rows (the scaled space),
+        fresh fakes and interpolates, and the generator loss through the
+        critic; inputs are redrawn until no ReLU-like pre-activation lies
+        within ``margin`` of its kink.
+        """
+        critic = self.critic_.astype(np.float64)
+        generator = self.generator_.astype(np.float64)
+        lambda_gp, penalty = float(self.lambda_gp), self.penalty
+        for _ in range(200):
+            x_real = rng.standard_normal((n_samples, self.n_features_in_))
+            x_fake = generator(rng.standard_normal((n_samples, self.latent_dim_)))
+            alpha = rng.random((n_samples, 1))
+            x_interp = x_fake + alpha * (x_real - x_fake)
+            z_gen = rng.standard_normal((n_samples, self.latent_dim_))
+            if (
+                far_from_kinks(critic, np.concatenate([x_real, x_fake, x_interp]), margin)
+                and far_from_kinks(generator, z_gen, margin)
+                and far_from_kinks(critic, generator(z_gen), margin)
+            ):
+                break
+        else:
+            raise RuntimeError(
+                "gradcheck could not draw inputs away from ReLU kinks; lower margin= or n_samples="
+            )
+
+        def critic_value():
+            loss, grads, _ = losses.critic_loss(critic, x_real, x_fake, alpha, lambda_gp, penalty)
+            return loss, grads
+
+        def generator_value():
+            return losses.generator_loss(generator, critic, z_gen)
+
+        return [("critic", critic, critic_value), ("generator", generator, generator_value)]
 
     def grad_norm_points(self, rng: np.random.Generator, n: int, X=None):
         """Points where the critic's input-gradient norm is worth watching:

@@ -41,8 +41,15 @@ import numpy as np
 from .errors import TrainingDiverged
 from .history import History, json_safe, read_history, write_csv
 from .modelfile import remove_stale_temps
-from .runs import checkpoint_iteration, checkpoint_name, latest_checkpoint, list_checkpoints
-from .train import Callback
+from .runs import (
+    CHECKPOINT_DIR,
+    HISTORY_FILE,
+    checkpoint_iteration,
+    checkpoint_name,
+    latest_checkpoint,
+    list_checkpoints,
+)
+from .train import Callback, register_standard_callbacks
 from .validation import check_folder, check_int, check_path
 
 __all__ = [
@@ -362,7 +369,7 @@ class Checkpoint(Callback):
             self.save(model)
 
     def on_train_end(self, model):
-        if not model._is_fitted() or self.last_saved == model.n_iter_:
+        if not model.is_fitted() or self.last_saved == model.n_iter_:
             return
         if not _all_finite(model):
             logger.warning("final state has NaN or inf parameters; no checkpoint written")
@@ -422,18 +429,18 @@ class DivergenceGuard(Callback):
 
     def _snapshot(self, model) -> None:
         slot = self._slots[1 - self._latest]  # overwrite the older state
-        arrays = model._state_arrays()
+        arrays = model.state_arrays()
         if slot[0] is None or len(slot[0]) != len(arrays):
             slot[0] = [np.empty_like(a) for a in arrays]
         for buf, a in zip(slot[0], arrays):
             np.copyto(buf, a)
-        slot[1] = model._get_state()
+        slot[1] = model.training_state()
         self._latest = 1 - self._latest
 
     def _restore(self, model, which: int) -> None:
         buffers, good = self._slots[which]
-        model._set_state(good)
-        for buf, a in zip(buffers, model._state_arrays()):  # aligned now as at the snapshot
+        model.restore_training_state(good)
+        for buf, a in zip(buffers, model.state_arrays()):  # aligned now as at the snapshot
             np.copyto(a, buf)
 
     def on_train_begin(self, model):
@@ -462,7 +469,7 @@ class DivergenceGuard(Callback):
         else:
             self._restore(model, self._latest)
             older = self._slots[1 - self._latest][1]
-            if older is not None and not model._usable():
+            if older is not None and not model.outputs_finite():
                 self._restore(model, 1 - self._latest)  # the newer state had blown up
             restored = f"parameters restored to those after iteration {model.n_iter_}"
             if self.checkpoint is not None:
@@ -478,3 +485,36 @@ class DivergenceGuard(Callback):
             iteration=iteration,
             checkpoint=path,
         )
+
+
+def standard_callbacks(callbacks, verbose, run_dir, checkpoint_every, keep) -> list:
+    """``callbacks`` with those that ``fit(run_dir=..., verbose=1)`` adds, where missing.
+
+    With a run folder: :class:`DivergenceGuard` first (so that nothing logs
+    or saves a diverged state before it acts), :class:`HistoryLogger` to
+    ``history.jsonl`` and :class:`Checkpoint` to ``checkpoints/``; with
+    ``verbose``, a :class:`ProgressBar`. A callback of the same type already
+    in ``callbacks`` is kept instead.
+    """
+    callbacks = list(callbacks)
+
+    def missing(kind) -> bool:
+        return not any(isinstance(cb, kind) for cb in callbacks)
+
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        ckpt = None
+        if missing(Checkpoint):
+            ckpt = Checkpoint(run_dir / CHECKPOINT_DIR, every=checkpoint_every, keep=keep)
+        if missing(DivergenceGuard):
+            callbacks.insert(0, DivergenceGuard(checkpoint=ckpt))
+        if missing(HistoryLogger):
+            callbacks.append(HistoryLogger(run_dir / HISTORY_FILE))
+        if ckpt is not None:
+            callbacks.append(ckpt)
+    if verbose and missing(ProgressBar):
+        callbacks.append(ProgressBar())
+    return callbacks
+
+
+register_standard_callbacks(standard_callbacks)

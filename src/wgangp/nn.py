@@ -37,326 +37,43 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .errors import InvalidParameterError, InvalidParameterTypeError
+from .activations import (
+    ACTIVATIONS,
+    Activation,
+    Dropout,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Softplus,
+    Tanh,
+    get_activation,
+)
+from .errors import InvalidParameterError
 from .init import get_initializer
 from .validation import check_dtype
 
 DEFAULT_DTYPE = np.float32
 """float32 by default; float64 is selectable for gradient checks."""
 
-# --------------------------------------------------------------------------- #
-# Activations: each keeps f, f' and f'' side by side.                          #
-# Derivatives take both the pre-activation z and the output h = f(z), so each  #
-# can use whichever is cheaper.                                               #
-# --------------------------------------------------------------------------- #
-
-
-class Activation:
-    """An elementwise nonlinearity with its first and second derivatives.
-
-    Attributes
-    ----------
-    name : str
-        Name used in configs and model files.
-    piecewise_linear : bool
-        True when ``f''`` is zero almost everywhere (identity, ReLU, LeakyReLU),
-        so the penalty pullback has no second-derivative terms.
-    """
-
-    name = "activation"
-    piecewise_linear = False
-
-    def f(self, z: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def df(self, z: np.ndarray, h: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def d2f(self, z: np.ndarray, h: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    # The passes below use three hooks built on f, df, d2f. ``saved`` is what
-    # the derivatives need from the forward pass; subclasses may keep less
-    # (ReLU keeps a boolean mask) and may compute h in place of z.
-
-    def forward_saved(self, z: np.ndarray):
-        """``(h, saved)``: the output and what :meth:`mul_df` needs. May overwrite ``z``."""
-        h = self.f(z)
-        return h, (z, h)
-
-    def mul_df(self, d: np.ndarray, saved, out=None) -> np.ndarray:
-        """``d * f'(z)``; ``out`` may be ``d`` itself."""
-        z, h = saved
-        return np.multiply(d, self.df(z, h), out=out)
-
-    def d2f_saved(self, saved) -> np.ndarray:
-        """``f''(z)`` from what :meth:`forward_saved` kept."""
-        z, h = saved
-        return self.d2f(z, h)
-
-    def config(self) -> dict:
-        """JSON-serialisable description, inverse of :func:`get_activation`."""
-        return {"name": self.name}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Activation) and self.config() == other.config()
-
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self.config().items())))
-
-
-class Identity(Activation):
-    """``f(z) = z``."""
-
-    name = "identity"
-    piecewise_linear = True
-
-    def f(self, z):
-        return z
-
-    def df(self, z, h):
-        return np.ones_like(z)
-
-    def d2f(self, z, h):
-        return np.zeros_like(z)
-
-    def forward_saved(self, z):
-        return z, None
-
-    def mul_df(self, d, saved, out=None):
-        if out is None or out is d:
-            return d
-        np.copyto(out, d)
-        return out
-
-
-class ReLU(Activation):
-    """``f(z) = max(z, 0)``; ``f'(0)`` is taken as 0."""
-
-    name = "relu"
-    piecewise_linear = True
-
-    def f(self, z):
-        return np.maximum(z, 0)
-
-    def df(self, z, h):
-        return (z > 0).astype(z.dtype)
-
-    def d2f(self, z, h):
-        return np.zeros_like(z)
-
-    def forward_saved(self, z):
-        # A boolean mask is all f' needs; multiplying by it is cheaper than
-        # np.maximum, and h takes z's memory.
-        mask = z > 0
-        np.multiply(z, mask, out=z)
-        return z, mask
-
-    def mul_df(self, d, saved, out=None):
-        return np.multiply(d, saved, out=out)
-
-
-class LeakyReLU(Activation):
-    """``f(z) = z`` for ``z > 0`` else ``slope * z``."""
-
-    name = "leaky_relu"
-    piecewise_linear = True
-
-    def __init__(self, slope: float = 0.2):
-        if isinstance(slope, bool) or not isinstance(slope, (int, float, np.floating, np.integer)):
-            raise InvalidParameterTypeError(
-                f"leaky_relu slope={slope!r} must be a number in [0, 1), e.g. 0.2"
-            )
-        slope = float(slope)
-        if not 0.0 <= slope < 1.0:
-            raise InvalidParameterError(
-                f"leaky_relu slope={slope!r} is not allowed; use a value in [0, 1), e.g. 0.2"
-            )
-        self.slope = slope
-
-    def f(self, z):
-        return np.where(z > 0, z, z * z.dtype.type(self.slope))
-
-    def df(self, z, h):
-        return np.where(z > 0, z.dtype.type(1), z.dtype.type(self.slope))
-
-    def d2f(self, z, h):
-        return np.zeros_like(z)
-
-    def forward_saved(self, z):
-        slope = self.df(z, None)  # 1 or slope per entry: f(z) = f'(z) z
-        np.multiply(z, slope, out=z)
-        return z, slope
-
-    def mul_df(self, d, saved, out=None):
-        return np.multiply(d, saved, out=out)
-
-    def config(self):
-        return {"name": self.name, "slope": self.slope}
-
-    def __repr__(self):
-        return f"LeakyReLU(slope={self.slope})"
-
-
-class Tanh(Activation):
-    """``f(z) = tanh z``, ``f' = 1 - h^2``, ``f'' = -2 h (1 - h^2)``."""
-
-    name = "tanh"
-
-    def f(self, z):
-        return np.tanh(z)
-
-    def df(self, z, h):
-        return 1 - h * h
-
-    def d2f(self, z, h):
-        return -2 * h * (1 - h * h)
-
-
-class Softplus(Activation):
-    """``f(z) = log(1 + e^z)``, ``f' = sigmoid(z)``, ``f'' = sigmoid(z) (1 - sigmoid(z))``."""
-
-    name = "softplus"
-
-    def f(self, z):
-        return np.logaddexp(z.dtype.type(0), z)
-
-    @staticmethod
-    def _sigmoid(z):
-        # tanh form: no overflow for large |z|.
-        return 0.5 * (1 + np.tanh(0.5 * z))
-
-    def df(self, z, h):
-        return self._sigmoid(z)
-
-    def d2f(self, z, h):
-        s = self._sigmoid(z)
-        return s * (1 - s)
-
-
-ACTIVATIONS: dict[str, type[Activation]] = {
-    cls.name: cls for cls in (Identity, ReLU, LeakyReLU, Tanh, Softplus)
-}
-
-
-class Dropout(Activation):
-    """Another activation followed by a fixed dropout mask: ``f(z) = s(z) m``.
-
-    ``m`` holds 0 or ``1 / (1 - rate)`` per entry (inverted dropout), drawn
-    once per training step for the step's stacked rows by :meth:`new_mask`;
-    with ``mask = None`` the layer is ``s`` alone (evaluation). With the mask
-    fixed the critic is an ordinary function of its input, so
-
-    .. math:: f' = s'(z) m, \\qquad f'' = s''(z) m
-
-    keep the input gradient and the penalty pullback of :mod:`wgangp.nn` exact.
-
-    Parameters
-    ----------
-    inner : Activation or name
-    rate : float in [0, 1)
-    """
-
-    name = "dropout"
-
-    def __init__(self, inner="leaky_relu", rate: float = 0.5):
-        self.inner = get_activation(inner)
-        rate = float(rate)
-        if not 0.0 <= rate < 1.0:
-            raise InvalidParameterError(f"dropout rate={rate!r} must lie in [0, 1), e.g. 0.5")
-        self.rate = rate
-        self.piecewise_linear = self.inner.piecewise_linear
-        self.mask: np.ndarray | None = None
-
-    def new_mask(self, rng: np.random.Generator, rows: int, width: int, dtype) -> None:
-        """Draw the mask for the next forward pass over ``rows`` rows."""
-        keep = rng.random((rows, width), dtype=np.dtype(dtype).type) >= self.rate
-        self.mask = keep.astype(dtype) * np.dtype(dtype).type(1.0 / (1.0 - self.rate))
-
-    def _mask_for(self, z):
-        if self.mask is None:
-            return np.ones_like(z)
-        if self.mask.shape != z.shape:
-            raise InvalidParameterError(
-                f"dropout mask has shape {self.mask.shape} but the layer sees {z.shape}; "
-                "draw it with new_mask for this pass"
-            )
-        return self.mask
-
-    def f(self, z):
-        return self.inner.f(z) * self._mask_for(z)
-
-    def df(self, z, h):
-        return self.inner.df(z, self.inner.f(z)) * self._mask_for(z)
-
-    def d2f(self, z, h):
-        return self.inner.d2f(z, self.inner.f(z)) * self._mask_for(z)
-
-    def forward_saved(self, z):
-        mask = self._mask_for(z)
-        if self.piecewise_linear:
-            # ReLU, LeakyReLU, identity: f(z) = f'(z) z, and f'(z) m is all the passes need.
-            slope = self.inner.df(z, z) * mask
-            return z * slope, slope
-        h_inner = self.inner.f(z)
-        return h_inner * mask, (z, h_inner, mask)
-
-    def mul_df(self, d, saved, out=None):
-        if self.piecewise_linear:
-            return np.multiply(d, saved, out=out)
-        z, h_inner, mask = saved
-        return np.multiply(d, self.inner.df(z, h_inner) * mask, out=out)
-
-    def d2f_saved(self, saved):
-        if self.piecewise_linear:
-            return np.zeros_like(saved)
-        z, h_inner, mask = saved
-        return self.inner.d2f(z, h_inner) * mask
-
-    def config(self):
-        return {"name": self.name, "rate": self.rate, "inner": self.inner.config()}
-
-    def __repr__(self):
-        return f"Dropout({self.inner!r}, rate={self.rate})"
-
-
-def get_activation(spec) -> Activation:
-    """Return an :class:`Activation` from a name, a config dict, or an instance.
-
-    ``"leaky_relu"`` has slope 0.2; ``{"name": "leaky_relu", "slope": 0.1}``
-    chooses another.
-
-    >>> get_activation("relu")
-    ReLU()
-    >>> get_activation({"name": "leaky_relu", "slope": 0.1})
-    LeakyReLU(slope=0.1)
-    """
-    if isinstance(spec, Activation):
-        return spec
-    if isinstance(spec, dict):
-        spec = dict(spec)
-        name = spec.pop("name", None)
-    elif isinstance(spec, str):
-        name, spec = spec, {}
-    else:
-        raise InvalidParameterTypeError(
-            f"activation={spec!r} has type {type(spec).__name__}; "
-            f"use a name out of {sorted(ACTIVATIONS)} or an Activation"
-        )
-    if name not in ACTIVATIONS:
-        raise InvalidParameterError(
-            f"activation={name!r} is not known; choose one of {sorted(ACTIVATIONS)}"
-        )
-    try:
-        return ACTIVATIONS[name](**spec)
-    except TypeError as exc:
-        raise InvalidParameterError(
-            f"activation {name!r} got bad options {spec!r}: {exc}"
-        ) from None
-
+__all__ = [
+    "ACTIVATIONS",
+    "DEFAULT_DTYPE",
+    "MLP",
+    "Activation",
+    "Dropout",
+    "Identity",
+    "LeakyReLU",
+    "ReLU",
+    "Softplus",
+    "Tanh",
+    "backward",
+    "backward_with_input_gradient",
+    "far_from_kinks",
+    "forward",
+    "get_activation",
+    "predict",
+    "preactivations",
+]
 
 # --------------------------------------------------------------------------- #
 # Pure passes over (params, activations).                                      #
@@ -460,6 +177,18 @@ def preactivations(
         zs.append(z)
         h = act.f(z)
     return zs
+
+
+def far_from_kinks(net, x: np.ndarray, margin: float) -> bool:
+    """Whether every pre-activation of a ReLU-like layer of ``net`` at ``x`` lies
+    more than ``margin`` from the kink at 0, where finite differences would
+    straddle a corner (gradient checks draw inputs until this holds)."""
+    zs = preactivations(net.params, net.activations, x)
+    return all(
+        np.abs(z).min() > margin
+        for act, z in zip(net.activations, zs)
+        if getattr(act, "inner", act).name in ("relu", "leaky_relu")
+    )
 
 
 def backward(

@@ -35,151 +35,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ._version import __version__
-from .errors import InvalidParameterError, ModelFileError, NotFittedError, TrainingDiverged
+from .errors import InvalidParameterError, NotFittedError, TrainingDiverged
 from .history import History, read_history
-from .losses import critic_loss, generator_loss
-from .modelfile import header_int, rng_from_state, write_model_file
-from .nn import MLP, Activation, get_activation
+from .nn import MLP
 from .optim import Optimizer, get_optimizer
-from .runs import CHECKPOINT_DIR, HISTORY_FILE, latest_checkpoint
+from .runs import HISTORY_FILE, latest_checkpoint
+from .saving import Saving
 from .validation import (
     Param,
     check_callbacks,
-    check_dtype,
     check_folder,
     check_int,
     check_params,
     check_path,
-    check_random_state,
 )
 
-__all__ = [
-    "Callback",
-    "Estimator",
-    "MinibatchSampler",
-    "ParamsMixin",
-    "critic_step",
-    "generator_step",
-]
-
-
-# --------------------------------------------------------------------------- #
-# Steps.                                                                      #
-# --------------------------------------------------------------------------- #
-
-
-def _grad_norm(grads) -> float:
-    """Euclidean norm of all parameter gradients together."""
-    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
-
-
-class MinibatchSampler:
-    """Shuffled minibatches, epoch by epoch, over all rows.
-
-    Each epoch draws a fresh permutation from the caller's Generator; a batch
-    never straddles two epochs (the last ``n_rows % batch_size`` rows of a
-    permutation are skipped, different ones each epoch). The position lives in
-    plain attributes so that training resumes bit for bit.
-    """
-
-    def __init__(self, n_rows: int, batch_size: int):
-        self.n_rows = int(n_rows)
-        self.batch_size = int(batch_size)
-        self.perm: np.ndarray | None = None
-        self.pos = 0
-        self.epoch = 0
-
-    def next_indices(self, rng: np.random.Generator) -> np.ndarray:
-        if self.perm is None or self.pos + self.batch_size > self.n_rows:
-            self.perm = rng.permutation(self.n_rows)
-            self.pos = 0
-            self.epoch += 1
-        idx = self.perm[self.pos : self.pos + self.batch_size]
-        self.pos += self.batch_size
-        return idx
-
-    def state(self) -> dict:
-        return {
-            "n_rows": self.n_rows,
-            "batch_size": self.batch_size,
-            "pos": self.pos,
-            "epoch": self.epoch,
-        }
-
-    @classmethod
-    def from_state(cls, state: dict, perm, path) -> MinibatchSampler:
-        """A sampler from its header ``state`` and saved permutation, checked."""
-        n_rows = header_int(state["n_rows"], "sampler.n_rows", 1)
-        batch_size = header_int(state["batch_size"], "sampler.batch_size", 1)
-        pos = header_int(state["pos"], "sampler.pos")
-        if batch_size > n_rows or pos > n_rows:
-            raise ModelFileError(
-                f"{path}: minibatch state batch_size={batch_size}, pos={pos} does not fit "
-                f"n_rows={n_rows}"
-            )
-        sampler = cls(n_rows, batch_size)
-        sampler.pos = pos
-        sampler.epoch = header_int(state["epoch"], "sampler.epoch")
-        if perm is not None:
-            perm = np.array(perm)
-            if (
-                perm.shape != (n_rows,)
-                or perm.dtype.kind not in "iu"
-                or not np.array_equal(np.sort(perm), np.arange(n_rows))
-            ):
-                raise ModelFileError(
-                    f"{path}: the minibatch order is not a permutation of the {n_rows} rows"
-                )
-            sampler.perm = perm
-        return sampler
-
-
-# A step that diverges overflows; that is detected from the losses by the
-# core (TrainingDiverged), not reported as NumPy warnings.
-quiet_overflow = np.errstate(over="ignore", invalid="ignore", divide="ignore")
-
-
-@quiet_overflow
-def critic_step(
-    generator: MLP,
-    critic: MLP,
-    optimizer: Optimizer,
-    x_real: np.ndarray,
-    rng: np.random.Generator,
-    lambda_gp: float,
-    penalty: str,
-) -> dict:
-    """One critic update on a real batch; fresh fakes and interpolation coefficients.
-
-    Returns the :func:`wgangp.losses.critic_loss` statistics plus
-    ``critic_grad_norm``.
-    """
-    batch = x_real.shape[0]
-    latent_dim = generator.sizes[0]
-    z = rng.standard_normal((batch, latent_dim), dtype=generator.dtype)
-    x_fake = generator(z)
-    alpha = rng.random((batch, 1), dtype=critic.dtype)
-    _, grads, stats = critic_loss(critic, x_real, x_fake, alpha, lambda_gp, penalty)
-    stats["critic_grad_norm"] = _grad_norm(grads)
-    optimizer.step(critic.params, grads)
-    return stats
-
-
-@quiet_overflow
-def generator_step(
-    generator: MLP,
-    critic: MLP,
-    optimizer: Optimizer,
-    batch: int,
-    rng: np.random.Generator,
-) -> dict:
-    """One generator update with fresh noise; the gradient flows through the critic."""
-    z = rng.standard_normal((batch, generator.sizes[0]), dtype=generator.dtype)
-    loss, grads = generator_loss(generator, critic, z)
-    norm = _grad_norm(grads)
-    optimizer.step(generator.params, grads)
-    return {"generator_loss": loss, "generator_grad_norm": norm}
+__all__ = ["Callback", "Estimator", "ParamsMixin", "register_standard_callbacks"]
 
 
 # --------------------------------------------------------------------------- #
@@ -209,6 +80,21 @@ class Callback:
 
     def on_train_end(self, model) -> None:
         pass
+
+
+_standard_callbacks = None
+
+
+def register_standard_callbacks(factory) -> None:
+    """Set how ``fit(run_dir=..., verbose=...)`` adds the standard callbacks.
+
+    :mod:`wgangp.monitor`, which sits above the core, registers its
+    ``standard_callbacks(callbacks, verbose, run_dir, checkpoint_every, keep)``
+    here when it is imported (``import wgangp`` does), so the core never
+    imports upward.
+    """
+    global _standard_callbacks
+    _standard_callbacks = factory
 
 
 # --------------------------------------------------------------------------- #
@@ -261,25 +147,8 @@ class ParamsMixin:
 # The base estimator.                                                         #
 # --------------------------------------------------------------------------- #
 
-_CORE_HEADER = frozenset(
-    {
-        "format",
-        "format_version",
-        "wgangp_version",
-        "numpy_version",
-        "saved_at",
-        "class",
-        "params",
-        "fitted",
-        "optimizers",
-        "rng_state",
-        "history",
-        "arrays",
-    }
-)
 
-
-class Estimator(ParamsMixin):
+class Estimator(ParamsMixin, Saving):
     """The base of every wgangp estimator: training loop, state, files.
 
     Subclasses set ``PARAMS`` (name -> :class:`~wgangp.validation.Param`,
@@ -333,7 +202,7 @@ class Estimator(ParamsMixin):
         """Set the fitted attributes and build the networks from a checked file."""
         raise NotImplementedError
 
-    def _usable(self) -> bool:
+    def outputs_finite(self) -> bool:
         """Whether the networks give finite output on a fixed probe batch."""
         return True
 
@@ -349,11 +218,11 @@ class Estimator(ParamsMixin):
         self._check_fitted()
         return {name: getattr(self, f"{name}_optimizer_") for name in self.NETWORKS}
 
-    def _is_fitted(self) -> bool:
+    def is_fitted(self) -> bool:
         return all(hasattr(self, f"{name}_") for name in self.NETWORKS)
 
     def _check_fitted(self) -> None:
-        if not self._is_fitted():
+        if not self.is_fitted():
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet; call {self.FIT_CALL} first "
                 "(or wgangp.load(path) for a saved model)"
@@ -420,7 +289,7 @@ class Estimator(ParamsMixin):
                 checkpoint = latest_checkpoint(resume, must_exist=True)
                 if run_dir is None and Path(resume).is_dir():
                     run_dir = resume
-        continuing = partial and self._is_fitted()
+        continuing = partial and self.is_fitted()
         if checkpoint is not None:
             resumed = self._resumed(checkpoint)
             settings = {**resumed._validate_params(), **options}
@@ -520,28 +389,9 @@ class Estimator(ParamsMixin):
         callbacks = list(callbacks or [])
         if not verbose and run_dir is None:
             return callbacks
-        from . import monitor  # the monitors sit above the estimators: import on demand
-
-        def missing(kind) -> bool:
-            return not any(isinstance(cb, kind) for cb in callbacks)
-
-        if run_dir is not None:
-            run_dir = Path(run_dir)
-            ckpt = None
-            if missing(monitor.Checkpoint):
-                ckpt = monitor.Checkpoint(
-                    run_dir / CHECKPOINT_DIR, every=checkpoint_every, keep=keep
-                )
-            if missing(monitor.DivergenceGuard):
-                # first, so that nothing logs or saves a diverged state before it acts
-                callbacks.insert(0, monitor.DivergenceGuard(checkpoint=ckpt))
-            if missing(monitor.HistoryLogger):
-                callbacks.append(monitor.HistoryLogger(run_dir / HISTORY_FILE))
-            if ckpt is not None:
-                callbacks.append(ckpt)
-        if verbose and missing(monitor.ProgressBar):
-            callbacks.append(monitor.ProgressBar())
-        return callbacks
+        if _standard_callbacks is None:  # pragma: no cover - wgangp/__init__ imports monitor
+            raise RuntimeError("import wgangp.monitor to train with run_dir or verbose")
+        return _standard_callbacks(callbacks, verbose, run_dir, checkpoint_every, keep)
 
     def _train(self, data, steps: int, callbacks: list, settings: dict):
         """The iteration loop: steps, records, history, callbacks, divergence."""
@@ -629,7 +479,7 @@ class Estimator(ParamsMixin):
             )
         return out
 
-    def _state_arrays(self) -> list[np.ndarray]:
+    def state_arrays(self) -> list[np.ndarray]:
         """Every array of the training state: parameters, then optimizer moments."""
         arrays = [p for net in self.networks().values() for p in net.params]
         for opt in self.optimizers().values():
@@ -638,7 +488,7 @@ class Estimator(ParamsMixin):
                     arrays.extend(opt.state[slot])
         return arrays
 
-    def _get_state(self) -> dict:
+    def training_state(self) -> dict:
         """The training state besides the arrays: counters, steps, random stream."""
         state = {
             "n_iter": self.n_iter_,
@@ -654,8 +504,8 @@ class Estimator(ParamsMixin):
             state["sampler"] = (sampler.perm, sampler.pos, sampler.epoch)
         return state
 
-    def _set_state(self, state: dict) -> None:
-        """Put back what :meth:`_get_state` returned (the arrays are the caller's)."""
+    def restore_training_state(self, state: dict) -> None:
+        """Put back what :meth:`training_state` returned (the arrays are the caller's)."""
         for opt, step in zip(self.optimizers().values(), state["steps"]):
             if step is None:
                 opt.state = None  # it had taken no step yet
@@ -667,214 +517,6 @@ class Estimator(ParamsMixin):
             setattr(self, name, value)
         if "sampler" in state:
             self._sampler.perm, self._sampler.pos, self._sampler.epoch = state["sampler"]
-
-    # ----------------------------------------------------------- files --
-
-    def _json_params(self) -> dict:
-        """Constructor arguments as JSON values (what the model file records)."""
-        params = self.get_params()
-        for name, value in params.items():
-            if isinstance(value, Optimizer):
-                params[name] = value.config()
-            elif isinstance(value, Activation):
-                params[name] = value.config()
-            elif isinstance(value, dict) and name == "activation":
-                params[name] = get_activation(value).config()
-            elif self.PARAMS.get(name, Param("", "")).kind == "dtype":
-                params[name] = check_dtype(value, name).name
-            elif name == "random_state":
-                if isinstance(value, np.random.Generator):
-                    params[name] = None
-                elif value is not None:
-                    params[name] = int(check_random_state(value))
-            elif isinstance(value, (np.integer, np.floating, np.bool_)):
-                params[name] = value.item()
-            elif isinstance(value, tuple):
-                params[name] = list(value)
-        return params
-
-    @classmethod
-    def _from_json_params(cls, params: dict, path) -> Estimator:
-        if not isinstance(params, dict):
-            raise ModelFileError(f"{path}: header field 'params' is not a JSON object")
-        unknown = set(params) - set(cls._param_names())
-        if unknown:
-            raise ModelFileError(f"{path}: unknown parameters {sorted(unknown)} in the header")
-        params = dict(params)
-        for name, value in params.items():
-            if cls.PARAMS.get(name, Param("", "")).kind == "dtype":
-                if value not in ("float32", "float64"):
-                    raise ModelFileError(f"{path}: {name} {value!r} is not float32 or float64")
-                params[name] = {"float32": np.float32, "float64": np.float64}[value]
-            elif name == "optimizer" and isinstance(value, dict):
-                params[name] = get_optimizer(value)
-        return cls(**params)
-
-    def save(self, path) -> Path:
-        """Write the model to one ``.npz`` file, atomically.
-
-        The file holds the arrays (weights, optimizer moments, the training
-        history, and what the estimator adds) and a JSON header (parameters,
-        fitted settings, versions, step counts, optimizer and random-stream
-        state). It is written to a temporary file in the same folder and
-        renamed into place, so a crash never leaves a torn file. A model
-        with NaN or inf parameters is refused: such a file could not be
-        loaded.
-        """
-        self._check_fitted()
-        path = check_path(path, "path")
-        bad = self.non_finite_parameters()
-        if bad:
-            raise TrainingDiverged(
-                f"not saving {str(path)!r}: {', '.join(bad[:4])} holds NaN or inf (training "
-                "diverged), and such a file could not be loaded; save a finite state",
-                iteration=self.n_iter_,
-            )
-        arrays: dict[str, np.ndarray] = {}
-        optimizers = {}
-        for net_name, net in self.networks().items():
-            for i, p in enumerate(net.params):
-                arrays[f"{net_name}/{i}"] = p
-            opt = getattr(self, f"{net_name}_optimizer_")
-            state = opt.state_dict()
-            optimizers[net_name] = {"config": opt.config(), "step": state["step"]}
-            for slot in opt.slots:
-                for i, a in enumerate(state.get(slot, [])):
-                    arrays[f"optim/{net_name}/{slot}/{i}"] = a
-        history_info, columns = self.history_.to_arrays()
-        for i, key in enumerate(history_info["columns"]):
-            arrays[f"history/{i}"] = columns[key]
-        extras, extra_arrays = self._header_extras()
-        arrays.update(extra_arrays)
-        fitted = {"n_iter": self.n_iter_}
-        fitted.update(self._fitted_header())
-        header = {
-            "format": self.FORMAT_NAME,
-            "format_version": self.FORMAT_VERSIONS[-1],
-            "wgangp_version": __version__,
-            "numpy_version": np.__version__,
-            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "class": type(self).__name__,
-            "params": self._json_params(),
-            "fitted": fitted,
-            "optimizers": optimizers,
-            "rng_state": self._rng.bit_generator.state,
-            "history": history_info,
-        }
-        header.update(extras)
-        return write_model_file(path, header, arrays)
-
-    @classmethod
-    def _from_file(cls, header: dict, arrays: dict, path) -> Estimator:
-        """Build a fitted estimator from a model file that ``read_model_file`` checked."""
-        unknown = sorted(set(header) - _CORE_HEADER - set(cls.HEADER_EXTRAS))
-        if unknown:
-            raise ModelFileError(
-                f"{path}: unknown header fields {unknown}; the file was not written by "
-                f"wgangp {__version__}"
-            )
-        for field in ("params", "fitted", "optimizers", "rng_state", *cls.HEADER_EXTRAS):
-            if not isinstance(header.get(field), dict):
-                raise ModelFileError(
-                    f"{path}: header field {field!r} is missing or not a JSON object"
-                )
-        if header.get("class", cls.__name__) != cls.__name__:
-            raise ModelFileError(
-                f"{path} holds a {header['class']!r}, not a {cls.__name__}; "
-                "load it with wgangp.load"
-            )
-        model = cls._from_json_params(header["params"], path)
-        settings = model._validate_params()
-        model._restore(header, arrays, path, settings)
-        model.n_iter_ = header_int(header["fitted"]["n_iter"], "fitted.n_iter")
-        for net_name, net in model.networks().items():
-            for i, p in enumerate(net.params):
-                stored = arrays.get(f"{net_name}/{i}")
-                if stored is None or stored.shape != p.shape or stored.dtype != p.dtype:
-                    raise ModelFileError(
-                        f"{path}: {net_name} parameter {i} is missing or does not match the "
-                        f"architecture {net.sizes} ({p.dtype.name}): expected shape {p.shape}, "
-                        f"found {None if stored is None else stored.shape}"
-                    )
-                if not np.isfinite(stored).all():
-                    raise ModelFileError(
-                        f"{path}: {net_name} parameter {i} holds NaN or inf; the model "
-                        "diverged before it was saved"
-                    )
-                p[...] = stored
-        for net_name, net in model.networks().items():
-            info = header["optimizers"][net_name]
-            opt = get_optimizer(info["config"])
-            state = {"step": header_int(info["step"], f"optimizers.{net_name}.step")}
-            if state["step"] > 0:
-                for slot in opt.slots:
-                    state[slot] = []
-                    for i, p in enumerate(net.params):
-                        a = arrays.get(f"optim/{net_name}/{slot}/{i}")
-                        if a is None or a.shape != p.shape or a.dtype != p.dtype:
-                            raise ModelFileError(
-                                f"{path}: optimizer state {net_name}/{slot}/{i} is missing or "
-                                f"does not match its parameter (shape {p.shape}, {p.dtype})"
-                            )
-                        state[slot].append(a)
-            opt.load_state_dict(state)
-            if opt.state is None:
-                opt.init(net.params)
-            setattr(model, f"{net_name}_optimizer_", opt)
-        model._rng = rng_from_state(header["rng_state"], path)
-        model.history_ = _history_from_file(header.get("history"), arrays, path)
-        model._fitted_params = model._json_params()
-        return model
-
-    def _check_stored(self, arrays: dict, net_name: str, sizes: list, dtype, path) -> None:
-        """Before a network is built: its stored weights must have the shapes its
-        ``sizes`` give, so that forged sizes never make us allocate."""
-        for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            for i, shape in ((2 * k, (fan_in, fan_out)), (2 * k + 1, (fan_out,))):
-                a = arrays.get(f"{net_name}/{i}")
-                if a is None or a.shape != shape or a.dtype != dtype:
-                    raise ModelFileError(
-                        f"{path}: {net_name} parameter {i} is missing or does not match the "
-                        f"architecture {sizes} ({np.dtype(dtype).name}): expected shape {shape}, "
-                        f"found {None if a is None else a.shape}"
-                    )
-
-
-def check_sizes(sizes, field: str, first: int, last: int) -> list:
-    """A header's layer widths: integers >= 1 from ``first`` to ``last``."""
-    if (
-        not isinstance(sizes, list)
-        or len(sizes) < 2
-        or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes)
-        or sizes[0] != first
-        or sizes[-1] != last
-    ):
-        raise ModelFileError(
-            f"header field {field}={sizes!r} must be a list of integers >= 1 from {first} to {last}"
-        )
-    return sizes
-
-
-def _history_from_file(info, arrays: dict, path) -> History:
-    if info is None:  # format version 1 kept no history
-        return History()
-    if not isinstance(info, dict) or not isinstance(info.get("columns"), list):
-        raise ModelFileError(f"{path}: header field 'history' must hold a list of columns")
-    log_every = header_int(info.get("log_every"), "history.log_every", 1)
-    max_records = header_int(info.get("max_records"), "history.max_records", 2)
-    columns = {}
-    sizes = set()
-    for i, key in enumerate(info["columns"]):
-        a = arrays.get(f"history/{i}")
-        if not isinstance(key, str) or a is None or a.ndim != 1 or a.dtype.kind not in "iuf":
-            raise ModelFileError(f"{path}: history column {i} ({key!r}) is missing or malformed")
-        columns[key] = a
-        sizes.add(len(a))
-    if len(sizes) > 1 or (sizes and sizes.pop() > max_records):
-        raise ModelFileError(f"{path}: history columns differ in length or exceed the bound")
-    return History.from_arrays(
-        {"log_every": log_every, "max_records": max_records, "columns": list(columns)}, columns
-    )
 
 
 def _non_finite_metrics(record: dict) -> list[str]:

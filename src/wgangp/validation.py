@@ -162,7 +162,8 @@ class Param(NamedTuple):
     """One estimator or run setting: its kind, what is allowed, and its help text.
 
     ``kind`` is ``"int"``, ``"float"``, ``"str"``, ``"bool"``, ``"dtype"``,
-    ``"seed"`` (a random state) or ``"columns"`` (a list of column names); ``choices`` limits a string; ``minimum`` bounds a number
+    ``"seed"`` (a random state) or ``"columns"`` (a list of column names);
+    ``choices`` limits a string; ``minimum`` bounds a number
     (``strict``: the minimum itself is excluded), ``maximum`` bounds it from
     above (excluded). ``auto`` names a string accepted in place of a number
     (``pac="auto"``); ``none`` is how a configuration file spells Python's
@@ -333,7 +334,8 @@ def check_array(X, name: str = "X", n_features: int | None = None, min_rows: int
         )
     if hasattr(X, "__next__") or (hasattr(X, "__iter__") and not hasattr(X, "__len__")):
         raise InvalidParameterTypeError(
-            f"{name} is an iterator ({_describe(X)}); pass a list or array: numpy.asarray(list(...))"
+            f"{name} is an iterator ({_describe(X)}); pass a list or an array, "
+            "e.g. numpy.asarray(list(...))"
         )
     if isinstance(X, np.ma.MaskedArray) and np.ma.getmaskarray(X).any():
         raise InvalidDataError(

@@ -53,7 +53,8 @@ from .heads import (
     pack,
     packed_critic_loss,
 )
-from .synthesizer import TabularSynthesizer, auto_batch_and_pac, auto_steps, load
+from .settings import auto_batch_and_pac, auto_steps
+from .synthesizer import TabularSynthesizer, load
 from .transformer import TabularTransformer
 
 __all__ = [

@@ -7,8 +7,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import InvalidParameterError, InvalidParameterTypeError
+from .frames import import_pandas, json_value
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["ConditionSampler", "condition_targets"]
 
 
 class ConditionSampler:
@@ -73,3 +77,46 @@ class ConditionSampler:
 
 
 # --------------------------------------------------------------------------- #
+
+
+def condition_targets(transformer, conditions: dict) -> list[tuple[int, int, int, int]]:
+    """(output start, cond start, width, category code) per condition, validated."""
+    if not isinstance(conditions, dict) or not conditions:
+        raise InvalidParameterTypeError(
+            f"conditions={conditions!r} must be a non-empty dict {{column: value}}"
+        )
+    specs = transformer.columns_
+    names = [s["name"] for s in specs]
+    out = []
+    cond_start = 0
+    starts = {}
+    for b in transformer.output_info_:
+        if b["role"] == "category":
+            starts[b["column"]] = (b["start"], cond_start, b["width"])
+            cond_start += b["width"]
+    for column, value in conditions.items():
+        if column not in names:
+            raise InvalidParameterError(
+                f"conditions names {column!r}, which is not a column; columns are {names}"
+            )
+        i = names.index(column)
+        spec = specs[i]
+        if spec["kind"] != "discrete":
+            discrete = [s["name"] for s in specs if s["kind"] == "discrete"]
+            raise InvalidParameterError(
+                f"conditions: column {column!r} is continuous; condition on a discrete "
+                f"column ({discrete}) or refit with it in discrete_columns"
+            )
+        pd = import_pandas()
+        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+            code = len(spec["categories"]) if spec["has_null"] else None
+        else:
+            lookup = {v: k for k, v in enumerate(spec["categories"])}
+            code = lookup.get(json_value(value))
+        if code is None:
+            raise InvalidParameterError(
+                f"conditions: {column!r} never takes the value {value!r} in the training "
+                f"data; known values: {spec['categories'][:20]}"
+            )
+        out.append((*starts[i], code))
+    return out

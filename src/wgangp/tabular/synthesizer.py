@@ -11,27 +11,28 @@ exactly as for :class:`wgangp.WGANGP`.
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import numpy as np
 
-from ..errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
-from ..losses import PENALTIES
+from ..errors import InvalidDataError, InvalidParameterError
 from ..modelfile import header_int, register_format
-from ..nn import MLP, Dropout, LeakyReLU, forward
-from ..optim import OPTIMIZER_NAMES, Optimizer
-from ..train import Estimator, quiet_overflow
+from ..nn import MLP, Dropout, LeakyReLU, far_from_kinks, forward
+from ..steps import quiet_overflow
+from ..train import Estimator
 from ..validation import (
-    Param,
     check_dtype,
     check_fits_in_memory,
     check_int,
     check_random_state,
 )
-from .conditions import ConditionSampler
-from .frames import as_frame, import_pandas, json_value
-from .heads import HeadLayout, generator_loss, heads_forward, packed_critic_loss
-from .transformer import CONTINUOUS_METHODS, TabularTransformer
+from . import heads
+from .conditions import ConditionSampler, condition_targets
+from .frames import as_frame
+from .heads import HeadLayout, heads_forward, pack
+from .settings import PARAMS, auto_batch_and_pac, auto_steps
+from .transformer import TabularTransformer
 
 __all__ = ["PARAMS", "TabularSynthesizer", "auto_batch_and_pac", "auto_steps", "load"]
 
@@ -39,62 +40,6 @@ logger = logging.getLogger(__name__)
 
 FORMAT_NAME = "wgangp-tabular"
 FORMAT_VERSIONS = (1, 2)
-
-PARAMS: dict[str, Param] = {
-    "discrete_columns": Param("columns", "discrete columns (default: inferred)", none="auto"),
-    "continuous": Param(
-        "str",
-        "continuous columns: gmm (mode-specific normalisation), quantile, or auto "
-        "(quantile for small tables)",
-        choices=CONTINUOUS_METHODS,
-    ),
-    "max_modes": Param("int", "most mixture modes per continuous column", minimum=1),
-    "clip": Param("bool", "clip sampled values to the training range"),
-    "hidden": Param("int", "units in each hidden layer of the generator", minimum=1),
-    "depth": Param("int", "hidden layers of the generator", minimum=1),
-    "critic_hidden": Param("int", "units in each hidden layer of the critic", minimum=1),
-    "critic_depth": Param("int", "hidden layers of the critic", minimum=1),
-    "latent_dim": Param("int", "noise dimension", minimum=1),
-    "pac": Param("int", "rows per critic input (PacGAN)", minimum=1, auto="auto"),
-    "batch_size": Param("int", "rows per minibatch", minimum=1, auto="auto"),
-    "n_critic": Param("int", "critic steps per generator step", minimum=1),
-    "optimizer": Param(
-        "str", "optimizer of both networks", choices=OPTIMIZER_NAMES, objects=(Optimizer,)
-    ),
-    "lr": Param("float", "learning rate", minimum=0.0, strict=True),
-    "lambda_gp": Param("float", "gradient penalty coefficient", minimum=0.0),
-    "penalty": Param("str", "two-sided or one-sided penalty", choices=PENALTIES),
-    "leaky_slope": Param("float", "slope of the critic's leaky ReLU", minimum=0.0, maximum=1.0),
-    "dropout": Param("float", "dropout rate in the critic", minimum=0.0, maximum=1.0),
-    "tau": Param("float", "Gumbel-softmax temperature", minimum=0.0, strict=True),
-    "ce_weight": Param("float", "weight of the condition cross-entropy", minimum=0.0),
-    "conditional": Param("bool", "condition on the discrete columns"),
-    "log_frequency": Param("bool", "draw training conditions by log-frequency"),
-    "dtype": Param("dtype", "floating-point precision of training", choices=("float32", "float64")),
-    "random_state": Param("seed", "seeds the model; the same seed gives the same model"),
-}
-"""The constructor's parameters, in order (see :class:`TabularSynthesizer`)."""
-
-
-def auto_batch_and_pac(n_rows: int, batch_size="auto", pac="auto") -> tuple[int, int]:
-    """Batch size and pac for a table of ``n_rows`` rows.
-
-    Rows are drawn with replacement (training-by-sampling), so the batch need
-    not divide the table: ``auto`` gives ``min(500, max(100, 2 n))``, and
-    pac ``auto`` gives 10 once the batch reaches 300 rows, else
-    ``max(1, batch // 30)``, so the critic always sees at least ~30 packs;
-    the batch is then rounded down to a multiple of pac.
-
-    >>> auto_batch_and_pac(30), auto_batch_and_pac(124), auto_batch_and_pac(5000)
-    ((99, 3), (248, 8), (500, 10))
-    """
-    batch = min(500, max(100, 2 * n_rows)) if batch_size == "auto" else int(batch_size)
-    if pac == "auto":
-        pac = 10 if batch >= 300 else max(1, batch // 30)
-    pac = int(pac)
-    if batch < pac:
-        raise InvalidParameterError(f"batch_size={batch} is smaller than pac={pac}")
-    return batch - batch % pac, pac
 
 
 class TabularSynthesizer(Estimator):
@@ -466,7 +411,7 @@ class TabularSynthesizer(Estimator):
             x_fake = np.concatenate([fake, cond_f], axis=1)
         alpha = rng.random(batch // pac, dtype=self.dtype_)
         self._set_masks(3 * (batch // pac))
-        _, grads, stats = packed_critic_loss(
+        _, grads, stats = heads.packed_critic_loss(
             self.critic_, x_real, x_fake, alpha, pac, self.lambda_gp, self.penalty
         )
         self.critic_optimizer_.step(self.critic_.params, grads)
@@ -476,7 +421,7 @@ class TabularSynthesizer(Estimator):
         rng, batch = self._rng, self.batch_size_
         z, cond, gumbel = self._fake_rows(batch, sampler, rng)
         self._set_masks(batch // self.pac_)
-        _, grads, stats = generator_loss(
+        _, grads, stats = heads.generator_loss(
             self.generator_,
             self.critic_,
             self.layout_,
@@ -492,7 +437,7 @@ class TabularSynthesizer(Estimator):
         return stats
 
     def _select(self, validation, iteration: int) -> float:
-        from ..metrics import column_pair_trends, column_shapes  # above the estimators
+        from .scores import column_pair_trends, column_shapes
 
         discrete = [s["name"] for s in self.transformer_.columns_ if s["kind"] == "discrete"]
         rows = self.sample(len(validation), random_state=iteration, use_best=False)
@@ -509,7 +454,7 @@ class TabularSynthesizer(Estimator):
 
     # --------------------------------------------------------- inference --
 
-    def _usable(self) -> bool:
+    def outputs_finite(self) -> bool:
         probe = np.random.default_rng(0).standard_normal(
             (8 * self.pac_, self.generator_.sizes[0]), dtype=self.dtype_
         )
@@ -528,6 +473,78 @@ class TabularSynthesizer(Estimator):
                     if isinstance(act, Dropout):
                         act.mask = mask
         return bool(np.isfinite(out).all() and np.isfinite(scores).all())
+
+    def gradcheck_losses(self, rng: np.random.Generator, n_samples: int, margin: float):
+        """The losses :func:`wgangp.gradcheck` compares with finite differences.
+
+        ``[(name, float64 network, loss)]``: the packed critic loss (penalty
+        included) and the generator loss through heads, conditions, packing
+        and the critic, on ``n_samples`` packs of rows, with dropout masks
+        drawn once and held fixed (the critic is then an ordinary function).
+        Real rows are random rows through the heads; inputs are redrawn until
+        no ReLU-like pre-activation lies within ``margin`` of its kink. The
+        model is not modified.
+        """
+        critic = self.critic_.astype(np.float64)
+        critic.activations = [copy.copy(act) for act in critic.activations]  # own masks
+        generator = self.generator_.astype(np.float64)
+        pac, layout, tau = self.pac_, self.layout_, float(self.tau)
+        batch, width = n_samples * pac, self.transformer_.output_dim_
+        mask_seed = int(rng.integers(2**31 - 1))
+
+        def set_masks(rows: int) -> None:
+            mask_rng = np.random.default_rng(mask_seed)
+            for act in critic.activations:
+                if isinstance(act, Dropout):
+                    act.new_mask(mask_rng, rows, self.critic_hidden, np.float64)
+
+        def with_cond(x, cond):
+            return np.concatenate([x, cond], axis=1) if self.cond_dim_ else x
+
+        for _ in range(200):
+            cond = np.zeros((batch, 0))
+            if self.cond_dim_:
+                cond = self._original_conditions(batch, rng).astype(np.float64)
+            z = rng.standard_normal((batch, self.latent_dim))
+            gumbel = rng.gumbel(size=(batch, width))
+            real = heads_forward(layout, 2 * rng.standard_normal((batch, width)), tau, None)[0]
+            x_real = with_cond(real, cond)
+            x_fake = with_cond(
+                heads_forward(layout, generator(with_cond(z, cond)), tau, gumbel)[0], cond
+            )
+            alpha = rng.random(n_samples)
+            p_real, p_fake = pack(x_real, pac), pack(x_fake, pac)
+            p_interp = p_fake + alpha[:, None] * (p_real - p_fake)
+            set_masks(3 * n_samples)
+            critic_ok = far_from_kinks(critic, np.concatenate([p_real, p_fake, p_interp]), margin)
+            set_masks(n_samples)
+            if (
+                critic_ok
+                and far_from_kinks(generator, with_cond(z, cond), margin)
+                and far_from_kinks(critic, p_fake, margin)
+            ):
+                break
+        else:
+            raise RuntimeError(
+                "gradcheck could not draw inputs away from ReLU kinks; lower margin= or n_samples="
+            )
+        lambda_gp, penalty, ce_weight = float(self.lambda_gp), self.penalty, float(self.ce_weight)
+
+        def critic_value():
+            set_masks(3 * n_samples)
+            loss, grads, _ = heads.packed_critic_loss(
+                critic, x_real, x_fake, alpha, pac, lambda_gp, penalty
+            )
+            return loss, grads
+
+        def generator_value():
+            set_masks(n_samples)
+            loss, grads, _ = heads.generator_loss(
+                generator, critic, layout, z, cond, gumbel, tau, pac, ce_weight, self.cond_blocks_
+            )
+            return loss, grads
+
+        return [("critic", critic, critic_value), ("generator", generator, generator_value)]
 
     def grad_norm_points(self, rng: np.random.Generator, n: int, X=None):
         """No probe points: the packed, conditioned critic input has no simple
@@ -555,45 +572,7 @@ class TabularSynthesizer(Estimator):
 
     def _condition_targets(self, conditions: dict) -> list[tuple[int, int, int, int]]:
         """(output start, cond start, width, category code) per condition, validated."""
-        if not isinstance(conditions, dict) or not conditions:
-            raise InvalidParameterTypeError(
-                f"conditions={conditions!r} must be a non-empty dict {{column: value}}"
-            )
-        specs = self.transformer_.columns_
-        names = [s["name"] for s in specs]
-        out = []
-        cond_start = 0
-        starts = {}
-        for b in self.transformer_.output_info_:
-            if b["role"] == "category":
-                starts[b["column"]] = (b["start"], cond_start, b["width"])
-                cond_start += b["width"]
-        for column, value in conditions.items():
-            if column not in names:
-                raise InvalidParameterError(
-                    f"conditions names {column!r}, which is not a column; columns are {names}"
-                )
-            i = names.index(column)
-            spec = specs[i]
-            if spec["kind"] != "discrete":
-                discrete = [s["name"] for s in specs if s["kind"] == "discrete"]
-                raise InvalidParameterError(
-                    f"conditions: column {column!r} is continuous; condition on a discrete "
-                    f"column ({discrete}) or refit with it in discrete_columns"
-                )
-            pd = import_pandas()
-            if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-                code = len(spec["categories"]) if spec["has_null"] else None
-            else:
-                lookup = {v: k for k, v in enumerate(spec["categories"])}
-                code = lookup.get(json_value(value))
-            if code is None:
-                raise InvalidParameterError(
-                    f"conditions: {column!r} never takes the value {value!r} in the training "
-                    f"data; known values: {spec['categories'][:20]}"
-                )
-            out.append((*starts[i], code))
-        return out
+        return condition_targets(self.transformer_, conditions)
 
     def sample(
         self,
@@ -761,19 +740,6 @@ class TabularSynthesizer(Estimator):
     def load(cls, path) -> TabularSynthesizer:
         """Load a model written by :meth:`save` (never executes code from the file)."""
         return load(path)
-
-
-def auto_steps(n_rows: int) -> int:
-    """Default generator iterations for a table of ``n_rows`` rows: 1500.
-
-    Measured on 124 to 700 training rows (``benchmarks/tabular.py``): 800
-    iterations left wine's TSTR at 0.66, 1500 reach 0.96. Rows are drawn
-    with replacement, so the count does not grow with the table.
-
-    >>> auto_steps(100), auto_steps(5000)
-    (1500, 1500)
-    """
-    return 1500
 
 
 def load(path) -> TabularSynthesizer:

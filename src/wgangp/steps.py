@@ -1,0 +1,134 @@
+"""One WGAN-GP step at a time: minibatches, the critic step, the generator step.
+
+Pure pieces of the training core, knowing nothing of estimators:
+:class:`MinibatchSampler` (shuffled minibatches, epoch by epoch, with its
+state for bit-exact resume), :func:`critic_step` (fresh fakes and
+interpolation coefficients, :func:`wgangp.losses.critic_loss`, one optimizer
+step) and :func:`generator_step` (fresh noise, the gradient through the
+critic, one optimizer step).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import losses
+from .errors import ModelFileError
+from .modelfile import header_int
+from .nn import MLP
+from .optim import Optimizer
+
+__all__ = ["MinibatchSampler", "critic_step", "generator_step", "grad_norm", "quiet_overflow"]
+
+
+def grad_norm(grads) -> float:
+    """Euclidean norm of all parameter gradients together."""
+    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+
+
+class MinibatchSampler:
+    """Shuffled minibatches, epoch by epoch, over all rows.
+
+    Each epoch draws a fresh permutation from the caller's Generator; a batch
+    never straddles two epochs (the last ``n_rows % batch_size`` rows of a
+    permutation are skipped, different ones each epoch). The position lives in
+    plain attributes so that training resumes bit for bit.
+    """
+
+    def __init__(self, n_rows: int, batch_size: int):
+        self.n_rows = int(n_rows)
+        self.batch_size = int(batch_size)
+        self.perm: np.ndarray | None = None
+        self.pos = 0
+        self.epoch = 0
+
+    def next_indices(self, rng: np.random.Generator) -> np.ndarray:
+        if self.perm is None or self.pos + self.batch_size > self.n_rows:
+            self.perm = rng.permutation(self.n_rows)
+            self.pos = 0
+            self.epoch += 1
+        idx = self.perm[self.pos : self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return idx
+
+    def state(self) -> dict:
+        return {
+            "n_rows": self.n_rows,
+            "batch_size": self.batch_size,
+            "pos": self.pos,
+            "epoch": self.epoch,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict, perm, path) -> MinibatchSampler:
+        """A sampler from its header ``state`` and saved permutation, checked."""
+        n_rows = header_int(state["n_rows"], "sampler.n_rows", 1)
+        batch_size = header_int(state["batch_size"], "sampler.batch_size", 1)
+        pos = header_int(state["pos"], "sampler.pos")
+        if batch_size > n_rows or pos > n_rows:
+            raise ModelFileError(
+                f"{path}: minibatch state batch_size={batch_size}, pos={pos} does not fit "
+                f"n_rows={n_rows}"
+            )
+        sampler = cls(n_rows, batch_size)
+        sampler.pos = pos
+        sampler.epoch = header_int(state["epoch"], "sampler.epoch")
+        if perm is not None:
+            perm = np.array(perm)
+            if (
+                perm.shape != (n_rows,)
+                or perm.dtype.kind not in "iu"
+                or not np.array_equal(np.sort(perm), np.arange(n_rows))
+            ):
+                raise ModelFileError(
+                    f"{path}: the minibatch order is not a permutation of the {n_rows} rows"
+                )
+            sampler.perm = perm
+        return sampler
+
+
+# A step that diverges overflows; that is detected from the losses by the
+# core (TrainingDiverged), not reported as NumPy warnings.
+quiet_overflow = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
+@quiet_overflow
+def critic_step(
+    generator: MLP,
+    critic: MLP,
+    optimizer: Optimizer,
+    x_real: np.ndarray,
+    rng: np.random.Generator,
+    lambda_gp: float,
+    penalty: str,
+) -> dict:
+    """One critic update on a real batch; fresh fakes and interpolation coefficients.
+
+    Returns the :func:`wgangp.losses.critic_loss` statistics plus
+    ``critic_grad_norm``.
+    """
+    batch = x_real.shape[0]
+    latent_dim = generator.sizes[0]
+    z = rng.standard_normal((batch, latent_dim), dtype=generator.dtype)
+    x_fake = generator(z)
+    alpha = rng.random((batch, 1), dtype=critic.dtype)
+    _, grads, stats = losses.critic_loss(critic, x_real, x_fake, alpha, lambda_gp, penalty)
+    stats["critic_grad_norm"] = grad_norm(grads)
+    optimizer.step(critic.params, grads)
+    return stats
+
+
+@quiet_overflow
+def generator_step(
+    generator: MLP,
+    critic: MLP,
+    optimizer: Optimizer,
+    batch: int,
+    rng: np.random.Generator,
+) -> dict:
+    """One generator update with fresh noise; the gradient flows through the critic."""
+    z = rng.standard_normal((batch, generator.sizes[0]), dtype=generator.dtype)
+    loss, grads = losses.generator_loss(generator, critic, z)
+    norm = grad_norm(grads)
+    optimizer.step(generator.params, grads)
+    return {"generator_loss": loss, "generator_grad_norm": norm}
