@@ -1,0 +1,298 @@
+"""The training core: every guarantee holds for every estimator that stands on it.
+
+Each test runs on :class:`wgangp.WGANGP` and on
+:class:`wgangp.TabularSynthesizer` (the ``kind`` fixture): divergence,
+callbacks, history, run folders, resume, validation before any state
+changes, ``set_params`` before ``partial_fit``, gradcheck, and the model
+files written before the core existed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wgangp
+from wgangp import TabularSynthesizer, TrainingDiverged
+from wgangp.errors import InvalidParameterError
+from wgangp.history import History, read_history
+from wgangp.monitor import (
+    Checkpoint,
+    DivergenceGuard,
+    HistoryLogger,
+    ProgressBar,
+    TensorBoardLogger,
+)
+
+pd = pytest.importorskip("pandas")
+
+LEGACY = Path(__file__).parent / "data" / "legacy"
+KINDS = ("WGANGP", "TabularSynthesizer")
+
+
+def _data(kind):
+    rng = np.random.default_rng(0)
+    if kind == "WGANGP":
+        return rng.normal(size=(64, 2))
+    return pd.DataFrame(
+        {"x": rng.normal(size=64), "n": rng.integers(0, 4, 64), "k": rng.choice(["a", "b"], 64)}
+    )
+
+
+def _model(kind, **params):
+    if kind == "WGANGP":
+        base = dict(hidden=8, depth=2, batch_size=32, random_state=0)
+        return wgangp.WGANGP(**{**base, **params})
+    base = dict(hidden=8, critic_hidden=8, latent_dim=4, discrete_columns=["k"], random_state=0)
+    return TabularSynthesizer(**{**base, **params})
+
+
+def _arrays(model) -> list[np.ndarray]:
+    return model.state_arrays()
+
+
+def _same(a, b) -> bool:
+    return all(np.array_equal(p, q) for p, q in zip(_arrays(a), _arrays(b)))
+
+
+@pytest.fixture(params=KINDS)
+def kind(request):
+    return request.param
+
+
+# ------------------------------------------------------------ divergence --
+
+
+def test_a_huge_learning_rate_raises_training_diverged(kind):
+    model = _model(kind, lr=1e6)
+    with pytest.raises(TrainingDiverged, match="diverged"):
+        model.fit(_data(kind), steps=200)
+
+
+def test_the_guard_keeps_the_last_good_state_and_saves_it(kind, tmp_path):
+    model = _model(kind, lr=1e6)
+    with pytest.raises(TrainingDiverged) as info:
+        model.fit(_data(kind), steps=200, run_dir=tmp_path / "run")
+    assert all(np.isfinite(a).all() for a in model.state_arrays())
+    assert info.value.checkpoint is not None and Path(info.value.checkpoint).exists()
+    saved = wgangp.load(info.value.checkpoint)
+    assert saved.n_iter_ == model.n_iter_ and _same(saved, model)
+
+
+# ------------------------------------------------------------- callbacks --
+
+
+def test_every_callback_runs_on_every_estimator(kind, tmp_path, capsys):
+    pytest.importorskip("tensorboardX")
+    pytest.importorskip("tqdm")
+    model = _model(kind)
+    callbacks = [
+        DivergenceGuard(),
+        ProgressBar(),
+        HistoryLogger(tmp_path / "h" / "history.jsonl"),
+        TensorBoardLogger(tmp_path / "tb", every=1, histogram_every=2),
+        Checkpoint(tmp_path / "ckpt", every=2, keep=2),
+    ]
+    model.fit(_data(kind), steps=4, callbacks=callbacks)
+    assert len(read_history(tmp_path / "h" / "history.jsonl")) == 4
+    assert (tmp_path / "h" / "history.csv").exists()
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
+        "ckpt-00000002.npz",
+        "ckpt-00000004.npz",
+    ]
+    assert any((tmp_path / "tb").iterdir())
+
+
+def test_stop_training_from_a_callback_stops_after_that_iteration(kind):
+    class StopAt(wgangp.Callback):
+        def on_iteration_end(self, model, iteration, record):
+            if iteration == 3:
+                model.stop_training = True
+
+    model = _model(kind).fit(_data(kind), steps=10, callbacks=[StopAt()])
+    assert model.n_iter_ == 3
+
+
+def test_every_callback_closes_and_the_first_error_is_raised(kind):
+    closed = []
+
+    class Breaks(wgangp.Callback):
+        def __init__(self, name):
+            self.name = name
+
+        def on_iteration_end(self, model, iteration, record):
+            raise RuntimeError(self.name)
+
+        def on_train_end(self, model):
+            closed.append(self.name)
+
+    with pytest.raises(RuntimeError, match="first"):
+        _model(kind).fit(_data(kind), steps=2, callbacks=[Breaks("first"), Breaks("second")])
+    assert closed == ["first", "second"]
+
+
+# --------------------------------------------------------------- history --
+
+
+def test_history_is_a_bounded_history_saved_with_the_model(kind, tmp_path):
+    model = _model(kind).fit(_data(kind), steps=6, log_every=2)
+    assert isinstance(model.history_, History)
+    assert [r["iteration"] for r in model.history_] == [2, 4, 6]
+    loaded = wgangp.load(model.save(tmp_path / "m.npz"))
+    assert loaded.history_.keys == model.history_.keys
+    for key in model.history_.keys:
+        np.testing.assert_array_equal(loaded.history_.column(key), model.history_.column(key))
+    assert loaded.history_.log_every == 2
+
+
+def test_history_thins_itself_at_its_bound():
+    history = History(log_every=1, max_records=8)
+    for i in range(1, 101):
+        history.append({"iteration": i, "w": float(i)})
+    assert len(history) <= 8
+    iterations = history.column("iteration")
+    assert iterations[-1] == 100 or iterations[-1] >= 100 - history.log_every
+    assert np.all(np.diff(iterations) > 0) and history.log_every > 1
+
+
+# ------------------------------------------------- run folders and resume --
+
+
+def test_run_dir_and_resume_continue_bit_for_bit(kind, tmp_path):
+    data = _data(kind)
+    straight = _model(kind).fit(data, steps=6)
+    run = tmp_path / "run"
+    _model(kind).fit(data, steps=4, run_dir=run, checkpoint_every=2)
+    resumed = _model(kind).fit(data, steps=2, resume=run)
+    assert resumed.n_iter_ == 6 and _same(resumed, straight)
+    lines = (run / "history.jsonl").read_text().splitlines()
+    assert [json.loads(line)["iteration"] for line in lines] == [1, 2, 3, 4, 5, 6]
+
+
+def test_save_load_partial_fit_is_bit_for_bit(kind, tmp_path):
+    data = _data(kind)
+    straight = _model(kind).fit(data, steps=5)
+    first = _model(kind).fit(data, steps=3)
+    again = wgangp.load(first.save(tmp_path / "m.npz")).partial_fit(data, steps=2)
+    assert _same(again, straight)
+
+
+@pytest.mark.parametrize("name", ["wgangp", "tabular"])
+def test_files_of_format_version_1_load_and_resume_as_they_did(name):
+    """Files written before the training core existed (tests/data/legacy, format 1)."""
+    model = wgangp.load(LEGACY / f"{name}_v1.npz")
+    if name == "wgangp":
+        data = np.load(LEGACY / "wgangp_data.npy")
+    else:
+        data = pd.read_csv(LEGACY / "tabular_data.csv")
+    model.partial_fit(data, steps=3)
+    with np.load(LEGACY / f"{name}_v1_resumed.npz") as expected:
+        params = model.generator_.params + model.critic_.params
+        for i, p in enumerate(params):
+            np.testing.assert_array_equal(p, expected[f"arr_{i}"])
+        if name == "wgangp":
+            np.testing.assert_array_equal(model.sample(5, random_state=1), expected["samples"])
+    if name == "tabular":
+        rows = model.sample(5, random_state=1)
+        expected_rows = pd.read_csv(LEGACY / "tabular_v1_resumed_samples.csv")
+        pd.testing.assert_frame_equal(rows, expected_rows, check_dtype=False)
+
+
+# ------------------------------------------- nothing changes on a refusal --
+
+
+@pytest.mark.parametrize("bad", [dict(steps=0), dict(log_every=0), dict(callbacks=[object()])])
+def test_a_refused_fit_leaves_a_fitted_model_as_it_was(kind, bad, tmp_path):
+    data = _data(kind)
+    model = _model(kind).fit(data, steps=3)
+    before = [a.copy() for a in model.state_arrays()]
+    sample_before = model.sample(4, random_state=0)
+    args = {"steps": 2, **bad}
+    with pytest.raises((InvalidParameterError, TypeError)):
+        model.fit(data, **args)
+    assert model.n_iter_ == 3
+    assert all(np.array_equal(a, b) for a, b in zip(model.state_arrays(), before))
+    after = model.sample(4, random_state=0)
+    if kind == "WGANGP":
+        np.testing.assert_array_equal(after, sample_before)
+    else:
+        pd.testing.assert_frame_equal(after, sample_before)
+
+
+def test_a_fit_that_fails_while_setting_up_leaves_the_old_state(kind, monkeypatch):
+    data = _data(kind)
+    model = _model(kind).fit(data, steps=2)
+    before = dict(model.__dict__)
+
+    def broken(self, *args):
+        self.generator_ = None
+        raise RuntimeError("set-up failed")
+
+    monkeypatch.setattr(type(model), "_new_optimizers", broken)
+    with pytest.raises(RuntimeError, match="set-up failed"):
+        model.fit(data, steps=2)
+    assert model.__dict__.keys() == before.keys()
+    assert model.generator_ is before["generator_"] and model.n_iter_ == 2
+
+
+# ------------------------------------------------ set_params, partial_fit --
+
+
+def test_a_new_learning_rate_reaches_partial_fit(kind, tmp_path):
+    data = _data(kind)
+    model = _model(kind).fit(data, steps=2)
+    model.set_params(lr=1e-5).partial_fit(data, steps=1)
+    assert all(opt.lr == 1e-5 for opt in model.optimizers().values())
+    assert model.history_[-1]["lr_critic"] == 1e-5
+    again = wgangp.load(model.save(tmp_path / "m.npz"))
+    assert again.get_params()["lr"] == 1e-5
+    assert all(opt.lr == 1e-5 for opt in again.optimizers().values())
+
+
+def test_a_new_architecture_needs_fit_not_partial_fit(kind):
+    data = _data(kind)
+    model = _model(kind).fit(data, steps=2)
+    with pytest.raises(InvalidParameterError, match=r"hidden=16 changed.*needs a new fit"):
+        model.set_params(hidden=16).partial_fit(data, steps=1)
+    assert model.n_iter_ == 2
+    model.fit(data, steps=1)  # fit applies it
+    assert max(model.generator_.sizes) >= 16
+
+
+# ------------------------------------------------------------- gradcheck --
+
+
+def test_gradcheck_passes_on_every_estimator(kind):
+    model = _model(kind, dtype=np.float64).fit(_data(kind), steps=3)
+    result = wgangp.gradcheck(model)
+    assert result.passed, str(result)
+    assert {row["loss"] for row in result.table} == {"critic", "generator"}
+
+
+def test_gradcheck_of_the_synthesizer_catches_a_broken_gradient(monkeypatch):
+    from wgangp.tabular import heads
+
+    model = _model("TabularSynthesizer", dtype=np.float64).fit(_data("TabularSynthesizer"), 3)
+    real = heads.packed_critic_loss
+
+    def broken(*args, **kwargs):
+        loss, grads, stats = real(*args, **kwargs)
+        grads[0] = grads[0] * 1.01
+        return loss, grads, stats
+
+    monkeypatch.setattr(heads, "packed_critic_loss", broken)
+    result = wgangp.gradcheck(model)
+    assert [(r["loss"], r["parameter"]) for r in result.table if not r["passed"]] == [
+        ("critic", "W1")
+    ]
+
+
+def test_sampling_a_blown_up_model_raises_instead_of_returning_garbage(kind):
+    model = _model(kind).fit(_data(kind), steps=2)
+    for p in model.generator_.params:
+        p *= np.float32(1e30) if p.dtype == np.float32 else 1e300
+    with pytest.raises(TrainingDiverged, match="overflows"):
+        model.sample(5, random_state=0)
