@@ -561,7 +561,9 @@ def test_random_damage_loads_or_raises_model_file_error(saved_files, tmp_path_fa
     except ModelFileError:
         return
     rows = model.sample(3, random_state=0)
-    numbers = rows.select_dtypes("number").to_numpy(np.float64) if hasattr(rows, "columns") else rows
+    numbers = (
+        rows.select_dtypes("number").to_numpy(np.float64) if hasattr(rows, "columns") else rows
+    )
     assert np.all(np.isfinite(numbers))
 
 

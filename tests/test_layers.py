@@ -205,7 +205,5 @@ def test_the_rules_catch_what_they_forbid():
     """The checks can fail: an upward import and a private name are both caught."""
     modules = {"nn": ROOT / "nn.py", "cli": ROOT / "cli"}
     edges = {"nn": [("cli", ["main", "_helper"], 7)]}
-    assert _upward(modules, edges) == [
-        "wgangp.nn (layer 1) imports wgangp.cli (layer 6) at line 7"
-    ]
+    assert _upward(modules, edges) == ["wgangp.nn (layer 1) imports wgangp.cli (layer 6) at line 7"]
     assert _private(edges) == ["wgangp.nn imports ['_helper'] from wgangp.cli (line 7)"]

@@ -42,9 +42,7 @@ Examples
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -449,8 +447,3 @@ def diagnose(history) -> list[Finding]:
     order = {"error": 0, "warning": 1, "info": 2}
     findings.sort(key=lambda f: order.get(f.severity, 3))
     return findings
-
-
-def findings_to_json(findings: Iterable[Finding]) -> str:
-    """JSON text of a list of findings."""
-    return json.dumps([f.to_dict() for f in findings], indent=1)

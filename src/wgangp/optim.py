@@ -1,9 +1,10 @@
 """Optimizers with plain-data state, updating parameters in place.
 
-In the optax spirit, an optimizer's state is a dict of arrays built by
-:meth:`Optimizer.init` and advanced by :meth:`Optimizer.step`; nothing hides
-in closures, so :meth:`Optimizer.state_dict` / :meth:`Optimizer.load_state_dict`
-round-trip through a model file exactly.
+PyTorch style: an optimizer object holds its hyperparameters and its state
+(a dict of plain arrays built by :meth:`Optimizer.init`) and
+:meth:`Optimizer.step` updates the parameters in place. The state is plain
+data, never hidden in closures, so :meth:`Optimizer.state_dict` /
+:meth:`Optimizer.load_state_dict` round-trip through a model file exactly.
 
 ======================  ===============================================
 name                    what
@@ -22,26 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .errors import InvalidParameterError, InvalidParameterTypeError
-
-
-def _check_positive(name: str, value) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise InvalidParameterTypeError(f"{name}={value!r} is not a number") from None
-    if not np.isfinite(value) or value <= 0:
-        raise InvalidParameterError(f"{name}={value!r} must be a finite number > 0")
-    return value
-
-
-def _check_unit(name: str, value, closed_low: bool = True) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise InvalidParameterTypeError(f"{name}={value!r} is not a number") from None
-    if not (0.0 <= value < 1.0):
-        raise InvalidParameterError(f"{name}={value!r} must lie in [0, 1)")
-    return value
+from .validation import check_float
 
 
 class Optimizer:
@@ -54,7 +36,7 @@ class Optimizer:
     slots: tuple[str, ...] = ()
 
     def __init__(self, lr: float):
-        self.lr = _check_positive("lr", lr)
+        self.lr = check_float(lr, "lr", strict=True)
         self.state: dict | None = None
 
     def hyperparameters(self) -> dict:
@@ -146,8 +128,8 @@ class RMSProp(Optimizer):
 
     def __init__(self, lr: float = 1e-4, rho: float = 0.99, eps: float = 1e-8):
         super().__init__(lr)
-        self.rho = _check_unit("rho", rho)
-        self.eps = _check_positive("eps", eps)
+        self.rho = check_float(rho, "rho", maximum=1.0)
+        self.eps = check_float(eps, "eps", strict=True)
 
     def hyperparameters(self):
         return {"lr": self.lr, "rho": self.rho, "eps": self.eps}
@@ -198,8 +180,11 @@ class Adam(Optimizer):
             b1, b2 = betas
         except (TypeError, ValueError):
             raise InvalidParameterTypeError(f"betas={betas!r} must be a pair of floats") from None
-        self.betas = (_check_unit("betas[0]", b1), _check_unit("betas[1]", b2))
-        self.eps = _check_positive("eps", eps)
+        self.betas = (
+            check_float(b1, "betas[0]", maximum=1.0),
+            check_float(b2, "betas[1]", maximum=1.0),
+        )
+        self.eps = check_float(eps, "eps", strict=True)
 
     def hyperparameters(self):
         return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps}
@@ -247,7 +232,7 @@ class SGD(Optimizer):
 
     def __init__(self, lr: float = 1e-4, momentum: float = 0.9):
         super().__init__(lr)
-        self.momentum = _check_unit("momentum", momentum)
+        self.momentum = check_float(momentum, "momentum", maximum=1.0)
 
     def hyperparameters(self):
         return {"lr": self.lr, "momentum": self.momentum}

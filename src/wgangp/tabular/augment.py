@@ -71,7 +71,7 @@ def augment(
     minority : bool
     holdout : float in (0, 1)
     steps : int, optional
-        Training iterations (default :func:`auto_steps`).
+        Training iterations (default :data:`~wgangp.tabular.settings.DEFAULT_STEPS`).
     classifier : scikit-learn classifier, optional
         Cloned for each of the two fits.
     random_state : int

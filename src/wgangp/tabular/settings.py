@@ -8,7 +8,7 @@ from ..optim import OPTIMIZER_NAMES, Optimizer
 from ..validation import Param
 from .transformer import CONTINUOUS_METHODS
 
-__all__ = ["PARAMS", "auto_batch_and_pac", "auto_steps"]
+__all__ = ["DEFAULT_STEPS", "PARAMS", "auto_batch_and_pac"]
 
 PARAMS: dict[str, Param] = {
     "discrete_columns": Param("columns", "discrete columns (default: inferred)", none="auto"),
@@ -67,14 +67,10 @@ def auto_batch_and_pac(n_rows: int, batch_size="auto", pac="auto") -> tuple[int,
     return batch - batch % pac, pac
 
 
-def auto_steps(n_rows: int) -> int:
-    """Default generator iterations for a table of ``n_rows`` rows: 1500.
+DEFAULT_STEPS = 1500
+"""Generator iterations of a table fit when ``steps`` is not given.
 
-    Measured on 124 to 700 training rows (``benchmarks/tabular.py``): 800
-    iterations left wine's TSTR at 0.66, 1500 reach 0.96. Rows are drawn
-    with replacement, so the count does not grow with the table.
-
-    >>> auto_steps(100), auto_steps(5000)
-    (1500, 1500)
-    """
-    return 1500
+Measured on 124 to 700 training rows (``benchmarks/tabular.py``): 800
+iterations left wine's TSTR at 0.66, 1500 reach 0.96. Rows are drawn with
+replacement, so the count does not grow with the table.
+"""

@@ -31,10 +31,10 @@ from . import heads
 from .conditions import ConditionSampler, condition_targets
 from .frames import as_frame
 from .heads import HeadLayout, heads_forward, pack
-from .settings import PARAMS, auto_batch_and_pac, auto_steps
+from .settings import DEFAULT_STEPS, PARAMS, auto_batch_and_pac
 from .transformer import TabularTransformer
 
-__all__ = ["PARAMS", "TabularSynthesizer", "auto_batch_and_pac", "auto_steps", "load"]
+__all__ = ["TabularSynthesizer", "load"]
 
 logger = logging.getLogger(__name__)
 
@@ -296,7 +296,7 @@ class TabularSynthesizer(Estimator):
         ----------
         data : pandas.DataFrame or CSV path
         steps : int, optional
-            Generator iterations; default ``auto_steps(len(data))``.
+            Generator iterations; default :data:`~wgangp.tabular.settings.DEFAULT_STEPS`.
         eval_every : int, optional
             Model selection by data quality: every ``eval_every`` iterations,
             sample as many rows as ``validation`` holds and score them with
@@ -317,7 +317,7 @@ class TabularSynthesizer(Estimator):
         """
         frame = as_frame(data)
         if steps is None:
-            steps = auto_steps(len(frame))
+            steps = DEFAULT_STEPS
         return self._fit(
             frame,
             steps,
