@@ -37,8 +37,9 @@ import numpy as np
 
 from .errors import InvalidParameterError, NotFittedError, TrainingDiverged
 from .history import History, read_history
+from .losses import PENALTIES
 from .nn import MLP
-from .optim import Optimizer, get_optimizer
+from .optim import OPTIMIZER_NAMES, Optimizer, get_optimizer
 from .runs import HISTORY_FILE, latest_checkpoint
 from .saving import Saving
 from .threads import ThreadPolicy
@@ -51,7 +52,7 @@ from .validation import (
     check_path,
 )
 
-__all__ = ["Callback", "Estimator", "ParamsMixin", "register_standard_callbacks"]
+__all__ = ["CORE_PARAMS", "Callback", "Estimator", "ParamsMixin", "register_standard_callbacks"]
 
 
 # --------------------------------------------------------------------------- #
@@ -82,6 +83,33 @@ class Callback:
     def on_train_end(self, model) -> None:
         pass
 
+
+CORE_PARAMS: dict[str, Param] = {
+    "optimizer": Param(
+        "str",
+        "optimizer of the networks; adam: the WGAN-GP paper's betas (0, 0.9), "
+        "adam-toy: its toy code's (0.5, 0.9)",
+        choices=OPTIMIZER_NAMES,
+        objects=(Optimizer,),
+    ),
+    "lr": Param("float", "learning rate", minimum=0.0, strict=True),
+    "lambda_gp": Param("float", "gradient penalty coefficient (0 turns it off)", minimum=0.0),
+    "penalty": Param(
+        "str", "two-sided (||g|| - 1)^2 or one-sided max(0, ||g|| - 1)^2", choices=PENALTIES
+    ),
+    "n_critic": Param("int", "critic steps per generator step", minimum=1),
+    "dtype": Param("dtype", "floating-point precision of training", choices=("float32", "float64")),
+    "random_state": Param("seed", "seeds the model; the same seed gives the same model"),
+    "threads": Param(
+        "int",
+        "BLAS threads while training: auto (one for small networks, else measured), "
+        "0 (the BLAS default) or a count",
+        minimum=0,
+        auto="auto",
+    ),
+}
+"""The parameters every estimator of the core has, declared once; an estimator's
+``PARAMS`` table takes them from here and adds its own."""
 
 _standard_callbacks = None
 

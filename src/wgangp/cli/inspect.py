@@ -158,7 +158,7 @@ def cmd_augment(args) -> int:
         raise UsageError(f"-o {out}: the augmented table is written as .csv")
     params = {
         key: getattr(args, key)
-        for key in ("hidden", "lr", "batch_size")
+        for key in ("hidden", "lr", "batch_size", "threads")
         if getattr(args, key) is not None
     }
     from ..tabular import augment
