@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -207,8 +208,10 @@ class Estimator(ParamsMixin, Saving):
         """Validate training data; no state may change. Returns it as ``_initialize`` takes it."""
         raise NotImplementedError
 
-    def _initialize(self, data, settings: dict) -> None:
-        """Fresh fitted state from checked data: networks, optimizers, random stream."""
+    def _initialize(self, data, settings: dict) -> str | None:
+        """Fresh fitted state from checked data: networks, optimizers, random stream.
+
+        May return a line saying what took time (shown with ``verbose=1``)."""
         raise NotImplementedError
 
     def _training_data(self, data, settings: dict):
@@ -347,7 +350,10 @@ class Estimator(ParamsMixin, Saving):
             data = self._check_data(data, settings, fitted=False)
             before = dict(self.__dict__)
             try:
-                self._initialize(data, settings)
+                started = time.perf_counter()
+                note = self._initialize(data, settings)
+                if verbose and note:
+                    _say(f"{note} ({time.perf_counter() - started:.1f} s)")
                 self.n_iter_ = 0
                 self.history_ = History(1 if log_every is None else log_every)
             except BaseException:
@@ -563,6 +569,14 @@ class Estimator(ParamsMixin, Saving):
             setattr(self, name, value)
         if "sampler" in state:
             self._sampler.perm, self._sampler.pos, self._sampler.epoch = state["sampler"]
+
+
+def _say(line: str) -> None:
+    """One line of progress on stdout; output that cannot be written is skipped."""
+    try:
+        print(line, file=sys.stdout, flush=True)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _non_finite_metrics(record: dict) -> list[str]:

@@ -172,6 +172,7 @@ def cmd_augment(args) -> int:
             holdout=args.holdout,
             steps=args.steps,
             random_state=args.seed,
+            verbose=1,
             **params,
         )
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,6 @@ checkpoints and the divergence guard are the estimator's own.
 from __future__ import annotations
 
 import contextlib
-import math
 import shlex
 import signal
 import sys
@@ -39,33 +38,6 @@ from .sources import DATA_NAMES, check_data_source, data_name, load_data, run_co
 # --------------------------------------------------------------------------- #
 # Training with progress lines and a clean Ctrl-C.                            #
 # --------------------------------------------------------------------------- #
-
-
-class ProgressLines(Callback):
-    """Print one line every ~10% of the iterations of a call (and at the last one)."""
-
-    def __init__(self, steps: int, file=None):
-        self.steps = steps
-        self.every = max(1, math.ceil(steps / 10))
-        self.file = file
-
-    def on_train_begin(self, model):
-        self.first = getattr(model, "n_iter_", 0)
-        self.start = time.perf_counter()
-
-    def on_iteration_end(self, model, iteration, record):
-        done = iteration - self.first
-        if done % self.every and done != self.steps:
-            return
-        elapsed = time.perf_counter() - self.start
-        print(
-            f"  iter {iteration:>7}  ({100 * done / self.steps:3.0f}%)"
-            f"  W {record['wasserstein']:9.4g}  penalty {record['penalty']:8.3g}"
-            f"  grad norm {record['grad_norm_mean']:6.3g}"
-            f"  {1000 * elapsed / done:7.1f} ms/it  {elapsed:7.1f} s",
-            file=self.file or sys.stdout,
-            flush=True,
-        )
 
 
 class StopOnInterrupt(Callback):
@@ -108,9 +80,7 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
     Prints progress and the files written, writes the report unless the
     configuration says not to, and returns the exit code.
     """
-    tty = sys.stdout.isatty()
-    use_bar = tty and _has_module("tqdm")
-    callbacks = [] if use_bar else [ProgressLines(steps)]
+    callbacks = []
     # The same 500 noise vectors every 10% of the run: the report's "samples over
     # training time". Sampling uses its own seed, never the training stream.
     every = max(1, cfg["steps"] // 10)
@@ -127,7 +97,7 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
                 X,
                 steps=steps,
                 callbacks=callbacks,
-                verbose=int(use_bar),
+                verbose=1,  # a bar on a terminal with tqdm, else a line every 10 s or 10%
                 log_every=cfg["log_every"],
                 run_dir=run_dir,
                 checkpoint_every=config.checkpoint_period(cfg),
@@ -168,12 +138,6 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
     quoted = shlex.quote(str(run_dir))
     print(f"next:   wgangp sample {quoted} -n 1000 -o samples.csv   |   wgangp evaluate {quoted}")
     return EXIT_OK
-
-
-def _has_module(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
 
 
 # --------------------------------------------------------------------------- #

@@ -244,7 +244,7 @@ class TabularSynthesizer(Estimator):
                 )
         return frame
 
-    def _initialize(self, frame, settings: dict) -> None:
+    def _initialize(self, frame, settings: dict) -> str:
         self.dtype_ = settings["dtype"]
         self._rng = np.random.default_rng(self.random_state)
         self.transformer_ = TabularTransformer(
@@ -268,6 +268,10 @@ class TabularSynthesizer(Estimator):
         self.best_generator_params_ = None
         self.selection_history_ = []
         self._fit_matrix = matrix  # transformed once; _training_data takes it
+        return (
+            f"column transformer fitted on {len(frame)} rows x {frame.shape[1]} columns "
+            f"({self.transformer_.output_dim_} network columns)"
+        )
 
     def _training_data(self, frame, settings: dict):
         matrix = self.__dict__.pop("_fit_matrix", None)
