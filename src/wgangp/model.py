@@ -533,7 +533,7 @@ class WGANGP(Estimator):
         -------
         array, shape (n, n_features), float64
         """
-        self._check_fitted()
+        self.check_fitted()
         n = check_int(n, "n")
         rng = np.random.default_rng(check_random_state(random_state, "random_state"))
         width = max(self.generator_.sizes)
@@ -553,7 +553,7 @@ class WGANGP(Estimator):
         -------
         array, shape (n_rows,), float64
         """
-        self._check_fitted()
+        self.check_fitted()
         X = check_array(X, "X", n_features=self.n_features_in_)
         with np.errstate(over="ignore", invalid="ignore"):
             scores = self.critic_(self._transform(X))[:, 0].astype(np.float64)

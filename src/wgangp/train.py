@@ -254,18 +254,18 @@ class Estimator(ParamsMixin, Saving):
 
     def networks(self) -> dict[str, MLP]:
         """The fitted networks by name (``{"generator": MLP, "critic": MLP}``, ...)."""
-        self._check_fitted()
+        self.check_fitted()
         return {name: getattr(self, f"{name}_") for name in self.NETWORKS}
 
     def optimizers(self) -> dict[str, Optimizer]:
         """Each network's optimizer, by network name."""
-        self._check_fitted()
+        self.check_fitted()
         return {name: getattr(self, f"{name}_optimizer_") for name in self.NETWORKS}
 
     def is_fitted(self) -> bool:
         return all(hasattr(self, f"{name}_") for name in self.NETWORKS)
 
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
         if not self.is_fitted():
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet; call {self.FIT_CALL} first "

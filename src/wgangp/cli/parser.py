@@ -258,7 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("report", "write RUN_DIR/report.html: metrics, figures, diagnosis", REPORT_EPILOG)
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument(
-        "--data", metavar="SOURCE", help="data to compare with (default: the run's own data source)"
+        "--data",
+        metavar="SOURCE",
+        help="data to compare with (default: the run's own data source; "
+        "a table model's report needs the real CSV)",
+    )
+    p.add_argument(
+        "--target", metavar="COLUMN", help="a table model's class column: adds TSTR and TRTR"
     )
     p.set_defaults(func=cmd_report)
 

@@ -246,7 +246,7 @@ def write_tabular_report(
     """
     from .. import metrics as M
 
-    synthesizer._check_fitted()
+    synthesizer.check_fitted()
     if synthetic is None:
         synthetic = synthesizer.sample(len(real), random_state=random_state)
     discrete_names = {

@@ -217,7 +217,7 @@ def write_report(
     pathlib.Path
         The path of ``report.html``.
     """
-    model._check_fitted()
+    model.check_fitted()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     records = plot.history_records(model.history_ if history is None else history)

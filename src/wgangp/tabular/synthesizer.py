@@ -613,7 +613,7 @@ class TabularSynthesizer(Estimator):
         use_best : bool
             Use the best parameters of model selection when there are some.
         """
-        self._check_fitted()
+        self.check_fitted()
         n = check_int(n, "n")
         rng = np.random.default_rng(check_random_state(random_state, "random_state"))
         width = max(self.generator_.sizes)
