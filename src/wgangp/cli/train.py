@@ -136,7 +136,8 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
         else:
             print(f"report: {path}")
     quoted = shlex.quote(str(run_dir))
-    print(f"next:   wgangp sample {quoted} -n 1000 -o samples.csv   |   wgangp evaluate {quoted}")
+    out = shlex.quote(str(run_dir / "samples.csv"))  # inside the new run: never the input
+    print(f"next:   wgangp sample {quoted} -n 1000 -o {out}   |   wgangp evaluate {quoted}")
     return EXIT_OK
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import InvalidDataError, InvalidParameterError
+from ..runs import MODEL_FILE
 from ..validation import check_float, check_int
 from .frames import as_frame, import_pandas, json_value
-from .scores import feature_matrix, infer_discrete_columns
+from .scores import CLASS_MAX_VALUES, feature_matrix, infer_discrete_columns, is_class_target
 from .synthesizer import TabularSynthesizer
 
 __all__ = ["allocate_rows", "augment"]
@@ -51,6 +53,8 @@ def augment(
     classifier=None,
     random_state=0,
     verbose: int = 0,
+    run_dir=None,
+    mark_synthetic: str | None = None,
     **synthesizer_params,
 ):
     """Add synthetic rows of a classification table and show whether they help.
@@ -78,6 +82,12 @@ def augment(
     random_state : int
     verbose : {0, 1}
         1 shows the synthesizer's progress (see :class:`wgangp.ProgressBar`).
+    run_dir : path, optional
+        Train in this run folder (history, checkpoints, as ``fit(run_dir=...)``)
+        and save the synthesizer there as ``model.npz``, to sample it again
+        later (``wgangp sample RUN_DIR``).
+    mark_synthetic : str, optional
+        Add a column of this name, False on real rows and True on synthetic ones.
     **synthesizer_params
         Passed to :class:`TabularSynthesizer`.
 
@@ -101,6 +111,19 @@ def augment(
         )
     rows = check_int(rows, "rows")
     holdout = check_float(holdout, "holdout", strict=True, maximum=1.0)
+    discrete_given = synthesizer_params.get("discrete_columns") or []
+    if not is_class_target(frame[target], target in discrete_given):
+        values = frame[target].nunique(dropna=True)
+        raise InvalidParameterError(
+            f"target={target!r} is not a class column: its {values} distinct values are "
+            f"numbers that are not whole or more than {CLASS_MAX_VALUES}; augment adds rows "
+            "to the classes of a classification target: choose a column of text, booleans "
+            "or a few integer codes (or list it in discrete_columns if it is one)"
+        )
+    if mark_synthetic is not None and mark_synthetic in frame.columns:
+        raise InvalidParameterError(
+            f"mark_synthetic={mark_synthetic!r} is already a column; choose another name"
+        )
     if frame[target].isna().any():
         raise InvalidDataError(f"target column {target!r} has missing values; drop those rows")
     seed = int(random_state) if random_state is not None else 0
@@ -127,7 +150,9 @@ def augment(
         discrete = infer_discrete_columns(frame)
     discrete = list(dict.fromkeys([*discrete, target]))
     synth = TabularSynthesizer(discrete_columns=discrete, random_state=seed, **synthesizer_params)
-    synth.fit(train, steps=steps, verbose=verbose)
+    synth.fit(train, steps=steps, verbose=verbose, run_dir=run_dir)
+    if run_dir is not None:
+        synth.save(Path(run_dir) / MODEL_FILE)
     train_counts = train[target].value_counts()
     plan = allocate_rows({k: int(v) for k, v in train_counts.items()}, rows, minority)
     parts = [
@@ -166,4 +191,6 @@ def augment(
     table = pd.DataFrame(scores)
     table["change"] = table["real + synthetic"] - table["real"]
     augmented = pd.concat([frame, synthetic], ignore_index=True)
+    if mark_synthetic is not None:
+        augmented[mark_synthetic] = np.arange(len(augmented)) >= len(frame)
     return augmented, table
