@@ -327,3 +327,23 @@ def test_correlation_heatmaps_saves_to_path(tmp_path):
     real, synthetic = mixed_tables()
     plot.correlation_heatmaps(real, synthetic, path=tmp_path / "heat.png")
     assert (tmp_path / "heat.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_loss_and_w_panels_are_scaled_to_the_bulk_with_the_spike_clipped():
+    pytest.importorskip("matplotlib")
+    from wgangp.plot import training_curves
+
+    records = [
+        {
+            "iteration": i,
+            "critic_loss": (-500.0 if i == 1 else -1.0 + i / 1000),
+            "generator_loss": 0.5,
+            "wasserstein": (800.0 if i == 1 else 1.0),
+        }
+        for i in range(1, 300)
+    ]
+    fig = training_curves(records)
+    ax_loss, ax_w = fig.axes[0], fig.axes[1]
+    assert ax_loss.get_ylim()[0] > -10 and ax_w.get_ylim()[1] < 10
+    notes = [t.get_text() for t in ax_loss.texts]
+    assert any("clipped" in n for n in notes)

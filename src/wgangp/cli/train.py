@@ -119,7 +119,15 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
             flush=True,
         )
         return EXIT_INTERRUPTED
-    print(f"trained {model.n_iter_} iterations in total ({steps} in {seconds:.1f} s)")
+    in_iterations = sum(
+        float(r.get("seconds") or 0.0)
+        for r in model.history_
+        if r["iteration"] > model.n_iter_ - steps
+    )
+    print(
+        f"trained {model.n_iter_} iterations in total ({steps} in {seconds:.1f} s wall clock; "
+        f"{in_iterations:.1f} s in the logged iterations, the report's time in iterations)"
+    )
     print(f"model:  {run_dir / MODEL_FILE}")
     print(f"config: {run_dir / CONFIG_FILE}")
     if cfg["report"]:

@@ -236,5 +236,5 @@ def write_report(
 {figures_section(run_dir, figures)}
 <section id="findings"><h2>Diagnosis</h2>
 {_findings_html(findings)}</section>
-{config_html(estimator_config_rows(model))}"""
+{config_html(estimator_config_rows(model, records, data_name))}"""
     return write_document(run_dir, title, body, "write_report")
