@@ -148,8 +148,9 @@ def _figures(model, records, X_real, data_name, findings, snapshots, run_dir):
         out.append(
             (
                 "digits.png",
-                "Generated images, 8 x 8, fixed noise.",
-                plot.digit_grid(model, shape=(8, 8)),
+                "Generated images (fixed noise)"
+                + (" beside real ones." if real is not None else "."),
+                plot.digit_grid(model, shape=(8, 8), real=real),
             )
         )
     if snapshots is None and (run_dir / "samples").is_dir():
