@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "saving": 2,
     "train": 2,
     "threads": 2,
+    "parallel": 2,
     # 3 estimators
     "model": 3,
     "tabular": 3,

@@ -14,19 +14,21 @@ from .nn import MLP, backward, backward_with_input_gradient, forward
 PENALTIES = ("two-sided", "one-sided")
 
 
-def _penalty_fn(lambda_gp: float, penalty: str, batch: int, dtype):
+def _penalty_fn(lambda_gp: float, penalty: str, batch: int, dtype, divisor: int | None = None):
     """``g -> (P, dP/dg, norms)`` for ``P = lambda * mean_i c(||g_i||)``.
 
     ``c(n) = (n - 1)^2`` (two-sided) or ``max(n - 1, 0)^2`` (one-sided), so
 
         dP/dg_i = (2 lambda / B) * c'(||g_i||) / 2 * g_i / ||g_i||.
 
-    At ``||g_i|| = 0`` the direction ``g_i / ||g_i||`` is taken as 0.
+    At ``||g_i|| = 0`` the direction ``g_i / ||g_i||`` is taken as 0. The mean
+    is over ``divisor`` rows when given (these rows are a part of a batch).
     """
+    divisor = batch if divisor is None else divisor
     if penalty not in PENALTIES:
         raise InvalidParameterError(f"penalty={penalty!r} is not known; choose one of {PENALTIES}")
     one_sided = penalty == "one-sided"
-    scale = dtype.type(2.0 * lambda_gp / batch)
+    scale = dtype.type(2.0 * lambda_gp / divisor)
     holder = {}
 
     def grad_fn(g):
@@ -34,7 +36,7 @@ def _penalty_fn(lambda_gp: float, penalty: str, batch: int, dtype):
         excess = norms - 1
         if one_sided:
             excess = np.maximum(excess, 0)
-        value = float(lambda_gp * np.mean(excess.astype(np.float64) ** 2))
+        value = float(lambda_gp * np.sum(excess.astype(np.float64) ** 2) / divisor)
         safe = np.where(norms > 0, norms, 1)
         coef = np.where(norms > 0, scale * excess / safe, 0).astype(dtype)
         holder["norms"] = norms
@@ -50,6 +52,7 @@ def critic_loss(
     alpha: np.ndarray,
     lambda_gp: float = 10.0,
     penalty: str = "two-sided",
+    batch_total: int | None = None,
 ) -> tuple[float, list[np.ndarray], dict]:
     """Critic loss with gradient penalty, its parameter gradient, and statistics.
 
@@ -75,6 +78,12 @@ def critic_loss(
         Penalty coefficient (10 in the paper).
     penalty : {"two-sided", "one-sided"}
         ``(||g|| - 1)^2``, or ``max(||g|| - 1, 0)^2`` which penalises only norms above 1.
+    batch_total : int, optional
+        These rows are a part of a batch of ``batch_total`` rows (one rank's
+        part in data-parallel training): every mean, of the loss, its
+        gradient and the statistics, is this part's share of the whole
+        batch's mean (a sum over these rows divided by ``batch_total``), so
+        that the parts add up to the batch's values.
 
     Returns
     -------
@@ -105,14 +114,15 @@ def critic_loss(
     x_interp *= alpha
     x_interp += x_fake
 
+    divisor = batch if batch_total is None else batch_total
     out, cache = forward(critic.params, critic.activations, x_all)
-    d_real = float(out[:batch].mean(dtype=np.float64))
-    d_fake = float(out[batch : 2 * batch].mean(dtype=np.float64))
+    d_real = float(out[:batch].sum(dtype=np.float64) / divisor)
+    d_fake = float(out[batch : 2 * batch].sum(dtype=np.float64) / divisor)
 
     dy_plain = np.empty((2 * batch, 1), dtype=dtype)
-    dy_plain[:batch] = -1.0 / batch
-    dy_plain[batch:] = 1.0 / batch
-    grad_fn, holder = _penalty_fn(lambda_gp, penalty, batch, dtype)
+    dy_plain[:batch] = -1.0 / divisor
+    dy_plain[batch:] = 1.0 / divisor
+    grad_fn, holder = _penalty_fn(lambda_gp, penalty, batch, dtype, divisor)
     grads, _, penalty_value = backward_with_input_gradient(
         critic.params, critic.activations, cache, 2 * batch, dy_plain, grad_fn
     )
@@ -126,13 +136,15 @@ def critic_loss(
         "d_real": d_real,
         "d_fake": d_fake,
         "grad_norm_min": float(norms.min()),
-        "grad_norm_mean": float(norms.mean(dtype=np.float64)),
+        "grad_norm_mean": float(norms.sum(dtype=np.float64) / divisor),
         "grad_norm_max": float(norms.max()),
     }
     return loss, grads, stats
 
 
-def generator_loss(generator: MLP, critic: MLP, z: np.ndarray) -> tuple[float, list[np.ndarray]]:
+def generator_loss(
+    generator: MLP, critic: MLP, z: np.ndarray, batch_total: int | None = None
+) -> tuple[float, list[np.ndarray]]:
     """Generator loss ``L_G = -mean D(G(z))`` and its gradient for the generator.
 
     The gradient flows through the critic: ``dL/dx_f = -g(x_f) / B`` is
@@ -145,6 +157,9 @@ def generator_loss(generator: MLP, critic: MLP, z: np.ndarray) -> tuple[float, l
     critic : MLP
     z : array, shape (B, latent_dim)
         Fresh noise.
+    batch_total : int, optional
+        ``z`` is a part of a batch of this many rows: the loss and its
+        gradient are this part's share of the batch's mean.
 
     Returns
     -------
@@ -159,10 +174,10 @@ def generator_loss(generator: MLP, critic: MLP, z: np.ndarray) -> tuple[float, l
     >>> [g.shape for g in grads] == [p.shape for p in gen.params]
     True
     """
-    batch = z.shape[0]
+    batch = z.shape[0] if batch_total is None else batch_total
     x_fake, gen_cache = forward(generator.params, generator.activations, z)
     out, critic_cache = forward(critic.params, critic.activations, x_fake)
-    loss = -float(out.mean(dtype=np.float64))
+    loss = -float(out.sum(dtype=np.float64) / batch)
     dy = np.full_like(out, -1.0 / batch)
     dx, _ = backward(critic.params, critic.activations, critic_cache, dy, need_param_grads=False)
     _, grads = backward(

@@ -76,17 +76,18 @@ PARAMS: dict[str, Param] = {
 ``[model]`` table of a run configuration and of ``wgangp train``'s flags."""
 
 
-def output_activation_for(X: np.ndarray, requested: str) -> str:
+def output_activation_for(X: np.ndarray, requested: str, data_range=None) -> str:
     """The generator's output activation for data ``X``: ``requested``, or for
     ``"auto"`` tanh when the data lie in [-1, 1] and reach both ends (scaled
-    images), else identity.
+    images), else identity. ``data_range`` (low, high) replaces X's own range
+    (all ranks' range in a data-parallel run).
 
     >>> output_activation_for(np.array([[-1.0], [0.2], [1.0]]), "auto")
     'tanh'
     """
     if requested != "auto":
         return requested
-    low, high = float(X.min()), float(X.max())
+    low, high = (float(X.min()), float(X.max())) if data_range is None else data_range
     bounded = low >= -1.0 and high <= 1.0 and low <= -0.99 and high >= 0.99
     return "tanh" if bounded else "identity"
 
@@ -263,10 +264,14 @@ class WGANGP(Estimator):
         self.n_features_in_ = n_features
         self.dtype_ = dtype
         self._rng = np.random.default_rng(self.random_state)
-        self.output_activation_ = output_activation_for(X, self.output_activation)
+        shard = self._shard
+        data_range = None if shard is None else shard.min_max(X.min(), X.max())
+        self.output_activation_ = output_activation_for(X, self.output_activation, data_range)
         if self.scale == "standard" and self.output_activation_ != "tanh":
-            mean = X.mean(axis=0)
-            std = X.std(axis=0)
+            if shard is None:
+                mean, std = X.mean(axis=0), X.std(axis=0)
+            else:  # over all ranks' rows
+                mean, std = shard.mean_std(X)
             std[std == 0] = 1.0  # a constant column stays constant
             self.scale_mean_, self.scale_std_ = mean, std
         else:
@@ -275,6 +280,7 @@ class WGANGP(Estimator):
         self.latent_dim_ = settings["latent_dim"] or default_latent_dim(n_features)
         self._build_networks(settings["hidden"], settings["depth"], settings["activation"])
         self._new_optimizers(settings)
+        n_rows = n_rows if shard is None else shard.n_rows
         self._sampler = MinibatchSampler(n_rows, self._effective_batch(n_rows, settings))
         self.n_critic_steps_ = 0
 
@@ -310,10 +316,9 @@ class WGANGP(Estimator):
         return batch
 
     def _training_data(self, X: np.ndarray, settings: dict) -> np.ndarray:
-        if X.shape[0] != self._sampler.n_rows:
-            self._sampler = MinibatchSampler(
-                X.shape[0], self._effective_batch(X.shape[0], settings)
-            )
+        n_rows = X.shape[0] if self._shard is None else self._shard.n_rows
+        if n_rows != self._sampler.n_rows:
+            self._sampler = MinibatchSampler(n_rows, self._effective_batch(n_rows, settings))
         return self._transform(X)
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
@@ -344,6 +349,7 @@ class WGANGP(Estimator):
         checkpoint_every: int | None = None,
         keep_checkpoints: int = 3,
         resume=None,
+        comm=None,
     ) -> WGANGP:
         """Train from scratch (or from a checkpoint) for ``steps`` generator iterations.
 
@@ -382,6 +388,11 @@ class WGANGP(Estimator):
             ``run_dir``'s last checkpoint if there is one (else start afresh).
             ``run_dir`` defaults to the resumed folder, and its
             ``history.jsonl`` is cut back to the checkpoint and continued.
+        comm : mpi4py communicator, optional
+            Data-parallel training under ``mpiexec`` (:mod:`wgangp.parallel`):
+            ``X`` is this rank's rows; the model is the one a single process
+            fitted on all ranks' rows would give (one ``Allreduce`` per
+            optimizer step); rank 0 alone writes ``run_dir``. None: one process.
 
         Returns
         -------
@@ -403,6 +414,7 @@ class WGANGP(Estimator):
             checkpoint_every=checkpoint_every,
             keep_checkpoints=keep_checkpoints,
             resume=resume,
+            comm=comm,
         )
 
     def partial_fit(
@@ -416,6 +428,7 @@ class WGANGP(Estimator):
         run_dir=None,
         checkpoint_every: int | None = None,
         keep_checkpoints: int = 3,
+        comm=None,
     ) -> WGANGP:
         """Continue training for ``steps`` more iterations (fit first if unfitted).
 
@@ -435,19 +448,27 @@ class WGANGP(Estimator):
             checkpoint_every=checkpoint_every,
             keep_checkpoints=keep_checkpoints,
             partial=True,
+            comm=comm,
         )
 
     def _iteration(self, Xs: np.ndarray, settings: dict) -> dict:
+        shard = self._shard
         for _ in range(settings["n_critic"]):
-            x_real = Xs[self._sampler.next_indices(self._rng)]
+            indices = self._sampler.next_indices(self._rng)
+            positions = None
+            if shard is not None:  # this rank's rows of the global minibatch
+                positions, indices = shard.rows(indices)
             stats = critic_step(
                 self.generator_,
                 self.critic_,
                 self.critic_optimizer_,
-                x_real,
+                Xs[indices],
                 self._rng,
                 settings["lambda_gp"],
                 settings["penalty"],
+                shard=shard,
+                positions=positions,
+                batch=self._sampler.batch_size,
             )
             self.n_critic_steps_ += 1
         gen_stats = generator_step(
@@ -456,6 +477,7 @@ class WGANGP(Estimator):
             self.generator_optimizer_,
             self._sampler.batch_size,
             self._rng,
+            shard=shard,
         )
         record = {"critic_loss": stats.pop("loss")}
         record.update(gen_stats)

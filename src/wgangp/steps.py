@@ -101,21 +101,51 @@ def critic_step(
     rng: np.random.Generator,
     lambda_gp: float,
     penalty: str,
+    shard=None,
+    positions: np.ndarray | None = None,
+    batch: int | None = None,
 ) -> dict:
     """One critic update on a real batch; fresh fakes and interpolation coefficients.
 
     Returns the :func:`wgangp.losses.critic_loss` statistics plus
-    ``critic_grad_norm``.
+    ``critic_grad_norm``. In a data-parallel run (``shard``, a
+    :class:`wgangp.parallel.Shard`), ``x_real`` are this rank's rows of the
+    global minibatch of ``batch`` rows, at ``positions`` in it: the noise and
+    the coefficients are drawn for the whole batch (as every rank does),
+    this rank's losses are weighted by its share, and one ``Allreduce`` sums
+    the gradient and the statistics.
     """
-    batch = x_real.shape[0]
+    batch = x_real.shape[0] if batch is None else batch
     latent_dim = generator.sizes[0]
     z = rng.standard_normal((batch, latent_dim), dtype=generator.dtype)
-    x_fake = generator(z)
     alpha = rng.random((batch, 1), dtype=critic.dtype)
-    _, grads, stats = losses.critic_loss(critic, x_real, x_fake, alpha, lambda_gp, penalty)
+    if shard is None:
+        _, grads, stats = losses.critic_loss(
+            critic, x_real, generator(z), alpha, lambda_gp, penalty
+        )
+    else:
+        grads, stats = _critic_part(
+            generator, critic, x_real, z[positions], alpha[positions], lambda_gp, penalty, batch
+        )
+        stats = shard.reduce(grads, stats, holds_rows=len(positions) > 0)
     stats["critic_grad_norm"] = grad_norm(grads)
     optimizer.step(critic.params, grads)
     return stats
+
+
+def _critic_part(generator, critic, x_real, z, alpha, lambda_gp, penalty, batch):
+    """A rank's part of the critic loss's gradient and statistics (zeros with no rows)."""
+    if len(x_real):
+        _, grads, stats = losses.critic_loss(
+            critic, x_real, generator(z), alpha, lambda_gp, penalty, batch_total=batch
+        )
+        return [np.array(g) for g in grads], stats
+    # no rows of this minibatch here: the same statistics, all zero, to sum
+    probe = np.zeros((1, critic.sizes[0]), dtype=critic.dtype)
+    _, grads, stats = losses.critic_loss(
+        critic, probe, probe, np.zeros((1, 1), critic.dtype), lambda_gp, penalty
+    )
+    return [np.zeros_like(g) for g in grads], {k: 0.0 for k in stats}
 
 
 @quiet_overflow
@@ -125,10 +155,22 @@ def generator_step(
     optimizer: Optimizer,
     batch: int,
     rng: np.random.Generator,
+    shard=None,
 ) -> dict:
-    """One generator update with fresh noise; the gradient flows through the critic."""
+    """One generator update with fresh noise; the gradient flows through the critic.
+
+    In a data-parallel run each rank takes its equal part of the ``batch``
+    noise rows (all drawn by every rank) and one ``Allreduce`` sums the
+    weighted gradients and the loss.
+    """
     z = rng.standard_normal((batch, generator.sizes[0]), dtype=generator.dtype)
-    loss, grads = losses.generator_loss(generator, critic, z)
+    if shard is None:
+        loss, grads = losses.generator_loss(generator, critic, z)
+    else:
+        part = shard.noise_positions(batch)
+        loss, grads = losses.generator_loss(generator, critic, z[part], batch_total=batch)
+        grads = [np.array(g) for g in grads]
+        loss = shard.reduce(grads, {"loss": loss}, holds_rows=len(part) > 0)["loss"]
     norm = grad_norm(grads)
     optimizer.step(generator.params, grads)
     return {"generator_loss": loss, "generator_grad_norm": norm}

@@ -41,6 +41,7 @@ from .history import History, read_history
 from .losses import PENALTIES
 from .nn import MLP
 from .optim import OPTIMIZER_NAMES, Optimizer, get_optimizer
+from .parallel import Shard, check_comm
 from .runs import HISTORY_FILE, latest_checkpoint
 from .saving import Saving
 from .threads import ThreadPolicy
@@ -298,6 +299,7 @@ class Estimator(ParamsMixin, Saving):
         resume=None,
         partial: bool = False,
         options: dict | None = None,
+        comm=None,
     ):
         """``fit`` (``partial=False``) or ``partial_fit`` of any estimator.
 
@@ -320,6 +322,7 @@ class Estimator(ParamsMixin, Saving):
         if resume is not None and not isinstance(resume, bool):
             check_path(resume, "resume")
         callbacks = check_callbacks(callbacks)
+        comm = check_comm(comm)
         checkpoint = None
         if resume is not None and resume is not False:
             if resume is True:
@@ -334,6 +337,7 @@ class Estimator(ParamsMixin, Saving):
                 if run_dir is None and Path(resume).is_dir():
                     run_dir = resume
         continuing = partial and self.is_fitted()
+        self._shard = None
         if checkpoint is not None:
             resumed = self._resumed(checkpoint)
             settings = {**resumed._validate_params(), **options}
@@ -351,7 +355,13 @@ class Estimator(ParamsMixin, Saving):
             before = dict(self.__dict__)
             try:
                 started = time.perf_counter()
+                self._shard = Shard(comm, self._rows_in(data)) if comm is not None else None
                 note = self._initialize(data, settings)
+                if self._shard is not None:  # every rank starts from rank 0's state
+                    self._shard.broadcast_arrays(self.state_arrays())
+                    self._rng.bit_generator.state = self._shard.broadcast(
+                        self._rng.bit_generator.state
+                    )
                 if verbose and note:
                     _say(f"{note} ({time.perf_counter() - started:.1f} s)")
                 self.n_iter_ = 0
@@ -360,10 +370,21 @@ class Estimator(ParamsMixin, Saving):
                 self.__dict__.clear()
                 self.__dict__.update(before)
                 raise
+        if comm is not None and self._shard is None:
+            self._shard = Shard(comm, self._rows_in(data))
+        if self._shard is not None and self._shard.rank != 0:
+            verbose, run_dir = 0, None  # rank 0 alone writes and prints
         callbacks = self._build_callbacks(
             callbacks, verbose, run_dir, checkpoint_every, keep_checkpoints
         )
-        return self._train(self._training_data(data, settings), steps, callbacks, settings)
+        try:
+            return self._train(self._training_data(data, settings), steps, callbacks, settings)
+        finally:
+            self._shard = None
+
+    def _rows_in(self, data) -> int:
+        """Rows of checked training data (this rank's share in a data-parallel run)."""
+        return len(data)
 
     def _apply_params(self, settings: dict) -> None:
         """Carry changed constructor arguments into a fitted model before it continues.

@@ -1,0 +1,180 @@
+"""Data-parallel training over MPI: each rank its rows, one Allreduce per optimizer step.
+
+``fit(X, ..., comm=MPI.COMM_WORLD)`` under ``mpiexec -n P``: ``X`` is this
+rank's share of the rows (the global table is the ranks' shares in rank
+order). Training then gives the same model as one process fitted on all the
+rows, to the rounding of the sums:
+
+* every random draw (the minibatch permutation over all rows, the noise,
+  the interpolation coefficients) is made identically on every rank, from
+  one stream that starts identical everywhere, so every rank always holds
+  the same random state, parameters and optimizer state, and the same
+  global minibatches as a single process;
+* each rank computes the losses on the rows of the minibatch it holds (the
+  critic) or on its equal part of the noise rows (the generator), scaled by
+  its share of the batch, so that the sum over ranks is the global batch's
+  mean; the penalty is per sample, so the sum is exact;
+* **one** ``Allreduce`` (sum) per optimizer step carries the gradient and the
+  step's statistics (and each rank's smallest and largest input-gradient
+  norm, in slots of its own) in one buffer;
+* what is computed from the data at the start (the scaling's means and
+  standard deviations, the data's range) is reduced over all ranks.
+
+Rank 0 alone writes run folders, histories, checkpoints and reports; since
+every rank's state is the same, rank 0's checkpoint resumes every rank.
+``mpi4py`` (with the ``mpich`` wheel: ``pip install wgangp[mpi]``, or a
+cluster's own MPI) is needed only when a communicator of more than one rank
+is given.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InvalidParameterTypeError
+
+__all__ = ["Shard", "check_comm", "mpi_launched"]
+
+_MPI_RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK")
+_MPI_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+
+
+def mpi_launched(environ) -> bool:
+    """Whether this process was started by ``mpiexec`` with more than one rank."""
+    for name in _MPI_SIZE_VARIABLES:
+        value = environ.get(name)
+        if value is not None and value.isdigit() and int(value) > 1:
+            return True
+    return False
+
+
+def check_comm(comm, name: str = "comm"):
+    """None, or an mpi4py communicator (anything with its methods); None for one rank."""
+    if comm is None:
+        return None
+    needed = ("Get_rank", "Get_size", "Allreduce", "allreduce", "allgather", "bcast")
+    missing = [m for m in needed if not callable(getattr(comm, m, None))]
+    if missing:
+        raise InvalidParameterTypeError(
+            f"{name}={comm!r} is not an MPI communicator (it lacks {missing}); pass "
+            "mpi4py.MPI.COMM_WORLD under mpiexec, or None for one process"
+        )
+    return comm if comm.Get_size() > 1 else None
+
+
+class Shard:
+    """This rank's part of a data-parallel run.
+
+    Parameters
+    ----------
+    comm : mpi4py communicator of more than one rank
+    n_local : int
+        Rows this rank holds.
+    """
+
+    def __init__(self, comm, n_local: int):
+        self.comm = comm
+        self.rank = comm.Get_rank()
+        self.size = comm.Get_size()
+        counts = comm.allgather(int(n_local))
+        self.counts = counts
+        self.offset = sum(counts[: self.rank])
+        self.n_local = int(n_local)
+        self.n_rows = sum(counts)
+        self.allreduce_calls = 0
+        self._buffer: np.ndarray | None = None
+        self._result: np.ndarray | None = None
+
+    # ------------------------------------------------------------ set-up --
+
+    def sum(self, value):
+        """The sum of ``value`` (a number or an array) over the ranks (set-up only)."""
+        from mpi4py import MPI
+
+        return self.comm.allreduce(value, op=MPI.SUM)
+
+    def min_max(self, low: float, high: float) -> tuple[float, float]:
+        """The smallest ``low`` and the largest ``high`` over the ranks (set-up only)."""
+        lows = self.comm.allgather(float(low))
+        highs = self.comm.allgather(float(high))
+        return min(lows), max(highs)
+
+    def mean_std(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Column means and (population) standard deviations of all ranks' rows.
+
+        Two passes, as a single process computes them: the global mean, then
+        the global mean of squared deviations from it.
+        """
+        mean = self.sum(X.sum(axis=0)) / self.n_rows
+        var = self.sum(((X - mean) ** 2).sum(axis=0)) / self.n_rows
+        return mean, np.sqrt(var)
+
+    def broadcast_arrays(self, arrays: list[np.ndarray]) -> None:
+        """Overwrite ``arrays`` on every rank with rank 0's, in place."""
+        for a in arrays:
+            self.comm.Bcast(a, root=0)
+
+    def broadcast(self, value):
+        """Rank 0's ``value`` (any picklable object, set-up only) on every rank."""
+        return self.comm.bcast(value, root=0)
+
+    # ------------------------------------------------------------- steps --
+
+    def rows(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of a global minibatch's row ``indices``: the positions this rank holds,
+        and those rows' local indices."""
+        here = (indices >= self.offset) & (indices < self.offset + self.n_local)
+        positions = np.flatnonzero(here)
+        return positions, indices[positions] - self.offset
+
+    def noise_positions(self, batch: int) -> np.ndarray:
+        """This rank's equal part of ``batch`` noise rows (the generator step)."""
+        bounds = np.linspace(0, batch, self.size + 1).round().astype(int)
+        return np.arange(bounds[self.rank], bounds[self.rank + 1])
+
+    def reduce(self, grads: list, stats: dict, holds_rows: bool = True) -> dict:
+        """Sum ``grads`` (in place) and ``stats`` over the ranks: one ``Allreduce``.
+
+        Each rank's gradient and statistics are its part of the batch's mean
+        (``batch_total`` of the losses), so their sum is the batch's.
+        ``stats`` entries named ``*_min`` / ``*_max`` are reduced to the
+        smallest / largest over the ranks that hold rows, through slots of
+        each rank's own in the same buffer. Returns the reduced statistics.
+        """
+        keys = list(stats)
+        extreme = [k for k in keys if k.endswith(("_min", "_max"))]
+        summed = [k for k in keys if k not in extreme]
+        n_grad = sum(g.size for g in grads)
+        n = n_grad + len(summed) + 2 * self.size * len(extreme)
+        if self._buffer is None or self._buffer.shape[0] != n:
+            self._buffer = np.zeros(n, dtype=np.float64)
+            self._result = np.empty(n, dtype=np.float64)
+        buf = self._buffer
+        pos = 0
+        for g in grads:
+            buf[pos : pos + g.size] = g.ravel()
+            pos += g.size
+        buf[n_grad:] = 0.0
+        for i, k in enumerate(summed):
+            buf[n_grad + i] = float(stats[k])
+        base = n_grad + len(summed)
+        for j, k in enumerate(extreme):
+            slot = base + 2 * self.size * j + 2 * self.rank
+            buf[slot] = 1.0 if holds_rows else 0.0
+            buf[slot + 1] = float(stats[k]) if holds_rows else 0.0
+        self.comm.Allreduce(buf, self._result)
+        self.allreduce_calls += 1
+        out = self._result
+        pos = 0
+        for g in grads:
+            g[...] = out[pos : pos + g.size].reshape(g.shape)
+            pos += g.size
+        reduced = {k: float(out[n_grad + i]) for i, k in enumerate(summed)}
+        for j, k in enumerate(extreme):
+            slots = out[base + 2 * self.size * j : base + 2 * self.size * (j + 1)].reshape(-1, 2)
+            held = slots[slots[:, 0] > 0, 1]
+            if held.size:
+                reduced[k] = float(held.min() if k.endswith("_min") else held.max())
+            else:
+                reduced[k] = float("nan")
+        return reduced

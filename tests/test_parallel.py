@@ -1,0 +1,161 @@
+"""Data-parallel training over MPI gives the single process's model, with one Allreduce a step.
+
+Runs ``mpiexec -n 2`` (the MPICH wheel of ``wgangp[mpi]``, installed by the
+test command) on two ranks that each hold half of the rows, and compares the
+parameters and optimizer state with one process fitted on all the rows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wgangp
+from wgangp.parallel import Shard, check_comm, mpi_launched
+
+SCRIPT = r'''
+import sys
+import numpy as np
+import wgangp
+from mpi4py import MPI
+
+
+class Counting:
+    """COMM_WORLD, counting its Allreduce calls."""
+
+    def __init__(self, comm):
+        self.comm, self.allreduce_calls = comm, 0
+
+    def Allreduce(self, *args, **kwargs):
+        self.allreduce_calls += 1
+        return self.comm.Allreduce(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.comm, name)
+
+
+comm = Counting(MPI.COMM_WORLD)
+X = np.load(sys.argv[1])
+share = np.array_split(X, comm.Get_size())[comm.Get_rank()]
+steps = int(sys.argv[3])
+model = wgangp.WGANGP(hidden=16, depth=2, batch_size=256, dtype=np.float64, random_state=0)
+model.fit(share, steps=steps, comm=comm, run_dir=sys.argv[4], checkpoint_every=50)
+print("rank", comm.Get_rank(), "allreduce", comm.allreduce_calls, flush=True)
+if comm.Get_rank() == 0:
+    model.save(sys.argv[2])
+'''
+
+
+def _mpiexec() -> str | None:
+    pytest.importorskip("mpi4py")
+    found = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which(
+        "mpiexec"
+    )
+    if found is None:
+        pytest.skip("no mpiexec (pip install 'wgangp[mpi]' brings MPICH's)")
+    return found
+
+
+def test_two_ranks_give_the_single_process_model_with_one_allreduce_per_step(tmp_path):
+    mpiexec = _mpiexec()
+    X = np.random.default_rng(0).normal(size=(600, 3)) * [1.0, 2.0, 0.5] + [0.0, 1.0, -2.0]
+    np.save(tmp_path / "X.npy", X)
+    (tmp_path / "dp.py").write_text(SCRIPT)
+    steps = 200
+    env = {**os.environ, "PYTHONPATH": str(Path(wgangp.__file__).parents[1])}
+    result = subprocess.run(
+        [
+            mpiexec,
+            "-n",
+            "2",
+            sys.executable,
+            str(tmp_path / "dp.py"),
+            str(tmp_path / "X.npy"),
+            str(tmp_path / "dp.npz"),
+            str(steps),
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    counts = sorted(line.split()[-1] for line in result.stdout.splitlines() if "allreduce" in line)
+    assert counts == [str(steps * (5 + 1))] * 2  # one per critic step and per generator step
+
+    single = wgangp.WGANGP(hidden=16, depth=2, batch_size=256, dtype=np.float64, random_state=0)
+    single.fit(X, steps=steps)
+    parallel = wgangp.load(tmp_path / "dp.npz")
+    gap = max(np.abs(a - b).max() for a, b in zip(parallel.state_arrays(), single.state_arrays()))
+    scale = max(np.abs(b).max() for b in single.state_arrays())
+    assert gap / scale < 1e-10
+    np.testing.assert_allclose(parallel.scale_mean_, single.scale_mean_, rtol=1e-12)
+    np.testing.assert_allclose(
+        parallel.history_.column("wasserstein"), single.history_.column("wasserstein"), rtol=1e-8
+    )
+    assert parallel._rng.bit_generator.state == single._rng.bit_generator.state
+    # rank 0 alone wrote the run folder, and its last checkpoint resumes the run
+    resumed = wgangp.WGANGP().fit(X, steps=10, resume=tmp_path / "run")
+    assert resumed.n_iter_ == steps + 10
+
+
+class Recorder:
+    """A communicator of two ranks seen from rank ``rank``: records what is sent."""
+
+    def __init__(self, rank: int, other_sends: np.ndarray | None = None):
+        self.rank, self.sent, self.other = rank, [], other_sends
+
+    def Get_rank(self):
+        return self.rank
+
+    def Get_size(self):
+        return 2
+
+    def allgather(self, value):
+        return [value, value] if not isinstance(value, int) else [300, 300]
+
+    def allreduce(self, value, op=None):
+        return value + value
+
+    def bcast(self, value, root=0):
+        return value
+
+    def Allreduce(self, send, recv):
+        self.sent.append(send.copy())
+        recv[...] = send + (self.other if self.other is not None else send)
+
+
+def test_reduce_sends_one_buffer_and_keeps_min_and_max_per_rank():
+    other = None
+    # rank 1's buffer as it would send it: grads 1, stats 2, its extreme 0.5 / 3
+    shard1 = Shard(Recorder(1), 300)
+    g1 = [np.ones((2, 2)), np.ones(2)]
+    shard1.reduce(g1, {"penalty": 2.0, "grad_norm_min": 0.5, "grad_norm_max": 3.0})
+    other = shard1.comm.sent[0]
+    shard0 = Shard(Recorder(0, other), 300)
+    grads = [np.full((2, 2), 2.0), np.full(2, 2.0)]
+    stats = shard0.reduce(grads, {"penalty": 1.0, "grad_norm_min": 0.7, "grad_norm_max": 2.0})
+    assert len(shard0.comm.sent) == 1
+    assert stats == {"penalty": 3.0, "grad_norm_min": 0.5, "grad_norm_max": 3.0}
+    assert np.all(grads[0] == 3.0) and np.all(grads[1] == 3.0)
+
+
+def test_rows_and_noise_are_split_by_owner():
+    shard = Shard(Recorder(1), 300)  # rows 300..599 of 600
+    positions, local = shard.rows(np.array([5, 310, 599, 299, 450]))
+    assert positions.tolist() == [1, 2, 4] and local.tolist() == [10, 299, 150]
+    assert shard.noise_positions(256).tolist() == list(range(128, 256))
+
+
+def test_a_single_rank_or_no_communicator_is_one_process_and_bad_ones_are_refused():
+    assert check_comm(None) is None
+    with pytest.raises(TypeError, match="not an MPI communicator"):
+        check_comm(object())
+    assert mpi_launched({"PMI_SIZE": "2"}) and not mpi_launched({"PMI_SIZE": "1"})
