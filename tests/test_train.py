@@ -325,3 +325,17 @@ def test_auto_measures_large_networks_and_records_the_choice(monkeypatch):
     # warm-up at 1, then 1, 2, 1, 2, 1, 2, then the faster for the rest
     assert used[:7].tolist() == [1, 1, 2, 1, 2, 1, 2]
     assert len(set(used[7:].tolist())) == 1 and used[7] in (1, 2)
+
+
+def test_a_loop_of_short_calls_keeps_the_measured_count(monkeypatch):
+    pytest.importorskip("threadpoolctl")
+    from wgangp import threads
+
+    monkeypatch.setattr(threads, "SMALL_GEMM_FLOP", 0.0)
+    monkeypatch.setattr(threads, "blas_thread_count", lambda: 2)
+    X = _data("WGANGP")
+    model = _model("WGANGP").fit(X, steps=7)  # the measurement
+    chosen = model._thread_state["current"]
+    for _ in range(5):
+        model.partial_fit(X, steps=1)
+    assert model.history_.column("threads")[-5:].tolist() == [chosen] * 5

@@ -81,12 +81,17 @@ class ThreadPolicy:
     largest_gemm_flop : float
         FLOP of the iteration's largest matrix product, for ``"auto"``.
 
+    previous : dict, optional
+        :attr:`state` of the estimator's last call: a loop of short
+        ``partial_fit`` calls keeps the count measured, and measures again
+        only every :data:`RECHECK_ITERATIONS` iterations in all.
+
     Use as a context manager around the loop; call :meth:`before` and
     :meth:`after` around each iteration; :attr:`current` is the count in force
     (0 for the BLAS default).
     """
 
-    def __init__(self, setting, largest_gemm_flop: float):
+    def __init__(self, setting, largest_gemm_flop: float, previous: dict | None = None):
         self.setting = setting
         self.tpc = _threadpoolctl()
         self.available = blas_thread_count() if self.tpc is not None else 1
@@ -106,14 +111,23 @@ class ThreadPolicy:
         elif setting == "auto":
             self.current = 1
             self.measuring = self.available > 1 and largest_gemm_flop >= SMALL_GEMM_FLOP
+            if self.measuring and previous and previous.get("setting") == "auto":
+                self.current = int(previous["current"])
+                self._since_check = int(previous["since_check"])
         else:
             self.current = int(setting)
             self.measuring = False
         if self.tpc is None:
             self.measuring = False
 
+    @property
+    def state(self) -> dict:
+        """What the next call of the same estimator continues from."""
+        return {"setting": self.setting, "current": self.current, "since_check": self._since_check}
+
     def __enter__(self) -> ThreadPolicy:
-        if self.measuring:
+        if self.measuring and (self._since_check == 0 or self._since_check >= RECHECK_ITERATIONS):
+            self._since_check = 0
             self._schedule()
         self._apply()
         return self

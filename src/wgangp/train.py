@@ -471,13 +471,16 @@ class Estimator(ParamsMixin, Saving):
         record = None
         logged = True
         started = time.perf_counter()
-        threads = ThreadPolicy(settings["threads"], self._largest_gemm_flop())
+        threads = ThreadPolicy(
+            settings["threads"], self._largest_gemm_flop(), getattr(self, "_thread_state", None)
+        )
         for cb in callbacks:
             cb.on_train_begin(self)
         try:
             with threads:
                 for _ in range(steps):
                     threads.before()
+                    ran_with = threads.current  # after() may switch for the next one
                     start = time.perf_counter()
                     stats = self._iteration(data, settings)
                     self.n_iter_ += 1
@@ -487,7 +490,7 @@ class Estimator(ParamsMixin, Saving):
                     record.update(stats)
                     for name, opt in optimizers.items():
                         record[f"lr_{name}"] = opt.lr
-                    record["threads"] = threads.current
+                    record["threads"] = ran_with
                     record["seconds"] = end - start
                     record["elapsed"] = end - started
                     logged = history.should_log(self.n_iter_)
@@ -502,6 +505,7 @@ class Estimator(ParamsMixin, Saving):
                     if self.stop_training:
                         break
         finally:
+            self._thread_state = threads.state
             if record is not None and not logged and record["iteration"] <= self.n_iter_:
                 history.append(record)  # the last iteration is always kept
             error = None
