@@ -529,7 +529,6 @@ class Translator(Estimator):
     # --------------------------------------------------------- inference --
 
     def _apply(self, X, net: MLP, method: str, name: str) -> np.ndarray:
-        self.check_fitted()
         X = check_array(X, name, n_features=self.n_features_in_)
         check_fits_in_memory(
             f"{method}({name} of {len(X)} rows)",
@@ -548,10 +547,12 @@ class Translator(Estimator):
         -------
         array, shape (n_rows, n_features), float64
         """
+        self.check_fitted()
         return self._apply(X, self.generator_ab_, "transform", "X")
 
     def inverse_transform(self, X) -> np.ndarray:
         """Translate rows of domain B back into domain A: ``F(X)``, in the data's units."""
+        self.check_fitted()
         return self._apply(X, self.generator_ba_, "inverse_transform", "X")
 
     # ----------------------------------------------------------- files --
