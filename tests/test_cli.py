@@ -677,3 +677,52 @@ def test_train_help_says_what_steps_a_preset_runs(capsys):
         cli.main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "32,000 for 25gaussians" in text and "else 1000" in text
+
+
+# ------------------------------------------------------------- translation --
+
+
+def _two_domains(folder: Path, width_b: int = 2) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    names = ",".join(f"c{i}" for i in range(2))
+    np.savetxt(folder / "a.csv", rng.normal(size=(60, 2)), delimiter=",", header=names, comments="")
+    header_b = ",".join(f"c{i}" for i in range(width_b))
+    b = rng.normal(loc=2.0, size=(50, width_b))
+    np.savetxt(folder / "b.csv", b, delimiter=",", header=header_b, comments="")
+    return folder / "a.csv", folder / "b.csv"
+
+
+def test_translate_then_transform_both_ways(tmp_path):
+    a, b = _two_domains(tmp_path)
+    done = run_cli(
+        "translate", "--source", a, "--target", b, "--out", "run", "--steps", "5",
+        "--hidden", "8", "--batch-size", "32", "--lambda-identity", "1", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "model.npz").is_file()
+    assert (tmp_path / "run" / "history.jsonl").is_file()
+    for extra, name in (([], "ab.csv"), (["--inverse"], "ba.csv")):
+        done = run_cli("transform", "run", "--input", a, "-o", name, *extra, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        lines = (tmp_path / name).read_text().splitlines()
+        assert lines[0] == "c0,c1" and len(lines) == 61
+    model = wgangp.load(tmp_path / "run" / "model.npz")
+    rows = np.loadtxt(tmp_path / "ab.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(rows, model.transform(np.loadtxt(a, delimiter=",", skiprows=1)))
+
+
+def test_translate_refuses_domains_of_different_widths(tmp_path):
+    a, b = _two_domains(tmp_path, width_b=3)
+    done = run_cli("translate", "--source", a, "--target", b, "--out", "run", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "X_source has 2 columns and X_target 3" in done.stderr
+
+
+def test_transform_refuses_a_model_that_is_not_a_translator(tmp_path):
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    wgangp.WGANGP(hidden=4, depth=1, batch_size=16, random_state=0).fit(X, 1).save(
+        tmp_path / "m.npz"
+    )
+    np.savetxt(tmp_path / "x.csv", X, delimiter=",")
+    done = run_cli("transform", "m.npz", "--input", "x.csv", "-o", "o.csv", cwd=tmp_path)
+    assert done.returncode == 2 and "not a Translator" in done.stderr

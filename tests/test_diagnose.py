@@ -188,3 +188,109 @@ def test_real_25gaussians_run_is_diagnosed():
 def test_real_failing_run_is_named_early():
     records = list(wgangp.read_history(DATA / "collapse_25gaussians.jsonl"))
     assert "mode_collapse_suspected" in names(records[:100])  # by iteration 500
+
+
+# --------------------------------------------------------------------------- #
+# The translator's signals.                                                   #
+# --------------------------------------------------------------------------- #
+
+TRANSLATOR_RULES = ("translator_identity", "cycle_broken", "direction_lagging")
+
+
+def build_translator(n=400, seed=0, **overrides):
+    """A healthy-looking Translator history: both W estimates fall from ~1 to ~0.15,
+    the cycle error settles near 0.05, translations move entries by ~0.4."""
+    rng = np.random.default_rng(seed)
+    i = np.arange(1, n + 1)
+    cols = {
+        "wasserstein_a": 0.15 + 0.9 * np.exp(-i / 150) + 0.03 * rng.standard_normal(n),
+        "wasserstein_b": 0.12 + 0.8 * np.exp(-i / 150) + 0.03 * rng.standard_normal(n),
+        "cycle_error": 0.05 + 0.1 * np.exp(-i / 100) + 0.005 * rng.standard_normal(n),
+        "shift_ab": 0.4 + 0.02 * rng.standard_normal(n),
+        "shift_ba": 0.38 + 0.02 * rng.standard_normal(n),
+    }
+    cols.update(
+        {k: np.asarray(v(i) if callable(v) else v, dtype=float) for k, v in overrides.items()}
+    )
+    noise = rng.standard_normal(n)
+    return build(
+        n,
+        seed,
+        wasserstein=cols["wasserstein_a"] + cols["wasserstein_b"],
+        generator_loss=0.5 + 10 * cols["cycle_error"] + 0.05 * noise,
+        **{k: v for k, v in cols.items()},
+    )
+
+
+def _flat(level):
+    return lambda i: level + 0.03 * np.sin(i / 3.0)
+
+
+TRANSLATOR_TRIGGERS = {
+    "translator_identity": lambda: build_translator(
+        wasserstein_a=_flat(1.0),
+        wasserstein_b=_flat(0.9),
+        cycle_error=_flat(0.005),
+        shift_ab=_flat(0.01),
+        shift_ba=_flat(0.01),
+    ),
+    "cycle_broken": lambda: build_translator(cycle_error=_flat(0.6)),
+    "direction_lagging": lambda: build_translator(
+        wasserstein_a=_flat(1.5), wasserstein_b=_flat(0.1)
+    ),
+}
+
+TRANSLATOR_NEAR_MISSES = {
+    # the cycle closes and rows barely move, but both critics are satisfied:
+    # the domains were close to begin with
+    "translator_identity": lambda: build_translator(
+        cycle_error=_flat(0.005), shift_ab=_flat(0.01), shift_ba=_flat(0.01)
+    ),
+    "cycle_broken": lambda: build_translator(cycle_error=_flat(0.25)),
+    "direction_lagging": lambda: build_translator(
+        wasserstein_a=_flat(0.5), wasserstein_b=_flat(0.2)
+    ),
+}
+
+
+def test_healthy_translator_history_triggers_nothing():
+    for seed in range(5):
+        assert diagnose(build_translator(seed=seed)) == []
+
+
+@pytest.mark.parametrize("rule", TRANSLATOR_RULES)
+def test_translator_rule_fires_on_its_history_and_names_only_its_problem(rule):
+    findings = diagnose(TRANSLATOR_TRIGGERS[rule]())
+    assert [f.name for f in findings] == [rule]
+    assert findings[0].evidence and findings[0].remedy and findings[0].iterations
+
+
+@pytest.mark.parametrize("rule", TRANSLATOR_RULES)
+def test_translator_rule_stays_quiet_near_its_edge(rule):
+    assert rule not in names(TRANSLATOR_NEAR_MISSES[rule]())
+
+
+def test_identity_needs_the_shift_too_when_it_is_logged():
+    """A cycle closed by a real translation (rows move) is not the identity."""
+    history = build_translator(
+        wasserstein_a=_flat(1.0), wasserstein_b=_flat(0.9), cycle_error=_flat(0.005)
+    )
+    assert "translator_identity" not in names(history)
+
+
+def test_translator_rules_stay_quiet_on_wgangp_histories():
+    for history in (build(), *(t() for t in TRIGGERS.values())):
+        assert not set(names(history)) & set(TRANSLATOR_RULES)
+
+
+def test_identity_rule_names_a_real_translator_stuck_at_the_identity():
+    """A real Translator whose cycle weight is so large that G and F stay at the
+    identity between two clearly different domains."""
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(size=(128, 2)), rng.normal(loc=4.0, size=(128, 2))
+    model = wgangp.Translator(
+        hidden=16, batch_size=64, lambda_cycle=1e4, lr=1e-3, random_state=0
+    ).fit(A, B, steps=200)
+    found = {f.name: f for f in diagnose(model.history_)}
+    assert "translator_identity" in found
+    assert found["translator_identity"].values["cycle_error_median"] < 0.02

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wgangp.model
-from wgangp import WGANGP, load
+from wgangp import WGANGP, Translator, load
 from wgangp.errors import ModelFileError
 
 
@@ -40,6 +40,11 @@ def _saved(kind, folder) -> Path:
     if kind == "WGANGP":
         X = np.random.default_rng(0).normal(size=(24, 2))
         model = WGANGP(hidden=4, depth=1, batch_size=8, n_critic=1, random_state=0).fit(X, steps=2)
+    elif kind == "Translator":
+        rng = np.random.default_rng(0)
+        A, B = rng.normal(size=(24, 2)), rng.normal(loc=1.0, size=(20, 2))
+        model = Translator(hidden=4, depth=1, batch_size=8, n_critic=1, random_state=0)
+        model.fit(A, B, steps=2)
     else:
         pd = pytest.importorskip("pandas")
         from wgangp.tabular import TabularSynthesizer
@@ -50,7 +55,12 @@ def _saved(kind, folder) -> Path:
     return model.save(folder / "good.npz")
 
 
-KINDS = ("WGANGP", "TabularSynthesizer")
+KINDS = ("WGANGP", "TabularSynthesizer", "Translator")
+
+
+def _weight(header, index: int = 0) -> str:
+    """The name of a weight array of the file's first network (``generator/0``, ...)."""
+    return f"{next(iter(header['optimizers']))}/{index}"
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +134,7 @@ def test_truncated_file_is_refused(saved, tmp_path, keep):
 
 def test_flipped_bit_in_a_weight_fails_the_checksum(saved, tmp_path):
     data = bytearray(saved.read_bytes())
-    start = data.index(b"NUMPY", data.index(b"generator/0.npy")) + 128
+    start = data.index(b"NUMPY", data.index(b"/0.npy")) + 128
     data[start] ^= 0x01
     path = tmp_path / "flipped.npz"
     path.write_bytes(bytes(data))
@@ -169,18 +179,20 @@ def test_non_npy_entry_is_refused(saved, tmp_path):
 
 def test_entry_without_npy_magic_is_refused(saved, tmp_path):
     header, arrays = _members(saved)
-    del arrays["generator/1"]
-    path = _write(tmp_path / "m.npz", header, arrays, raw={"generator/1.npy": b"garbage" * 10})
+    key = _weight(header, 1)
+    del arrays[key]
+    path = _write(tmp_path / "m.npz", header, arrays, raw={f"{key}.npy": b"garbage" * 10})
     _refused(path, r"truncated, corrupt or inconsistent.*magic")
 
 
 def test_duplicate_entries_are_refused(saved, tmp_path):
     header, arrays = _members(saved)
-    forged = _npy_bytes(arrays["generator/0"] * 100)
+    key = _weight(header)
+    forged = _npy_bytes(arrays[key] * 100)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # zipfile: "Duplicate name"
-        path = _write(tmp_path / "d.npz", header, arrays, raw={"generator/0.npy": forged})
-    _refused(path, r"lists the entries \['generator/0.npy'\] more than once")
+        path = _write(tmp_path / "d.npz", header, arrays, raw={f"{key}.npy": forged})
+    _refused(path, rf"lists the entries \['{key}.npy'\] more than once")
 
 
 # ------------------------------------------------------- pickles, objects --
@@ -203,7 +215,7 @@ def test_pickle_payload_inside_the_npz_is_never_run(saved, tmp_path, where):
         _declare(header, arrays)
         path = _write(tmp_path / "p.npz", header, arrays)
     elif where == "replacing a weight":
-        arrays["generator/0"] = evil
+        arrays[_weight(header)] = evil
         path = _write(tmp_path / "p.npz", header, arrays)
     else:
         path = tmp_path / "p.npz"
@@ -250,24 +262,26 @@ def test_string_array_is_refused(saved, tmp_path):
 
 def test_json_header_that_lies_about_a_shape_is_refused(saved, tmp_path):
     header, arrays = _members(saved)
-    header["arrays"]["generator/0"] = [[999, 999], "<f4"]
+    key = _weight(header)
+    header["arrays"][key] = [[999, 999], "<f4"]
     _refused(
         _write(tmp_path / "l.npz", header, arrays),
-        r"array 'generator/0' has shape \(\d+, \d+\).*header declares \[\[999, 999\]",
+        rf"array '{key}' has shape \(\d+, \d+\).*header declares \[\[999, 999\]",
     )
 
 
 def test_npy_header_that_lies_about_its_size_is_refused_without_allocating(saved, tmp_path):
     header, arrays = _members(saved)
-    del arrays["generator/0"]
+    key = _weight(header)
+    del arrays[key]
     buf = io.BytesIO()
     shape = (10**6, 10**6)  # 8 TB of float64 declared, 16 bytes present
     np.lib.format.write_array_header_1_0(
         buf, {"descr": "<f8", "fortran_order": False, "shape": shape}
     )
     forged = buf.getvalue() + b"\x00" * 16
-    path = _write(tmp_path / "big.npz", header, arrays, raw={"generator/0.npy": forged})
-    _refused(path, r"'generator/0' declares shape \(1000000, 1000000\).*holds 16 bytes")
+    path = _write(tmp_path / "big.npz", header, arrays, raw={f"{key}.npy": forged})
+    _refused(path, rf"'{key}' declares shape \(1000000, 1000000\).*holds 16 bytes")
 
 
 def test_absurd_layer_sizes_are_refused_without_allocating(saved_wgangp, tmp_path):
@@ -329,25 +343,27 @@ def _mutated(saved, tmp_path, mutate):
     return _write(tmp_path / "x.npz", header, arrays)
 
 
-BOTH = KINDS
+ALL = KINDS
+BOTH = ("WGANGP", "TabularSynthesizer")  # files whose networks are "generator" and "critic"
 W = ("WGANGP",)
 T = ("TabularSynthesizer",)
+X = ("Translator",)
 
 HEADER_MUTATIONS = {
     "unknown top-level key": (
         lambda h, a: h.update(exec="rm -rf /"),
         r"unknown header fields \['exec'\]",
-        BOTH,
+        ALL,
     ),
     "unknown param": (
         lambda h, a: h["params"].update(evil=1),
         r"unknown parameters \['evil'\]",
-        BOTH,
+        ALL,
     ),
     "param out of range": (
         lambda h, a: h["params"].update(hidden=-3),
         r"setting wgangp refuses: hidden=-3",
-        BOTH,
+        ALL,
     ),
     "param of wrong type": (
         lambda h, a: h["params"].update(activation=["relu"]),
@@ -359,7 +375,7 @@ HEADER_MUTATIONS = {
         r"setting wgangp refuses: dropout='half'",
         T,
     ),
-    "bad dtype": (lambda h, a: h["params"].update(dtype="object"), r"dtype 'object' is not", BOTH),
+    "bad dtype": (lambda h, a: h["params"].update(dtype="object"), r"dtype 'object' is not", ALL),
     "missing section": (lambda h, a: h.pop("sampler"), r"field 'sampler' is missing", W),
     "missing transformer": (
         lambda h, a: h.pop("transformer"),
@@ -369,17 +385,17 @@ HEADER_MUTATIONS = {
     "section of wrong type": (
         lambda h, a: h.update(fitted=[1, 2]),
         r"field 'fitted' is missing or not a JSON object",
-        BOTH,
+        ALL,
     ),
     "missing field": (
         lambda h, a: h["fitted"].pop("n_iter"),
         r"header field .n_iter. is missing",
-        BOTH,
+        ALL,
     ),
     "negative count": (
         lambda h, a: h["fitted"].update(n_iter=-1),
         r"fitted.n_iter=-1 must be an integer >= 0",
-        BOTH,
+        ALL,
     ),
     "NaN count": (
         lambda h, a: h["fitted"].update(n_critic_steps=float("nan")),
@@ -424,12 +440,12 @@ HEADER_MUTATIONS = {
     "unknown generator": (
         lambda h, a: h["rng_state"].update(bit_generator="Evil"),
         r"unknown random generator 'Evil'",
-        BOTH,
+        ALL,
     ),
     "bad rng state": (
         lambda h, a: h["rng_state"].update(state="x"),
         r"truncated, corrupt or inconsistent",
-        BOTH,
+        ALL,
     ),
     "batch beyond rows": (
         lambda h, a: h["sampler"].update(batch_size=10**9),
@@ -444,12 +460,33 @@ HEADER_MUTATIONS = {
     "declared array missing": (
         lambda h, a: h["arrays"].update({"ghost": [[1], "<f8"]}),
         r"lists arrays \['ghost'\] that the file lacks",
-        BOTH,
+        ALL,
+    ),
+    "residual not a bool": (
+        lambda h, a: h["fitted"].update(residual="yes"),
+        r"fitted.residual='yes' is not a bool",
+        X,
+    ),
+    "missing samplers": (lambda h, a: h.pop("samplers"), r"field 'samplers' is missing", X),
+    "translator batch beyond rows": (
+        lambda h, a: h["samplers"]["b"].update(batch_size=10**9),
+        r"batch_size=1000000000.*does not fit n_rows=20",
+        X,
+    ),
+    "translator output activation": (
+        lambda h, a: h["fitted"]["generator_ab"].update(output_activation="tanh"),
+        r"fitted.generator_ab.output_activation must be 'identity'",
+        X,
+    ),
+    "translator sizes": (
+        lambda h, a: h["fitted"]["critic_b"].update(sizes=[2, 10**12, 1]),
+        r"critic_b parameter 0 .*does not match the architecture \[2, 1000000000000, 1\]",
+        X,
     ),
     "history column missing": (
         lambda h, a: h["history"]["columns"].append("ghost"),
         r"history column \d+ \('ghost'\) is missing",
-        BOTH,
+        ALL,
     ),
 }
 
@@ -521,10 +558,21 @@ ARRAY_MUTATIONS = {
         r"condition_frequencies must be \d+ finite numbers",
         T,
     ),
+    "translator zero scale": (_set_array("scale/std", np.zeros(2)), r"deviations > 0", X),
+    "translator order repeats a row": (
+        _set_array("sampler_a/perm", np.zeros(24, dtype=np.int64)),
+        r"not a permutation of the 24 rows",
+        X,
+    ),
+    "translator NaN weight": (
+        _set_array("generator_ba/0", lambda a: np.full_like(a, np.nan)),
+        r"NaN or inf",
+        X,
+    ),
     "history column of text": (
         _set_array("history/0", np.array(["a", "b"])),
         r"holds no plain numbers|history column 0",
-        BOTH,
+        ALL,
     ),
 }
 
@@ -560,7 +608,10 @@ def test_random_damage_loads_or_raises_model_file_error(saved_files, tmp_path_fa
         model = load(path)
     except ModelFileError:
         return
-    rows = model.sample(3, random_state=0)
+    if isinstance(model, Translator):
+        rows = model.transform(np.zeros((3, model.n_features_in_)))
+    else:
+        rows = model.sample(3, random_state=0)
     numbers = (
         rows.select_dtypes("number").to_numpy(np.float64) if hasattr(rows, "columns") else rows
     )

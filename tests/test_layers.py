@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "nn": 1,
     "optim": 1,
     "losses": 1,
+    "cycle": 1,
     # 2 core and files
     "modelfile": 2,
     "runs": 2,

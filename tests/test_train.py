@@ -1,7 +1,7 @@
 """The training core: every guarantee holds for every estimator that stands on it.
 
-Each test runs on :class:`wgangp.WGANGP` and on
-:class:`wgangp.TabularSynthesizer` (the ``kind`` fixture): divergence,
+Each test runs on :class:`wgangp.WGANGP`, :class:`wgangp.TabularSynthesizer`
+and :class:`wgangp.Translator` (the ``kind`` fixture): divergence,
 callbacks, history, run folders, resume, validation before any state
 changes, ``set_params`` before ``partial_fit``, gradcheck, and the model
 files written before the core existed.
@@ -30,13 +30,15 @@ from wgangp.monitor import (
 pd = pytest.importorskip("pandas")
 
 LEGACY = Path(__file__).parent / "data" / "legacy"
-KINDS = ("WGANGP", "TabularSynthesizer")
+KINDS = ("WGANGP", "TabularSynthesizer", "Translator")
 
 
 def _data(kind):
     rng = np.random.default_rng(0)
     if kind == "WGANGP":
         return rng.normal(size=(64, 2))
+    if kind == "Translator":  # two domains: (X_source, X_target)
+        return rng.normal(size=(64, 2)), rng.normal(loc=2.0, size=(48, 2))
     return pd.DataFrame(
         {"x": rng.normal(size=64), "n": rng.integers(0, 4, 64), "k": rng.choice(["a", "b"], 64)}
     )
@@ -46,8 +48,28 @@ def _model(kind, **params):
     if kind == "WGANGP":
         base = dict(hidden=8, depth=2, batch_size=32, random_state=0)
         return wgangp.WGANGP(**{**base, **params})
+    if kind == "Translator":
+        return wgangp.Translator(**{**dict(hidden=8, batch_size=32, random_state=0), **params})
     base = dict(hidden=8, critic_hidden=8, latent_dim=4, discrete_columns=["k"], random_state=0)
     return TabularSynthesizer(**{**base, **params})
+
+
+def _fit(model, data, **kwargs):
+    """``fit`` of any estimator: the translator takes its two domains as two arguments."""
+    return model.fit(*data, **kwargs) if isinstance(data, tuple) else model.fit(data, **kwargs)
+
+
+def _partial_fit(model, data, **kwargs):
+    if isinstance(data, tuple):
+        return model.partial_fit(*data, **kwargs)
+    return model.partial_fit(data, **kwargs)
+
+
+def _output(model, data):
+    """What the fitted model gives back: samples, or the translation of source rows."""
+    if isinstance(data, tuple):
+        return model.transform(data[0][:4])
+    return model.sample(4, random_state=0)
 
 
 def _arrays(model) -> list[np.ndarray]:
@@ -69,13 +91,13 @@ def kind(request):
 def test_a_huge_learning_rate_raises_training_diverged(kind):
     model = _model(kind, lr=1e6)
     with pytest.raises(TrainingDiverged, match="diverged"):
-        model.fit(_data(kind), steps=200)
+        _fit(model, _data(kind), steps=200)
 
 
 def test_the_guard_keeps_the_last_good_state_and_saves_it(kind, tmp_path):
     model = _model(kind, lr=1e6)
     with pytest.raises(TrainingDiverged) as info:
-        model.fit(_data(kind), steps=200, run_dir=tmp_path / "run")
+        _fit(model, _data(kind), steps=200, run_dir=tmp_path / "run")
     assert all(np.isfinite(a).all() for a in model.state_arrays())
     assert info.value.checkpoint is not None and Path(info.value.checkpoint).exists()
     saved = wgangp.load(info.value.checkpoint)
@@ -96,7 +118,7 @@ def test_every_callback_runs_on_every_estimator(kind, tmp_path, capsys):
         TensorBoardLogger(tmp_path / "tb", every=1, histogram_every=2),
         Checkpoint(tmp_path / "ckpt", every=2, keep=2),
     ]
-    model.fit(_data(kind), steps=4, callbacks=callbacks)
+    _fit(model, _data(kind), steps=4, callbacks=callbacks)
     assert len(read_history(tmp_path / "h" / "history.jsonl")) == 4
     assert (tmp_path / "h" / "history.csv").exists()
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
@@ -112,7 +134,7 @@ def test_stop_training_from_a_callback_stops_after_that_iteration(kind):
             if iteration == 3:
                 model.stop_training = True
 
-    model = _model(kind).fit(_data(kind), steps=10, callbacks=[StopAt()])
+    model = _fit(_model(kind), _data(kind), steps=10, callbacks=[StopAt()])
     assert model.n_iter_ == 3
 
 
@@ -130,7 +152,7 @@ def test_every_callback_closes_and_the_first_error_is_raised(kind):
             closed.append(self.name)
 
     with pytest.raises(RuntimeError, match="first"):
-        _model(kind).fit(_data(kind), steps=2, callbacks=[Breaks("first"), Breaks("second")])
+        _fit(_model(kind), _data(kind), steps=2, callbacks=[Breaks("first"), Breaks("second")])
     assert closed == ["first", "second"]
 
 
@@ -138,7 +160,7 @@ def test_every_callback_closes_and_the_first_error_is_raised(kind):
 
 
 def test_history_is_a_bounded_history_saved_with_the_model(kind, tmp_path):
-    model = _model(kind).fit(_data(kind), steps=6, log_every=2)
+    model = _fit(_model(kind), _data(kind), steps=6, log_every=2)
     assert isinstance(model.history_, History)
     assert [r["iteration"] for r in model.history_] == [2, 4, 6]
     loaded = wgangp.load(model.save(tmp_path / "m.npz"))
@@ -163,10 +185,10 @@ def test_history_thins_itself_at_its_bound():
 
 def test_run_dir_and_resume_continue_bit_for_bit(kind, tmp_path):
     data = _data(kind)
-    straight = _model(kind).fit(data, steps=6)
+    straight = _fit(_model(kind), data, steps=6)
     run = tmp_path / "run"
-    _model(kind).fit(data, steps=4, run_dir=run, checkpoint_every=2)
-    resumed = _model(kind).fit(data, steps=2, resume=run)
+    _fit(_model(kind), data, steps=4, run_dir=run, checkpoint_every=2)
+    resumed = _fit(_model(kind), data, steps=2, resume=run)
     assert resumed.n_iter_ == 6 and _same(resumed, straight)
     lines = (run / "history.jsonl").read_text().splitlines()
     assert [json.loads(line)["iteration"] for line in lines] == [1, 2, 3, 4, 5, 6]
@@ -174,9 +196,9 @@ def test_run_dir_and_resume_continue_bit_for_bit(kind, tmp_path):
 
 def test_save_load_partial_fit_is_bit_for_bit(kind, tmp_path):
     data = _data(kind)
-    straight = _model(kind).fit(data, steps=5)
-    first = _model(kind).fit(data, steps=3)
-    again = wgangp.load(first.save(tmp_path / "m.npz")).partial_fit(data, steps=2)
+    straight = _fit(_model(kind), data, steps=5)
+    first = _fit(_model(kind), data, steps=3)
+    again = _partial_fit(wgangp.load(first.save(tmp_path / "m.npz")), data, steps=2)
     assert _same(again, straight)
 
 
@@ -207,16 +229,16 @@ def test_files_of_format_version_1_load_and_resume_as_they_did(name):
 @pytest.mark.parametrize("bad", [dict(steps=0), dict(log_every=0), dict(callbacks=[object()])])
 def test_a_refused_fit_leaves_a_fitted_model_as_it_was(kind, bad, tmp_path):
     data = _data(kind)
-    model = _model(kind).fit(data, steps=3)
+    model = _fit(_model(kind), data, steps=3)
     before = [a.copy() for a in model.state_arrays()]
-    sample_before = model.sample(4, random_state=0)
+    sample_before = _output(model, data)
     args = {"steps": 2, **bad}
     with pytest.raises((InvalidParameterError, TypeError)):
-        model.fit(data, **args)
+        _fit(model, data, **args)
     assert model.n_iter_ == 3
     assert all(np.array_equal(a, b) for a, b in zip(model.state_arrays(), before))
-    after = model.sample(4, random_state=0)
-    if kind == "WGANGP":
+    after = _output(model, data)
+    if kind != "TabularSynthesizer":
         np.testing.assert_array_equal(after, sample_before)
     else:
         pd.testing.assert_frame_equal(after, sample_before)
@@ -224,18 +246,19 @@ def test_a_refused_fit_leaves_a_fitted_model_as_it_was(kind, bad, tmp_path):
 
 def test_a_fit_that_fails_while_setting_up_leaves_the_old_state(kind, monkeypatch):
     data = _data(kind)
-    model = _model(kind).fit(data, steps=2)
+    model = _fit(_model(kind), data, steps=2)
     before = dict(model.__dict__)
+    first = f"{model.NETWORKS[0]}_"
 
     def broken(self, *args):
-        self.generator_ = None
+        setattr(self, first, None)
         raise RuntimeError("set-up failed")
 
     monkeypatch.setattr(type(model), "_new_optimizers", broken)
     with pytest.raises(RuntimeError, match="set-up failed"):
-        model.fit(data, steps=2)
+        _fit(model, data, steps=2)
     assert model.__dict__.keys() == before.keys()
-    assert model.generator_ is before["generator_"] and model.n_iter_ == 2
+    assert getattr(model, first) is before[first] and model.n_iter_ == 2
 
 
 # ------------------------------------------------ set_params, partial_fit --
@@ -243,10 +266,10 @@ def test_a_fit_that_fails_while_setting_up_leaves_the_old_state(kind, monkeypatc
 
 def test_a_new_learning_rate_reaches_partial_fit(kind, tmp_path):
     data = _data(kind)
-    model = _model(kind).fit(data, steps=2)
-    model.set_params(lr=1e-5).partial_fit(data, steps=1)
+    model = _fit(_model(kind), data, steps=2)
+    _partial_fit(model.set_params(lr=1e-5), data, steps=1)
     assert all(opt.lr == 1e-5 for opt in model.optimizers().values())
-    assert model.history_[-1]["lr_critic"] == 1e-5
+    assert model.history_[-1][f"lr_{model.NETWORKS[-1]}"] == 1e-5
     again = wgangp.load(model.save(tmp_path / "m.npz"))
     assert again.get_params()["lr"] == 1e-5
     assert all(opt.lr == 1e-5 for opt in again.optimizers().values())
@@ -254,22 +277,22 @@ def test_a_new_learning_rate_reaches_partial_fit(kind, tmp_path):
 
 def test_a_new_architecture_needs_fit_not_partial_fit(kind):
     data = _data(kind)
-    model = _model(kind).fit(data, steps=2)
+    model = _fit(_model(kind), data, steps=2)
     with pytest.raises(InvalidParameterError, match=r"hidden=16 changed.*needs a new fit"):
-        model.set_params(hidden=16).partial_fit(data, steps=1)
+        _partial_fit(model.set_params(hidden=16), data, steps=1)
     assert model.n_iter_ == 2
-    model.fit(data, steps=1)  # fit applies it
-    assert max(model.generator_.sizes) >= 16
+    _fit(model, data, steps=1)  # fit applies it
+    assert max(max(net.sizes) for net in model.networks().values()) >= 16
 
 
 # ------------------------------------------------------------- gradcheck --
 
 
 def test_gradcheck_passes_on_every_estimator(kind):
-    model = _model(kind, dtype=np.float64).fit(_data(kind), steps=3)
+    model = _fit(_model(kind, dtype=np.float64), _data(kind), steps=3)
     result = wgangp.gradcheck(model)
     assert result.passed, str(result)
-    assert {row["loss"] for row in result.table} == {"critic", "generator"}
+    assert {row["loss"] for row in result.table} == set(model.NETWORKS)
 
 
 def test_gradcheck_of_the_synthesizer_catches_a_broken_gradient(monkeypatch):
@@ -291,11 +314,12 @@ def test_gradcheck_of_the_synthesizer_catches_a_broken_gradient(monkeypatch):
 
 
 def test_sampling_a_blown_up_model_raises_instead_of_returning_garbage(kind):
-    model = _model(kind).fit(_data(kind), steps=2)
-    for p in model.generator_.params:
+    data = _data(kind)
+    model = _fit(_model(kind), data, steps=2)
+    for p in model.networks()[model.NETWORKS[0]].params:
         p *= np.float32(1e30) if p.dtype == np.float32 else 1e300
     with pytest.raises(TrainingDiverged, match="overflows"):
-        model.sample(5, random_state=0)
+        _output(model, data)
 
 
 # --------------------------------------------------------------- threads --
@@ -306,9 +330,9 @@ def test_small_networks_train_on_one_recorded_thread_and_a_number_overrides(kind
     from threadpoolctl import threadpool_info
 
     before = [i["num_threads"] for i in threadpool_info()]
-    model = _model(kind).fit(_data(kind), steps=2)
+    model = _fit(_model(kind), _data(kind), steps=2)
     assert model.history_.column("threads").tolist() == [1.0, 1.0]
-    model.set_params(threads=2).partial_fit(_data(kind), steps=1)
+    _partial_fit(model.set_params(threads=2), _data(kind), steps=1)
     assert model.history_[-1]["threads"] == 2
     assert [i["num_threads"] for i in threadpool_info()] == before  # scoped to training
 

@@ -30,10 +30,12 @@ from .optim import SGD, Adam, RMSProp
 from .runs import latest_checkpoint
 from .tabular import TabularSynthesizer
 from .train import Callback
+from .translate import Translator
 
 __all__ = [
     "WGANGP",
     "TabularSynthesizer",
+    "Translator",
     "MLP",
     "Adam",
     "RMSProp",

@@ -73,13 +73,13 @@ class GradcheckResult:
 
     def __str__(self) -> str:
         lines = [
-            f"{'loss':<10}{'param':<7}{'shape':<13}{'checked':>8}{'max |grad|':>12}"
+            f"{'loss':<14}{'param':<7}{'shape':<13}{'checked':>8}{'max |grad|':>12}"
             f"{'rel error':>12}  ok"
         ]
         for row in self.table:
             shape = "x".join(str(s) for s in row["shape"])
             lines.append(
-                f"{row['loss']:<10}{row['parameter']:<7}{shape:<13}{row['checked']:>8}"
+                f"{row['loss']:<14}{row['parameter']:<7}{shape:<13}{row['checked']:>8}"
                 f"{row['max_abs_grad']:>12.3e}{row['rel_error']:>12.2e}  "
                 f"{'yes' if row['passed'] else 'NO'}"
             )

@@ -13,10 +13,15 @@ from .. import config
 from .._version import __version__
 from ..presets import BASE_PRESET, TOY_PRESETS
 from ..tabular.settings import PARAMS as TABULAR_PARAMS
+from ..translate import PARAMS as TRANSLATOR_PARAMS
+from ..translate import Translator
 from .exits import PROG, UsageError
 from .inspect import cmd_diagnose, cmd_evaluate, cmd_gradcheck, cmd_report, cmd_sample
 from .tables import cmd_augment, cmd_fit_table
 from .train import cmd_resume, cmd_train
+from .translate import TRANSLATOR_FLAGS, cmd_transform, cmd_translate
+
+TRANSLATOR_DEFAULTS = Translator().get_params()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -429,4 +434,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder or its history.jsonl")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_diagnose)
+
+    p = add(
+        "translate",
+        "learn an unpaired translation between two data files (wgangp.Translator)",
+        "example:\n  wgangp translate --source A.csv --target B.csv --steps 2000 --out runs/ab\n"
+        "  wgangp transform runs/ab --input A.csv -o A_as_B.csv",
+    )
+    p.add_argument("--source", required=True, metavar="A.csv", help="rows of domain A (.csv/.npy)")
+    p.add_argument(
+        "--target", required=True, metavar="B.csv", help="rows of domain B, same columns"
+    )
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to create")
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in RUN_DIR")
+    p.add_argument(
+        "--steps",
+        type=_count("steps"),
+        default=2000,
+        metavar="N",
+        help="iterations (default: 2000)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=_count("checkpoint_every"),
+        default=None,
+        metavar="N",
+        help="checkpoint period (default: at the end)",
+    )
+    p.add_argument(
+        "--seed", type=_count("seed", 0), default=0, metavar="N", help="random seed (default: 0)"
+    )
+    model = p.add_argument_group("model parameters (wgangp.Translator)")
+    for name in TRANSLATOR_FLAGS:
+        spec = TRANSLATOR_PARAMS[name]
+        _add_param(model, name, spec, TRANSLATOR_DEFAULTS[name])
+    p.set_defaults(func=cmd_translate)
+
+    p = add(
+        "transform",
+        "translate rows with a trained translator (A to B; --inverse: B to A)",
+        "example:\n  wgangp transform runs/ab --input A.csv -o A_as_B.csv\n"
+        "  wgangp transform runs/ab --input B.csv -o B_as_A.csv --inverse",
+    )
+    p.add_argument("run", metavar="RUN_DIR", help="a translate run folder or model file")
+    p.add_argument("--input", required=True, metavar="IN", help="rows to translate (.csv/.npy)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .csv or .npy")
+    p.add_argument("--inverse", action="store_true", help="translate from B to A")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT when it exists")
+    p.set_defaults(func=cmd_transform)
     return parser

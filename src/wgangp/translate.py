@@ -1,0 +1,650 @@
+"""The :class:`Translator`: unpaired translation between two domains, on the training core.
+
+Two generators, ``G: A -> B`` and ``F: B -> A`` (residual MLPs
+``x + MLP(x)`` by default, so training starts at the identity), and two
+critics with the gradient penalty, one per domain. The generators minimise
+the two Wasserstein terms plus an L1 cycle-consistency term (and an
+optional identity term), :func:`wgangp.cycle.translator_generator_loss`;
+each critic minimises :func:`wgangp.losses.critic_loss`. What is its own:
+the parameter table, four networks, two domains' minibatches, one
+iteration, the transforms and its fields of the model file; the loop,
+callbacks, divergence, history, checkpoints, resume and the file's safety
+are the training core's, as for :class:`wgangp.WGANGP`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from . import cycle, losses
+from .errors import InvalidDataError, ModelFileError
+from .init import INITIALIZERS
+from .modelfile import header_int, register_format
+from .nn import ACTIVATIONS, MLP, Activation, far_from_kinks, get_activation
+from .saving import check_sizes
+from .steps import MinibatchSampler, grad_norm, quiet_overflow
+from .train import CORE_PARAMS, Estimator
+from .validation import Param, check_array, check_dtype, check_fits_in_memory
+
+__all__ = ["Translator"]
+
+FORMAT_NAME = "wgangp-translator"
+FORMAT_VERSIONS = (1,)
+RESIDUAL_INIT_SCALE = 0.01
+"""The last layer of a residual generator starts at this fraction of its
+initialiser's weights: ``x + MLP(x)`` starts next to the identity."""
+
+PARAMS: dict[str, Param] = {
+    "hidden": Param("int", "units in each hidden layer of all four networks", minimum=1),
+    "depth": Param("int", "hidden layers in each network", minimum=1),
+    "activation": Param(
+        "str", "hidden activation", choices=tuple(sorted(ACTIVATIONS)), objects=(Activation, dict)
+    ),
+    "residual": Param("bool", "generators x + MLP(x), starting near the identity, or MLP(x)"),
+    "init": Param("str", "weight initialisation", choices=tuple(sorted(INITIALIZERS))),
+    "optimizer": CORE_PARAMS["optimizer"],
+    "lr": CORE_PARAMS["lr"],
+    "lambda_gp": CORE_PARAMS["lambda_gp"],
+    "penalty": CORE_PARAMS["penalty"],
+    "lambda_cycle": Param("float", "weight of the L1 cycle-consistency term", minimum=0.0),
+    "lambda_identity": Param("float", "weight of the L1 identity term (0: off)", minimum=0.0),
+    "n_critic": CORE_PARAMS["n_critic"],
+    "batch_size": Param("int", "rows of each domain per minibatch", minimum=1),
+    "scale": Param(
+        "str",
+        "standardise columns with the statistics of both domains together, or use data as is",
+        choices=("standard",),
+        none="none",
+    ),
+    "dtype": CORE_PARAMS["dtype"],
+    "random_state": CORE_PARAMS["random_state"],
+    "threads": CORE_PARAMS["threads"],
+}
+"""The constructor's parameters, in order: checked by ``fit``."""
+
+
+class Translator(Estimator):
+    """Unpaired translation between two domains with WGAN-GP critics (CycleGAN's idea).
+
+    Defaults: generators and critics of 2 hidden layers of 256 ReLU units,
+    residual generators, Adam lr 2e-4 betas (0.5, 0.9), penalty 10, cycle
+    weight 10, no identity term, 2 critic steps per generator step, batch 128,
+    columns standardised with both domains' statistics (so that the identity
+    of the scaled space is the identity of the data).
+
+    Parameters
+    ----------
+    hidden, depth : int
+        Width and number of hidden layers of every network.
+    activation : str or dict
+        Hidden activation: relu, leaky_relu, tanh, softplus, identity.
+    residual : bool
+        ``G(x) = x + MLP(x)`` with the last layer starting near zero (the
+        identity), or the plain ``G(x) = MLP(x)``.
+    init : str
+    optimizer : {"rmsprop", "adam", "adam-toy", "sgd"} or Optimizer
+        For all four networks (each gets its own state).
+    lr : float
+    lambda_gp : float
+        Penalty coefficient of both critics.
+    penalty : {"two-sided", "one-sided"}
+    lambda_cycle : float
+        Weight of ``<|F(G(a)) - a|> + <|G(F(b)) - b|>`` (means over entries).
+    lambda_identity : float
+        Weight of ``<|G(b) - b|> + <|F(a) - a|>``; 0 turns it off.
+    n_critic : int
+        Steps of both critics per generator step.
+    batch_size : int
+        Rows of each domain per minibatch; clipped (with a warning) to the
+        smaller domain.
+    scale : {"standard", None}
+    dtype : numpy.float32 or numpy.float64
+    random_state : None, int or numpy.random.Generator
+    threads : "auto" or int
+        BLAS threads while training, as for :class:`wgangp.WGANGP`.
+
+    Attributes
+    ----------
+    generator_ab_, generator_ba_ : MLP
+        ``G: A -> B`` and ``F: B -> A`` (the MLP part of a residual generator).
+    critic_a_, critic_b_ : MLP
+    n_iter_ : int
+    history_ : wgangp.history.History
+        Per iteration: critic_loss, wasserstein and penalty (sums over both
+        critics, so that ``critic_loss = -wasserstein + penalty``), their
+        ``_a`` / ``_b`` parts (critic of A: real A against ``F(b)``),
+        grad_norm_min/mean/max (over both critics' interpolates) and
+        grad_norm_mean_a/_b, generator_loss (the whole objective),
+        adversarial_ab/_ba, cycle_error (mean of cycle_error_a =
+        ``<|F(G(a)) - a|>`` and cycle_error_b), shift_ab (``<|G(a) - a|>``,
+        how far translation moves) and shift_ba, identity_error (with the
+        identity term), critic_grad_norm, generator_grad_norm, learning
+        rates, seconds, elapsed; errors in the scaled space.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> A, B = rng.normal(size=(64, 2)), rng.normal(loc=3.0, size=(64, 2))
+    >>> model = Translator(hidden=16, batch_size=32, random_state=0).fit(A, B, steps=3)
+    >>> model.transform(A[:5]).shape, model.inverse_transform(B[:5]).shape
+    ((5, 2), (5, 2))
+    """
+
+    PARAMS = PARAMS
+    NETWORKS = ("generator_ab", "generator_ba", "critic_a", "critic_b")
+    FORMAT_NAME = FORMAT_NAME
+    FORMAT_VERSIONS = FORMAT_VERSIONS
+    HEADER_EXTRAS = ("samplers",)
+    FIT_CALL = "fit(X_source, X_target)"
+    STATE_ATTRIBUTES = ("n_critic_steps_",)
+    LIVE_PARAMS = ("lr", "lambda_gp", "n_critic", "threads", "lambda_cycle", "lambda_identity")
+
+    def __init__(
+        self,
+        hidden: int = 256,
+        depth: int = 2,
+        activation="relu",
+        residual: bool = True,
+        init: str = "he_uniform",
+        optimizer="adam-toy",
+        lr: float = 2e-4,
+        lambda_gp: float = 10.0,
+        penalty: str = "two-sided",
+        lambda_cycle: float = 10.0,
+        lambda_identity: float = 0.0,
+        n_critic: int = 2,
+        batch_size: int = 128,
+        scale: str | None = "standard",
+        dtype=np.float32,
+        random_state=None,
+        threads="auto",
+    ):
+        self.hidden = hidden
+        self.depth = depth
+        self.activation = activation
+        self.residual = residual
+        self.init = init
+        self.optimizer = optimizer
+        self.lr = lr
+        self.lambda_gp = lambda_gp
+        self.penalty = penalty
+        self.lambda_cycle = lambda_cycle
+        self.lambda_identity = lambda_identity
+        self.n_critic = n_critic
+        self.batch_size = batch_size
+        self.scale = scale
+        self.dtype = dtype
+        self.random_state = random_state
+        self.threads = threads
+
+    # ------------------------------------------------------------- setup --
+
+    def _check_params(self, settings: dict) -> dict:
+        settings["activation"] = get_activation(self.activation)
+        return settings
+
+    def _check_data(self, data, settings: dict, fitted: bool):
+        X_source, X_target = data
+        width = self.n_features_in_ if fitted else None
+        A = check_array(X_source, "X_source", n_features=width, min_rows=2)
+        B = check_array(X_target, "X_target", n_features=width, min_rows=2)
+        if A.shape[1] != B.shape[1]:
+            raise InvalidDataError(
+                f"X_source has {A.shape[1]} columns and X_target {B.shape[1]}; the two domains "
+                "must have the same columns (the same features, in the same order), since "
+                "translation maps each row of one onto a row of the other"
+            )
+        if not fitted:
+            self._check_trainable(A, B, settings)
+        return A, B
+
+    def _check_trainable(self, A: np.ndarray, B: np.ndarray, settings: dict) -> None:
+        """Refuse data whose scaling overflows and networks beyond this machine's memory."""
+        dtype = settings["dtype"]
+        both = np.concatenate([A, B])
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(both.mean(axis=0)) & np.isfinite(both.std(axis=0))
+        if self.scale is None:
+            finite &= np.abs(both).max(axis=0) <= np.finfo(dtype).max
+        if not finite.all():
+            j = int(np.argmin(finite))
+            raise InvalidDataError(
+                f"column {j} has values as large as {np.abs(both[:, j]).max():.3g}, too large to "
+                f"compute with (its mean, standard deviation or {dtype.name} value overflows); "
+                "rescale it in both domains, e.g. divide by a power of 10"
+            )
+        hidden, depth, width = settings["hidden"], settings["depth"], A.shape[1]
+        batch = min(settings["batch_size"], len(A), len(B))
+        n_params = 2 * sum(
+            (a + 1) * b
+            for sizes in ([width] + [hidden] * depth + [width], [width] + [hidden] * depth + [1])
+            for a, b in zip(sizes[:-1], sizes[1:])
+        )
+        n_values = 5 * n_params + 16 * batch * (hidden * depth + width)
+        check_fits_in_memory(
+            f"hidden={hidden}, depth={depth} on {width} columns with batch_size={batch}",
+            n_values * dtype.itemsize,
+            "choose a smaller hidden, depth or batch_size",
+        )
+
+    def _initialize(self, data, settings: dict) -> None:
+        A, B = data
+        self.n_features_in_ = A.shape[1]
+        self.dtype_ = settings["dtype"]
+        self._rng = np.random.default_rng(self.random_state)
+        if self.scale == "standard":
+            both = np.concatenate([A, B])
+            std = both.std(axis=0)
+            std[std == 0] = 1.0  # a constant column stays constant
+            self.scale_mean_, self.scale_std_ = both.mean(axis=0), std
+        else:
+            self.scale_mean_ = np.zeros(self.n_features_in_)
+            self.scale_std_ = np.ones(self.n_features_in_)
+        self.residual_ = bool(settings["residual"])
+        self._build_networks(settings["hidden"], settings["depth"], settings["activation"])
+        if self.residual_:
+            for net in (self.generator_ab_, self.generator_ba_):
+                net.params[-2] *= net.dtype.type(RESIDUAL_INIT_SCALE)
+        self._new_optimizers(settings)
+        batch = self._effective_batch(len(A), len(B), settings)
+        self._samplers = (MinibatchSampler(len(A), batch), MinibatchSampler(len(B), batch))
+        self.n_critic_steps_ = 0
+
+    def _build_networks(self, hidden: int, depth: int, activation) -> None:
+        width = self.n_features_in_
+        for name, out in (("generator_ab", width), ("generator_ba", width)):
+            setattr(self, f"{name}_", self._mlp([width] + [hidden] * depth + [out], activation))
+        for name in ("critic_a", "critic_b"):
+            setattr(self, f"{name}_", self._mlp([width] + [hidden] * depth + [1], activation))
+
+    def _mlp(self, sizes, activation, init=None, random_state=None) -> MLP:
+        return MLP(
+            sizes,
+            activation=activation,
+            output_activation="identity",
+            init=init or self.init,
+            random_state=self._rng if random_state is None else random_state,
+            dtype=self.dtype_,
+        )
+
+    def _effective_batch(self, n_a: int, n_b: int, settings: dict) -> int:
+        batch = settings["batch_size"]
+        rows = min(n_a, n_b)
+        if batch > rows:
+            warnings.warn(
+                f"batch_size={batch} is larger than the {rows} rows of the smaller domain; "
+                f"using batch_size={rows}",
+                UserWarning,
+                stacklevel=6,
+            )
+            return rows
+        return batch
+
+    def _training_data(self, data, settings: dict):
+        A, B = data
+        if (len(A), len(B)) != tuple(s.n_rows for s in self._samplers):
+            batch = self._effective_batch(len(A), len(B), settings)
+            self._samplers = (MinibatchSampler(len(A), batch), MinibatchSampler(len(B), batch))
+        return self._scaled(A, "X_source"), self._scaled(B, "X_target")
+
+    def _scaled(self, X: np.ndarray, name: str) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            Xs = ((X - self.scale_mean_) / self.scale_std_).astype(self.dtype_)
+        if not np.isfinite(Xs).all():
+            i, j = np.argwhere(~np.isfinite(Xs))[0]
+            raise InvalidDataError(
+                f"{name}[{i}, {j}] = {X[i, j]:.3g} overflows {self.dtype_.name} once scaled like "
+                "the training data; it is far outside the range the model was fitted on"
+            )
+        return Xs
+
+    # ---------------------------------------------------------- training --
+
+    def fit(
+        self,
+        X_source,
+        X_target,
+        steps: int = 2000,
+        callbacks=None,
+        *,
+        verbose: int = 0,
+        log_every: int = 1,
+        run_dir=None,
+        checkpoint_every: int | None = None,
+        keep_checkpoints: int = 3,
+        resume=None,
+    ) -> Translator:
+        """Train from scratch (or from a checkpoint) for ``steps`` generator iterations.
+
+        Each iteration is ``n_critic`` steps of both critics (each on the
+        next shuffled minibatch of its domain, against fresh translations of
+        the other's), then one step of both generators on the whole
+        objective.
+
+        Parameters
+        ----------
+        X_source : array-like, shape (n_source, n_features)
+            Rows of domain A (no pairing with ``X_target``).
+        X_target : array-like, shape (n_target, n_features)
+            Rows of domain B, with the same columns.
+        steps, callbacks, verbose, log_every, run_dir, checkpoint_every, keep_checkpoints, resume
+            As for :meth:`wgangp.WGANGP.fit`: the same training core runs both.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(
+            (X_source, X_target),
+            steps,
+            callbacks,
+            verbose=verbose,
+            log_every=log_every,
+            run_dir=run_dir,
+            checkpoint_every=checkpoint_every,
+            keep_checkpoints=keep_checkpoints,
+            resume=resume,
+        )
+
+    def partial_fit(
+        self,
+        X_source,
+        X_target,
+        steps: int = 1,
+        callbacks=None,
+        *,
+        verbose: int = 0,
+        log_every: int | None = None,
+        run_dir=None,
+        checkpoint_every: int | None = None,
+        keep_checkpoints: int = 3,
+    ) -> Translator:
+        """Continue training (fit first if unfitted); a loaded model continued on the
+        same data reproduces the uninterrupted run bit for bit. Changes of ``lr``,
+        ``lambda_gp``, ``n_critic``, ``lambda_cycle`` and ``lambda_identity`` apply."""
+        return self._fit(
+            (X_source, X_target),
+            steps,
+            callbacks,
+            verbose=verbose,
+            log_every=log_every,
+            run_dir=run_dir,
+            checkpoint_every=checkpoint_every,
+            keep_checkpoints=keep_checkpoints,
+            partial=True,
+        )
+
+    @quiet_overflow
+    def _iteration(self, data, settings: dict) -> dict:
+        A, B = data
+        sampler_a, sampler_b = self._samplers
+        rng, residual = self._rng, self.residual_
+        lambda_gp, penalty = settings["lambda_gp"], settings["penalty"]
+        for _ in range(settings["n_critic"]):
+            x_a = A[sampler_a.next_indices(rng)]
+            x_b = B[sampler_b.next_indices(rng)]
+            fake_b = cycle.translate(self.generator_ab_, x_a, residual)
+            fake_a = cycle.translate(self.generator_ba_, x_b, residual)
+            alpha = rng.random((2, len(x_a), 1), dtype=self.dtype_)
+            critic_stats = []
+            for critic, opt, real, fake, a in (
+                (self.critic_a_, self.critic_a_optimizer_, x_a, fake_a, alpha[0]),
+                (self.critic_b_, self.critic_b_optimizer_, x_b, fake_b, alpha[1]),
+            ):
+                _, grads, stats = losses.critic_loss(critic, real, fake, a, lambda_gp, penalty)
+                stats["grad_norm"] = grad_norm(grads)
+                opt.step(critic.params, grads)
+                critic_stats.append(stats)
+            self.n_critic_steps_ += 1
+        x_a = A[sampler_a.next_indices(rng)]
+        x_b = B[sampler_b.next_indices(rng)]
+        _, grads_ab, grads_ba, gen_stats = cycle.translator_generator_loss(
+            self.generator_ab_,
+            self.generator_ba_,
+            self.critic_a_,
+            self.critic_b_,
+            x_a,
+            x_b,
+            settings["lambda_cycle"],
+            settings["lambda_identity"],
+            residual,
+        )
+        gen_norm = grad_norm(grads_ab + grads_ba)
+        self.generator_ab_optimizer_.step(self.generator_ab_.params, grads_ab)
+        self.generator_ba_optimizer_.step(self.generator_ba_.params, grads_ba)
+        return _record(critic_stats, gen_stats, gen_norm)
+
+    # training state: the core keeps one sampler; this estimator has one per domain
+
+    def training_state(self) -> dict:
+        state = super().training_state()
+        state["samplers"] = [(s.perm, s.pos, s.epoch) for s in self._samplers]
+        return state
+
+    def restore_training_state(self, state: dict) -> None:
+        super().restore_training_state(state)
+        for sampler, (perm, pos, epoch) in zip(self._samplers, state["samplers"]):
+            sampler.perm, sampler.pos, sampler.epoch = perm, pos, epoch
+
+    def _batch_rows(self) -> int:
+        return self._samplers[0].batch_size
+
+    # ---------------------------------------------------------- checking --
+
+    def outputs_finite(self) -> bool:
+        probe = np.random.default_rng(0).standard_normal(
+            (64, self.n_features_in_), dtype=self.dtype_
+        )
+        with np.errstate(over="ignore", invalid="ignore"):
+            fake_b = cycle.translate(self.generator_ab_, probe, self.residual_)
+            fake_a = cycle.translate(self.generator_ba_, probe, self.residual_)
+            outs = (fake_b, fake_a, self.critic_b_(fake_b), self.critic_a_(fake_a))
+            return all(bool(np.isfinite(o).all()) for o in outs)
+
+    def gradcheck_losses(self, rng: np.random.Generator, n_samples: int, margin: float):
+        """The losses :func:`wgangp.gradcheck` compares with finite differences.
+
+        Both critic losses (penalty included) at standard normal rows of each
+        domain (the scaled space) against fresh translations, and the
+        generators' whole objective (adversarial, cycle, identity) once per
+        generator: ``critic_a``, ``critic_b``, ``generator_ab``,
+        ``generator_ba``. Inputs are redrawn until no ReLU-like
+        pre-activation and no L1 residual lies within ``margin`` of its kink.
+        """
+        g, f = self.generator_ab_.astype(np.float64), self.generator_ba_.astype(np.float64)
+        d_a, d_b = self.critic_a_.astype(np.float64), self.critic_b_.astype(np.float64)
+        res = self.residual_
+        lambda_gp, penalty = float(self.lambda_gp), self.penalty
+        lc, li = float(self.lambda_cycle), float(self.lambda_identity)
+        shape = (n_samples, self.n_features_in_)
+        for _ in range(200):
+            x_a, x_b = rng.standard_normal(shape), rng.standard_normal(shape)
+            alpha = rng.random((2, n_samples, 1))
+            fake_b, fake_a = cycle.translate(g, x_a, res), cycle.translate(f, x_b, res)
+            interp_a = fake_a + alpha[0] * (x_a - fake_a)
+            interp_b = fake_b + alpha[1] * (x_b - fake_b)
+            residuals = [
+                cycle.translate(f, fake_b, res) - x_a,
+                cycle.translate(g, fake_a, res) - x_b,
+            ]
+            if li > 0:
+                residuals += [
+                    cycle.translate(g, x_b, res) - x_b,
+                    cycle.translate(f, x_a, res) - x_a,
+                ]
+            if (
+                far_from_kinks(d_a, np.concatenate([x_a, fake_a, interp_a]), margin)
+                and far_from_kinks(d_b, np.concatenate([x_b, fake_b, interp_b]), margin)
+                and far_from_kinks(g, np.concatenate([x_a, x_b, fake_a]), margin)
+                and far_from_kinks(f, np.concatenate([x_b, x_a, fake_b]), margin)
+                and min(float(np.abs(r).min()) for r in residuals) > margin
+            ):
+                break
+        else:
+            raise RuntimeError(
+                "gradcheck could not draw inputs away from ReLU kinks; lower margin= or n_samples="
+            )
+
+        def critic_value(critic, real, fake, a):
+            def value():
+                loss, grads, _ = losses.critic_loss(critic, real, fake, a, lambda_gp, penalty)
+                return loss, grads
+
+            return value
+
+        def generator_value(which):
+            def value():
+                loss, grads_ab, grads_ba, _ = cycle.translator_generator_loss(
+                    g, f, d_a, d_b, x_a, x_b, lc, li, res
+                )
+                return loss, (grads_ab if which == 0 else grads_ba)
+
+            return value
+
+        return [
+            ("critic_a", d_a, critic_value(d_a, x_a, fake_a, alpha[0])),
+            ("critic_b", d_b, critic_value(d_b, x_b, fake_b, alpha[1])),
+            ("generator_ab", g, generator_value(0)),
+            ("generator_ba", f, generator_value(1)),
+        ]
+
+    def grad_norm_points(self, rng: np.random.Generator, n: int, X=None):
+        """Where each critic's input-gradient norm is worth watching: translations
+        of ``X`` (source rows) or of standard normal rows of the scaled space."""
+        if X is None:
+            x_a = rng.standard_normal((n, self.n_features_in_), dtype=self.dtype_)
+        else:
+            rows = np.asarray(X, dtype=np.float64)[rng.integers(0, len(X), n)]
+            x_a = self._scaled(rows, "X")
+        fake_b = cycle.translate(self.generator_ab_, x_a, self.residual_)
+        fake_a = cycle.translate(self.generator_ba_, fake_b, self.residual_)
+        return [
+            ("grad_norm/translated_b", self.critic_b_, fake_b),
+            ("grad_norm/cycled_a", self.critic_a_, fake_a),
+        ]
+
+    # --------------------------------------------------------- inference --
+
+    def _apply(self, X, net: MLP, method: str, name: str) -> np.ndarray:
+        X = check_array(X, name, n_features=self.n_features_in_)
+        check_fits_in_memory(
+            f"{method}({name} of {len(X)} rows)",
+            len(X) * (4 * max(net.sizes) + 4 * self.n_features_in_) * 8,
+            "translate the rows in smaller chunks",
+        )
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = cycle.translate(net, self._scaled(X, name), self.residual_)
+            out = out.astype(np.float64) * self.scale_std_ + self.scale_mean_
+        return self._check_output(method, out)
+
+    def transform(self, X) -> np.ndarray:
+        """Translate rows of domain A into domain B: ``G(X)``, in the data's units.
+
+        Returns
+        -------
+        array, shape (n_rows, n_features), float64
+        """
+        self.check_fitted()
+        return self._apply(X, self.generator_ab_, "transform", "X")
+
+    def inverse_transform(self, X) -> np.ndarray:
+        """Translate rows of domain B back into domain A: ``F(X)``, in the data's units."""
+        self.check_fitted()
+        return self._apply(X, self.generator_ba_, "inverse_transform", "X")
+
+    # ----------------------------------------------------------- files --
+
+    def _fitted_header(self) -> dict:
+        header = {
+            "n_features_in": self.n_features_in_,
+            "dtype": self.dtype_.name,
+            "residual": self.residual_,
+            "n_critic_steps": self.n_critic_steps_,
+        }
+        header.update({name: net.config() for name, net in self.networks().items()})
+        return header
+
+    def _header_extras(self) -> tuple[dict, dict]:
+        arrays = {"scale/mean": self.scale_mean_, "scale/std": self.scale_std_}
+        states = {}
+        for domain, sampler in zip("ab", self._samplers):
+            states[domain] = sampler.state()
+            if sampler.perm is not None:
+                arrays[f"sampler_{domain}/perm"] = sampler.perm
+        return {"samplers": states}, arrays
+
+    def _restore(self, header: dict, arrays: dict, path, settings: dict) -> None:
+        fitted = header["fitted"]
+        self.dtype_ = check_dtype(fitted["dtype"])
+        width = header_int(fitted["n_features_in"], "fitted.n_features_in", 1)
+        self.n_features_in_ = width
+        if not isinstance(fitted["residual"], bool):
+            raise ModelFileError(
+                f"header field fitted.residual={fitted['residual']!r} is not a bool"
+            )
+        self.residual_ = fitted["residual"]
+        self.n_critic_steps_ = header_int(fitted["n_critic_steps"], "fitted.n_critic_steps")
+        self._rng = np.random.default_rng(0)
+        for name in self.NETWORKS:
+            cfg = fitted[name]
+            last = 1 if name.startswith("critic") else width
+            sizes = check_sizes(cfg["sizes"], f"fitted.{name}.sizes", width, last)
+            self._check_stored(arrays, name, sizes, self.dtype_, path)
+            if get_activation(cfg["output_activation"]).name != "identity":
+                raise ModelFileError(
+                    f"header field fitted.{name}.output_activation must be 'identity'"
+                )
+            net = self._mlp(
+                sizes, cfg["activation"] or "identity", init=cfg["init"], random_state=0
+            )
+            setattr(self, f"{name}_", net)
+        self.scale_mean_ = np.array(arrays["scale/mean"], dtype=np.float64)
+        self.scale_std_ = np.array(arrays["scale/std"], dtype=np.float64)
+        if self.scale_mean_.shape != (width,) or self.scale_std_.shape != (width,):
+            raise ModelFileError(f"{path}: scaling arrays do not match n_features_in={width}")
+        if (
+            not (np.isfinite(self.scale_mean_).all() and np.isfinite(self.scale_std_).all())
+            or (self.scale_std_ <= 0).any()
+        ):
+            raise ModelFileError(
+                f"{path}: scaling arrays must be finite, with standard deviations > 0"
+            )
+        samplers = header["samplers"]
+        self._samplers = tuple(
+            MinibatchSampler.from_state(
+                samplers[domain], arrays.get(f"sampler_{domain}/perm"), path
+            )
+            for domain in "ab"
+        )
+        if self._samplers[0].batch_size != self._samplers[1].batch_size:
+            raise ModelFileError(f"{path}: the two domains' minibatch sizes differ")
+
+
+def _record(critic_stats: list[dict], gen_stats: dict, gen_norm: float) -> dict:
+    """One iteration's metrics: sums over both critics first, then each domain's."""
+    st_a, st_b = critic_stats
+    record = {
+        "critic_loss": st_a["loss"] + st_b["loss"],
+        "generator_loss": gen_stats.pop("generator_loss"),
+        "wasserstein": st_a["wasserstein"] + st_b["wasserstein"],
+        "wasserstein_a": st_a["wasserstein"],
+        "wasserstein_b": st_b["wasserstein"],
+        "penalty": st_a["penalty"] + st_b["penalty"],
+        "penalty_a": st_a["penalty"],
+        "penalty_b": st_b["penalty"],
+        "grad_norm_min": min(st_a["grad_norm_min"], st_b["grad_norm_min"]),
+        "grad_norm_mean": 0.5 * (st_a["grad_norm_mean"] + st_b["grad_norm_mean"]),
+        "grad_norm_max": max(st_a["grad_norm_max"], st_b["grad_norm_max"]),
+        "grad_norm_mean_a": st_a["grad_norm_mean"],
+        "grad_norm_mean_b": st_b["grad_norm_mean"],
+    }
+    record.update(gen_stats)
+    record["critic_grad_norm"] = float(np.hypot(st_a["grad_norm"], st_b["grad_norm"]))
+    record["generator_grad_norm"] = gen_norm
+    return record
+
+
+register_format(FORMAT_NAME, FORMAT_VERSIONS, Translator._from_file)

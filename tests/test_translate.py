@@ -1,0 +1,253 @@
+"""Translator: hand-derived gradients against finite differences, transforms, files, bad input.
+
+The guarantees of the training core (divergence, callbacks, history, resume
+bit for bit, refusals, set_params, gradcheck) are checked for the
+translator in tests/test_train.py, its model files in
+tests/test_hostile_files.py, its diagnose rules in tests/test_diagnose.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import wgangp
+from conftest import max_relative_error, numerical_grads, randomize_biases
+from wgangp import Translator
+from wgangp.cycle import generator_backward, generator_forward, l1, translator_generator_loss
+from wgangp.errors import InvalidDataError, NotFittedError
+from wgangp.nn import MLP
+
+
+def _nets(rng, activation, d=3, dtype=np.float64):
+    sizes = [[d, 7, 6, d], [d, 5, d], [d, 6, 1], [d, 6, 6, 1]]  # G, F, D_A, D_B
+    return [
+        randomize_biases(MLP(s, activation=activation, random_state=i, dtype=dtype), rng)
+        for i, s in enumerate(sizes)
+    ]
+
+
+def _straight_loss(nets, x_a, x_b, lc, li, residual):
+    """The objective written out term by term, without the stacked passes."""
+    g, f, d_a, d_b = nets
+
+    def G(x):
+        return g(x) + x if residual else g(x)
+
+    def F(x):
+        return f(x) + x if residual else f(x)
+
+    loss = -d_b(G(x_a)).mean() - d_a(F(x_b)).mean()
+    loss += lc * (np.abs(F(G(x_a)) - x_a).mean() + np.abs(G(F(x_b)) - x_b).mean())
+    loss += li * (np.abs(G(x_b) - x_b).mean() + np.abs(F(x_a) - x_a).mean())
+    return loss
+
+
+# ---------------------------------------------------------------- gradients --
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh", "softplus"])
+@pytest.mark.parametrize("residual", [True, False], ids=["residual", "plain"])
+@pytest.mark.parametrize("lambda_identity", [0.0, 5.0], ids=["no-identity", "identity"])
+def test_generator_objective_gradients_match_finite_differences(
+    rng, activation, residual, lambda_identity
+):
+    """Both generators' gradients, the cycle through both, in float64."""
+    nets = _nets(rng, activation)
+    x_a, x_b = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+
+    def value():
+        return translator_generator_loss(*nets, x_a, x_b, 10.0, lambda_identity, residual)
+
+    loss, grads_ab, grads_ba, _ = value()
+    assert loss == pytest.approx(_straight_loss(nets, x_a, x_b, 10.0, lambda_identity, residual))
+    numeric_ab = numerical_grads(lambda: value()[0], nets[0].params)
+    numeric_ba = numerical_grads(lambda: value()[0], nets[1].params)
+    assert max_relative_error(grads_ab, numeric_ab) < 1e-6
+    assert max_relative_error(grads_ba, numeric_ba) < 1e-6
+
+
+def test_the_cycle_alone_reaches_both_generators(rng):
+    """With the critics' terms removed (zero critics), the gradient is the cycle's,
+    and it is not zero for either generator: it passes through both."""
+    nets = _nets(rng, "tanh")
+    for critic in nets[2:]:
+        for p in critic.params:
+            p[...] = 0
+    x_a, x_b = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    loss, grads_ab, grads_ba, stats = translator_generator_loss(*nets, x_a, x_b, 1.0, 0.0, True)
+    assert loss == pytest.approx(stats["cycle_error_a"] + stats["cycle_error_b"])
+    assert all(np.abs(g).max() > 0 for g in grads_ab + grads_ba)
+    numeric = numerical_grads(lambda: translator_generator_loss(*nets, x_a, x_b)[0], nets[1].params)
+    analytic = translator_generator_loss(*nets, x_a, x_b)[2]
+    assert max_relative_error(analytic, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_generator_input_gradient_matches_finite_differences(rng, residual):
+    net = randomize_biases(MLP([3, 8, 3], activation="tanh", random_state=0, dtype=np.float64), rng)
+    x, dy = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    _, cache = generator_forward(net, x, residual)
+    dx, _ = generator_backward(net, cache, dy, residual)
+    numeric = numerical_grads(
+        lambda: float((generator_forward(net, x, residual)[0] * dy).sum()), [x]
+    )
+    assert max_relative_error([dx], numeric) < 1e-7
+
+
+def test_l1_gradient_is_the_sign_over_the_entry_count():
+    value, grad = l1(np.array([[2.0, -1.0, 0.0], [0.5, -0.5, 3.0]]))
+    assert value == pytest.approx(7.0 / 6)
+    np.testing.assert_array_equal(grad, np.array([[1, -1, 0], [1, -1, 1]]) / 6)
+
+
+def test_float32_objective_agrees_with_float64(rng):
+    nets64 = _nets(rng, "relu")
+    nets32 = [net.astype(np.float32) for net in nets64]
+    x_a, x_b = rng.normal(size=(16, 3)), rng.normal(size=(16, 3))
+    loss64, g_ab64, g_ba64, _ = translator_generator_loss(*nets64, x_a, x_b, 10.0, 2.0)
+    loss32, g_ab32, g_ba32, _ = translator_generator_loss(
+        *nets32, x_a.astype(np.float32), x_b.astype(np.float32), 10.0, 2.0
+    )
+    assert loss32 == pytest.approx(loss64, rel=1e-4)
+    assert max_relative_error(g_ab32, g_ab64) < 1e-3 and max_relative_error(g_ba32, g_ba64) < 1e-3
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"residual": False}, {"lambda_identity": 5.0, "activation": "tanh"}]
+)
+def test_gradcheck_passes_on_the_translators_own_losses(params):
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(size=(40, 3)), rng.normal(loc=1.0, size=(40, 3))
+    model = Translator(hidden=8, batch_size=16, dtype=np.float64, random_state=0, **params)
+    result = wgangp.gradcheck(model.fit(A, B, steps=3))
+    assert result.passed, str(result)
+    assert [row["loss"] for row in result.table][::6] == [
+        "critic_a",
+        "critic_b",
+        "generator_ab",
+        "generator_ba",
+    ]
+
+
+def test_gradcheck_catches_a_broken_cycle_gradient(monkeypatch):
+    from wgangp import cycle
+
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(size=(40, 2)), rng.normal(loc=1.0, size=(40, 2))
+    model = Translator(hidden=8, batch_size=16, dtype=np.float64, random_state=0).fit(A, B, 3)
+    real = cycle.l1
+
+    def broken(diff):
+        value, grad = real(diff)
+        return value, grad * 1.01
+
+    monkeypatch.setattr(cycle, "l1", broken)
+    failed = {r["loss"] for r in wgangp.gradcheck(model).table if not r["passed"]}
+    assert failed == {"generator_ab", "generator_ba"}
+
+
+# --------------------------------------------------------------- estimator --
+
+
+def _domains(n_a=64, n_b=48, d=2):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n_a, d)), rng.normal(loc=2.0, size=(n_b, d))
+
+
+def test_residual_generators_start_at_the_identity():
+    A, B = _domains()
+    model = Translator(hidden=16, batch_size=32, random_state=0).fit(A, B, steps=1)
+    assert np.abs(model.transform(A) - A).max() < 0.2
+    assert np.abs(model.inverse_transform(B) - B).max() < 0.2
+    plain = Translator(hidden=16, batch_size=32, residual=False, random_state=0).fit(A, B, 1)
+    assert np.abs(plain.transform(A) - A).max() > 0.5
+
+
+def test_transform_and_inverse_give_rows_in_the_datas_units():
+    A, B = _domains()
+    model = Translator(hidden=16, batch_size=32, random_state=0).fit(A, B, steps=3)
+    out, back = model.transform(A[:7]), model.inverse_transform(B[:5])
+    assert out.shape == (7, 2) and back.shape == (5, 2) and out.dtype == np.float64
+    assert not np.array_equal(out, A[:7])
+
+
+def test_history_holds_both_w_estimates_both_penalties_and_the_cycle_error():
+    A, B = _domains()
+    model = Translator(hidden=8, batch_size=32, lambda_identity=1.0, random_state=0)
+    record = model.fit(A, B, steps=2).history_[-1]
+    for key in (
+        "wasserstein_a",
+        "wasserstein_b",
+        "penalty_a",
+        "penalty_b",
+        "cycle_error",
+        "identity_error",
+        "shift_ab",
+        "shift_ba",
+    ):
+        assert np.isfinite(record[key]), key
+    assert record["critic_loss"] == pytest.approx(-record["wasserstein"] + record["penalty"])
+    assert record["wasserstein"] == pytest.approx(record["wasserstein_a"] + record["wasserstein_b"])
+
+
+def test_save_and_load_give_the_same_translations(tmp_path):
+    A, B = _domains()
+    model = Translator(hidden=8, batch_size=32, random_state=0).fit(A, B, steps=3)
+    loaded = wgangp.load(model.save(tmp_path / "t.npz"))
+    assert isinstance(loaded, Translator) and loaded.residual_
+    np.testing.assert_array_equal(loaded.transform(A), model.transform(A))
+    np.testing.assert_array_equal(loaded.inverse_transform(B), model.inverse_transform(B))
+
+
+def test_the_same_seed_gives_the_same_model():
+    A, B = _domains()
+    one = Translator(hidden=8, batch_size=32, random_state=3).fit(A, B, steps=3)
+    two = Translator(hidden=8, batch_size=32, random_state=3).fit(A, B, steps=3)
+    assert all(np.array_equal(p, q) for p, q in zip(one.state_arrays(), two.state_arrays()))
+
+
+def test_a_batch_larger_than_the_smaller_domain_is_clipped_with_a_warning():
+    A, B = _domains(n_a=64, n_b=20)
+    with pytest.warns(UserWarning, match="smaller domain; using batch_size=20"):
+        model = Translator(hidden=8, batch_size=32, random_state=0).fit(A, B, steps=1)
+    assert model._batch_rows() == 20
+
+
+# --------------------------------------------------------------- bad input --
+
+
+def test_domains_of_different_widths_are_refused():
+    A, B = _domains()
+    with pytest.raises(InvalidDataError, match="X_source has 2 columns and X_target 3"):
+        Translator(hidden=8).fit(A, np.c_[B, B[:, 0]], steps=1)
+
+
+def test_nan_in_either_domain_is_refused():
+    A, B = _domains()
+    B[3, 1] = np.nan
+    with pytest.raises(InvalidDataError, match="X_target.*NaN"):
+        Translator(hidden=8).fit(A, B, steps=1)
+
+
+def test_a_domain_of_one_row_is_refused():
+    A, B = _domains()
+    with pytest.raises(InvalidDataError, match="X_source has 1 row"):
+        Translator(hidden=8).fit(A[:1], B, steps=1)
+
+
+def test_transform_checks_its_input_and_needs_a_fit():
+    A, B = _domains()
+    with pytest.raises(NotFittedError, match=r"call fit\(X_source, X_target\) first"):
+        Translator().transform(A)
+    model = Translator(hidden=8, batch_size=32, random_state=0).fit(A, B, steps=1)
+    with pytest.raises(InvalidDataError):
+        model.inverse_transform(np.zeros((3, 5)))
+
+
+def test_partial_fit_refuses_domains_of_another_width():
+    A, B = _domains()
+    model = Translator(hidden=8, batch_size=32, random_state=0).fit(A, B, steps=1)
+    with pytest.raises(InvalidDataError):
+        model.partial_fit(np.c_[A, A], np.c_[B, B], steps=1)
+    assert model.n_iter_ == 1
