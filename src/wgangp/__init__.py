@@ -17,6 +17,7 @@ from .errors import (
     InvalidParameterTypeError,
     ModelFileError,
     NotFittedError,
+    RunFolderError,
     TrainingDiverged,
     WGANGPError,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "InvalidParameterTypeError",
     "ModelFileError",
     "NotFittedError",
+    "RunFolderError",
     "TrainingDiverged",
     "WGANGPError",
     "__version__",

@@ -39,7 +39,7 @@ from .errors import InvalidParameterError, NotFittedError, TrainingDiverged
 from .history import History, read_history
 from .nn import MLP
 from .optim import Optimizer, get_optimizer
-from .runs import HISTORY_FILE, latest_checkpoint
+from .runs import HISTORY_FILE, latest_checkpoint, start_run
 from .saving import Saving
 from .validation import (
     Param,
@@ -276,6 +276,31 @@ class Estimator(ParamsMixin, Saving):
         if resume is not None and not isinstance(resume, bool):
             check_path(resume, "resume")
         callbacks = check_callbacks(callbacks)
+        if resume is not None and not isinstance(resume, bool) and run_dir is None:
+            if Path(resume).is_dir():
+                run_dir = resume  # resuming a run folder continues writing it
+        args = (data, steps, callbacks, verbose, log_every, run_dir, checkpoint_every)
+        if run_dir is None:
+            return self._fit_checked(*args, keep_checkpoints, resume, partial, options, settings)
+        with start_run(run_dir):  # one writer per folder; a failed start leaves no trace
+            return self._fit_checked(*args, keep_checkpoints, resume, partial, options, settings)
+
+    def _fit_checked(
+        self,
+        data,
+        steps,
+        callbacks,
+        verbose,
+        log_every,
+        run_dir,
+        checkpoint_every,
+        keep_checkpoints,
+        resume,
+        partial,
+        options,
+        settings,
+    ):
+        """:meth:`_fit` once its arguments are checked (and the run folder is held)."""
         checkpoint = None
         if resume is not None and resume is not False:
             if resume is True:
@@ -287,8 +312,6 @@ class Estimator(ParamsMixin, Saving):
                 checkpoint = latest_checkpoint(run_dir)
             else:
                 checkpoint = latest_checkpoint(resume, must_exist=True)
-                if run_dir is None and Path(resume).is_dir():
-                    run_dir = resume
         continuing = partial and self.is_fitted()
         if checkpoint is not None:
             resumed = self._resumed(checkpoint)
