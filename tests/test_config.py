@@ -19,7 +19,8 @@ else:  # pragma: no cover
 
 def test_model_params_list_every_estimator_parameter_in_order():
     names = [p for p in inspect.signature(WGANGP.__init__).parameters if p != "self"]
-    assert list(config.MODEL_PARAMS) + ["random_state"] == names
+    assert list(config.MODEL_PARAMS) + ["random_state", "threads"] == names
+    assert list(WGANGP.PARAMS) == names  # the estimator's own table, in order
 
 
 def test_defaults_build_the_estimators_defaults():

@@ -13,7 +13,7 @@ one; every run folder gets a ``config.toml`` that reproduces the run::
     checkpoint_every = "auto"    # iterations between checkpoints; "auto": every 10%
     keep_checkpoints = 3
     report = true                # write report.html at the end of training
-    threads = 0                  # BLAS threads while training; 0: the BLAS default
+    threads = "auto"             # BLAS threads while training: auto, 0 (BLAS default) or N
 
     [model]                      # the estimator's parameters; any left out keep their default
     hidden = 512
@@ -82,9 +82,11 @@ class ConfigError(InvalidParameterError):
     """A run configuration has an unknown key, a value of a wrong type, or a bad value."""
 
 
-MODEL_PARAMS: dict[str, Param] = {k: v for k, v in WGANGP.PARAMS.items() if k != "random_state"}
+MODEL_PARAMS: dict[str, Param] = {
+    k: v for k, v in WGANGP.PARAMS.items() if k not in ("random_state", "threads")
+}
 """The estimator's parameters (its own table, ``WGANGP.PARAMS``), in the order of its
-constructor; ``random_state`` is the run's ``seed``."""
+constructor; ``random_state`` is the run's ``seed`` and ``threads`` the run's ``threads``."""
 
 # Settings of the run around the estimator.
 RUN_PARAMS: dict[str, Param] = {
@@ -108,12 +110,7 @@ RUN_PARAMS: dict[str, Param] = {
     ),
     "keep_checkpoints": Param("int", "checkpoints kept in RUN_DIR/checkpoints", minimum=1),
     "report": Param("bool", "write report.html at the end of training"),
-    "threads": Param(
-        "int",
-        "BLAS threads while training (needs threadpoolctl); 0: the BLAS default. "
-        "The thread count changes the last bits of the results",
-        minimum=0,
-    ),
+    "threads": WGANGP.PARAMS["threads"],
 }
 
 _RUN_DEFAULTS: dict[str, Any] = {
@@ -126,7 +123,7 @@ _RUN_DEFAULTS: dict[str, Any] = {
     "checkpoint_every": "auto",
     "keep_checkpoints": 3,
     "report": True,
-    "threads": 0,
+    "threads": "auto",
 }
 
 
@@ -233,6 +230,7 @@ def estimator_params(cfg: Mapping[str, Any]) -> dict[str, Any]:
         if spec.none is not None and params[name] == spec.none:
             params[name] = None
     params["random_state"] = cfg["seed"]
+    params["threads"] = cfg["threads"]
     return params
 
 

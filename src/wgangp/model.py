@@ -80,6 +80,13 @@ PARAMS: dict[str, Param] = {
     ),
     "dtype": Param("dtype", "floating-point precision of training", choices=("float32", "float64")),
     "random_state": Param("seed", "seeds the model; the same seed gives the same model"),
+    "threads": Param(
+        "int",
+        "BLAS threads while training: auto (one for small networks, else measured), "
+        "0 (the BLAS default) or a count",
+        minimum=0,
+        auto="auto",
+    ),
 }
 """The constructor's parameters, in order: checked by ``fit``, and the source of the
 ``[model]`` table of a run configuration and of ``wgangp train``'s flags."""
@@ -147,6 +154,10 @@ class WGANGP(Estimator):
     dtype : numpy.float32 or numpy.float64
     random_state : None, int or numpy.random.Generator
         The same seed gives the same model.
+    threads : "auto" or int
+        BLAS threads while training (:mod:`wgangp.threads`): ``"auto"`` runs
+        small networks on one thread and measures larger ones; ``0`` keeps the
+        BLAS default; a number fixes it. Recorded in the history.
 
     Attributes
     ----------
@@ -196,6 +207,7 @@ class WGANGP(Estimator):
         scale: str | None = "standard",
         dtype=np.float32,
         random_state=None,
+        threads="auto",
     ):
         self.hidden = hidden
         self.depth = depth
@@ -212,6 +224,7 @@ class WGANGP(Estimator):
         self.scale = scale
         self.dtype = dtype
         self.random_state = random_state
+        self.threads = threads
 
     # ------------------------------------------------------------- setup --
 

@@ -41,6 +41,7 @@ from .nn import MLP
 from .optim import Optimizer, get_optimizer
 from .runs import HISTORY_FILE, latest_checkpoint, start_run
 from .saving import Saving
+from .threads import ThreadPolicy
 from .validation import (
     Param,
     check_callbacks,
@@ -201,6 +202,18 @@ class Estimator(ParamsMixin, Saving):
     def _restore(self, header: dict, arrays: dict, path, settings: dict) -> None:
         """Set the fitted attributes and build the networks from a checked file."""
         raise NotImplementedError
+
+    def _largest_gemm_flop(self) -> float:
+        """FLOP of the largest matrix product of an iteration (for ``threads="auto"``):
+        the widest layer of any network over the critic's stacked rows."""
+        widest = max(
+            a * b for net in self.networks().values() for a, b in zip(net.sizes, net.sizes[1:])
+        )
+        return 2.0 * widest * 3 * self._batch_rows()
+
+    def _batch_rows(self) -> int:
+        """Rows of a minibatch (the critic sees three times as many, stacked)."""
+        return self._sampler.batch_size
 
     def outputs_finite(self) -> bool:
         """Whether the networks give finite output on a fixed probe batch."""
@@ -367,7 +380,7 @@ class Estimator(ParamsMixin, Saving):
                 opt.lr = settings["lr"]
         self._fitted_params = now
 
-    LIVE_PARAMS: tuple[str, ...] = ("lr", "lambda_gp", "n_critic")
+    LIVE_PARAMS: tuple[str, ...] = ("lr", "lambda_gp", "n_critic", "threads")
     """Constructor arguments that ``partial_fit`` applies to a fitted model."""
 
     def _resumed(self, checkpoint: Path) -> Estimator:
@@ -426,31 +439,36 @@ class Estimator(ParamsMixin, Saving):
         record = None
         logged = True
         started = time.perf_counter()
+        threads = ThreadPolicy(settings["threads"], self._largest_gemm_flop())
         for cb in callbacks:
             cb.on_train_begin(self)
         try:
-            for _ in range(steps):
-                start = time.perf_counter()
-                stats = self._iteration(data, settings)
-                self.n_iter_ += 1
-                end = time.perf_counter()
-                record = {"iteration": self.n_iter_}
-                record.update(stats)
-                for name, opt in optimizers.items():
-                    record[f"lr_{name}"] = opt.lr
-                record["seconds"] = end - start
-                record["elapsed"] = end - started
-                logged = history.should_log(self.n_iter_)
-                if logged:
-                    history.append(record)
-                # judged on what training produced, raised after the callbacks
-                # so that a DivergenceGuard restores and saves first
-                diverged = _non_finite_metrics(record)
-                for cb in callbacks:
-                    cb.on_iteration_end(self, self.n_iter_, record)
-                self._check_not_diverged(diverged)
-                if self.stop_training:
-                    break
+            with threads:
+                for _ in range(steps):
+                    threads.before()
+                    start = time.perf_counter()
+                    stats = self._iteration(data, settings)
+                    self.n_iter_ += 1
+                    end = time.perf_counter()
+                    threads.after()
+                    record = {"iteration": self.n_iter_}
+                    record.update(stats)
+                    for name, opt in optimizers.items():
+                        record[f"lr_{name}"] = opt.lr
+                    record["threads"] = threads.current
+                    record["seconds"] = end - start
+                    record["elapsed"] = end - started
+                    logged = history.should_log(self.n_iter_)
+                    if logged:
+                        history.append(record)
+                    # judged on what training produced, raised after the callbacks
+                    # so that a DivergenceGuard restores and saves first
+                    diverged = _non_finite_metrics(record)
+                    for cb in callbacks:
+                        cb.on_iteration_end(self, self.n_iter_, record)
+                    self._check_not_diverged(diverged)
+                    if self.stop_training:
+                        break
         finally:
             if record is not None and not logged and record["iteration"] <= self.n_iter_:
                 history.append(record)  # the last iteration is always kept

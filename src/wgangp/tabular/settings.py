@@ -42,6 +42,13 @@ PARAMS: dict[str, Param] = {
     "log_frequency": Param("bool", "draw training conditions by log-frequency"),
     "dtype": Param("dtype", "floating-point precision of training", choices=("float32", "float64")),
     "random_state": Param("seed", "seeds the model; the same seed gives the same model"),
+    "threads": Param(
+        "int",
+        "BLAS threads while training: auto (one for small networks, else measured), "
+        "0 (the BLAS default) or a count",
+        minimum=0,
+        auto="auto",
+    ),
 }
 """The constructor's parameters, in order (see :class:`TabularSynthesizer`)."""
 

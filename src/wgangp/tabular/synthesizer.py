@@ -81,6 +81,10 @@ class TabularSynthesizer(Estimator):
         Draw training conditions by log-frequency (else by frequency).
     dtype : numpy.float32 or numpy.float64
     random_state : None, int or numpy.random.Generator
+    threads : "auto" or int
+        BLAS threads while training (:mod:`wgangp.threads`): ``"auto"`` runs
+        small networks on one thread and measures larger ones; ``0`` keeps the
+        BLAS default; a number fixes it. Recorded in the history.
 
     Attributes
     ----------
@@ -108,7 +112,7 @@ class TabularSynthesizer(Estimator):
     FORMAT_VERSIONS = FORMAT_VERSIONS
     HEADER_EXTRAS = ("transformer",)
     FIT_CALL = "fit(data)"
-    LIVE_PARAMS = ("lr", "lambda_gp", "n_critic", "tau", "ce_weight")
+    LIVE_PARAMS = ("lr", "lambda_gp", "n_critic", "tau", "ce_weight", "threads")
 
     def __init__(
         self,
@@ -136,6 +140,7 @@ class TabularSynthesizer(Estimator):
         log_frequency: bool = True,
         dtype=np.float32,
         random_state=None,
+        threads="auto",
     ):
         self.discrete_columns = discrete_columns
         self.continuous = continuous
@@ -161,6 +166,7 @@ class TabularSynthesizer(Estimator):
         self.log_frequency = log_frequency
         self.dtype = dtype
         self.random_state = random_state
+        self.threads = threads
 
     def _network_sizes(self) -> tuple[list[int], list[int]]:
         """Layer widths of the generator and of the critic."""
@@ -473,6 +479,9 @@ class TabularSynthesizer(Estimator):
                     if isinstance(act, Dropout):
                         act.mask = mask
         return bool(np.isfinite(out).all() and np.isfinite(scores).all())
+
+    def _batch_rows(self) -> int:
+        return self.batch_size_
 
     def gradcheck_losses(self, rng: np.random.Generator, n_samples: int, margin: float):
         """The losses :func:`wgangp.gradcheck` compares with finite differences.

@@ -1,0 +1,115 @@
+"""Where the commands' inputs come from: data sources, run folders and model files."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from .. import config
+from ..data import TOY_DATASETS
+from ..runs import CHECKPOINT_DIR, CONFIG_FILE, MODEL_FILE, list_checkpoints
+from .exits import UsageError
+
+DATA_NAMES = (*TOY_DATASETS, "digits")
+DATA_SUFFIXES = (".csv", ".npy")
+
+
+def check_data_source(source: str) -> str:
+    """A toy name or ``digits`` as is; a .csv / .npy path made absolute (it must exist)."""
+    if source in DATA_NAMES:
+        return source
+    path = Path(source)
+    if path.suffix.lower() not in DATA_SUFFIXES:
+        raise UsageError(
+            f"data {source!r} is neither a built-in set ({', '.join(DATA_NAMES)}) "
+            "nor a .csv or .npy file"
+        )
+    if path.is_dir():
+        raise UsageError(f"data {source!r} is a directory; give a .csv or .npy file")
+    if not path.is_file():
+        raise UsageError(f"data file {source!r} does not exist")
+    return str(path.resolve())
+
+
+def load_data(source: str, n_rows: int, seed: int) -> np.ndarray:
+    """The training rows of a data source (toy sets are drawn with ``seed``)."""
+    from .. import data
+
+    source = check_data_source(source)
+    if source in TOY_DATASETS:
+        return data.toy(source, n_rows, random_state=seed)
+    if source == "digits":
+        return data.load_digits(return_labels=False)
+    if source.lower().endswith(".csv"):
+        return data.load_csv(source)
+    return data.load_npy(source)
+
+
+def data_name(source: str) -> str | None:
+    """The name the metrics know a source by (a toy set or digits), else None."""
+    return source if source in DATA_NAMES else None
+
+
+def csv_header(source: str | None, n_columns: int) -> list[str]:
+    """Column names for sampled rows: the training CSV's header when it has one."""
+    default = [f"x{i}" for i in range(n_columns)]
+    if not source or not source.lower().endswith(".csv") or not Path(source).is_file():
+        return default
+    with open(source, newline="", encoding="utf-8") as fh:
+        for row in csv.reader(fh):
+            cells = [c.strip() for c in row]
+            if not any(cells):
+                continue
+            try:
+                [float(c) for c in cells]
+            except ValueError:
+                return cells if len(cells) == n_columns else default
+            return default
+    return default
+
+
+def run_config(run_dir: Path) -> dict | None:
+    """The run's ``config.toml``, resolved; None (not an error) when the folder has none.
+
+    Commands that also take a bare model file use None to fall back to flags
+    and defaults.
+    """
+    path = run_dir / CONFIG_FILE
+    return config.load(path) if path.is_file() else None
+
+
+def model_path(location) -> Path:
+    """The model file of a run folder (``model.npz``, or its newest checkpoint), or a file."""
+    location = Path(location)
+    if location.is_file():
+        return location
+    if not location.is_dir():
+        raise UsageError(f"{location} is neither a run folder nor a model file")
+    candidates = [p for p in (location / MODEL_FILE,) if p.is_file()]
+    checkpoints = list_checkpoints(location / CHECKPOINT_DIR)
+    if checkpoints:
+        candidates.append(checkpoints[-1])
+    if not candidates:
+        raise UsageError(
+            f"{location} holds no model ({MODEL_FILE} or {CHECKPOINT_DIR}/ckpt-*.npz); "
+            f"train one with: wgangp train --data 8gaussians --out {location}"
+        )
+    return max(candidates, key=lambda p: p.stat().st_mtime_ns)
+
+
+def evaluation_data(source: str | None, run_dir: Path) -> tuple[str, np.ndarray]:
+    """The data to compare a model with: ``source`` (``--data``), else the run's own.
+
+    The run's own source is drawn afresh (its seed plus one), not the rows it
+    was trained on.
+    """
+    cfg = run_config(run_dir)
+    source = source or (cfg["data"] if cfg else None)
+    if source is None:
+        raise UsageError("no data to compare with: pass --data (the run has no config.toml)")
+    source = check_data_source(source)
+    n_rows = cfg["n_rows"] if cfg else config.defaults()["n_rows"]
+    seed = (cfg["seed"] if cfg else 0) + 1  # fresh rows, not the training draw
+    return source, load_data(source, n_rows, seed)

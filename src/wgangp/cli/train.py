@@ -1,0 +1,325 @@
+"""``wgangp train`` and ``wgangp resume``: a run folder, with progress lines and a clean Ctrl-C.
+
+The configuration is resolved in layers (defaults, the toy preset, ``--config``,
+flags); training goes through ``WGANGP.fit`` with the run folder, so history,
+checkpoints and the divergence guard are the estimator's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import config
+from ..errors import TrainingDiverged
+from ..history import read_history
+from ..model import WGANGP
+from ..modelfile import load
+from ..plot import SampleSnapshots
+from ..runs import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    HISTORY_FILE,
+    MODEL_FILE,
+    clear_run,
+    is_run_dir,
+    list_checkpoints,
+)
+from ..train import Callback
+from .exits import EXIT_INTERRUPTED, EXIT_OK, UsageError, one_line
+from .sources import DATA_NAMES, check_data_source, data_name, load_data, run_config
+
+# --------------------------------------------------------------------------- #
+# Training with progress lines and a clean Ctrl-C.                            #
+# --------------------------------------------------------------------------- #
+
+
+class ProgressLines(Callback):
+    """Print one line every ~10% of the iterations of a call (and at the last one)."""
+
+    def __init__(self, steps: int, file=None):
+        self.steps = steps
+        self.every = max(1, math.ceil(steps / 10))
+        self.file = file
+
+    def on_train_begin(self, model):
+        self.first = getattr(model, "n_iter_", 0)
+        self.start = time.perf_counter()
+
+    def on_iteration_end(self, model, iteration, record):
+        done = iteration - self.first
+        if done % self.every and done != self.steps:
+            return
+        elapsed = time.perf_counter() - self.start
+        print(
+            f"  iter {iteration:>7}  ({100 * done / self.steps:3.0f}%)"
+            f"  W {record['wasserstein']:9.4g}  penalty {record['penalty']:8.3g}"
+            f"  grad norm {record['grad_norm_mean']:6.3g}"
+            f"  {1000 * elapsed / done:7.1f} ms/it  {elapsed:7.1f} s",
+            file=self.file or sys.stdout,
+            flush=True,
+        )
+
+
+class StopOnInterrupt(Callback):
+    """First Ctrl-C: stop after the current iteration (the run then checkpoints). Second: abort."""
+
+    def __init__(self):
+        self.requested = False
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print(
+            "\nwgangp: Ctrl-C: stopping after this iteration and writing a checkpoint "
+            "(press Ctrl-C again to abort without one)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    @contextlib.contextmanager
+    def installed(self):
+        try:
+            previous = signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread: leave Ctrl-C alone
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def on_iteration_end(self, model, iteration, record):
+        if self.requested:
+            model.stop_training = True
+
+
+def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path | None) -> int:
+    """Train ``steps`` iterations into ``run_dir`` (from the checkpoint ``resume``, if given).
+
+    Prints progress and the files written, writes the report unless the
+    configuration says not to, and returns the exit code.
+    """
+    tty = sys.stdout.isatty()
+    use_bar = tty and _has_module("tqdm")
+    callbacks = [] if use_bar else [ProgressLines(steps)]
+    # The same 500 noise vectors every 10% of the run: the report's "samples over
+    # training time". Sampling uses its own seed, never the training stream.
+    every = max(1, cfg["steps"] // 10)
+    callbacks.append(SampleSnapshots(every=every, n=500, run_dir=run_dir))
+    callbacks.extend(_preset_callbacks(cfg))
+    stop = StopOnInterrupt()
+    callbacks.append(stop)
+    start = time.perf_counter()
+    # The divergence guard turns NaN and inf into a clear error; numpy's warnings
+    # about them on the way would only be noise on the terminal.
+    with stop.installed(), np.errstate(all="ignore"):
+        try:
+            model = model.fit(
+                X,
+                steps=steps,
+                callbacks=callbacks,
+                verbose=int(use_bar),
+                log_every=cfg["log_every"],
+                run_dir=run_dir,
+                checkpoint_every=config.checkpoint_period(cfg),
+                keep_checkpoints=cfg["keep_checkpoints"],
+                resume=resume,
+            )
+        except TrainingDiverged as exc:
+            raise TrainingDiverged(
+                f"{exc}; see 'wgangp diagnose {shlex.quote(str(run_dir))}'",
+                exc.iteration,
+                exc.checkpoint,
+            ) from exc
+        model.save(run_dir / MODEL_FILE)
+    seconds = time.perf_counter() - start
+    if stop.requested:
+        print(
+            f"interrupted at iteration {model.n_iter_}; checkpoint: {model.last_checkpoint_}\n"
+            f"continue with: wgangp resume {shlex.quote(str(run_dir))}",
+            flush=True,
+        )
+        return EXIT_INTERRUPTED
+    print(f"trained {model.n_iter_} iterations in total ({steps} in {seconds:.1f} s)")
+    print(f"model:  {run_dir / MODEL_FILE}")
+    print(f"config: {run_dir / CONFIG_FILE}")
+    if cfg["report"]:
+        try:
+            from ..report import write_report
+
+            history_file = run_dir / HISTORY_FILE
+            history = read_history(history_file) if history_file.is_file() else None
+            path = write_report(
+                run_dir, model, X_real=X, history=history, data_name=data_name(cfg["data"])
+            )
+        except ImportError as exc:
+            print(f"report: skipped ({one_line(exc)})")
+        else:
+            print(f"report: {path}")
+    quoted = shlex.quote(str(run_dir))
+    print(f"next:   wgangp sample {quoted} -n 1000 -o samples.csv   |   wgangp evaluate {quoted}")
+    return EXIT_OK
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+# --------------------------------------------------------------------------- #
+# The configuration of a run.                                                 #
+# --------------------------------------------------------------------------- #
+
+
+def _flag_layer(args) -> dict:
+    """The configuration values given as flags (None where a flag was not given)."""
+    layer = {key: getattr(args, key, None) for key in config.RUN_PARAMS}
+    layer["model"] = {key: getattr(args, key, None) for key in config.MODEL_PARAMS}
+    return layer
+
+
+def _preset_name(cfg: dict) -> str | None:
+    """The toy preset a resolved configuration starts from, or None."""
+    from ..presets import TOY_PRESETS
+
+    choice = cfg["preset"]
+    if choice == "none":
+        return None
+    if choice == "auto":
+        return cfg["data"] if cfg["data"] in TOY_PRESETS else None
+    return choice
+
+
+def _preset_layer(name: str) -> dict:
+    """A configuration layer with a toy preset's steps and estimator parameters."""
+    from ..presets import get_preset, split_preset
+
+    params, steps, _ = split_preset(get_preset(name))
+    model = dict(params)
+    if model.get("scale") is None and "scale" in model:
+        model["scale"] = "none"
+    if model.get("latent_dim") is None and "latent_dim" in model:
+        model["latent_dim"] = "auto"
+    return {"steps": steps, "model": model}
+
+
+def _preset_callbacks(cfg: dict) -> list:
+    """The preset's learning-rate schedule (on absolute iterations, so resuming is exact)."""
+    from ..presets import get_preset
+    from ..schedules import ExponentialDecay
+
+    name = _preset_name(cfg)
+    if name is None:
+        return []
+    preset = get_preset(name)
+    decay = preset.get("lr_decay")
+    if not decay:
+        return []
+    return [ExponentialDecay(**decay)]
+
+
+def _resolved_config(args) -> dict:
+    """Defaults, then the toy preset, then ``--config``, then flags; the data source checked."""
+    layers = [config.load(args.config)] if getattr(args, "config", None) else []
+    flags = _flag_layer(args)
+    cfg = config.resolve(*layers, flags)
+    name = _preset_name(cfg)
+    if name is not None:
+        cfg = config.resolve(_preset_layer(name), *layers, flags)
+    if cfg["data"] is not None:
+        cfg["data"] = check_data_source(cfg["data"])
+    return cfg
+
+
+# --------------------------------------------------------------------------- #
+# The commands.                                                               #
+# --------------------------------------------------------------------------- #
+
+
+def cmd_train(args) -> int:
+    cfg = _resolved_config(args)
+    if cfg["data"] is None:
+        raise UsageError("no data: pass --data (e.g. --data 8gaussians) or set data in --config")
+    if args.print_config:
+        print(config.dumps(cfg), end="")
+        return EXIT_OK
+    label = Path(cfg["data"]).stem if cfg["data"] not in DATA_NAMES else cfg["data"]
+    run_dir = Path(args.out) if args.out else Path("runs") / label
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"--out {run_dir} exists and is not a folder")
+    if is_run_dir(run_dir):
+        if not args.overwrite:
+            quoted = shlex.quote(str(run_dir))
+            raise UsageError(
+                f"{run_dir} already holds a run; continue it with 'wgangp resume {quoted}', "
+                "choose another --out, or pass --overwrite to replace it"
+            )
+        clear_run(run_dir)
+    X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
+    model = WGANGP(**config.estimator_params(cfg))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.write(
+        cfg,
+        run_dir / CONFIG_FILE,
+        command=f"wgangp train --config {run_dir / CONFIG_FILE} --out NEW_RUN_DIR",
+    )
+    source = cfg["data"] if cfg["data"] in DATA_NAMES else Path(cfg["data"]).name
+    print(
+        f"training WGAN-GP on {source} ({X.shape[0]} rows x {X.shape[1]} columns) for "
+        f"{cfg['steps']} iterations into {run_dir}",
+        flush=True,
+    )
+    return _run_training(model, X, cfg, run_dir, cfg["steps"], resume=None)
+
+
+def cmd_resume(args) -> int:
+    run_dir = Path(args.run_dir)
+    cfg = run_config(run_dir) if run_dir.is_dir() else None
+    if cfg is None:
+        raise UsageError(
+            f"{run_dir} is not a run folder (no {CONFIG_FILE}); start one with "
+            f"'wgangp train --data ... --out {run_dir}'"
+        )
+    checkpoints = list_checkpoints(run_dir / CHECKPOINT_DIR)
+    if not checkpoints:
+        raise UsageError(
+            f"{run_dir} has no checkpoint to resume from ({CHECKPOINT_DIR}/ckpt-*.npz); "
+            f"start it again with 'wgangp train --config {run_dir / CONFIG_FILE} "
+            f"--out {run_dir} --overwrite'"
+        )
+    checkpoint = checkpoints[-1]
+    done = load(checkpoint).n_iter_
+    if args.steps is not None:
+        steps = args.steps
+    elif done >= cfg["steps"]:
+        print(
+            f"{run_dir} is complete ({done} of {cfg['steps']} iterations); "
+            "pass --steps N to train N more"
+        )
+        return EXIT_OK
+    else:
+        steps = cfg["steps"] - done
+    if done + steps != cfg["steps"]:
+        cfg["steps"] = done + steps  # config.toml keeps reproducing the whole run
+        config.write(
+            cfg,
+            run_dir / CONFIG_FILE,
+            command=f"wgangp train --config {run_dir / CONFIG_FILE} --out NEW_RUN_DIR",
+        )
+    X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
+    model = WGANGP(**config.estimator_params(cfg))
+    print(
+        f"resuming {run_dir} from {checkpoint.name} (iteration {done}) for {steps} iterations",
+        flush=True,
+    )
+    return _run_training(model, X, cfg, run_dir, steps, resume=checkpoint)
