@@ -346,34 +346,38 @@ def start_run(run_dir):
     """Write a run folder: lock it, mark it, and undo a start that fails.
 
     On an exception with nothing to resume from in the folder (no
-    checkpoint, no model), the files of the layout that this start created
-    are deleted, and the marker and the folder too when this start created
-    them, so that the folder is as it was and a corrected retry is not
+    checkpoint, no model), the start is undone: in a folder that was ours
+    already, every file of the layout goes (it could only be a failed
+    start's); in any other folder, only the files of the layout that this
+    start created, then the marker, and the folder itself when this start
+    created it. The folder is then as it was, and a corrected retry is not
     refused. Yields the folder as a ``Path``.
     """
     run_dir = Path(run_dir)
     created = not run_dir.exists()
     lock_file_new = not (run_dir / LOCK_FILE).exists()
     with RunLock(run_dir):
-        before = set(_layout_files(run_dir))
-        marked = mark_run(run_dir)
+        ours = is_marked(run_dir)
+        before = set() if ours else set(_layout_files(run_dir))
+        mark_run(run_dir)
         try:
             yield run_dir
         except BaseException:
             if not has_resumable(run_dir):
-                _undo_start(run_dir, before, created, marked and lock_file_new)
+                _undo_start(run_dir, before, created, not ours, lock_file_new)
             raise
 
 
-def _undo_start(run_dir: Path, before: set, created: bool, marked: bool) -> None:
+def _undo_start(run_dir: Path, before: set, created: bool, unmark: bool, unlock: bool) -> None:
     with contextlib.suppress(OSError):
         for path in set(_layout_files(run_dir)) - before:
             path.unlink(missing_ok=True)
         for sub in (CHECKPOINT_DIR, SAMPLES_DIR):
             if (run_dir / sub).is_dir() and not any((run_dir / sub).iterdir()):
                 (run_dir / sub).rmdir()
-        if marked:  # this start made the folder a run: it is not one any more
+        if unmark:  # this start made the folder a run: it is not one any more
             (run_dir / MARKER_FILE).unlink(missing_ok=True)
+        if unlock:
             (run_dir / LOCK_FILE).unlink(missing_ok=True)
         if created and not any(run_dir.iterdir()):
             run_dir.rmdir()

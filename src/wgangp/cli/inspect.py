@@ -17,7 +17,7 @@ from ..history import read_history
 from ..model import WGANGP
 from ..modelfile import load
 from ..runs import HISTORY_FILE, run_dir_of
-from .exits import EXIT_FAILURE, EXIT_OK, UsageError
+from .exits import EXIT_FAILURE, EXIT_OK, UsageError, say
 from .sources import (
     DATA_SUFFIXES,
     csv_header,
@@ -44,7 +44,7 @@ def cmd_sample(args) -> int:
         cfg = run_config(run_dir_of(path))
         header = csv_header(cfg["data"] if cfg else None, samples.shape[1])
         np.savetxt(out, samples, delimiter=",", header=",".join(header), comments="", fmt="%.9g")
-    print(f"wrote {args.n} samples x {samples.shape[1]} columns to {out} (model: {path})")
+    say(f"wrote {args.n} samples x {samples.shape[1]} columns to {out} (model: {path})")
     return EXIT_OK
 
 
@@ -70,10 +70,10 @@ def cmd_evaluate(args) -> int:
             "data": source,
             "metrics": [{k: _json_number(v) for k, v in r.items()} for r in rows],
         }
-        print(json.dumps(doc, indent=2))
+        say(json.dumps(doc, indent=2))
     else:
-        print(f"{path} (iteration {model.n_iter_}) against {source}\n")
-        print(format_metrics(rows))
+        say(f"{path} (iteration {model.n_iter_}) against {source}\n")
+        say(format_metrics(rows))
     return EXIT_OK
 
 
@@ -98,7 +98,7 @@ def cmd_report(args) -> int:
     history_file = run_dir / HISTORY_FILE
     history = read_history(history_file) if history_file.is_file() else None
     out = write_report(run_dir, model, X_real=X_real, history=history, data_name=data_name(source))
-    print(f"report: {out}")
+    say(f"report: {out}")
     return EXIT_OK
 
 
@@ -121,10 +121,10 @@ def cmd_gradcheck(args) -> int:
 
     result = gradcheck(model, n_samples=args.samples)
     if args.json:
-        print(json.dumps({"model": what, **result.to_dict()}, indent=2, default=_json_number))
+        say(json.dumps({"model": what, **result.to_dict()}, indent=2, default=_json_number))
     else:
-        print(f"gradcheck of {what}\n")
-        print(result)
+        say(f"gradcheck of {what}\n")
+        say(result)
     return EXIT_OK if result.passed else EXIT_FAILURE
 
 
@@ -137,13 +137,13 @@ def cmd_diagnose(args) -> int:
 
     findings = diagnose(history)
     if args.json:
-        print(json.dumps([f.to_dict() for f in findings], indent=2))
+        say(json.dumps([f.to_dict() for f in findings], indent=2))
         return EXIT_OK
     if not findings:
-        print(f"{history}: no problems found")
+        say(f"{history}: no problems found")
         return EXIT_OK
-    print(f"{history}: {len(findings)} finding(s)\n")
-    print("\n\n".join(str(f) for f in findings))
+    say(f"{history}: {len(findings)} finding(s)\n")
+    say("\n\n".join(str(f) for f in findings))
     return EXIT_OK
 
 
@@ -176,7 +176,7 @@ def cmd_augment(args) -> int:
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     augmented.to_csv(out, index=False)
-    print(f"{len(augmented)} rows, real then {args.rows} synthetic, written to {out}\n")
-    print(f"holdout scores of a classifier of {args.target!r}, without and with the rows:")
-    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    say(f"{len(augmented)} rows, real then {args.rows} synthetic, written to {out}\n")
+    say(f"holdout scores of a classifier of {args.target!r}, without and with the rows:")
+    say(table.to_string(float_format=lambda v: f"{v:.4f}"))
     return EXIT_OK

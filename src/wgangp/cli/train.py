@@ -27,13 +27,18 @@ from ..runs import (
     CHECKPOINT_DIR,
     CONFIG_FILE,
     HISTORY_FILE,
+    MARKER_FILE,
     MODEL_FILE,
+    RunLock,
     clear_run,
+    foreign_files,
+    is_marked,
     is_run_dir,
     list_checkpoints,
+    start_run,
 )
 from ..train import Callback
-from .exits import EXIT_INTERRUPTED, EXIT_OK, UsageError, one_line
+from .exits import EXIT_INTERRUPTED, EXIT_OK, UsageError, one_line, say, stdout_is_terminal
 from .sources import DATA_NAMES, check_data_source, data_name, load_data, run_config
 
 # --------------------------------------------------------------------------- #
@@ -58,14 +63,16 @@ class ProgressLines(Callback):
         if done % self.every and done != self.steps:
             return
         elapsed = time.perf_counter() - self.start
-        print(
+        line = (
             f"  iter {iteration:>7}  ({100 * done / self.steps:3.0f}%)"
             f"  W {record['wasserstein']:9.4g}  penalty {record['penalty']:8.3g}"
             f"  grad norm {record['grad_norm_mean']:6.3g}"
-            f"  {1000 * elapsed / done:7.1f} ms/it  {elapsed:7.1f} s",
-            file=self.file or sys.stdout,
-            flush=True,
+            f"  {1000 * elapsed / done:7.1f} ms/it  {elapsed:7.1f} s"
         )
+        if self.file is None:
+            say(line)  # progress that cannot be shown is not a failed training
+        else:
+            print(line, file=self.file, flush=True)
 
 
 class StopOnInterrupt(Callback):
@@ -108,7 +115,7 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
     Prints progress and the files written, writes the report unless the
     configuration says not to, and returns the exit code.
     """
-    tty = sys.stdout.isatty()
+    tty = stdout_is_terminal()
     use_bar = tty and _has_module("tqdm")
     callbacks = [] if use_bar else [ProgressLines(steps)]
     # The same 500 noise vectors every 10% of the run: the report's "samples over
@@ -143,15 +150,15 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
         model.save(run_dir / MODEL_FILE)
     seconds = time.perf_counter() - start
     if stop.requested:
-        print(
+        say(
             f"interrupted at iteration {model.n_iter_}; checkpoint: {model.last_checkpoint_}\n"
             f"continue with: wgangp resume {shlex.quote(str(run_dir))}",
             flush=True,
         )
         return EXIT_INTERRUPTED
-    print(f"trained {model.n_iter_} iterations in total ({steps} in {seconds:.1f} s)")
-    print(f"model:  {run_dir / MODEL_FILE}")
-    print(f"config: {run_dir / CONFIG_FILE}")
+    say(f"trained {model.n_iter_} iterations in total ({steps} in {seconds:.1f} s)")
+    say(f"model:  {run_dir / MODEL_FILE}")
+    say(f"config: {run_dir / CONFIG_FILE}")
     if cfg["report"]:
         try:
             from ..report import write_report
@@ -162,11 +169,11 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
                 run_dir, model, X_real=X, history=history, data_name=data_name(cfg["data"])
             )
         except ImportError as exc:
-            print(f"report: skipped ({one_line(exc)})")
+            say(f"report: skipped ({one_line(exc)})")
         else:
-            print(f"report: {path}")
+            say(f"report: {path}")
     quoted = shlex.quote(str(run_dir))
-    print(f"next:   wgangp sample {quoted} -n 1000 -o samples.csv   |   wgangp evaluate {quoted}")
+    say(f"next:   wgangp sample {quoted} -n 1000 -o samples.csv   |   wgangp evaluate {quoted}")
     return EXIT_OK
 
 
@@ -251,35 +258,51 @@ def cmd_train(args) -> int:
     if cfg["data"] is None:
         raise UsageError("no data: pass --data (e.g. --data 8gaussians) or set data in --config")
     if args.print_config:
-        print(config.dumps(cfg), end="")
+        say(config.dumps(cfg), end="")
         return EXIT_OK
     label = Path(cfg["data"]).stem if cfg["data"] not in DATA_NAMES else cfg["data"]
     run_dir = Path(args.out) if args.out else Path("runs") / label
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--out {run_dir} exists and is not a folder")
-    if is_run_dir(run_dir):
-        if not args.overwrite:
-            quoted = shlex.quote(str(run_dir))
-            raise UsageError(
-                f"{run_dir} already holds a run; continue it with 'wgangp resume {quoted}', "
-                "choose another --out, or pass --overwrite to replace it"
-            )
-        clear_run(run_dir)
+    _check_out(run_dir, args.overwrite)
     X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
     model = WGANGP(**config.estimator_params(cfg))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.write(
-        cfg,
-        run_dir / CONFIG_FILE,
-        command=f"wgangp train --config {run_dir / CONFIG_FILE} --out NEW_RUN_DIR",
-    )
-    source = cfg["data"] if cfg["data"] in DATA_NAMES else Path(cfg["data"]).name
-    print(
-        f"training WGAN-GP on {source} ({X.shape[0]} rows x {X.shape[1]} columns) for "
-        f"{cfg['steps']} iterations into {run_dir}",
-        flush=True,
-    )
-    return _run_training(model, X, cfg, run_dir, cfg["steps"], resume=None)
+    # Locked from here to the end; a start that fails before its first
+    # checkpoint leaves the folder as it was.
+    with start_run(run_dir):
+        _check_out(run_dir, args.overwrite)  # again, now that no one else can write it
+        if is_marked(run_dir):
+            clear_run(run_dir)  # the run being replaced, or what a killed start left
+        config.write(
+            cfg,
+            run_dir / CONFIG_FILE,
+            command=f"wgangp train --config {run_dir / CONFIG_FILE} --out NEW_RUN_DIR",
+        )
+        source = cfg["data"] if cfg["data"] in DATA_NAMES else Path(cfg["data"]).name
+        say(
+            f"training WGAN-GP on {source} ({X.shape[0]} rows x {X.shape[1]} columns) for "
+            f"{cfg['steps']} iterations into {run_dir}"
+        )
+        return _run_training(model, X, cfg, run_dir, cfg["steps"], resume=None)
+
+
+def _check_out(run_dir: Path, overwrite: bool) -> None:
+    """Refuse an ``--out`` folder that holds a run (unless ``--overwrite``) or files not ours."""
+    quoted = shlex.quote(str(run_dir))
+    if is_run_dir(run_dir) and not overwrite:
+        raise UsageError(
+            f"{run_dir} already holds a run; continue it with 'wgangp resume {quoted}', "
+            "choose another --out, or pass --overwrite to replace it"
+        )
+    foreign = foreign_files(run_dir)
+    if foreign:
+        raise UsageError(
+            f"--out {run_dir} holds {', '.join(foreign[:4])}"
+            f"{' and more' if len(foreign) > 4 else ''} but is not a run folder of wgangp "
+            f"(no {MARKER_FILE}); a run would overwrite them, and --overwrite deletes only "
+            "a run's own files. Choose another --out (an older wgangp's run continues with "
+            f"'wgangp resume {quoted}')"
+        )
 
 
 def cmd_resume(args) -> int:
@@ -290,36 +313,34 @@ def cmd_resume(args) -> int:
             f"{run_dir} is not a run folder (no {CONFIG_FILE}); start one with "
             f"'wgangp train --data ... --out {run_dir}'"
         )
-    checkpoints = list_checkpoints(run_dir / CHECKPOINT_DIR)
-    if not checkpoints:
-        raise UsageError(
-            f"{run_dir} has no checkpoint to resume from ({CHECKPOINT_DIR}/ckpt-*.npz); "
-            f"start it again with 'wgangp train --config {run_dir / CONFIG_FILE} "
-            f"--out {run_dir} --overwrite'"
-        )
-    checkpoint = checkpoints[-1]
-    done = load(checkpoint).n_iter_
-    if args.steps is not None:
-        steps = args.steps
-    elif done >= cfg["steps"]:
-        print(
-            f"{run_dir} is complete ({done} of {cfg['steps']} iterations); "
-            "pass --steps N to train N more"
-        )
-        return EXIT_OK
-    else:
-        steps = cfg["steps"] - done
-    if done + steps != cfg["steps"]:
-        cfg["steps"] = done + steps  # config.toml keeps reproducing the whole run
-        config.write(
-            cfg,
-            run_dir / CONFIG_FILE,
-            command=f"wgangp train --config {run_dir / CONFIG_FILE} --out NEW_RUN_DIR",
-        )
-    X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
-    model = WGANGP(**config.estimator_params(cfg))
-    print(
-        f"resuming {run_dir} from {checkpoint.name} (iteration {done}) for {steps} iterations",
-        flush=True,
-    )
-    return _run_training(model, X, cfg, run_dir, steps, resume=checkpoint)
+    with RunLock(run_dir):  # one writer: config.toml and the training below
+        checkpoints = list_checkpoints(run_dir / CHECKPOINT_DIR)
+        if not checkpoints:
+            raise UsageError(
+                f"{run_dir} has no checkpoint to resume from ({CHECKPOINT_DIR}/ckpt-*.npz); "
+                f"start it again with 'wgangp train --config {run_dir / CONFIG_FILE} "
+                f"--out {run_dir}'"
+            )
+        checkpoint = checkpoints[-1]
+        done = load(checkpoint).n_iter_
+        if args.steps is not None:
+            steps = args.steps
+        elif done >= cfg["steps"]:
+            say(
+                f"{run_dir} is complete ({done} of {cfg['steps']} iterations); "
+                "pass --steps N to train N more"
+            )
+            return EXIT_OK
+        else:
+            steps = cfg["steps"] - done
+        if done + steps != cfg["steps"]:
+            cfg["steps"] = done + steps  # config.toml keeps reproducing the whole run
+            config.write(
+                cfg,
+                run_dir / CONFIG_FILE,
+                command=f"wgangp train --config {run_dir / CONFIG_FILE} --out NEW_RUN_DIR",
+            )
+        X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
+        model = WGANGP(**config.estimator_params(cfg))
+        say(f"resuming {run_dir} from {checkpoint.name} (iteration {done}) for {steps} iterations")
+        return _run_training(model, X, cfg, run_dir, steps, resume=checkpoint)
