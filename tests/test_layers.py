@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "steps": 2,
     "saving": 2,
     "train": 2,
+    "threads": 2,
     # 3 estimators
     "model": 3,
     "tabular": 3,

@@ -28,6 +28,7 @@ from wgangp.monitor import TensorBoardLogger, export_csv, list_checkpoints
 
 KEYS = {
     "iteration",
+    "threads",
     "critic_loss",
     "generator_loss",
     "generator_grad_norm",
@@ -339,18 +340,46 @@ def test_progress_bar_shows_iteration_w_estimate_and_penalty_on_a_terminal(X):
     assert "W=" in text and "gp=" in text and "3/3" in text
 
 
-def test_progress_bar_is_quiet_off_a_terminal_and_with_verbose_0(X, capsys):
-    small().fit(X, steps=2, verbose=1)  # pytest's captured stdout is not a terminal
+def test_progress_off_a_terminal_is_a_line_every_tenth_with_rate_and_time_left(X, capsys):
+    small().fit(X, steps=20, verbose=1)  # pytest's captured stdout is not a terminal
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 10
+    assert lines[0].strip().startswith("iter       2  ( 10%)") and lines[-1].count("(100%)") == 1
+    assert all("ms/it" in line and "left" in line and "W " in line for line in lines)
+
+
+def test_progress_prints_at_least_every_interval(X):
     out = io.StringIO()
-    small().fit(X, steps=2, callbacks=[ProgressBar(file=out)])
+    small().fit(X, steps=3, callbacks=[ProgressBar(file=out, interval=0.0)])
+    assert len(out.getvalue().splitlines()) == 3
+
+
+def test_verbose_0_prints_nothing(X, capsys):
+    out = io.StringIO()
     small().fit(X, steps=2, callbacks=[ProgressBar(verbose=0, file=FakeTerminal())])
+    small().fit(X, steps=2, callbacks=[ProgressBar(verbose=0, file=out)])
+    small().fit(X, steps=2)
     assert capsys.readouterr().out == "" and out.getvalue() == ""
 
 
-def test_missing_tqdm_names_the_extra(X, monkeypatch):
+def test_a_terminal_without_tqdm_gets_lines(X, monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    with pytest.raises(ImportError, match=r"wgangp\[progress\]"):
-        small().fit(X, steps=1, verbose=1)
+    out = FakeTerminal()
+    small().fit(X, steps=2, callbacks=[ProgressBar(file=out)])
+    assert "iter" in out.getvalue() and "ms/it" in out.getvalue()
+
+
+class Broken(io.StringIO):
+    def write(self, text):
+        raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("out", [Broken(), None], ids=["full disk", "no stdout"])
+def test_progress_that_cannot_be_written_never_stops_training(X, out, monkeypatch, caplog):
+    if out is None:
+        monkeypatch.setattr(sys, "stdout", None)
+    model = small().fit(X, steps=5, callbacks=[ProgressBar(file=out, interval=0.0)])
+    assert model.n_iter_ == 5
 
 
 # --------------------------------------------------------------- tensorboard --

@@ -296,3 +296,32 @@ def test_sampling_a_blown_up_model_raises_instead_of_returning_garbage(kind):
         p *= np.float32(1e30) if p.dtype == np.float32 else 1e300
     with pytest.raises(TrainingDiverged, match="overflows"):
         model.sample(5, random_state=0)
+
+
+# --------------------------------------------------------------- threads --
+
+
+def test_small_networks_train_on_one_recorded_thread_and_a_number_overrides(kind):
+    pytest.importorskip("threadpoolctl")
+    from threadpoolctl import threadpool_info
+
+    before = [i["num_threads"] for i in threadpool_info()]
+    model = _model(kind).fit(_data(kind), steps=2)
+    assert model.history_.column("threads").tolist() == [1.0, 1.0]
+    model.set_params(threads=2).partial_fit(_data(kind), steps=1)
+    assert model.history_[-1]["threads"] == 2
+    assert [i["num_threads"] for i in threadpool_info()] == before  # scoped to training
+
+
+def test_auto_measures_large_networks_and_records_the_choice(monkeypatch):
+    pytest.importorskip("threadpoolctl")
+    from wgangp import threads
+
+    monkeypatch.setattr(threads, "SMALL_GEMM_FLOP", 0.0)  # every network counts as large
+    monkeypatch.setattr(threads, "blas_thread_count", lambda: 2)
+    X = _data("WGANGP")
+    model = _model("WGANGP").fit(X, steps=10)
+    used = model.history_.column("threads")
+    # warm-up at 1, then 1, 2, 1, 2, 1, 2, then the faster for the rest
+    assert used[:7].tolist() == [1, 1, 2, 1, 2, 1, 2]
+    assert len(set(used[7:].tolist())) == 1 and used[7] in (1, 2)

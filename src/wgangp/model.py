@@ -18,13 +18,11 @@ import numpy as np
 from . import losses
 from .errors import InvalidDataError, ModelFileError
 from .init import INITIALIZERS
-from .losses import PENALTIES
 from .modelfile import header_int, register_format
 from .nn import ACTIVATIONS, MLP, Activation, far_from_kinks, get_activation
-from .optim import OPTIMIZER_NAMES, Optimizer
 from .saving import check_sizes
 from .steps import MinibatchSampler, critic_step, generator_step
-from .train import Estimator
+from .train import CORE_PARAMS, Estimator
 from .validation import (
     Param,
     check_array,
@@ -52,19 +50,11 @@ PARAMS: dict[str, Param] = {
         choices=OUTPUT_ACTIVATIONS,
     ),
     "init": Param("str", "weight initialisation", choices=tuple(sorted(INITIALIZERS))),
-    "optimizer": Param(
-        "str",
-        "optimizer of both networks; adam: the paper's betas (0, 0.9), "
-        "adam-toy: its toy code's (0.5, 0.9)",
-        choices=OPTIMIZER_NAMES,
-        objects=(Optimizer,),
-    ),
-    "lr": Param("float", "learning rate", minimum=0.0, strict=True),
-    "lambda_gp": Param("float", "gradient penalty coefficient (0 turns it off)", minimum=0.0),
-    "penalty": Param(
-        "str", "two-sided (||g|| - 1)^2 or one-sided max(0, ||g|| - 1)^2", choices=PENALTIES
-    ),
-    "n_critic": Param("int", "critic steps per generator step", minimum=1),
+    "optimizer": CORE_PARAMS["optimizer"],
+    "lr": CORE_PARAMS["lr"],
+    "lambda_gp": CORE_PARAMS["lambda_gp"],
+    "penalty": CORE_PARAMS["penalty"],
+    "n_critic": CORE_PARAMS["n_critic"],
     "batch_size": Param("int", "rows per minibatch", minimum=1),
     "latent_dim": Param(
         "int",
@@ -78,15 +68,9 @@ PARAMS: dict[str, Param] = {
         choices=("standard",),
         none="none",
     ),
-    "dtype": Param("dtype", "floating-point precision of training", choices=("float32", "float64")),
-    "random_state": Param("seed", "seeds the model; the same seed gives the same model"),
-    "threads": Param(
-        "int",
-        "BLAS threads while training: auto (one for small networks, else measured), "
-        "0 (the BLAS default) or a count",
-        minimum=0,
-        auto="auto",
-    ),
+    "dtype": CORE_PARAMS["dtype"],
+    "random_state": CORE_PARAMS["random_state"],
+    "threads": CORE_PARAMS["threads"],
 }
 """The constructor's parameters, in order: checked by ``fit``, and the source of the
 ``[model]`` table of a run configuration and of ``wgangp train``'s flags."""
@@ -549,7 +533,7 @@ class WGANGP(Estimator):
         -------
         array, shape (n, n_features), float64
         """
-        self._check_fitted()
+        self.check_fitted()
         n = check_int(n, "n")
         rng = np.random.default_rng(check_random_state(random_state, "random_state"))
         width = max(self.generator_.sizes)
@@ -569,7 +553,7 @@ class WGANGP(Estimator):
         -------
         array, shape (n_rows,), float64
         """
-        self._check_fitted()
+        self.check_fitted()
         X = check_array(X, "X", n_features=self.n_features_in_)
         with np.errstate(over="ignore", invalid="ignore"):
             scores = self.critic_(self._transform(X))[:, 0].astype(np.float64)

@@ -30,10 +30,12 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -74,52 +76,134 @@ logger = logging.getLogger(__name__)
 
 
 class ProgressBar(Callback):
-    """A tqdm bar: iteration, s/it, W estimate and penalty.
+    """Progress of a training call: a tqdm bar on a terminal, plain lines elsewhere.
 
-    Quiet when ``verbose=0`` or when stdout is not a terminal (tqdm's
-    ``disable=None``). Needs ``pip install wgangp[progress]``.
+    On a terminal with tqdm installed (``wgangp[progress]``): a bar with the
+    iteration, s/it, W estimate and penalty. Anywhere else (a log file, a
+    pipe, a notebook's captured output, a terminal without tqdm): one line
+    at least every ``interval`` seconds and at every 10% of the call, and at
+    its last iteration, with the W estimate, the penalty, the critic's mean
+    gradient norm, ms per iteration, the elapsed time and the time left.
+    ``verbose=0`` prints nothing. Output that cannot be written (a closed
+    stdout, a full disk, a closed pipe) stops the progress output, never the
+    training.
 
     Parameters
     ----------
     verbose : {0, 1}
     file : file object, optional
-        Where to draw (default ``sys.stdout``).
+        Where to write (default ``sys.stdout`` at the time training starts).
+    interval : float
+        Longest silence between two lines, in seconds.
     """
 
-    def __init__(self, verbose: int = 1, file=None):
+    def __init__(self, verbose: int = 1, file=None, interval: float = 10.0):
         self.verbose = verbose
         self.file = file
+        self.interval = float(interval)
         self.bar = None
+        self.lines = False
+
+    def _out(self):
+        return self.file if self.file is not None else sys.stdout
 
     def on_train_begin(self, model):
+        self.bar, self.lines = None, False
         if not self.verbose:
             return
+        out = self._out()
+        self.total = max(0, getattr(model, "_steps_target", model.n_iter_) - model.n_iter_)
+        self.first = model.n_iter_
+        self.start = self.last_line = time.perf_counter()
+        self.next_tenth = 1
         try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            raise ImportError(
-                "the progress bar needs tqdm: pip install 'wgangp[progress]' "
-                "(or fit with verbose=0)"
-            ) from None
-        total = getattr(model, "_steps_target", model.n_iter_) - model.n_iter_
-        file = self.file if self.file is not None else sys.stdout
-        self.bar = tqdm(total=total, unit="it", file=file, disable=None, dynamic_ncols=True)
+            terminal = bool(out.isatty())
+        except (AttributeError, ValueError, OSError):
+            terminal = False
+        tqdm = None
+        if terminal:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                tqdm = None
+        if tqdm is not None:
+            self.bar = tqdm(total=self.total, unit="it", file=out, dynamic_ncols=True)
+        else:
+            self.lines = out is not None
 
     def on_iteration_end(self, model, iteration, record):
-        if self.bar is None:
+        if self.bar is not None:
+            shown = {"W": ("wasserstein", ".4g"), "gp": ("penalty", ".3g")}
+            self._safely(
+                lambda: (
+                    self.bar.set_postfix(
+                        it=iteration,
+                        **{
+                            k: format(record[key], f)
+                            for k, (key, f) in shown.items()
+                            if key in record
+                        },
+                        refresh=False,
+                    ),
+                    self.bar.update(1),
+                )
+            )
             return
-        shown = {"W": ("wasserstein", ".4g"), "gp": ("penalty", ".3g")}
-        self.bar.set_postfix(
-            it=iteration,
-            **{k: format(record[key], fmt) for k, (key, fmt) in shown.items() if key in record},
-            refresh=False,
-        )
-        self.bar.update(1)
+        if not self.lines:
+            return
+        done = iteration - self.first
+        now = time.perf_counter()
+        tenth = self.total and done * 10 >= self.next_tenth * self.total
+        if not (tenth or now - self.last_line >= self.interval or done == self.total):
+            return
+        while self.total and done * 10 >= self.next_tenth * self.total:
+            self.next_tenth += 1
+        self.last_line = now
+        self._safely(lambda: self._line(iteration, done, now - self.start, record))
+
+    def _line(self, iteration, done, elapsed, record):
+        per = elapsed / max(done, 1)
+        left = per * max(self.total - done, 0)
+        parts = [f"  iter {iteration:>7}"]
+        if self.total:
+            parts.append(f"({100 * done / self.total:3.0f}%)")
+        for label, key, fmt in (
+            ("W", "wasserstein", "9.4g"),
+            ("penalty", "penalty", "8.3g"),
+            ("grad norm", "grad_norm_mean", "6.3g"),
+        ):
+            if key in record:
+                parts.append(f"{label} {record[key]:{fmt}}")
+        parts.append(f"{1000 * per:7.1f} ms/it  {elapsed:7.1f} s  left {_duration(left)}")
+        print("  ".join(parts), file=self._out(), flush=True)
+
+    def _safely(self, write) -> None:
+        """Write progress; when the output is gone, stop writing and keep training."""
+        try:
+            write()
+        except (OSError, ValueError, AttributeError) as exc:
+            logger.warning("progress output stopped (%s); training goes on", exc)
+            self.lines = False
+            if self.bar is not None:
+                self.bar.disable = True
+                self.bar = None
 
     def on_train_end(self, model):
         if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+            bar, self.bar = self.bar, None
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                bar.close()
+        self.lines = False
+
+
+def _duration(seconds: float) -> str:
+    """``"42 s"``, ``"3 min 05 s"`` or ``"1 h 02 min"``."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 # --------------------------------------------------------------------------- #

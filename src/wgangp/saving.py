@@ -99,7 +99,7 @@ class Saving:
         with NaN or inf parameters is refused: such a file could not be
         loaded.
         """
-        self._check_fitted()
+        self.check_fitted()
         path = check_path(path, "path")
         bad = self.non_finite_parameters()
         if bad:

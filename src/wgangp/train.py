@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -37,8 +38,9 @@ import numpy as np
 
 from .errors import InvalidParameterError, NotFittedError, TrainingDiverged
 from .history import History, read_history
+from .losses import PENALTIES
 from .nn import MLP
-from .optim import Optimizer, get_optimizer
+from .optim import OPTIMIZER_NAMES, Optimizer, get_optimizer
 from .runs import HISTORY_FILE, latest_checkpoint, start_run
 from .saving import Saving
 from .threads import ThreadPolicy
@@ -51,7 +53,7 @@ from .validation import (
     check_path,
 )
 
-__all__ = ["Callback", "Estimator", "ParamsMixin", "register_standard_callbacks"]
+__all__ = ["CORE_PARAMS", "Callback", "Estimator", "ParamsMixin", "register_standard_callbacks"]
 
 
 # --------------------------------------------------------------------------- #
@@ -82,6 +84,33 @@ class Callback:
     def on_train_end(self, model) -> None:
         pass
 
+
+CORE_PARAMS: dict[str, Param] = {
+    "optimizer": Param(
+        "str",
+        "optimizer of the networks; adam: the WGAN-GP paper's betas (0, 0.9), "
+        "adam-toy: its toy code's (0.5, 0.9)",
+        choices=OPTIMIZER_NAMES,
+        objects=(Optimizer,),
+    ),
+    "lr": Param("float", "learning rate", minimum=0.0, strict=True),
+    "lambda_gp": Param("float", "gradient penalty coefficient (0 turns it off)", minimum=0.0),
+    "penalty": Param(
+        "str", "two-sided (||g|| - 1)^2 or one-sided max(0, ||g|| - 1)^2", choices=PENALTIES
+    ),
+    "n_critic": Param("int", "critic steps per generator step", minimum=1),
+    "dtype": Param("dtype", "floating-point precision of training", choices=("float32", "float64")),
+    "random_state": Param("seed", "seeds the model; the same seed gives the same model"),
+    "threads": Param(
+        "int",
+        "BLAS threads while training: auto (one for small networks, else measured), "
+        "0 (the BLAS default) or a count",
+        minimum=0,
+        auto="auto",
+    ),
+}
+"""The parameters every estimator of the core has, declared once; an estimator's
+``PARAMS`` table takes them from here and adds its own."""
 
 _standard_callbacks = None
 
@@ -179,8 +208,10 @@ class Estimator(ParamsMixin, Saving):
         """Validate training data; no state may change. Returns it as ``_initialize`` takes it."""
         raise NotImplementedError
 
-    def _initialize(self, data, settings: dict) -> None:
-        """Fresh fitted state from checked data: networks, optimizers, random stream."""
+    def _initialize(self, data, settings: dict) -> str | None:
+        """Fresh fitted state from checked data: networks, optimizers, random stream.
+
+        May return a line saying what took time (shown with ``verbose=1``)."""
         raise NotImplementedError
 
     def _training_data(self, data, settings: dict):
@@ -223,18 +254,18 @@ class Estimator(ParamsMixin, Saving):
 
     def networks(self) -> dict[str, MLP]:
         """The fitted networks by name (``{"generator": MLP, "critic": MLP}``, ...)."""
-        self._check_fitted()
+        self.check_fitted()
         return {name: getattr(self, f"{name}_") for name in self.NETWORKS}
 
     def optimizers(self) -> dict[str, Optimizer]:
         """Each network's optimizer, by network name."""
-        self._check_fitted()
+        self.check_fitted()
         return {name: getattr(self, f"{name}_optimizer_") for name in self.NETWORKS}
 
     def is_fitted(self) -> bool:
         return all(hasattr(self, f"{name}_") for name in self.NETWORKS)
 
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
         if not self.is_fitted():
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet; call {self.FIT_CALL} first "
@@ -342,7 +373,10 @@ class Estimator(ParamsMixin, Saving):
             data = self._check_data(data, settings, fitted=False)
             before = dict(self.__dict__)
             try:
-                self._initialize(data, settings)
+                started = time.perf_counter()
+                note = self._initialize(data, settings)
+                if verbose and note:
+                    _say(f"{note} ({time.perf_counter() - started:.1f} s)")
                 self.n_iter_ = 0
                 self.history_ = History(1 if log_every is None else log_every)
             except BaseException:
@@ -558,6 +592,14 @@ class Estimator(ParamsMixin, Saving):
             setattr(self, name, value)
         if "sampler" in state:
             self._sampler.perm, self._sampler.pos, self._sampler.epoch = state["sampler"]
+
+
+def _say(line: str) -> None:
+    """One line of progress on stdout; output that cannot be written is skipped."""
+    try:
+        print(line, file=sys.stdout, flush=True)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _non_finite_metrics(record: dict) -> list[str]:

@@ -17,6 +17,8 @@ from ..history import read_history
 from ..model import WGANGP
 from ..modelfile import load
 from ..runs import HISTORY_FILE, run_dir_of
+from ..tabular import TabularSynthesizer
+from ..tabular.frames import as_frame
 from .exits import EXIT_FAILURE, EXIT_OK, UsageError, say
 from .sources import (
     DATA_SUFFIXES,
@@ -38,7 +40,11 @@ def cmd_sample(args) -> int:
     model = load(path)
     samples = model.sample(args.n, random_state=args.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".npy":
+    if hasattr(samples, "to_csv"):  # a table model's rows: a DataFrame
+        if suffix != ".csv":
+            raise UsageError(f"-o {out}: a table model's rows are written as .csv")
+        samples.to_csv(out, index=False)
+    elif suffix == ".npy":
         np.save(out, samples)
     else:
         cfg = run_config(run_dir_of(path))
@@ -91,8 +97,19 @@ def cmd_report(args) -> int:
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir} is not a run folder")
     path = model_path(run_dir)
-    source, X_real = evaluation_data(args.data, run_dir)
     model = load(path)
+    if isinstance(model, TabularSynthesizer):
+        if args.data is None:
+            raise UsageError(
+                "a table model's report compares with real rows: pass --data TABLE.csv"
+            )
+        from ..report import write_tabular_report
+
+        real = as_frame(args.data, "--data")
+        out = write_tabular_report(run_dir, model, real, target=args.target)
+        say(f"report: {out}")
+        return EXIT_OK
+    source, X_real = evaluation_data(args.data, run_dir)
     from ..report import write_report
 
     history_file = run_dir / HISTORY_FILE
@@ -158,7 +175,7 @@ def cmd_augment(args) -> int:
         raise UsageError(f"-o {out}: the augmented table is written as .csv")
     params = {
         key: getattr(args, key)
-        for key in ("hidden", "lr", "batch_size")
+        for key in ("hidden", "lr", "batch_size", "threads")
         if getattr(args, key) is not None
     }
     from ..tabular import augment
@@ -172,6 +189,7 @@ def cmd_augment(args) -> int:
             holdout=args.holdout,
             steps=args.steps,
             random_state=args.seed,
+            verbose=1,
             **params,
         )
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ import argparse
 
 from .. import config
 from .._version import __version__
+from ..tabular.settings import PARAMS as TABULAR_PARAMS
 from .exits import PROG, UsageError
 from .inspect import cmd_augment, cmd_diagnose, cmd_evaluate, cmd_gradcheck, cmd_report, cmd_sample
 from .train import cmd_resume, cmd_train
@@ -257,7 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("report", "write RUN_DIR/report.html: metrics, figures, diagnosis", REPORT_EPILOG)
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument(
-        "--data", metavar="SOURCE", help="data to compare with (default: the run's own data source)"
+        "--data",
+        metavar="SOURCE",
+        help="data to compare with (default: the run's own data source; "
+        "a table model's report needs the real CSV)",
+    )
+    p.add_argument(
+        "--target", metavar="COLUMN", help="a table model's class column: adds TSTR and TRTR"
     )
     p.set_defaults(func=cmd_report)
 
@@ -327,12 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="seed of the split, the synthesizer and the rows (default: 0)",
     )
-    for name in ("hidden", "lr", "batch_size"):
-        spec = config.MODEL_PARAMS[name]
+    for name in ("hidden", "lr", "batch_size", "threads"):
+        spec = TABULAR_PARAMS[name]
         p.add_argument(
             "--" + name.replace("_", "-"),
             type=_typed(name, spec),
-            metavar={"int": "N", "float": "X"}[spec.kind],
+            metavar={"int": "N", "float": "X"}[spec.kind] + (f"|{spec.auto}" if spec.auto else ""),
             help=f"synthesizer's {spec.help} (default: wgangp.TabularSynthesizer's)",
         )
     p.set_defaults(func=cmd_augment)

@@ -8,7 +8,6 @@ checkpoints and the divergence guard are the estimator's own.
 from __future__ import annotations
 
 import contextlib
-import math
 import shlex
 import signal
 import sys
@@ -38,41 +37,12 @@ from ..runs import (
     start_run,
 )
 from ..train import Callback
-from .exits import EXIT_INTERRUPTED, EXIT_OK, UsageError, one_line, say, stdout_is_terminal
+from .exits import EXIT_INTERRUPTED, EXIT_OK, UsageError, one_line, say
 from .sources import DATA_NAMES, check_data_source, data_name, load_data, run_config
 
 # --------------------------------------------------------------------------- #
 # Training with progress lines and a clean Ctrl-C.                            #
 # --------------------------------------------------------------------------- #
-
-
-class ProgressLines(Callback):
-    """Print one line every ~10% of the iterations of a call (and at the last one)."""
-
-    def __init__(self, steps: int, file=None):
-        self.steps = steps
-        self.every = max(1, math.ceil(steps / 10))
-        self.file = file
-
-    def on_train_begin(self, model):
-        self.first = getattr(model, "n_iter_", 0)
-        self.start = time.perf_counter()
-
-    def on_iteration_end(self, model, iteration, record):
-        done = iteration - self.first
-        if done % self.every and done != self.steps:
-            return
-        elapsed = time.perf_counter() - self.start
-        line = (
-            f"  iter {iteration:>7}  ({100 * done / self.steps:3.0f}%)"
-            f"  W {record['wasserstein']:9.4g}  penalty {record['penalty']:8.3g}"
-            f"  grad norm {record['grad_norm_mean']:6.3g}"
-            f"  {1000 * elapsed / done:7.1f} ms/it  {elapsed:7.1f} s"
-        )
-        if self.file is None:
-            say(line)  # progress that cannot be shown is not a failed training
-        else:
-            print(line, file=self.file, flush=True)
 
 
 class StopOnInterrupt(Callback):
@@ -115,9 +85,7 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
     Prints progress and the files written, writes the report unless the
     configuration says not to, and returns the exit code.
     """
-    tty = stdout_is_terminal()
-    use_bar = tty and _has_module("tqdm")
-    callbacks = [] if use_bar else [ProgressLines(steps)]
+    callbacks = []
     # The same 500 noise vectors every 10% of the run: the report's "samples over
     # training time". Sampling uses its own seed, never the training stream.
     every = max(1, cfg["steps"] // 10)
@@ -134,7 +102,7 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
                 X,
                 steps=steps,
                 callbacks=callbacks,
-                verbose=int(use_bar),
+                verbose=1,  # a bar on a terminal with tqdm, else a line every 10 s or 10%
                 log_every=cfg["log_every"],
                 run_dir=run_dir,
                 checkpoint_every=config.checkpoint_period(cfg),
@@ -175,12 +143,6 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
     quoted = shlex.quote(str(run_dir))
     say(f"next:   wgangp sample {quoted} -n 1000 -o samples.csv   |   wgangp evaluate {quoted}")
     return EXIT_OK
-
-
-def _has_module(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
 
 
 # --------------------------------------------------------------------------- #

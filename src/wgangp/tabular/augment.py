@@ -50,6 +50,7 @@ def augment(
     steps: int | None = None,
     classifier=None,
     random_state=0,
+    verbose: int = 0,
     **synthesizer_params,
 ):
     """Add synthetic rows of a classification table and show whether they help.
@@ -75,6 +76,8 @@ def augment(
     classifier : scikit-learn classifier, optional
         Cloned for each of the two fits.
     random_state : int
+    verbose : {0, 1}
+        1 shows the synthesizer's progress (see :class:`wgangp.ProgressBar`).
     **synthesizer_params
         Passed to :class:`TabularSynthesizer`.
 
@@ -124,7 +127,7 @@ def augment(
         discrete = infer_discrete_columns(frame)
     discrete = list(dict.fromkeys([*discrete, target]))
     synth = TabularSynthesizer(discrete_columns=discrete, random_state=seed, **synthesizer_params)
-    synth.fit(train, steps=steps)
+    synth.fit(train, steps=steps, verbose=verbose)
     train_counts = train[target].value_counts()
     plan = allocate_rows({k: int(v) for k, v in train_counts.items()}, rows, minority)
     parts = [

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from ..errors import InvalidParameterError
-from ..losses import PENALTIES
-from ..optim import OPTIMIZER_NAMES, Optimizer
+from ..train import CORE_PARAMS
 from ..validation import Param
 from .transformer import CONTINUOUS_METHODS
 
@@ -27,28 +26,20 @@ PARAMS: dict[str, Param] = {
     "latent_dim": Param("int", "noise dimension", minimum=1),
     "pac": Param("int", "rows per critic input (PacGAN)", minimum=1, auto="auto"),
     "batch_size": Param("int", "rows per minibatch", minimum=1, auto="auto"),
-    "n_critic": Param("int", "critic steps per generator step", minimum=1),
-    "optimizer": Param(
-        "str", "optimizer of both networks", choices=OPTIMIZER_NAMES, objects=(Optimizer,)
-    ),
-    "lr": Param("float", "learning rate", minimum=0.0, strict=True),
-    "lambda_gp": Param("float", "gradient penalty coefficient", minimum=0.0),
-    "penalty": Param("str", "two-sided or one-sided penalty", choices=PENALTIES),
+    "n_critic": CORE_PARAMS["n_critic"],
+    "optimizer": CORE_PARAMS["optimizer"],
+    "lr": CORE_PARAMS["lr"],
+    "lambda_gp": CORE_PARAMS["lambda_gp"],
+    "penalty": CORE_PARAMS["penalty"],
     "leaky_slope": Param("float", "slope of the critic's leaky ReLU", minimum=0.0, maximum=1.0),
     "dropout": Param("float", "dropout rate in the critic", minimum=0.0, maximum=1.0),
     "tau": Param("float", "Gumbel-softmax temperature", minimum=0.0, strict=True),
     "ce_weight": Param("float", "weight of the condition cross-entropy", minimum=0.0),
     "conditional": Param("bool", "condition on the discrete columns"),
     "log_frequency": Param("bool", "draw training conditions by log-frequency"),
-    "dtype": Param("dtype", "floating-point precision of training", choices=("float32", "float64")),
-    "random_state": Param("seed", "seeds the model; the same seed gives the same model"),
-    "threads": Param(
-        "int",
-        "BLAS threads while training: auto (one for small networks, else measured), "
-        "0 (the BLAS default) or a count",
-        minimum=0,
-        auto="auto",
-    ),
+    "dtype": CORE_PARAMS["dtype"],
+    "random_state": CORE_PARAMS["random_state"],
+    "threads": CORE_PARAMS["threads"],
 }
 """The constructor's parameters, in order (see :class:`TabularSynthesizer`)."""
 

@@ -11,14 +11,13 @@ exactly as for :class:`wgangp.WGANGP`.
 
 from __future__ import annotations
 
-import copy
 import logging
 
 import numpy as np
 
 from ..errors import InvalidDataError, InvalidParameterError
 from ..modelfile import header_int, register_format
-from ..nn import MLP, Dropout, LeakyReLU, far_from_kinks, forward
+from ..nn import MLP, Dropout, LeakyReLU
 from ..steps import quiet_overflow
 from ..train import Estimator
 from ..validation import (
@@ -28,9 +27,11 @@ from ..validation import (
     check_random_state,
 )
 from . import heads
+from .checks import gradcheck_losses
 from .conditions import ConditionSampler, condition_targets
 from .frames import as_frame
-from .heads import HeadLayout, heads_forward, pack
+from .heads import HeadLayout, heads_forward
+from .sampling import generate, original_conditions
 from .settings import DEFAULT_STEPS, PARAMS, auto_batch_and_pac
 from .transformer import TabularTransformer
 
@@ -244,7 +245,7 @@ class TabularSynthesizer(Estimator):
                 )
         return frame
 
-    def _initialize(self, frame, settings: dict) -> None:
+    def _initialize(self, frame, settings: dict) -> str:
         self.dtype_ = settings["dtype"]
         self._rng = np.random.default_rng(self.random_state)
         self.transformer_ = TabularTransformer(
@@ -268,6 +269,10 @@ class TabularSynthesizer(Estimator):
         self.best_generator_params_ = None
         self.selection_history_ = []
         self._fit_matrix = matrix  # transformed once; _training_data takes it
+        return (
+            f"column transformer fitted on {len(frame)} rows x {frame.shape[1]} columns "
+            f"({self.transformer_.output_dim_} network columns)"
+        )
 
     def _training_data(self, frame, settings: dict):
         matrix = self.__dict__.pop("_fit_matrix", None)
@@ -458,8 +463,6 @@ class TabularSynthesizer(Estimator):
             self.best_generator_params_ = [p.copy() for p in self.generator_.params]
         return score
 
-    # --------------------------------------------------------- inference --
-
     def outputs_finite(self) -> bool:
         probe = np.random.default_rng(0).standard_normal(
             (8 * self.pac_, self.generator_.sizes[0]), dtype=self.dtype_
@@ -484,76 +487,9 @@ class TabularSynthesizer(Estimator):
         return self.batch_size_
 
     def gradcheck_losses(self, rng: np.random.Generator, n_samples: int, margin: float):
-        """The losses :func:`wgangp.gradcheck` compares with finite differences.
-
-        ``[(name, float64 network, loss)]``: the packed critic loss (penalty
-        included) and the generator loss through heads, conditions, packing
-        and the critic, on ``n_samples`` packs of rows, with dropout masks
-        drawn once and held fixed (the critic is then an ordinary function).
-        Real rows are random rows through the heads; inputs are redrawn until
-        no ReLU-like pre-activation lies within ``margin`` of its kink. The
-        model is not modified.
-        """
-        critic = self.critic_.astype(np.float64)
-        critic.activations = [copy.copy(act) for act in critic.activations]  # own masks
-        generator = self.generator_.astype(np.float64)
-        pac, layout, tau = self.pac_, self.layout_, float(self.tau)
-        batch, width = n_samples * pac, self.transformer_.output_dim_
-        mask_seed = int(rng.integers(2**31 - 1))
-
-        def set_masks(rows: int) -> None:
-            mask_rng = np.random.default_rng(mask_seed)
-            for act in critic.activations:
-                if isinstance(act, Dropout):
-                    act.new_mask(mask_rng, rows, self.critic_hidden, np.float64)
-
-        def with_cond(x, cond):
-            return np.concatenate([x, cond], axis=1) if self.cond_dim_ else x
-
-        for _ in range(200):
-            cond = np.zeros((batch, 0))
-            if self.cond_dim_:
-                cond = self._original_conditions(batch, rng).astype(np.float64)
-            z = rng.standard_normal((batch, self.latent_dim))
-            gumbel = rng.gumbel(size=(batch, width))
-            real = heads_forward(layout, 2 * rng.standard_normal((batch, width)), tau, None)[0]
-            x_real = with_cond(real, cond)
-            x_fake = with_cond(
-                heads_forward(layout, generator(with_cond(z, cond)), tau, gumbel)[0], cond
-            )
-            alpha = rng.random(n_samples)
-            p_real, p_fake = pack(x_real, pac), pack(x_fake, pac)
-            p_interp = p_fake + alpha[:, None] * (p_real - p_fake)
-            set_masks(3 * n_samples)
-            critic_ok = far_from_kinks(critic, np.concatenate([p_real, p_fake, p_interp]), margin)
-            set_masks(n_samples)
-            if (
-                critic_ok
-                and far_from_kinks(generator, with_cond(z, cond), margin)
-                and far_from_kinks(critic, p_fake, margin)
-            ):
-                break
-        else:
-            raise RuntimeError(
-                "gradcheck could not draw inputs away from ReLU kinks; lower margin= or n_samples="
-            )
-        lambda_gp, penalty, ce_weight = float(self.lambda_gp), self.penalty, float(self.ce_weight)
-
-        def critic_value():
-            set_masks(3 * n_samples)
-            loss, grads, _ = heads.packed_critic_loss(
-                critic, x_real, x_fake, alpha, pac, lambda_gp, penalty
-            )
-            return loss, grads
-
-        def generator_value():
-            set_masks(n_samples)
-            loss, grads, _ = heads.generator_loss(
-                generator, critic, layout, z, cond, gumbel, tau, pac, ce_weight, self.cond_blocks_
-            )
-            return loss, grads
-
-        return [("critic", critic, critic_value), ("generator", generator, generator_value)]
+        """The losses :func:`wgangp.gradcheck` compares with finite differences
+        (:func:`wgangp.tabular.checks.gradcheck_losses`); the model is not modified."""
+        return gradcheck_losses(self, rng, n_samples, margin)
 
     def grad_norm_points(self, rng: np.random.Generator, n: int, X=None):
         """No probe points: the packed, conditioned critic input has no simple
@@ -563,21 +499,8 @@ class TabularSynthesizer(Estimator):
     # --------------------------------------------------------- inference --
 
     def _generate(self, cond: np.ndarray, rng, params) -> np.ndarray:
-        """Transformed rows: tanh scalars, one-hot of argmax(logits + Gumbel) per block."""
-        n = cond.shape[0]
-        z = rng.standard_normal((n, self.latent_dim), dtype=self.dtype_)
-        g_in = np.concatenate([z, cond], axis=1) if self.cond_dim_ else z
-        with np.errstate(over="ignore", invalid="ignore"):
-            logits = forward(params, self.generator_.activations, g_in)[0].astype(np.float64)
-        self._check_output("sample", logits)
-        gumbel = rng.gumbel(size=logits.shape)
-        out = np.zeros_like(logits)
-        t = self.layout_.tanh_index
-        out[:, t] = np.tanh(logits[:, t])
-        for start, width in self.layout_.softmax_blocks:
-            k = np.argmax(logits[:, start : start + width] + gumbel[:, start : start + width], 1)
-            out[np.arange(n), start + k] = 1.0
-        return out
+        """Transformed rows (:func:`wgangp.tabular.sampling.generate`)."""
+        return generate(self, cond, rng, params)
 
     def _condition_targets(self, conditions: dict) -> list[tuple[int, int, int, int]]:
         """(output start, cond start, width, category code) per condition, validated."""
@@ -609,7 +532,7 @@ class TabularSynthesizer(Estimator):
         use_best : bool
             Use the best parameters of model selection when there are some.
         """
-        self._check_fitted()
+        self.check_fitted()
         n = check_int(n, "n")
         rng = np.random.default_rng(check_random_state(random_state, "random_state"))
         width = max(self.generator_.sizes)
@@ -666,20 +589,8 @@ class TabularSynthesizer(Estimator):
         return self.transformer_.inverse_transform(np.concatenate(kept)[:n])
 
     def _original_conditions(self, n, rng) -> np.ndarray:
-        """Conditions for plain sampling: a column uniformly, a category by its frequency."""
-        blocks = self.cond_blocks_
-        cols = rng.integers(len(blocks), size=n)
-        cond = np.zeros((n, self.cond_dim_), dtype=self.dtype_)
-        u = rng.random(n)
-        for j, (_, c_start, width) in enumerate(blocks):
-            rows = cols == j
-            cum = np.cumsum(self._condition_frequencies[c_start : c_start + width])
-            cum /= cum[-1]
-            k = np.minimum(np.searchsorted(cum, u[rows], side="right"), width - 1)
-            cond[np.flatnonzero(rows), c_start + k] = 1
-        return cond
-
-    # ----------------------------------------------------------- files --
+        """Conditions of plain sampling (:func:`wgangp.tabular.sampling.original_conditions`)."""
+        return original_conditions(self, n, rng)
 
     # ----------------------------------------------------------- files --
 

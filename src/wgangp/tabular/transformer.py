@@ -248,7 +248,7 @@ class TabularTransformer:
 
     # ----------------------------------------------------------- transform --
 
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
         if not hasattr(self, "columns_"):
             raise NotFittedError("this TabularTransformer is not fitted yet; call fit(data) first")
 
@@ -258,7 +258,7 @@ class TabularTransformer:
 
     def transform(self, data) -> np.ndarray:
         """The matrix of ``data`` (same columns as at fit), float64, (rows, output_dim_)."""
-        self._check_fitted()
+        self.check_fitted()
         frame = as_frame(data)
         missing = [n for n in self.column_names_ if n not in frame.columns]
         if missing:
@@ -331,7 +331,7 @@ class TabularTransformer:
 
     def inverse_transform(self, matrix: np.ndarray):
         """A DataFrame from a matrix: argmax per one-hot block, scalars clipped to [-1, 1]."""
-        self._check_fitted()
+        self.check_fitted()
         pd = import_pandas()
         matrix = np.asarray(matrix, dtype=np.float64)
         if matrix.ndim != 2 or matrix.shape[1] != self.output_dim_:
@@ -379,7 +379,7 @@ class TabularTransformer:
 
     def state_dict(self) -> dict:
         """JSON-serialisable fitted state; :meth:`from_state_dict` inverts it."""
-        self._check_fitted()
+        self.check_fitted()
         return {
             "params": {
                 "discrete_columns": (
