@@ -266,7 +266,11 @@ class WGANGP(Estimator):
         self.output_activation_ = output_activation_for(X, self.output_activation)
         if self.scale == "standard" and self.output_activation_ != "tanh":
             mean = X.mean(axis=0)
-            std = X.std(axis=0)
+            # in units of the largest magnitude first: the sd of values around
+            # 1e-300 would underflow to 0 and the column be taken as constant
+            unit = np.abs(X).max(axis=0)
+            unit[unit == 0] = 1.0
+            std = (X / unit).std(axis=0) * unit
             std[std == 0] = 1.0  # a constant column stays constant
             self.scale_mean_, self.scale_std_ = mean, std
         else:

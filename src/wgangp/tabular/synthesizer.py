@@ -26,7 +26,7 @@ from ..validation import (
     check_int,
     check_random_state,
 )
-from . import heads
+from . import heads, sampling
 from .checks import gradcheck_losses
 from .conditions import ConditionSampler, condition_targets
 from .frames import as_frame
@@ -523,9 +523,10 @@ class TabularSynthesizer(Estimator):
             ``{discrete column: value, ...}``; every returned row has those
             values. The generator is conditioned on the rarest of them, rows
             that miss any are rejected and redrawn (up to ``max_tries``
-            rounds, each sized by the acceptance rate so far); whatever is
-            still missing then gets the values set directly (logged as a
-            warning).
+            rounds of at most about 64 MiB each, sized by the acceptance
+            rate so far); whatever is still missing, or everything once
+            fewer than 1% of the rows meet the conditions, then gets the
+            values set directly (logged as a warning).
         max_tries : int
         random_state : None, int or numpy.random.Generator
             Seeds the noise; never touches the training stream.
@@ -552,41 +553,9 @@ class TabularSynthesizer(Estimator):
                 cond = self._original_conditions(n, rng)
             return self.transformer_.inverse_transform(self._generate(cond, rng, params))
         targets = self._condition_targets(conditions)
-        cond_one = np.zeros(self.cond_dim_, dtype=self.dtype_)
-        if self.cond_dim_:
-            freqs = [self._condition_frequencies[c + k] for (_, c, _, k) in targets]
-            _, c_start, _, code = targets[int(np.argmin(freqs))]
-            cond_one[c_start + code] = 1
         max_tries = check_int(max_tries, "max_tries", minimum=0)
-        kept, have, rate = [], 0, 1.0
-        for _ in range(max_tries):
-            need = n - have
-            # Draw enough for the acceptance rate seen so far (at most 100k rows a round).
-            batch = int(min(max(64, np.ceil(1.2 * need / max(rate, 1e-3))), max(need, 100_000)))
-            rows = self._generate(np.tile(cond_one, (batch, 1)), rng, params)
-            ok = np.ones(batch, dtype=bool)
-            for out_start, _, width, k in targets:
-                ok &= np.argmax(rows[:, out_start : out_start + width], axis=1) == k
-            rate = max(float(ok.mean()), 1e-3)
-            rows = rows[ok][:need]
-            kept.append(rows)
-            have += len(rows)
-            if have >= n:
-                break
-        if have < n:
-            logger.warning(
-                "sample: %d of %d rows did not meet the conditions after %d tries; "
-                "their conditioned columns were set directly",
-                n - have,
-                n,
-                max_tries,
-            )
-            rows = self._generate(np.tile(cond_one, (n - have, 1)), rng, params)
-            for out_start, _, width, k in targets:
-                rows[:, out_start : out_start + width] = 0
-                rows[:, out_start + k] = 1
-            kept.append(rows)
-        return self.transformer_.inverse_transform(np.concatenate(kept)[:n])
+        rows = sampling.conditional(self, n, targets, rng, params, max_tries)
+        return self.transformer_.inverse_transform(rows)
 
     def _original_conditions(self, n, rng) -> np.ndarray:
         """Conditions of plain sampling (:func:`wgangp.tabular.sampling.original_conditions`)."""
