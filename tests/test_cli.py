@@ -599,3 +599,81 @@ def test_diagnose_report_gradcheck_and_sample_work_on_every_estimator(api_run, c
     out = folder / "rows.csv"
     assert cli.main(["sample", run, "-n", "7", "-o", str(out)]) == 0
     assert len(out.read_text().splitlines()) == 8  # a header and 7 rows
+
+
+# ------------------------------------------------------------ table commands --
+
+
+@pytest.fixture(scope="module")
+def table_csv(tmp_path_factory):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "size": rng.normal(10, 2, 120).round(2),
+            "city": rng.choice(["Oslo", "Lima", "Pune"], 120),
+            "grade": rng.integers(0, 3, 120),
+            "lpi": rng.normal(size=120),
+        }
+    )
+    path = tmp_path_factory.mktemp("table") / "table.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_fit_table_then_sample_and_report_the_run(table_csv, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    run = tmp_path / "run"
+    args = ["fit-table", str(table_csv), "--discrete", "grade", "--steps", "6", "--out", str(run)]
+    assert cli.main([*args, "--hidden", "16"]) == 0
+    printed = capsys.readouterr().out
+    assert "column transformer fitted on 120 rows x 4 columns" in printed
+    assert (run / "model.npz").exists() and (run / "report.html").exists()
+    assert (
+        f"-o {run / 'synthetic.csv'}" in printed and str(table_csv) not in printed.split("next:")[1]
+    )
+    out = tmp_path / "rows.csv"
+    assert cli.main(["sample", str(run), "-n", "9", "-o", str(out)]) == 0
+    import pandas as pd
+
+    rows = pd.read_csv(out)
+    assert list(rows.columns) == ["size", "city", "grade", "lpi"] and len(rows) == 9
+    assert set(rows["city"]) <= {"Oslo", "Lima", "Pune"}
+    assert cli.main(["report", str(run), "--data", str(table_csv), "--target", "grade"]) == 0
+
+
+def test_fit_table_refuses_unknown_discrete_columns(table_csv, tmp_path, capsys):
+    code = cli.main(["fit-table", str(table_csv), "--discrete", "town", "--out", str(tmp_path)])
+    assert code == 2 and "--discrete names ['town']" in capsys.readouterr().err
+
+
+def test_sample_refuses_to_overwrite_a_file_unless_told(tmp_path, capsys, trained):
+    trained_run = trained[0]
+    out = tmp_path / "keep.csv"
+    out.write_text("precious\n")
+    assert cli.main(["sample", str(trained_run), "-n", "3", "-o", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err and out.read_text() == "precious\n"
+    assert cli.main(["sample", str(trained_run), "-n", "3", "-o", str(out), "--overwrite"]) == 0
+    assert out.read_text() != "precious\n"
+
+
+def test_augment_refuses_a_continuous_target_and_marks_synthetic_rows(table_csv, tmp_path, capsys):
+    out = tmp_path / "aug.csv"
+    base = ["augment", str(table_csv), "--rows", "10", "-o", str(out), "--steps", "3"]
+    assert cli.main([*base, "--target", "lpi"]) == 2
+    assert "target='lpi' is not a class column" in capsys.readouterr().err
+    run = tmp_path / "aug_run"
+    args = [*base, "--target", "grade", "--mark-synthetic", "--save", str(run), "--hidden", "8"]
+    assert cli.main(args) == 0
+    import pandas as pd
+
+    augmented = pd.read_csv(out)
+    assert augmented["synthetic"].sum() == 10 and (~augmented["synthetic"]).sum() == 120
+    assert (run / "model.npz").exists()
+
+
+def test_train_help_says_what_steps_a_preset_runs(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "32,000 for 25gaussians" in text and "else 1000" in text

@@ -327,3 +327,47 @@ def test_correlation_heatmaps_saves_to_path(tmp_path):
     real, synthetic = mixed_tables()
     plot.correlation_heatmaps(real, synthetic, path=tmp_path / "heat.png")
     assert (tmp_path / "heat.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_loss_and_w_panels_are_scaled_to_the_bulk_with_the_spike_clipped():
+    pytest.importorskip("matplotlib")
+    from wgangp.plot import training_curves
+
+    records = [
+        {
+            "iteration": i,
+            "critic_loss": (-500.0 if i == 1 else -1.0 + i / 1000),
+            "generator_loss": 0.5,
+            "wasserstein": (800.0 if i == 1 else 1.0),
+        }
+        for i in range(1, 300)
+    ]
+    fig = training_curves(records)
+    ax_loss, ax_w = fig.axes[0], fig.axes[1]
+    assert ax_loss.get_ylim()[0] > -10 and ax_w.get_ylim()[1] < 10
+    notes = [t.get_text() for t in ax_loss.texts]
+    assert any("clipped" in n for n in notes)
+
+
+def test_category_bars_go_by_frequency_and_a_rare_class_gets_a_log_scale():
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("matplotlib")
+    from wgangp.plot import marginals
+
+    real = pd.DataFrame({"k": ["common"] * 200 + ["mid"] * 50 + ["rare"] * 2})
+    fig = marginals(real, real)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["common", "mid", "rare"]
+    assert ax.get_yscale() == "log"
+    assert marginals(real, real, log_scale=False).axes[0].get_yscale() == "linear"
+    even = pd.DataFrame({"k": ["a", "b"] * 20})
+    assert marginals(even, even).axes[0].get_yscale() == "linear"
+
+
+def test_digit_grid_stands_beside_real_digits():
+    pytest.importorskip("matplotlib")
+    from wgangp.plot import digit_grid
+
+    fig = digit_grid(np.zeros((64, 64)), real=np.ones((100, 64)))
+    assert [ax.get_title() for ax in fig.axes] == ["generated", "real"]
+    assert fig.get_size_inches()[0] > 10  # larger than the old 4.4 inches

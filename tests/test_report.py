@@ -400,3 +400,21 @@ def test_write_tabular_report_needs_a_fitted_synthesizer(tmp_path):
     pd = pytest.importorskip("pandas")
     with pytest.raises(wgangp.NotFittedError):
         report.write_tabular_report(tmp_path, wgangp.TabularSynthesizer(), pd.DataFrame({"x": [1]}))
+
+
+def test_the_configuration_shows_what_ran(tmp_path):
+    pytest.importorskip("matplotlib")
+    import wgangp
+    from wgangp.report import write_report
+    from wgangp.schedules import ExponentialDecay
+
+    X = np.random.default_rng(0).normal(size=(64, 2))
+    model = wgangp.WGANGP(hidden=8, depth=1, batch_size=32, lr=1e-3, random_state=0)
+    model.fit(X, steps=6, callbacks=[ExponentialDecay(start=2, stop=6, final=0.01)])
+    text = write_report(tmp_path, model, X_real=X, data_name="8gaussians").read_text()
+    config = text[text.index('id="config"') :]
+    assert "None \u2192 2" in config  # latent_dim: auto resolved
+    assert "auto \u2192 1" in config  # threads used
+    assert "schedule: 0.001 \u2192 3.16e-05" in config
+    assert "<td>data</td><td>8gaussians</td>" in config
+    assert "time in iterations" in text

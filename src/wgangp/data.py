@@ -364,7 +364,8 @@ def load_csv(
                 raise InvalidDataError(
                     f"path={path!r}, line {line_number}, {column_label(j)}: {what} is not a "
                     f"number; load_csv reads numeric columns only (select numeric ones with "
-                    f"columns=...)."
+                    f"columns=...). A table with text or category columns is for the table "
+                    f"model: wgangp fit-table {path} --out RUN, or wgangp.TabularSynthesizer."
                 )
             values[i, j] = number
 

@@ -1,6 +1,5 @@
 """The commands that use a trained run: sample, evaluate, report, gradcheck, diagnose.
 
-And ``augment``, which fits a tabular synthesizer and scores its rows in one go.
 Each checks its arguments, calls the library's API and prints the result.
 """
 
@@ -36,6 +35,8 @@ def cmd_sample(args) -> int:
     suffix = out.suffix.lower()
     if suffix not in DATA_SUFFIXES:
         raise UsageError(f"-o {out}: the output must end in .csv or .npy")
+    if out.exists() and not args.overwrite:
+        raise UsageError(f"-o {out} exists; choose another name or pass --overwrite to replace it")
     path = model_path(args.run)
     model = load(path)
     samples = model.sample(args.n, random_state=args.seed)
@@ -161,40 +162,4 @@ def cmd_diagnose(args) -> int:
         return EXIT_OK
     say(f"{history}: {len(findings)} finding(s)\n")
     say("\n\n".join(str(f) for f in findings))
-    return EXIT_OK
-
-
-def cmd_augment(args) -> int:
-    data = Path(args.data)
-    if data.suffix.lower() != ".csv":
-        raise UsageError(f"augment reads a .csv table; got {args.data!r}")
-    if not data.is_file():
-        raise UsageError(f"data file {args.data!r} does not exist")
-    out = Path(args.output)
-    if out.suffix.lower() != ".csv":
-        raise UsageError(f"-o {out}: the augmented table is written as .csv")
-    params = {
-        key: getattr(args, key)
-        for key in ("hidden", "lr", "batch_size", "threads")
-        if getattr(args, key) is not None
-    }
-    from ..tabular import augment
-
-    with np.errstate(all="ignore"):
-        augmented, table = augment(
-            str(data),
-            args.target,
-            args.rows,
-            minority=args.minority,
-            holdout=args.holdout,
-            steps=args.steps,
-            random_state=args.seed,
-            verbose=1,
-            **params,
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    augmented.to_csv(out, index=False)
-    say(f"{len(augmented)} rows, real then {args.rows} synthetic, written to {out}\n")
-    say(f"holdout scores of a classifier of {args.target!r}, without and with the rows:")
-    say(table.to_string(float_format=lambda v: f"{v:.4f}"))
     return EXIT_OK

@@ -11,9 +11,11 @@ import argparse
 
 from .. import config
 from .._version import __version__
+from ..presets import BASE_PRESET, TOY_PRESETS
 from ..tabular.settings import PARAMS as TABULAR_PARAMS
 from .exits import PROG, UsageError
-from .inspect import cmd_augment, cmd_diagnose, cmd_evaluate, cmd_gradcheck, cmd_report, cmd_sample
+from .inspect import cmd_diagnose, cmd_evaluate, cmd_gradcheck, cmd_report, cmd_sample
+from .tables import cmd_augment, cmd_fit_table
 from .train import cmd_resume, cmd_train
 
 
@@ -66,6 +68,24 @@ def _add_param(group, name: str, spec: config.Param, default) -> None:
         if spec.auto or spec.none:
             kwargs["metavar"] += f"|{spec.auto or spec.none}"
     group.add_argument(flag, **kwargs)
+
+
+def _synthesizer_flags(p) -> None:
+    """``--hidden``, ``--lr``, ``--batch-size``, ``--threads`` of the table commands,
+    from the synthesizer's own parameter table."""
+    for name in ("hidden", "lr", "batch_size", "threads"):
+        spec = TABULAR_PARAMS[name]
+        p.add_argument(
+            "--" + name.replace("_", "-"),
+            type=_typed(name, spec),
+            metavar={"int": "N", "float": "X"}[spec.kind] + (f"|{spec.auto}" if spec.auto else ""),
+            help=f"synthesizer's {spec.help} (default: wgangp.TabularSynthesizer's)",
+        )
+    p.add_argument(
+        "--sep",
+        metavar="CHAR",
+        help="the table's separator, e.g. ';' or '\\t' (default: detected)",
+    )
 
 
 TRAIN_EPILOG = """\
@@ -132,6 +152,19 @@ examples:
 """
 
 
+FIT_TABLE_EPILOG = """\
+examples:
+  wgangp fit-table table.csv --out runs/table                  # columns read as they are
+  wgangp fit-table table.csv --discrete city,grade --out runs/t  # these are categories
+  wgangp sample runs/table -n 1000 -o runs/table/synthetic.csv
+  wgangp report runs/table --data table.csv --target grade
+
+A conditional tabular synthesizer (wgangp.TabularSynthesizer: continuous,
+integer, discrete and missing values; text columns are discrete) learns the
+table; the run folder keeps model.npz, history.jsonl, checkpoints/ and
+report.html. Needs wgangp[tabular].
+"""
+
 AUGMENT_EPILOG = """\
 examples:
   wgangp augment table.csv --target y --rows 300 -o augmented.csv
@@ -188,13 +221,19 @@ def build_parser() -> argparse.ArgumentParser:
     run_defaults = config.defaults()
     for name, spec in config.RUN_PARAMS.items():
         default = run_defaults[name]
+        if name == "steps":
+            presets = ", ".join(f"{p['steps']:,} for {n}" for n, p in TOY_PRESETS.items())
+            default = f"the toy preset's ({presets}), else {default}"
         if name == "data":
             run.add_argument("--data", metavar="SOURCE", default=None, help=spec.help)
         else:
             _add_param(run, name, spec, default)
     model = p.add_argument_group("model parameters (wgangp.WGANGP)")
     for name, spec in config.MODEL_PARAMS.items():
-        _add_param(model, name, spec, run_defaults["model"][name])
+        default = run_defaults["model"][name]
+        if name in BASE_PRESET:
+            default = f"{default}; {BASE_PRESET[name]} in the toy presets"
+        _add_param(model, name, spec, default)
     p.set_defaults(func=cmd_train)
 
     p = add("resume", "continue a run from its last checkpoint", RESUME_EPILOG)
@@ -222,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         metavar="OUT",
         help="output file, .csv (with a header) or .npy",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace OUT when it exists (default: refuse)"
     )
     p.add_argument(
         "--seed",
@@ -287,6 +329,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_gradcheck)
 
+    p = add("fit-table", "fit a synthesizer on a CSV table into a run folder", FIT_TABLE_EPILOG)
+    p.add_argument("data", metavar="TABLE.csv", help="the table, with a header row")
+    p.add_argument(
+        "--discrete",
+        metavar="A,B,...",
+        help="columns to treat as categories, besides text, boolean and integer columns "
+        "with few values (always categories)",
+    )
+    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default: runs/<table name>)")
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in RUN_DIR")
+    p.add_argument(
+        "--steps",
+        type=_typed("steps", config.RUN_PARAMS["steps"]),
+        default=None,
+        metavar="N",
+        help="generator iterations (default: wgangp.tabular.DEFAULT_STEPS)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_typed("seed", config.RUN_PARAMS["seed"]),
+        default=0,
+        metavar="N",
+        help="seed of the synthesizer (default: 0)",
+    )
+    p.add_argument(
+        "--target", metavar="COLUMN", help="a class column: the report adds TSTR and TRTR"
+    )
+    p.add_argument(
+        "--report",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write report.html at the end (default: yes)",
+    )
+    _synthesizer_flags(p)
+    p.set_defaults(func=cmd_fit_table)
+
     p = add(
         "augment",
         "add synthetic rows to a classification table and show whether they help",
@@ -334,14 +412,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="seed of the split, the synthesizer and the rows (default: 0)",
     )
-    for name in ("hidden", "lr", "batch_size", "threads"):
-        spec = TABULAR_PARAMS[name]
-        p.add_argument(
-            "--" + name.replace("_", "-"),
-            type=_typed(name, spec),
-            metavar={"int": "N", "float": "X"}[spec.kind] + (f"|{spec.auto}" if spec.auto else ""),
-            help=f"synthesizer's {spec.help} (default: wgangp.TabularSynthesizer's)",
-        )
+    p.add_argument(
+        "--save",
+        metavar="RUN_DIR",
+        help="train in this run folder and keep the synthesizer there (model.npz), "
+        "to sample it again later with 'wgangp sample RUN_DIR'",
+    )
+    p.add_argument(
+        "--mark-synthetic",
+        metavar="COLUMN",
+        nargs="?",
+        const="synthetic",
+        help="add a column (default name: synthetic) that is True on synthetic rows",
+    )
+    _synthesizer_flags(p)
     p.set_defaults(func=cmd_augment)
 
     p = add(

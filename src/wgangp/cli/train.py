@@ -26,19 +26,16 @@ from ..runs import (
     CHECKPOINT_DIR,
     CONFIG_FILE,
     HISTORY_FILE,
-    MARKER_FILE,
     MODEL_FILE,
     RunLock,
     clear_run,
-    foreign_files,
     is_marked,
-    is_run_dir,
     list_checkpoints,
     start_run,
 )
 from ..train import Callback
 from .exits import EXIT_INTERRUPTED, EXIT_OK, UsageError, one_line, say
-from .sources import DATA_NAMES, check_data_source, data_name, load_data, run_config
+from .sources import DATA_NAMES, check_data_source, check_out, data_name, load_data, run_config
 
 # --------------------------------------------------------------------------- #
 # Training with progress lines and a clean Ctrl-C.                            #
@@ -124,7 +121,15 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
             flush=True,
         )
         return EXIT_INTERRUPTED
-    say(f"trained {model.n_iter_} iterations in total ({steps} in {seconds:.1f} s)")
+    in_iterations = sum(
+        float(r.get("seconds") or 0.0)
+        for r in model.history_
+        if r["iteration"] > model.n_iter_ - steps
+    )
+    say(
+        f"trained {model.n_iter_} iterations in total ({steps} in {seconds:.1f} s wall clock; "
+        f"{in_iterations:.1f} s in the logged iterations, the report's time in iterations)"
+    )
     say(f"model:  {run_dir / MODEL_FILE}")
     say(f"config: {run_dir / CONFIG_FILE}")
     if cfg["report"]:
@@ -141,7 +146,8 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
         else:
             say(f"report: {path}")
     quoted = shlex.quote(str(run_dir))
-    say(f"next:   wgangp sample {quoted} -n 1000 -o samples.csv   |   wgangp evaluate {quoted}")
+    out = shlex.quote(str(run_dir / "samples.csv"))  # inside the new run: never the input
+    say(f"next:   wgangp sample {quoted} -n 1000 -o {out}   |   wgangp evaluate {quoted}")
     return EXIT_OK
 
 
@@ -224,15 +230,13 @@ def cmd_train(args) -> int:
         return EXIT_OK
     label = Path(cfg["data"]).stem if cfg["data"] not in DATA_NAMES else cfg["data"]
     run_dir = Path(args.out) if args.out else Path("runs") / label
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UsageError(f"--out {run_dir} exists and is not a folder")
-    _check_out(run_dir, args.overwrite)
+    check_out(run_dir, args.overwrite)
     X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
     model = WGANGP(**config.estimator_params(cfg))
     # Locked from here to the end; a start that fails before its first
     # checkpoint leaves the folder as it was.
     with start_run(run_dir):
-        _check_out(run_dir, args.overwrite)  # again, now that no one else can write it
+        check_out(run_dir, args.overwrite)  # again, now that no one else can write it
         if is_marked(run_dir):
             clear_run(run_dir)  # the run being replaced, or what a killed start left
         config.write(
@@ -246,25 +250,6 @@ def cmd_train(args) -> int:
             f"{cfg['steps']} iterations into {run_dir}"
         )
         return _run_training(model, X, cfg, run_dir, cfg["steps"], resume=None)
-
-
-def _check_out(run_dir: Path, overwrite: bool) -> None:
-    """Refuse an ``--out`` folder that holds a run (unless ``--overwrite``) or files not ours."""
-    quoted = shlex.quote(str(run_dir))
-    if is_run_dir(run_dir) and not overwrite:
-        raise UsageError(
-            f"{run_dir} already holds a run; continue it with 'wgangp resume {quoted}', "
-            "choose another --out, or pass --overwrite to replace it"
-        )
-    foreign = foreign_files(run_dir)
-    if foreign:
-        raise UsageError(
-            f"--out {run_dir} holds {', '.join(foreign[:4])}"
-            f"{' and more' if len(foreign) > 4 else ''} but is not a run folder of wgangp "
-            f"(no {MARKER_FILE}); a run would overwrite them, and --overwrite deletes only "
-            "a run's own files. Choose another --out (an older wgangp's run continues with "
-            f"'wgangp resume {quoted}')"
-        )
 
 
 def cmd_resume(args) -> int:

@@ -19,6 +19,7 @@ from ..tabular.scores import (
     column_pair_trends,
     column_shapes,
     feature_matrix,
+    is_class_target,
 )
 
 __all__ = ["detection_auc", "tabular_report", "train_synthetic_test_real"]
@@ -74,7 +75,8 @@ def train_synthetic_test_real(
     """TSTR against TRTR: a random forest trained on synthetic rows, then on real ones.
 
     Both are scored on the same real test rows: macro-F1 when ``target`` is
-    discrete (classification), R^2 otherwise (regression).
+    a class (:func:`~wgangp.tabular.scores.is_class_target`: listed as discrete,
+    text, or whole numbers with few values), R^2 otherwise (regression).
 
     Returns
     -------
@@ -88,7 +90,7 @@ def train_synthetic_test_real(
     check_frames(real_train, real_test, discrete)
     if target not in real_train.columns:
         raise InvalidParameterError(f"target={target!r} is not a column of the real data.")
-    classify = target in discrete
+    classify = is_class_target(real_train[target], target in discrete)
     feat_d = [c for c in discrete if c != target]
     feat_c = [c for c in continuous if c != target]
     xs, xr, xt = feature_matrix([synthetic, real_train, real_test], feat_d, feat_c)

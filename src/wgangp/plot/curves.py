@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import InvalidParameterTypeError
 from .figure import FINDING_COLOUR, finish_figure, new_figure
 
-__all__ = ["finding_field", "history_records", "training_curves"]
+__all__ = ["finding_field", "history_records", "robust_limits", "training_curves"]
 
 
 def finding_field(finding, name: str, default=None):
@@ -72,6 +72,47 @@ def _smooth(values: np.ndarray) -> np.ndarray | None:
     return np.convolve(padded, kernel, mode="valid")
 
 
+def robust_limits(values: np.ndarray, pad: float = 0.15) -> tuple[float, float] | None:
+    """Y limits that show the bulk of a series: its 1st to 99th percentile, padded.
+
+    A first-iteration spike (the losses of an untrained critic are often
+    100x their later size) would otherwise flatten the rest of the run into
+    a line. None when the series is empty or already within those limits.
+
+    >>> robust_limits(np.r_[1000.0, np.linspace(0, 1, 200)])
+    (-0.137688, 1.142714)
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size < 10:
+        return None
+    low, high = np.percentile(finite, [1, 99])
+    span = high - low if high > low else max(abs(high), 1.0)
+    limits = (float(low - pad * span), float(high + pad * span))
+    if finite.min() >= limits[0] and finite.max() <= limits[1]:
+        return None
+    return round(limits[0], 6), round(limits[1], 6)
+
+
+def _clip_to_bulk(ax, *series: np.ndarray) -> None:
+    """Scale ``ax`` to the bulk of ``series`` and say that the outliers were clipped."""
+    values = np.concatenate([np.asarray(v, dtype=np.float64) for v in series if len(v)] or [[]])
+    limits = robust_limits(values)
+    if limits is None:
+        return
+    ax.set_ylim(*limits)
+    outside = int(np.sum((values < limits[0]) | (values > limits[1])))
+    ax.text(
+        0.99,
+        0.98,
+        f"{outside} value{'s' if outside != 1 else ''} beyond the axis (clipped)",
+        ha="right",
+        va="top",
+        fontsize=7,
+        color="0.4",
+        transform=ax.transAxes,
+    )
+
+
 def _plot_series(ax, its, vals, colour, label):
     smooth = _smooth(vals)
     if smooth is None:
@@ -93,6 +134,9 @@ def training_curves(history, findings=None, path=None):
       line, and the target 1 dashed.
 
     Long runs are drawn faint with a moving average (2% of the run) on top.
+    The loss and Wasserstein panels are scaled to the bulk of their values
+    (:func:`robust_limits`): a spike at the start is clipped, and the panel
+    says how many values lie beyond its axis.
     Each diagnose finding with ``iterations`` is marked on every panel by a
     red band over those iterations, and listed in a legend by ``name``.
 
@@ -134,7 +178,7 @@ def training_curves(history, findings=None, path=None):
         )
 
     ax_loss.set_title("Losses")
-    drawn = False
+    drawn = []
     for key, colour, label in (
         ("critic_loss", "#1f77b4", "critic $L_D$"),
         ("generator_loss", "#9467bd", "generator $L_G$"),
@@ -142,8 +186,9 @@ def training_curves(history, findings=None, path=None):
         its, vals = _column(records, key)
         if len(its):
             _plot_series(ax_loss, its, vals, colour, label)
-            drawn = True
+            drawn.append(vals)
     if drawn:
+        _clip_to_bulk(ax_loss, *drawn)
         ax_loss.legend(loc="best", fontsize=8)
     else:
         empty(ax_loss, "losses")
@@ -152,6 +197,7 @@ def training_curves(history, findings=None, path=None):
     its, vals = _column(records, "wasserstein")
     if len(its):
         _plot_series(ax_w, its, vals, "#1f77b4", r"$\mathbb{E} D(x_r) - \mathbb{E} D(x_f)$")
+        _clip_to_bulk(ax_w, vals)
         ax_w.legend(loc="best", fontsize=8)
     else:
         empty(ax_w, "Wasserstein estimate")

@@ -194,9 +194,14 @@ def _draw_images(ax, samples: np.ndarray, rows: int, cols: int, image_shape=None
 
 
 def digit_grid(
-    samples, shape: tuple[int, int] = (8, 8), image_shape=None, random_state=0, path=None
+    samples,
+    shape: tuple[int, int] = (8, 8),
+    image_shape=None,
+    random_state=0,
+    path=None,
+    real=None,
 ):
-    """A grid of images, e.g. generated 8x8 digits.
+    """A grid of images, e.g. generated 8x8 digits, beside real ones when given.
 
     Parameters
     ----------
@@ -208,8 +213,11 @@ def digit_grid(
     image_shape : (h, w), optional
         Default: square images.
     random_state : None, int or numpy.random.Generator, default 0
-        Noise for a model.
+        Noise for a model (and the draw of real images).
     path : str or os.PathLike, optional
+    real : array_like of shape (m, h*w), optional
+        Real images: a grid of the same size, drawn from them, stands beside
+        the generated one, on the same scale.
 
     Returns
     -------
@@ -235,9 +243,24 @@ def digit_grid(
             f"samples must have shape (n, h*w) or (n, h, w) with n >= 1; got {samples.shape}."
         )
     h, w = _image_side(samples.shape[1], image_shape)
-    fig = new_figure(max(2.0, 0.55 * cols * w / 8), max(2.0, 0.55 * rows * h / 8))
-    ax = fig.add_subplot()
-    _draw_images(ax, samples, rows, cols, (h, w))
+    panels = [("generated", samples)]
+    if real is not None:
+        real = np.asarray(real, dtype=np.float64).reshape(len(real), -1)
+        if real.shape[1] != samples.shape[1]:
+            raise InvalidDataError(
+                f"real images have {real.shape[1]} pixels, the samples {samples.shape[1]}"
+            )
+        pick = np.random.default_rng(random_state).permutation(len(real))[: rows * cols]
+        panels.append(("real", real[pick]))
+    size = 0.9  # inches per 8 pixels: the digits readable at a glance
+    fig = new_figure(
+        max(2.5, size * cols * w / 8) * len(panels), max(2.5, size * rows * h / 8) + 0.3
+    )
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, images) in zip(axes, panels):
+        _draw_images(ax, images, rows, cols, (h, w))
+        if real is not None:
+            ax.set_title(title)
     return finish_figure(fig, path)
 
 

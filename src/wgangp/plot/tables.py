@@ -53,7 +53,7 @@ def _category_shares(series) -> dict:
     return shares
 
 
-def _draw_discrete(ax, real_col, synth_col):
+def _draw_discrete(ax, real_col, synth_col, log_scale="auto"):
     real_shares, synth_shares = _category_shares(real_col), _category_shares(synth_col)
     labels = sorted(
         set(real_shares) | set(synth_shares),
@@ -76,7 +76,12 @@ def _draw_discrete(ax, real_col, synth_col):
         ha="right" if rotate else "center",
         fontsize=7,
     )
-    ax.set_ylabel("share of rows", fontsize=7)
+    shares = [v for v in (*real_shares.values(), *synth_shares.values()) if v > 0]
+    if log_scale == "auto":
+        log_scale = bool(shares) and min(shares) < max(shares) / 50  # a rare class
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_ylabel("share of rows" + (" (log)" if log_scale else ""), fontsize=7)
 
 
 def _draw_continuous(ax, real_col, synth_col):
@@ -108,6 +113,7 @@ def marginals(
     discrete_columns=None,
     scores: Mapping | None = None,
     path=None,
+    log_scale="auto",
 ):
     """Each column's distribution, real (orange) against synthetic (green).
 
@@ -116,8 +122,9 @@ def marginals(
     columns spanning at most 40 values), and side-by-side bars of category
     shares for discrete ones (categories ordered by their real share, the
     rarest pooled into ``other`` beyond 12, missing values shown as
-    ``(missing)``). A continuous column's missing values are left out of its
-    histogram; its title gives their share in each table.
+    ``(missing)``; on a log scale where a category is rare). A continuous
+    column's missing values are left out of its histogram; its title gives
+    their share in each table.
 
     Parameters
     ----------
@@ -134,6 +141,10 @@ def marginals(
         Shown in each panel's title, e.g. the column shapes of
         :func:`wgangp.metrics.tabular_report`.
     path : str or os.PathLike, optional
+    log_scale : bool or "auto", default "auto"
+        Category shares on a log scale: always, never, or (``"auto"``) for a
+        column whose rarest category is below 1/50 of its commonest, so that
+        a rare class stays visible.
 
     Returns
     -------
@@ -164,7 +175,7 @@ def marginals(
     fig, axes = panel_grid(len(shown), 4, 3.0, 2.5, pad_width=0.4, pad_height=0.5)
     for ax, name in zip(axes, shown):
         if name in discrete:
-            _draw_discrete(ax, real[name], synthetic[name])
+            _draw_discrete(ax, real[name], synthetic[name], log_scale)
         else:
             _draw_continuous(ax, real[name], synthetic[name])
             missing = (real[name].isna().mean(), synthetic[name].isna().mean())

@@ -171,8 +171,8 @@ def _pairs_html(scores: dict, real_assoc, synth_assoc, discrete: set) -> str:
     return html_table("pairs", ["pair", "association", "real", "synthetic", "pair score"], body)
 
 
-def _tabular_config_rows(synthesizer) -> list[tuple[str, str]]:
-    rows = estimator_config_rows(synthesizer)
+def _tabular_config_rows(synthesizer, records) -> list[tuple[str, str]]:
+    rows = estimator_config_rows(synthesizer, records)
     for key in ("batch_size_", "pac_", "cond_dim_", "best_iteration_", "best_score_"):
         value = getattr(synthesizer, key, None)
         if value is not None:
@@ -311,5 +311,5 @@ Definitions as in SDMetrics, so the numbers are comparable with its reports.</p>
 <section id="pairs-section"><h2>Weakest column pairs</h2>
 {_pairs_html(scores, real_assoc, synth_assoc, discrete_set)}</section>
 {figure_html}
-{config_html(_tabular_config_rows(synthesizer))}"""
+{config_html(_tabular_config_rows(synthesizer, records))}"""
     return write_document(run_dir, title, body, "write_tabular_report")

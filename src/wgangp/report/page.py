@@ -154,11 +154,16 @@ def training_seconds(records: list[dict]) -> float:
 
 
 def training_cards(model, records: list[dict]) -> list[tuple[str, str]]:
-    """The cards of an estimator's training: iterations, and the time when it was timed."""
+    """The cards of an estimator's training: iterations, and the time when it was timed.
+
+    The time is the sum of the iterations' own times (the history's
+    ``seconds``), without set-up, checkpoints or sample snapshots: the
+    command line prints both this and the wall-clock time of its call.
+    """
     cards = [("iterations", str(getattr(model, "n_iter_", len(records))))]
     seconds = training_seconds(records)
     if seconds:
-        cards.append(("training time", f"{seconds:.1f} s"))
+        cards.append(("time in iterations", f"{seconds:.1f} s"))
     return cards
 
 
@@ -213,13 +218,43 @@ def training_curves_figure(records: list[dict], findings=None) -> tuple[str, str
     )
 
 
-def estimator_config_rows(model) -> list[tuple[str, str]]:
-    """(name, value) of a fitted estimator's parameters, fitted sizes and layer widths."""
-    rows = []
+_RESOLVED = {"latent_dim": "latent_dim_", "output_activation": "output_activation_"}
+"""Parameters whose "auto" (or None) the fitted model resolved, and where it keeps the value."""
+
+
+def _history_span(records: list[dict], key: str) -> tuple | None:
+    values = [r[key] for r in records if r.get(key) is not None]
+    return (values[0], values[-1]) if values else None
+
+
+def estimator_config_rows(model, records=None, data: str | None = None) -> list[tuple[str, str]]:
+    """(name, value) of what ran: the estimator's parameters with every "auto"
+    shown with what it became, the data, the iterations, the BLAS threads and
+    the learning rate's schedule (from the history ``records``), fitted sizes
+    and layer widths."""
+    records = records or []
+    rows = [("data", data)] if data else []
     for key, value in model.get_params().items():
         if key == "dtype":
             value = np.dtype(value).name
-        rows.append((key, value if isinstance(value, str) else repr(value)))
+        shown = value if isinstance(value, str) else repr(value)
+        resolved = _RESOLVED.get(key)
+        if resolved and hasattr(model, resolved) and getattr(model, resolved) != value:
+            shown = f"{shown} \u2192 {getattr(model, resolved)}"
+        if key == "threads":
+            used = _history_span(records, "threads")
+            if used is not None:
+                counts = sorted(
+                    {int(r["threads"]) for r in records if r.get("threads") is not None}
+                )
+                shown = f"{shown} \u2192 {', '.join(map(str, counts))} (0: the BLAS default)"
+        if key == "lr":
+            for name in ("critic", "generator"):
+                span = _history_span(records, f"lr_{name}")
+                if span is not None and span[0] != span[1]:
+                    shown = f"{shown} (schedule: {span[0]:.3g} \u2192 {span[1]:.3g})"
+                    break
+        rows.append((key, shown))
     for key in ("n_iter_", "n_features_in_", "latent_dim_", "output_activation_"):
         if hasattr(model, key):
             rows.append((key, str(getattr(model, key))))

@@ -148,8 +148,9 @@ def _figures(model, records, X_real, data_name, findings, snapshots, run_dir):
         out.append(
             (
                 "digits.png",
-                "Generated images, 8 x 8, fixed noise.",
-                plot.digit_grid(model, shape=(8, 8)),
+                "Generated images (fixed noise)"
+                + (" beside real ones." if real is not None else "."),
+                plot.digit_grid(model, shape=(8, 8), real=real),
             )
         )
     if snapshots is None and (run_dir / "samples").is_dir():
@@ -236,5 +237,5 @@ def write_report(
 {figures_section(run_dir, figures)}
 <section id="findings"><h2>Diagnosis</h2>
 {_findings_html(findings)}</section>
-{config_html(estimator_config_rows(model))}"""
+{config_html(estimator_config_rows(model, records, data_name))}"""
     return write_document(run_dir, title, body, "write_report")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import InvalidDataError, InvalidParameterError
+from ..runs import MODEL_FILE, start_run
 from ..validation import check_float, check_int
 from .frames import as_frame, import_pandas, json_value
-from .scores import feature_matrix, infer_discrete_columns
+from .scores import CLASS_MAX_VALUES, feature_matrix, infer_discrete_columns, is_class_target
 from .synthesizer import TabularSynthesizer
 
 __all__ = ["allocate_rows", "augment"]
@@ -51,6 +53,9 @@ def augment(
     classifier=None,
     random_state=0,
     verbose: int = 0,
+    run_dir=None,
+    mark_synthetic: str | None = None,
+    sep: str | None = None,
     **synthesizer_params,
 ):
     """Add synthetic rows of a classification table and show whether they help.
@@ -78,6 +83,14 @@ def augment(
     random_state : int
     verbose : {0, 1}
         1 shows the synthesizer's progress (see :class:`wgangp.ProgressBar`).
+    run_dir : path, optional
+        Train in this run folder (history, checkpoints, as ``fit(run_dir=...)``)
+        and save the synthesizer there as ``model.npz``, to sample it again
+        later (``wgangp sample RUN_DIR``).
+    mark_synthetic : str, optional
+        Add a column of this name, False on real rows and True on synthetic ones.
+    sep : str, optional
+        The CSV's separator when ``data`` is a path (default: detected).
     **synthesizer_params
         Passed to :class:`TabularSynthesizer`.
 
@@ -94,13 +107,26 @@ def augment(
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, recall_score
 
-    frame = as_frame(data)
+    frame = as_frame(data, sep=sep)
     if target not in frame.columns:
         raise InvalidParameterError(
             f"target={target!r} is not a column; columns are {list(frame.columns)}"
         )
     rows = check_int(rows, "rows")
     holdout = check_float(holdout, "holdout", strict=True, maximum=1.0)
+    discrete_given = synthesizer_params.get("discrete_columns") or []
+    if not is_class_target(frame[target], target in discrete_given):
+        values = frame[target].nunique(dropna=True)
+        raise InvalidParameterError(
+            f"target={target!r} is not a class column: its {values} distinct values are "
+            f"numbers that are not whole or more than {CLASS_MAX_VALUES}; augment adds rows "
+            "to the classes of a classification target: choose a column of text, booleans "
+            "or a few integer codes (or list it in discrete_columns if it is one)"
+        )
+    if mark_synthetic is not None and mark_synthetic in frame.columns:
+        raise InvalidParameterError(
+            f"mark_synthetic={mark_synthetic!r} is already a column; choose another name"
+        )
     if frame[target].isna().any():
         raise InvalidDataError(f"target column {target!r} has missing values; drop those rows")
     seed = int(random_state) if random_state is not None else 0
@@ -127,7 +153,12 @@ def augment(
         discrete = infer_discrete_columns(frame)
     discrete = list(dict.fromkeys([*discrete, target]))
     synth = TabularSynthesizer(discrete_columns=discrete, random_state=seed, **synthesizer_params)
-    synth.fit(train, steps=steps, verbose=verbose)
+    if run_dir is None:
+        synth.fit(train, steps=steps, verbose=verbose)
+    else:
+        with start_run(run_dir):  # one writer from the fit to the saved model
+            synth.fit(train, steps=steps, verbose=verbose, run_dir=run_dir)
+            synth.save(Path(run_dir) / MODEL_FILE)
     train_counts = train[target].value_counts()
     plan = allocate_rows({k: int(v) for k, v in train_counts.items()}, rows, minority)
     parts = [
@@ -166,4 +197,6 @@ def augment(
     table = pd.DataFrame(scores)
     table["change"] = table["real + synthetic"] - table["real"]
     augmented = pd.concat([frame, synthetic], ignore_index=True)
+    if mark_synthetic is not None:
+        augmented[mark_synthetic] = np.arange(len(augmented)) >= len(frame)
     return augmented, table

@@ -15,12 +15,14 @@ from ..errors import InvalidDataError, InvalidParameterError, InvalidParameterTy
 from .frames import import_pandas
 
 __all__ = [
+    "CLASS_MAX_VALUES",
     "association_matrix",
     "check_frames",
     "column_pair_trends",
     "column_shapes",
     "feature_matrix",
     "infer_discrete_columns",
+    "is_class_target",
 ]
 
 _DISCRETE_MAX_VALUES = 10
@@ -46,6 +48,33 @@ def infer_discrete_columns(frame, max_values: int = _DISCRETE_MAX_VALUES) -> lis
         elif pd.api.types.is_integer_dtype(s) and s.nunique(dropna=True) <= max_values:
             out.append(name)
     return out
+
+
+CLASS_MAX_VALUES = 20
+"""A numeric target with integral values and at most this many distinct ones is a class."""
+
+
+def is_class_target(series, listed_discrete: bool = False) -> bool:
+    """Whether a target column is a class (classification) or a quantity (regression).
+
+    One rule for every caller (TSTR, the reports, augmentation): a column
+    listed as discrete, or of text, boolean or category dtype, is a class; a
+    numeric column is a class when its values are whole numbers and it has at
+    most :data:`CLASS_MAX_VALUES` distinct values (``0/1`` read as floats too).
+
+    >>> import pandas as pd
+    >>> is_class_target(pd.Series([0.0, 1.0, 1.0])), is_class_target(pd.Series([0.5, 1.7]))
+    (True, False)
+    """
+    pd = import_pandas()
+    if listed_discrete or pd.api.types.is_bool_dtype(series):
+        return True
+    if not pd.api.types.is_numeric_dtype(series):
+        return True
+    values = pd.to_numeric(series, errors="coerce").dropna().to_numpy(dtype=np.float64)
+    if len(values) == 0 or not np.all(np.isfinite(values)):
+        return False
+    return bool(np.all(values == np.round(values))) and len(np.unique(values)) <= CLASS_MAX_VALUES
 
 
 def check_frames(real, synthetic, discrete_columns):

@@ -300,6 +300,7 @@ class TabularSynthesizer(Estimator):
         checkpoint_every: int | None = None,
         keep_checkpoints: int = 3,
         resume=None,
+        sep: str | None = None,
     ) -> TabularSynthesizer:
         """Train from scratch (or from a checkpoint).
 
@@ -319,6 +320,9 @@ class TabularSynthesizer(Estimator):
         callbacks : list of wgangp.Callback, optional
         verbose, log_every, run_dir, checkpoint_every, keep_checkpoints, resume
             As for :meth:`wgangp.WGANGP.fit`: the same training core runs both.
+        sep : str, optional
+            The CSV's separator when ``data`` is a path (default: detected
+            among ``, ; tab |``; see :func:`wgangp.tabular.frames.read_table`).
 
         Raises
         ------
@@ -326,7 +330,7 @@ class TabularSynthesizer(Estimator):
             When a loss or a parameter goes NaN/inf (with ``run_dir``, the
             divergence guard restores the last good state first).
         """
-        frame = as_frame(data)
+        frame = as_frame(data, sep=sep)
         if steps is None:
             steps = DEFAULT_STEPS
         return self._fit(
@@ -355,10 +359,11 @@ class TabularSynthesizer(Estimator):
         run_dir=None,
         checkpoint_every: int | None = None,
         keep_checkpoints: int = 3,
+        sep: str | None = None,
     ) -> TabularSynthesizer:
         """Continue training (fit first if unfitted); a loaded model resumes bit for bit."""
         return self._fit(
-            data,
+            as_frame(data, sep=sep),
             steps,
             callbacks,
             verbose=verbose,
