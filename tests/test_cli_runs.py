@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 import wgangp
@@ -105,3 +106,18 @@ def test_training_does_not_depend_on_stdout(tmp_path, redirect):
     assert "exit=0" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and "Error" not in result.stderr, result.stderr
     assert wgangp.load(tmp_path / "run" / "model.npz").n_iter_ == 30
+
+
+def test_resume_after_the_data_changed_is_refused_unless_allow_new_data(tmp_path):
+    data = tmp_path / "d.csv"
+    rows = np.random.default_rng(0).normal(size=(64, 2))
+    np.savetxt(data, rows, delimiter=",", header="a,b", comments="")
+    args = ["--hidden", "8", "--depth", "1", "--batch-size", "16", "--no-report"]
+    first = run_cli("train", "--data", data, *args, "--steps", 2, "--out", "run", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    np.savetxt(data, rows * 1000, delimiter=",", header="a,b", comments="")
+    refused = run_cli("resume", "run", "--steps", 1, cwd=tmp_path)
+    assert refused.returncode == 2 and "--allow-new-data" in refused.stderr
+    allowed = run_cli("resume", "run", "--steps", 1, "--allow-new-data", cwd=tmp_path)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "other data" in allowed.stderr and "the same shape, other values" in allowed.stderr

@@ -11,6 +11,7 @@ with an underscore.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 
 import numpy as np
@@ -348,6 +349,7 @@ class WGANGP(Estimator):
         checkpoint_every: int | None = None,
         keep_checkpoints: int = 3,
         resume=None,
+        allow_new_data: bool = False,
     ) -> WGANGP:
         """Train from scratch (or from a checkpoint) for ``steps`` generator iterations.
 
@@ -386,6 +388,10 @@ class WGANGP(Estimator):
             ``run_dir``'s last checkpoint if there is one (else start afresh).
             ``run_dir`` defaults to the resumed folder, and its
             ``history.jsonl`` is cut back to the checkpoint and continued.
+        allow_new_data : bool
+            Resume (or continue) on data other than the model was trained on
+            (its fingerprint, saved with the model, differs): refused unless
+            True, and then a warning says what changed.
 
         Returns
         -------
@@ -407,6 +413,7 @@ class WGANGP(Estimator):
             checkpoint_every=checkpoint_every,
             keep_checkpoints=keep_checkpoints,
             resume=resume,
+            allow_new_data=allow_new_data,
         )
 
     def partial_fit(
@@ -420,6 +427,7 @@ class WGANGP(Estimator):
         run_dir=None,
         checkpoint_every: int | None = None,
         keep_checkpoints: int = 3,
+        allow_new_data: bool = False,
     ) -> WGANGP:
         """Continue training for ``steps`` more iterations (fit first if unfitted).
 
@@ -439,7 +447,13 @@ class WGANGP(Estimator):
             checkpoint_every=checkpoint_every,
             keep_checkpoints=keep_checkpoints,
             partial=True,
+            allow_new_data=allow_new_data,
         )
+
+    def _data_fingerprint(self, X: np.ndarray) -> dict:
+        """Rows, columns and a hash of the float64 values (blake2b)."""
+        digest = hashlib.blake2b(np.ascontiguousarray(X, np.float64).tobytes(), digest_size=16)
+        return {"rows": int(X.shape[0]), "columns": int(X.shape[1]), "hash": digest.hexdigest()}
 
     def _iteration(self, Xs: np.ndarray, settings: dict) -> dict:
         for _ in range(settings["n_critic"]):

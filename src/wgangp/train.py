@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InvalidParameterError, NotFittedError, TrainingDiverged
+from .errors import InvalidDataError, InvalidParameterError, NotFittedError, TrainingDiverged
 from .history import History, read_history
 from .losses import PENALTIES
 from .nn import MLP
@@ -46,6 +46,7 @@ from .saving import Saving
 from .threads import ThreadPolicy
 from .validation import (
     Param,
+    check_bool,
     check_callbacks,
     check_folder,
     check_int,
@@ -298,6 +299,7 @@ class Estimator(ParamsMixin, Saving):
         resume=None,
         partial: bool = False,
         options: dict | None = None,
+        allow_new_data: bool = False,
     ):
         """``fit`` (``partial=False``) or ``partial_fit`` of any estimator.
 
@@ -320,6 +322,8 @@ class Estimator(ParamsMixin, Saving):
         if resume is not None and not isinstance(resume, bool):
             check_path(resume, "resume")
         callbacks = check_callbacks(callbacks)
+        allow_new_data = check_bool(allow_new_data, "allow_new_data")
+        options = {**options, "allow_new_data": allow_new_data}
         if resume is not None and not isinstance(resume, bool) and run_dir is None:
             if Path(resume).is_dir():
                 run_dir = resume  # resuming a run folder continues writing it
@@ -361,12 +365,16 @@ class Estimator(ParamsMixin, Saving):
             resumed = self._resumed(checkpoint)
             settings = {**resumed._validate_params(), **options}
             data = resumed._check_data(data, settings, fitted=True)
+            fingerprint = resumed._check_same_data(data, settings, f"resuming {checkpoint}")
             self._take_over(resumed, checkpoint)
+            self.data_fingerprint_ = fingerprint
             if log_every is not None:
                 self.history_.log_every = log_every
         elif continuing:
-            self._apply_params(settings)
             data = self._check_data(data, settings, fitted=True)
+            fingerprint = self._check_same_data(data, settings, "partial_fit")
+            self._apply_params(settings)
+            self.data_fingerprint_ = fingerprint
             if log_every is not None:
                 self.history_.log_every = log_every
         else:
@@ -375,6 +383,7 @@ class Estimator(ParamsMixin, Saving):
             try:
                 started = time.perf_counter()
                 note = self._initialize(data, settings)
+                self.data_fingerprint_ = self._data_fingerprint(data)
                 if verbose and note:
                     _say(f"{note} ({time.perf_counter() - started:.1f} s)")
                 self.n_iter_ = 0
@@ -387,6 +396,41 @@ class Estimator(ParamsMixin, Saving):
             callbacks, verbose, run_dir, checkpoint_every, keep_checkpoints
         )
         return self._train(self._training_data(data, settings), steps, callbacks, settings)
+
+    def _check_same_data(self, data, settings: dict, what: str) -> dict | None:
+        """The fingerprint of ``data``, refused when it is not the model's own data.
+
+        A model saved before fingerprints were recorded has none: any data
+        is taken then. With ``allow_new_data`` a warning says what changed.
+        """
+        new = self._data_fingerprint(data)
+        old = getattr(self, "data_fingerprint_", None)
+        if old is None or new is None or old == new:
+            return new
+        changes = [
+            f"{key} {old.get(key)!r} -> {new.get(key)!r}"
+            for key in ("rows", "columns")
+            if old.get(key) != new.get(key)
+        ] or ["the same shape, other values"]
+        changed = "; ".join(changes)
+        if not settings.get("allow_new_data"):
+            raise InvalidDataError(
+                f"{what}: the data differ from those this {type(self).__name__} was trained "
+                f"on ({changed}); its scaling and encoding come from the old data. Train on "
+                "the same data, fit(...) afresh, or pass allow_new_data=True "
+                "(wgangp resume --allow-new-data) to continue on these"
+            )
+        warnings.warn(
+            f"{what}: continuing on other data than this {type(self).__name__} was trained "
+            f"on ({changed}); its scaling and encoding stay those of the old data",
+            UserWarning,
+            stacklevel=5,
+        )
+        return new
+
+    def _data_fingerprint(self, data) -> dict | None:
+        """Rows, columns and a hash of the checked training data (None: not recorded)."""
+        return None
 
     def _apply_params(self, settings: dict) -> None:
         """Carry changed constructor arguments into a fitted model before it continues.

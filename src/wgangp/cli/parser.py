@@ -244,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="iterations to train (default: the rest of the run's steps)",
     )
+    p.add_argument(
+        "--allow-new-data",
+        action="store_true",
+        help="continue although the data changed since the run started (it says what changed)",
+    )
     p.set_defaults(func=cmd_resume)
 
     p = add("sample", "draw synthetic rows from a trained model", SAMPLE_EPILOG)

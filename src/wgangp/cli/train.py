@@ -76,7 +76,9 @@ class StopOnInterrupt(Callback):
             model.stop_training = True
 
 
-def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path | None) -> int:
+def _run_training(
+    model, X, cfg: dict, run_dir: Path, steps: int, resume: Path | None, allow_new_data=False
+) -> int:
     """Train ``steps`` iterations into ``run_dir`` (from the checkpoint ``resume``, if given).
 
     Prints progress and the files written, writes the report unless the
@@ -105,6 +107,7 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
                 checkpoint_every=config.checkpoint_period(cfg),
                 keep_checkpoints=cfg["keep_checkpoints"],
                 resume=resume,
+                allow_new_data=allow_new_data,
             )
         except TrainingDiverged as exc:
             raise TrainingDiverged(
@@ -290,4 +293,6 @@ def cmd_resume(args) -> int:
         X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
         model = WGANGP(**config.estimator_params(cfg))
         say(f"resuming {run_dir} from {checkpoint.name} (iteration {done}) for {steps} iterations")
-        return _run_training(model, X, cfg, run_dir, steps, resume=checkpoint)
+        return _run_training(
+            model, X, cfg, run_dir, steps, resume=checkpoint, allow_new_data=args.allow_new_data
+        )

@@ -11,6 +11,7 @@ exactly as for :class:`wgangp.WGANGP`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import numpy as np
@@ -29,7 +30,7 @@ from ..validation import (
 from . import heads, sampling
 from .checks import gradcheck_losses
 from .conditions import ConditionSampler, condition_targets
-from .frames import as_frame
+from .frames import as_frame, import_pandas, json_value
 from .heads import HeadLayout, heads_forward
 from .sampling import generate, original_conditions
 from .settings import DEFAULT_STEPS, PARAMS, auto_batch_and_pac
@@ -301,6 +302,7 @@ class TabularSynthesizer(Estimator):
         keep_checkpoints: int = 3,
         resume=None,
         sep: str | None = None,
+        allow_new_data: bool = False,
     ) -> TabularSynthesizer:
         """Train from scratch (or from a checkpoint).
 
@@ -323,6 +325,9 @@ class TabularSynthesizer(Estimator):
         sep : str, optional
             The CSV's separator when ``data`` is a path (default: detected
             among ``, ; tab |``; see :func:`wgangp.tabular.frames.read_table`).
+        allow_new_data : bool
+            As for :meth:`wgangp.WGANGP.fit`: resuming on other data than the
+            model's (by its saved fingerprint) is refused unless True.
 
         Raises
         ------
@@ -344,6 +349,7 @@ class TabularSynthesizer(Estimator):
             keep_checkpoints=keep_checkpoints,
             resume=resume,
             options=self._selection_options(eval_every, validation),
+            allow_new_data=allow_new_data,
         )
 
     def partial_fit(
@@ -360,6 +366,7 @@ class TabularSynthesizer(Estimator):
         checkpoint_every: int | None = None,
         keep_checkpoints: int = 3,
         sep: str | None = None,
+        allow_new_data: bool = False,
     ) -> TabularSynthesizer:
         """Continue training (fit first if unfitted); a loaded model resumes bit for bit."""
         return self._fit(
@@ -373,7 +380,20 @@ class TabularSynthesizer(Estimator):
             keep_checkpoints=keep_checkpoints,
             partial=True,
             options=self._selection_options(eval_every, validation),
+            allow_new_data=allow_new_data,
         )
+
+    def _data_fingerprint(self, frame) -> dict:
+        """Rows, column names and a hash of the rows (pandas' row hashes, blake2b)."""
+        pd = import_pandas()
+        rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+        digest = hashlib.blake2b(rows.tobytes(), digest_size=16)
+        digest.update(repr([json_value(c) for c in frame.columns]).encode("utf-8"))
+        return {
+            "rows": int(len(frame)),
+            "columns": [json_value(c) for c in frame.columns],
+            "hash": digest.hexdigest(),
+        }
 
     @staticmethod
     def _selection_options(eval_every, validation) -> dict:
