@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wgangp import InvalidDataError, TabularSynthesizer
+from wgangp import InvalidDataError, InvalidParameterError, TabularSynthesizer
 from wgangp.tabular import TabularTransformer
 from wgangp.tabular.frames import as_frame
 
@@ -176,3 +176,33 @@ def test_conditional_sampling_over_thousands_of_categories_is_bounded_and_fast()
     assert time.perf_counter() - start < 20
     assert peak < 300 * 2**20
     assert len(rows) == 1000 and set(rows["k"]) == {"c7"}
+
+
+# --------------------------------------------------------------------------- #
+# Sizes and array types checked up front (items 12, 18).                      #
+# --------------------------------------------------------------------------- #
+
+
+def test_sampling_more_rows_than_memory_holds_is_refused_up_front():
+    frame = pd.DataFrame({"x": np.arange(40.0), "k": ["a", "b"] * 20})
+    with pytest.raises(InvalidParameterError, match=r"sample\(n=10000000000\).*GiB.*smaller"):
+        small().fit(frame, steps=1).sample(10**10)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: __import__("scipy.sparse").sparse.csr_matrix(np.ones((8, 2))), r"toarray\(\)"),
+        (lambda: (row for row in np.ones((8, 2))), r"iterator \(generator\).*asarray"),
+        (
+            lambda: pd.DataFrame({"a": pd.array(range(8), dtype="Int64")}),
+            r"nullable columns \['a'\].*astype\('float64'\).*TabularSynthesizer",
+        ),
+    ],
+    ids=["sparse", "generator", "Int64"],
+)
+def test_arrays_wgangp_cannot_take_say_what_was_given_and_what_to_do(make, message):
+    from wgangp import WGANGP, InvalidParameterTypeError
+
+    with pytest.raises(InvalidParameterTypeError, match=message):
+        WGANGP(hidden=8, depth=1).fit(make(), steps=1)
