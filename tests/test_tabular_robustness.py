@@ -206,3 +206,26 @@ def test_arrays_wgangp_cannot_take_say_what_was_given_and_what_to_do(make, messa
 
     with pytest.raises(InvalidParameterTypeError, match=message):
         WGANGP(hidden=8, depth=1).fit(make(), steps=1)
+
+
+def test_mixtures_are_fitted_on_a_bounded_sample_and_the_time_is_logged(monkeypatch, caplog):
+    from wgangp.tabular import transformer
+
+    sizes = []
+    fit_mixture = transformer._fit_mixture
+
+    def recording(observed, n_components, rng):
+        sizes.append(observed.size)
+        return fit_mixture(observed, n_components, rng)
+
+    monkeypatch.setattr(transformer, "MIXTURE_ROWS", 500)
+    monkeypatch.setattr(transformer, "_fit_mixture", recording)
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-3, 1, 1000), rng.normal(3, 1, 1000)])
+    frame = pd.DataFrame({"x": x})
+    with caplog.at_level(logging.INFO, logger="wgangp.tabular.transformer"):
+        tt = TabularTransformer(continuous="gmm", random_state=0).fit(frame)
+    assert sizes == [500]
+    spec = tt.columns_[0]
+    assert (spec["min"], spec["max"]) == (x.min(), x.max())  # bounds from every row
+    assert "column transformer fitted on 2000 rows x 1 columns in" in caplog.text

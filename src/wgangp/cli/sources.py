@@ -66,7 +66,7 @@ def csv_header(source: str | None, n_columns: int) -> list[str]:
     default = [f"x{i}" for i in range(n_columns)]
     if not source or not source.lower().endswith(".csv") or not Path(source).is_file():
         return default
-    with open(source, newline="", encoding="utf-8") as fh:
+    with open(source, newline="", encoding="utf-8-sig") as fh:
         for row in csv.reader(fh):
             cells = [c.strip() for c in row]
             if not any(cells):
