@@ -429,3 +429,25 @@ def test_loader_errors_are_named_exceptions(tmp_path):
         toy("ring", 3)
     with pytest.raises(InvalidParameterTypeError):
         toy("8gaussians", 3.0)
+
+
+def test_load_csv_drops_a_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfx,y\n1,2\n3,4\n")
+    assert load_csv(path, columns=["x"]).ravel().tolist() == [1.0, 3.0]
+    path.write_bytes(b"\xef\xbb\xbf1,2\n3,4\n")  # headerless: the first row stays data
+    assert load_csv(path).tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_load_csv_says_when_a_first_row_of_numbers_looks_like_a_header(tmp_path, caplog):
+    path = tmp_path / "years.csv"
+    path.write_text("1990,2000\n0.5,1.5\n0.25,2.5\n0.75,3.5\n")
+    with caplog.at_level("WARNING", logger="wgangp.data"):
+        values = load_csv(path)
+    assert values.shape == (4, 2)
+    assert "line 1 (1990, 2000) is all numbers" in caplog.text
+    caplog.clear()
+    path.write_text("1,2\n3,4\n5,6\n")
+    with caplog.at_level("WARNING", logger="wgangp.data"):
+        load_csv(path)
+    assert caplog.text == ""

@@ -17,7 +17,7 @@ import pytest
 
 import wgangp
 from wgangp import TabularSynthesizer, TrainingDiverged
-from wgangp.errors import InvalidParameterError
+from wgangp.errors import InvalidDataError, InvalidParameterError
 from wgangp.history import History, read_history
 from wgangp.monitor import (
     Checkpoint,
@@ -363,3 +363,49 @@ def test_a_loop_of_short_calls_keeps_the_measured_count(monkeypatch):
     for _ in range(5):
         model.partial_fit(X, steps=1)
     assert model.history_.column("threads")[-5:].tolist() == [chosen] * 5
+
+
+# ------------------------------------------------------- data fingerprint --
+
+
+def _changed(kind, data):
+    if kind == "WGANGP":
+        return data * 1000
+    changed = data.copy()
+    changed["x"] = changed["x"] * 1000
+    return changed
+
+
+@pytest.mark.parametrize("kind", ["WGANGP", "TabularSynthesizer"])
+def test_resume_or_partial_fit_on_changed_data_is_refused_unless_allowed(kind, tmp_path):
+    data = _data(kind)
+    model = _model(kind).fit(data, steps=2, run_dir=tmp_path)
+    assert wgangp.load(wgangp.latest_checkpoint(tmp_path)).data_fingerprint_["rows"] == 64
+    with pytest.raises(InvalidDataError, match="differ from those.*other values.*allow_new_data"):
+        _model(kind).fit(_changed(kind, data), steps=1, resume=tmp_path)
+    fewer = data[:50]
+    with pytest.raises(InvalidDataError, match="rows 64 -> 50"):
+        model.partial_fit(fewer, steps=1)
+    assert model.n_iter_ == 2
+    with pytest.warns(UserWarning, match="continuing on other data.*rows 64 -> 50"):
+        _model(kind).fit(fewer, steps=1, resume=tmp_path, allow_new_data=True)
+    resumed = wgangp.load(wgangp.latest_checkpoint(tmp_path))
+    assert resumed.n_iter_ == 3 and resumed.data_fingerprint_["rows"] == 50
+    resumed.partial_fit(fewer, steps=1)  # the same data again: no word
+
+
+def test_the_translator_refuses_to_continue_on_other_domains():
+    data = _data("Translator")
+    model = _fit(_model("Translator"), data, steps=2)
+    with pytest.raises(InvalidDataError, match="allow_new_data"):
+        model.partial_fit(data[0] * 1000, data[1], steps=1)
+    assert model.n_iter_ == 2
+
+
+@pytest.mark.parametrize("kind", ["WGANGP", "TabularSynthesizer"])
+def test_a_file_without_a_fingerprint_resumes_on_any_data(kind, tmp_path):
+    model = _model(kind).fit(_data(kind), steps=2)
+    del model.data_fingerprint_  # as a file written before fingerprints
+    loaded = wgangp.load(model.save(tmp_path / "m.npz"))
+    assert loaded.data_fingerprint_ is None
+    loaded.partial_fit(_changed(kind, _data(kind)), steps=1)

@@ -17,6 +17,7 @@ from .errors import (
     InvalidParameterTypeError,
     ModelFileError,
     NotFittedError,
+    RunFolderError,
     TrainingDiverged,
     WGANGPError,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "InvalidParameterTypeError",
     "ModelFileError",
     "NotFittedError",
+    "RunFolderError",
     "TrainingDiverged",
     "WGANGPError",
     "__version__",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import logging
 import math
 import os
 import struct
@@ -52,6 +53,8 @@ _SWISSROLL_NOISE = 0.25
 _SWISSROLL_DIVISOR = 7.5
 
 RandomState = None | int | np.random.Generator
+
+logger = logging.getLogger(__name__)
 
 
 def rng_from(random_state: RandomState, name: str = "random_state") -> np.random.Generator:
@@ -315,7 +318,7 @@ def load_csv(
             f"delimiter must be a single character such as ','; got {delimiter!r}."
         )
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # a BOM is dropped
             rows = [
                 (line_number, [cell.strip() for cell in row])
                 for line_number, row in enumerate(csv.reader(handle, delimiter=delimiter), start=1)
@@ -369,9 +372,32 @@ def load_csv(
                 )
             values[i, j] = number
 
+    if header is None:
+        _warn_if_numeric_header(path, first_row, values)
     if columns is None:
         return values
     return values[:, _resolve_columns(columns, header, n_columns)]
+
+
+def _warn_if_numeric_header(path: str, first_row: list[str], values: np.ndarray) -> None:
+    """Say so when a first row of numbers that is read as data looks like a header:
+    whole numbers (years, say) over columns whose other values are not whole, or
+    far outside every column's range."""
+    first, rest = values[0], values[1:]
+    if len(rest) < 2 or not np.all(first == np.round(first)):
+        return
+    other_kind = ~np.all(rest == np.round(rest), axis=0)
+    low, high = rest.min(axis=0), rest.max(axis=0)
+    distance = np.maximum(low - first, first - high)  # > 0 outside the rest's range
+    far = distance > 10 * (high - low)
+    if np.any(other_kind) or np.all(far):
+        logger.warning(
+            "%s: line 1 (%s) is all numbers, so it is read as data, yet it looks like a "
+            "header; if it is one, name the columns with words (e.g. y%s)",
+            path,
+            ", ".join(first_row[:5]),
+            first_row[0],
+        )
 
 
 def _resolve_columns(

@@ -31,6 +31,10 @@ class ModelFileError(WGANGPError, ValueError):
     """A model file is missing, truncated, corrupt, or of an unknown format."""
 
 
+class RunFolderError(WGANGPError, ValueError):
+    """A run folder cannot be written: another run holds it, or it is not a run of ours."""
+
+
 class TrainingDiverged(WGANGPError, RuntimeError):
     """Training produced NaN or inf in a loss or a parameter."""
 

@@ -92,6 +92,28 @@ def output_activation_for(X: np.ndarray, requested: str, data_range=None) -> str
     return "tanh" if bounded else "identity"
 
 
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser, elementwise on uint64 (wrapping arithmetic)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def row_hash_sum(X: np.ndarray) -> int:
+    """The sum (mod 2**64) of a 64-bit hash of each row's float64 values.
+
+    >>> row_hash_sum(np.ones((3, 2))) == (row_hash_sum(np.ones((1, 2))) * 3) % 2**64
+    True
+    """
+    bits = np.ascontiguousarray(X, np.float64).view(np.uint64)
+    salt = np.arange(bits.shape[1], dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):
+        per_row = _mix64((_mix64(bits + salt) * (np.uint64(2) * salt + np.uint64(1))).sum(axis=1))
+        return int(per_row.sum(dtype=np.uint64))
+
+
 def default_latent_dim(n_features: int) -> int:
     """2 for data of up to 2 columns, else ``min(n_features, 128)``."""
     return 2 if n_features <= 2 else min(n_features, 128)
@@ -268,10 +290,18 @@ class WGANGP(Estimator):
         data_range = None if shard is None else shard.min_max(X.min(), X.max())
         self.output_activation_ = output_activation_for(X, self.output_activation, data_range)
         if self.scale == "standard" and self.output_activation_ != "tanh":
+            # in units of the largest magnitude first: the sd of values around
+            # 1e-300 would underflow to 0 and the column be taken as constant
+            unit = np.abs(X).max(axis=0)
+            if shard is not None:  # over all ranks' rows
+                unit = shard.column_max(unit)
+            unit[unit == 0] = 1.0
             if shard is None:
-                mean, std = X.mean(axis=0), X.std(axis=0)
-            else:  # over all ranks' rows
-                mean, std = shard.mean_std(X)
+                mean = X.mean(axis=0)
+                std = (X / unit).std(axis=0) * unit
+            else:
+                mean, std = shard.mean_std(X / unit)
+                mean, std = mean * unit, std * unit
             std[std == 0] = 1.0  # a constant column stays constant
             self.scale_mean_, self.scale_std_ = mean, std
         else:
@@ -350,6 +380,7 @@ class WGANGP(Estimator):
         keep_checkpoints: int = 3,
         resume=None,
         comm=None,
+        allow_new_data: bool = False,
     ) -> WGANGP:
         """Train from scratch (or from a checkpoint) for ``steps`` generator iterations.
 
@@ -393,6 +424,10 @@ class WGANGP(Estimator):
             ``X`` is this rank's rows; the model is the one a single process
             fitted on all ranks' rows would give (one ``Allreduce`` per
             optimizer step); rank 0 alone writes ``run_dir``. None: one process.
+        allow_new_data : bool
+            Resume (or continue) on data other than the model was trained on
+            (its fingerprint, saved with the model, differs): refused unless
+            True, and then a warning says what changed.
 
         Returns
         -------
@@ -415,6 +450,7 @@ class WGANGP(Estimator):
             keep_checkpoints=keep_checkpoints,
             resume=resume,
             comm=comm,
+            allow_new_data=allow_new_data,
         )
 
     def partial_fit(
@@ -429,6 +465,7 @@ class WGANGP(Estimator):
         checkpoint_every: int | None = None,
         keep_checkpoints: int = 3,
         comm=None,
+        allow_new_data: bool = False,
     ) -> WGANGP:
         """Continue training for ``steps`` more iterations (fit first if unfitted).
 
@@ -449,7 +486,19 @@ class WGANGP(Estimator):
             keep_checkpoints=keep_checkpoints,
             partial=True,
             comm=comm,
+            allow_new_data=allow_new_data,
         )
+
+    def _data_fingerprint(self, X: np.ndarray) -> dict:
+        """Rows, columns and a 64-bit hash of the float64 values: each row's hash,
+        summed over the rows, so that any split of the rows (a data-parallel
+        run's) adds up to the same fingerprint."""
+        return {
+            "rows": int(X.shape[0]),
+            "columns": int(X.shape[1]),
+            "hash": f"{row_hash_sum(X):016x}",
+            "additive": True,
+        }
 
     def _iteration(self, Xs: np.ndarray, settings: dict) -> dict:
         shard = self._shard

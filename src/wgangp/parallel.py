@@ -93,6 +93,10 @@ class Shard:
 
         return self.comm.allreduce(value, op=MPI.SUM)
 
+    def column_max(self, values: np.ndarray) -> np.ndarray:
+        """The elementwise largest of ``values`` over the ranks (set-up only)."""
+        return np.max(np.stack(self.comm.allgather(np.asarray(values))), axis=0)
+
     def min_max(self, low: float, high: float) -> tuple[float, float]:
         """The smallest ``low`` and the largest ``high`` over the ranks (set-up only)."""
         lows = self.comm.allgather(float(low))

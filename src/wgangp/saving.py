@@ -126,6 +126,9 @@ class Saving:
         arrays.update(extra_arrays)
         fitted = {"n_iter": self.n_iter_}
         fitted.update(self._fitted_header())
+        fingerprint = getattr(self, "data_fingerprint_", None)
+        if fingerprint is not None:
+            fitted["data"] = fingerprint  # what resuming checks the data against
         header = {
             "format": self.FORMAT_NAME,
             "format_version": self.FORMAT_VERSIONS[-1],
@@ -165,6 +168,7 @@ class Saving:
         settings = model._validate_params()
         model._restore(header, arrays, path, settings)
         model.n_iter_ = header_int(header["fitted"]["n_iter"], "fitted.n_iter")
+        model.data_fingerprint_ = _fingerprint(header["fitted"].get("data"), path)
         for net_name, net in model.networks().items():
             for i, p in enumerate(net.params):
                 stored = arrays.get(f"{net_name}/{i}")
@@ -231,6 +235,20 @@ def check_sizes(sizes, field: str, first: int, last: int) -> list:
             f"header field {field}={sizes!r} must be a list of integers >= 1 from {first} to {last}"
         )
     return sizes
+
+
+def _fingerprint(value, path) -> dict | None:
+    """The training data's fingerprint from a header (files before it have none)."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("hash"), str)
+        or isinstance(value.get("rows"), bool)
+        or not isinstance(value.get("rows"), int)
+    ):
+        raise ModelFileError(f"{path}: header field fitted.data is not a data fingerprint")
+    return value
 
 
 def _history_from_file(info, arrays: dict, path) -> History:

@@ -27,6 +27,7 @@ generator step, as in the paper's Algorithm 1.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import math
 import sys
@@ -36,17 +37,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InvalidParameterError, NotFittedError, TrainingDiverged
+from .errors import InvalidDataError, InvalidParameterError, NotFittedError, TrainingDiverged
 from .history import History, read_history
 from .losses import PENALTIES
 from .nn import MLP
 from .optim import OPTIMIZER_NAMES, Optimizer, get_optimizer
 from .parallel import Shard, check_comm
-from .runs import HISTORY_FILE, latest_checkpoint
+from .runs import HISTORY_FILE, latest_checkpoint, start_run
 from .saving import Saving
 from .threads import ThreadPolicy
 from .validation import (
     Param,
+    check_bool,
     check_callbacks,
     check_folder,
     check_int,
@@ -300,6 +302,7 @@ class Estimator(ParamsMixin, Saving):
         partial: bool = False,
         options: dict | None = None,
         comm=None,
+        allow_new_data: bool = False,
     ):
         """``fit`` (``partial=False``) or ``partial_fit`` of any estimator.
 
@@ -323,6 +326,35 @@ class Estimator(ParamsMixin, Saving):
             check_path(resume, "resume")
         callbacks = check_callbacks(callbacks)
         comm = check_comm(comm)
+        allow_new_data = check_bool(allow_new_data, "allow_new_data")
+        options = {**options, "allow_new_data": allow_new_data}
+        if resume is not None and not isinstance(resume, bool) and run_dir is None:
+            if Path(resume).is_dir():
+                run_dir = resume  # resuming a run folder continues writing it
+        args = (data, steps, callbacks, verbose, log_every, run_dir, checkpoint_every)
+        rest = (keep_checkpoints, resume, partial, options, settings, comm)
+        if run_dir is None or (comm is not None and comm.Get_rank() != 0):
+            return self._fit_checked(*args, *rest)  # rank 0 alone holds a run folder
+        with start_run(run_dir):  # one writer per folder; a failed start leaves no trace
+            return self._fit_checked(*args, *rest)
+
+    def _fit_checked(
+        self,
+        data,
+        steps,
+        callbacks,
+        verbose,
+        log_every,
+        run_dir,
+        checkpoint_every,
+        keep_checkpoints,
+        resume,
+        partial,
+        options,
+        settings,
+        comm,
+    ):
+        """:meth:`_fit` once its arguments are checked (and the run folder is held)."""
         checkpoint = None
         if resume is not None and resume is not False:
             if resume is True:
@@ -334,20 +366,24 @@ class Estimator(ParamsMixin, Saving):
                 checkpoint = latest_checkpoint(run_dir)
             else:
                 checkpoint = latest_checkpoint(resume, must_exist=True)
-                if run_dir is None and Path(resume).is_dir():
-                    run_dir = resume
         continuing = partial and self.is_fitted()
-        self._shard = None
+        shard = Shard(comm, self._rows_in(data)) if comm is not None else None
+        self._shard = shard
         if checkpoint is not None:
             resumed = self._resumed(checkpoint)
+            resumed._shard = shard
             settings = {**resumed._validate_params(), **options}
             data = resumed._check_data(data, settings, fitted=True)
+            fingerprint = resumed._check_same_data(data, settings, f"resuming {checkpoint}")
             self._take_over(resumed, checkpoint)
+            self.data_fingerprint_ = fingerprint
             if log_every is not None:
                 self.history_.log_every = log_every
         elif continuing:
-            self._apply_params(settings)
             data = self._check_data(data, settings, fitted=True)
+            fingerprint = self._check_same_data(data, settings, "partial_fit")
+            self._apply_params(settings)
+            self.data_fingerprint_ = fingerprint
             if log_every is not None:
                 self.history_.log_every = log_every
         else:
@@ -355,13 +391,13 @@ class Estimator(ParamsMixin, Saving):
             before = dict(self.__dict__)
             try:
                 started = time.perf_counter()
-                self._shard = Shard(comm, self._rows_in(data)) if comm is not None else None
                 note = self._initialize(data, settings)
                 if self._shard is not None:  # every rank starts from rank 0's state
                     self._shard.broadcast_arrays(self.state_arrays())
                     self._rng.bit_generator.state = self._shard.broadcast(
                         self._rng.bit_generator.state
                     )
+                self.data_fingerprint_ = self._fingerprint(data)
                 if verbose and note:
                     _say(f"{note} ({time.perf_counter() - started:.1f} s)")
                 self.n_iter_ = 0
@@ -370,8 +406,6 @@ class Estimator(ParamsMixin, Saving):
                 self.__dict__.clear()
                 self.__dict__.update(before)
                 raise
-        if comm is not None and self._shard is None:
-            self._shard = Shard(comm, self._rows_in(data))
         if self._shard is not None and self._shard.rank != 0:
             verbose, run_dir = 0, None  # rank 0 alone writes and prints
         callbacks = self._build_callbacks(
@@ -385,6 +419,55 @@ class Estimator(ParamsMixin, Saving):
     def _rows_in(self, data) -> int:
         """Rows of checked training data (this rank's share in a data-parallel run)."""
         return len(data)
+
+    def _check_same_data(self, data, settings: dict, what: str) -> dict | None:
+        """The fingerprint of ``data``, refused when it is not the model's own data.
+
+        A model saved before fingerprints were recorded has none: any data
+        is taken then. With ``allow_new_data`` a warning says what changed.
+        """
+        new = self._fingerprint(data)
+        old = getattr(self, "data_fingerprint_", None)
+        if old is None or new is None or old == new:
+            return new
+        changes = [
+            f"{key} {old.get(key)!r} -> {new.get(key)!r}"
+            for key in ("rows", "columns")
+            if old.get(key) != new.get(key)
+        ] or ["the same shape, other values"]
+        changed = "; ".join(changes)
+        if not settings.get("allow_new_data"):
+            raise InvalidDataError(
+                f"{what}: the data differ from those this {type(self).__name__} was trained "
+                f"on ({changed}); its scaling and encoding come from the old data. Train on "
+                "the same data, fit(...) afresh, or pass allow_new_data=True "
+                "(wgangp resume --allow-new-data) to continue on these"
+            )
+        warnings.warn(
+            f"{what}: continuing on other data than this {type(self).__name__} was trained "
+            f"on ({changed}); its scaling and encoding stay those of the old data",
+            UserWarning,
+            stacklevel=5,
+        )
+        return new
+
+    def _fingerprint(self, data) -> dict | None:
+        """The training data's fingerprint: of all ranks' rows in a data-parallel run."""
+        own = self._data_fingerprint(data)
+        shard = getattr(self, "_shard", None)
+        if own is None or shard is None:
+            return own
+        parts = shard.comm.allgather(own)
+        rows = sum(int(part["rows"]) for part in parts)
+        if own.get("additive"):  # a sum over rows: the single process's fingerprint
+            total = sum(int(part["hash"], 16) for part in parts) % 2**64
+            return {**own, "rows": rows, "hash": f"{total:016x}"}
+        joined = "".join(str(part["hash"]) for part in parts).encode("ascii")
+        return {**own, "rows": rows, "hash": hashlib.blake2b(joined, digest_size=16).hexdigest()}
+
+    def _data_fingerprint(self, data) -> dict | None:
+        """Rows, columns and a hash of the checked training data (None: not recorded)."""
+        return None
 
     def _apply_params(self, settings: dict) -> None:
         """Carry changed constructor arguments into a fitted model before it continues.

@@ -14,6 +14,7 @@ are the training core's, as for :class:`wgangp.WGANGP`.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 
 import numpy as np
@@ -200,6 +201,23 @@ class Translator(Estimator):
         if not fitted:
             self._check_trainable(A, B, settings)
         return A, B
+
+    def _data_fingerprint(self, data) -> dict:
+        """Rows (of both domains together), columns and a hash (blake2b) of both
+        domains' float64 values, each domain's size included."""
+        digest = hashlib.blake2b(digest_size=16)
+        for X in data:
+            digest.update(repr(X.shape).encode("ascii"))
+            digest.update(np.ascontiguousarray(X, np.float64).tobytes())
+        A, B = data
+        return {
+            "rows": int(A.shape[0] + B.shape[0]),
+            "columns": int(A.shape[1]),
+            "hash": digest.hexdigest(),
+        }
+
+    def _rows_in(self, data) -> int:
+        return len(data[0])
 
     def _check_trainable(self, A: np.ndarray, B: np.ndarray, settings: dict) -> None:
         """Refuse data whose scaling overflows and networks beyond this machine's memory."""

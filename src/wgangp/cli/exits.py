@@ -1,6 +1,11 @@
-"""How a command ends: the exit codes, the usage error, and errors told in one line."""
+"""How a command ends: the exit codes, the usage error, errors told in one line, and
+output that never fails a command."""
 
 from __future__ import annotations
+
+import contextlib
+import os
+import sys
 
 from .. import config
 from ..errors import (
@@ -9,6 +14,7 @@ from ..errors import (
     InvalidParameterTypeError,
     ModelFileError,
     NotFittedError,
+    RunFolderError,
     WGANGPError,
 )
 
@@ -29,6 +35,7 @@ USAGE_ERRORS = (
     InvalidDataError,
     ModelFileError,
     NotFittedError,
+    RunFolderError,
     FileNotFoundError,
     IsADirectoryError,
     NotADirectoryError,
@@ -44,3 +51,36 @@ def one_line(exc: BaseException) -> str:
         if not isinstance(exc, (*USAGE_ERRORS, ImportError, WGANGPError)):
             text = f"{type(exc).__name__}: {text}"
     return " ".join(text.split())
+
+
+_stdout_failed = False
+
+
+def say(*parts, **kwargs) -> None:
+    """``print`` to stdout that never fails the command.
+
+    Training must not depend on the terminal: with stdout closed, full
+    (``>/dev/full``) or a pipe whose reader left (``| head -1``), the output
+    is dropped from then on (stdout is pointed at the null device, so that
+    Python's own flush at exit stays quiet) and the command carries on.
+    """
+    global _stdout_failed
+    kwargs.pop("flush", None)
+    if _stdout_failed or sys.stdout is None:
+        return
+    try:
+        print(*parts, **kwargs, file=sys.stdout, flush=True)
+    except (OSError, ValueError):  # ValueError: stdout was closed
+        _stdout_failed = True
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+
+
+def stdout_is_terminal() -> bool:
+    """Whether stdout is an open terminal (False when it is closed or missing)."""
+    try:
+        return sys.stdout is not None and sys.stdout.isatty()
+    except (OSError, ValueError):
+        return False

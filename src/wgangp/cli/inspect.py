@@ -18,7 +18,7 @@ from ..modelfile import load
 from ..runs import HISTORY_FILE, run_dir_of
 from ..tabular import TabularSynthesizer
 from ..tabular.frames import as_frame
-from .exits import EXIT_FAILURE, EXIT_OK, UsageError
+from .exits import EXIT_FAILURE, EXIT_OK, UsageError, say
 from .sources import (
     DATA_SUFFIXES,
     csv_header,
@@ -51,7 +51,7 @@ def cmd_sample(args) -> int:
         cfg = run_config(run_dir_of(path))
         header = csv_header(cfg["data"] if cfg else None, samples.shape[1])
         np.savetxt(out, samples, delimiter=",", header=",".join(header), comments="", fmt="%.9g")
-    print(f"wrote {args.n} samples x {samples.shape[1]} columns to {out} (model: {path})")
+    say(f"wrote {args.n} samples x {samples.shape[1]} columns to {out} (model: {path})")
     return EXIT_OK
 
 
@@ -77,10 +77,10 @@ def cmd_evaluate(args) -> int:
             "data": source,
             "metrics": [{k: _json_number(v) for k, v in r.items()} for r in rows],
         }
-        print(json.dumps(doc, indent=2))
+        say(json.dumps(doc, indent=2))
     else:
-        print(f"{path} (iteration {model.n_iter_}) against {source}\n")
-        print(format_metrics(rows))
+        say(f"{path} (iteration {model.n_iter_}) against {source}\n")
+        say(format_metrics(rows))
     return EXIT_OK
 
 
@@ -108,7 +108,7 @@ def cmd_report(args) -> int:
 
         real = as_frame(args.data, "--data")
         out = write_tabular_report(run_dir, model, real, target=args.target)
-        print(f"report: {out}")
+        say(f"report: {out}")
         return EXIT_OK
     source, X_real = evaluation_data(args.data, run_dir)
     from ..report import write_report
@@ -116,7 +116,7 @@ def cmd_report(args) -> int:
     history_file = run_dir / HISTORY_FILE
     history = read_history(history_file) if history_file.is_file() else None
     out = write_report(run_dir, model, X_real=X_real, history=history, data_name=data_name(source))
-    print(f"report: {out}")
+    say(f"report: {out}")
     return EXIT_OK
 
 
@@ -139,10 +139,10 @@ def cmd_gradcheck(args) -> int:
 
     result = gradcheck(model, n_samples=args.samples)
     if args.json:
-        print(json.dumps({"model": what, **result.to_dict()}, indent=2, default=_json_number))
+        say(json.dumps({"model": what, **result.to_dict()}, indent=2, default=_json_number))
     else:
-        print(f"gradcheck of {what}\n")
-        print(result)
+        say(f"gradcheck of {what}\n")
+        say(result)
     return EXIT_OK if result.passed else EXIT_FAILURE
 
 
@@ -155,11 +155,11 @@ def cmd_diagnose(args) -> int:
 
     findings = diagnose(history)
     if args.json:
-        print(json.dumps([f.to_dict() for f in findings], indent=2))
+        say(json.dumps([f.to_dict() for f in findings], indent=2))
         return EXIT_OK
     if not findings:
-        print(f"{history}: no problems found")
+        say(f"{history}: no problems found")
         return EXIT_OK
-    print(f"{history}: {len(findings)} finding(s)\n")
-    print("\n\n".join(str(f) for f in findings))
+    say(f"{history}: {len(findings)} finding(s)\n")
+    say("\n\n".join(str(f) for f in findings))
     return EXIT_OK

@@ -86,6 +86,11 @@ def _synthesizer_flags(p) -> None:
             metavar={"int": "N", "float": "X"}[spec.kind] + (f"|{spec.auto}" if spec.auto else ""),
             help=f"synthesizer's {spec.help} (default: wgangp.TabularSynthesizer's)",
         )
+    p.add_argument(
+        "--sep",
+        metavar="CHAR",
+        help="the table's separator, e.g. ';' or '\\t' (default: detected)",
+    )
 
 
 TRAIN_EPILOG = """\
@@ -243,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_typed("steps", config.RUN_PARAMS["steps"]),
         metavar="N",
         help="iterations to train (default: the rest of the run's steps)",
+    )
+    p.add_argument(
+        "--allow-new-data",
+        action="store_true",
+        help="continue although the data changed since the run started (it says what changed)",
     )
     p.set_defaults(func=cmd_resume)
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import csv
+import shlex
 from pathlib import Path
 
 import numpy as np
 
 from .. import config
 from ..data import TOY_DATASETS
-from ..runs import CHECKPOINT_DIR, CONFIG_FILE, MODEL_FILE, list_checkpoints
+from ..runs import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    MARKER_FILE,
+    MODEL_FILE,
+    foreign_files,
+    is_run_dir,
+    list_checkpoints,
+)
 from .exits import UsageError
 
 DATA_NAMES = (*TOY_DATASETS, "digits")
@@ -57,7 +66,7 @@ def csv_header(source: str | None, n_columns: int) -> list[str]:
     default = [f"x{i}" for i in range(n_columns)]
     if not source or not source.lower().endswith(".csv") or not Path(source).is_file():
         return default
-    with open(source, newline="", encoding="utf-8") as fh:
+    with open(source, newline="", encoding="utf-8-sig") as fh:
         for row in csv.reader(fh):
             cells = [c.strip() for c in row]
             if not any(cells):
@@ -113,3 +122,25 @@ def evaluation_data(source: str | None, run_dir: Path) -> tuple[str, np.ndarray]
     n_rows = cfg["n_rows"] if cfg else config.defaults()["n_rows"]
     seed = (cfg["seed"] if cfg else 0) + 1  # fresh rows, not the training draw
     return source, load_data(source, n_rows, seed)
+
+
+def check_out(run_dir: Path, overwrite: bool, flag: str = "--out") -> None:
+    """Refuse a run folder to write that holds a run (unless ``--overwrite``) or files
+    not ours (always: ``--overwrite`` deletes only a run's own files)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"{flag} {run_dir} exists and is not a folder")
+    quoted = shlex.quote(str(run_dir))
+    if is_run_dir(run_dir) and not overwrite:
+        raise UsageError(
+            f"{run_dir} already holds a run; choose another {flag}, or pass --overwrite "
+            f"to replace it (a WGAN-GP run continues with 'wgangp resume {quoted}')"
+        )
+    foreign = foreign_files(run_dir)
+    if foreign:
+        raise UsageError(
+            f"{flag} {run_dir} holds {', '.join(foreign[:4])}"
+            f"{' and more' if len(foreign) > 4 else ''} but is not a run folder of wgangp "
+            f"(no {MARKER_FILE}); a run would overwrite them, and --overwrite deletes only "
+            f"a run's own files. Choose another {flag} (an older wgangp's run continues "
+            f"with 'wgangp resume {quoted}')"
+        )

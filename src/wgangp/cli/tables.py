@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runs import MODEL_FILE, clear_run, is_run_dir
-from .exits import EXIT_OK, UsageError
+from ..runs import MODEL_FILE, clear_run, is_marked, start_run
+from .exits import EXIT_OK, UsageError, say
+from .sources import check_out
 
 
 def _table_path(value: str, command: str) -> Path:
@@ -38,18 +39,11 @@ def _synthesizer_params(args) -> dict:
 def cmd_fit_table(args) -> int:
     data = _table_path(args.data, "fit-table")
     run_dir = Path(args.out) if args.out else Path("runs") / data.stem
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UsageError(f"--out {run_dir} exists and is not a folder")
-    if is_run_dir(run_dir):
-        if not args.overwrite:
-            raise UsageError(
-                f"{run_dir} already holds a run; choose another --out or pass --overwrite"
-            )
-        clear_run(run_dir)
+    check_out(run_dir, args.overwrite)
     from ..tabular import TabularSynthesizer
     from ..tabular.frames import as_frame
 
-    frame = as_frame(str(data))
+    frame = as_frame(str(data), "data", sep=args.sep)
     discrete = None
     if args.discrete is not None:
         discrete = [c.strip() for c in args.discrete.split(",") if c.strip()]
@@ -66,27 +60,30 @@ def cmd_fit_table(args) -> int:
     synth = TabularSynthesizer(
         discrete_columns=discrete, random_state=args.seed, **_synthesizer_params(args)
     )
-    print(
-        f"fitting a table model on {data.name} ({frame.shape[0]} rows x {frame.shape[1]} "
-        f"columns) into {run_dir}",
-        flush=True,
-    )
-    with np.errstate(all="ignore"):
-        synth.fit(frame, steps=args.steps, verbose=1, run_dir=run_dir)
-    synth.save(run_dir / MODEL_FILE)
-    print(f"model:  {run_dir / MODEL_FILE}")
+    with start_run(run_dir):  # locked; a start that fails leaves the folder as it was
+        check_out(run_dir, args.overwrite)
+        if is_marked(run_dir):
+            clear_run(run_dir)  # the run being replaced, or what a killed start left
+        say(
+            f"fitting a table model on {data.name} ({frame.shape[0]} rows x "
+            f"{frame.shape[1]} columns) into {run_dir}"
+        )
+        with np.errstate(all="ignore"):
+            synth.fit(frame, steps=args.steps, verbose=1, run_dir=run_dir)
+        synth.save(run_dir / MODEL_FILE)
+    say(f"model:  {run_dir / MODEL_FILE}")
     if args.report:
         try:
             from ..report import write_tabular_report
 
             path = write_tabular_report(run_dir, synth, frame, target=args.target)
         except ImportError as exc:
-            print(f"report: skipped ({exc})")
+            say(f"report: skipped ({exc})")
         else:
-            print(f"report: {path}")
+            say(f"report: {path}")
     quoted = shlex.quote(str(run_dir))
     out = shlex.quote(str(run_dir / "synthetic.csv"))
-    print(f"next:   wgangp sample {quoted} -n 1000 -o {out}")
+    say(f"next:   wgangp sample {quoted} -n 1000 -o {out}")
     return EXIT_OK
 
 
@@ -110,13 +107,14 @@ def cmd_augment(args) -> int:
             verbose=1,
             run_dir=args.save,
             mark_synthetic=args.mark_synthetic,
+            sep=args.sep,
             **params,
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     augmented.to_csv(out, index=False)
-    print(f"{len(augmented)} rows, real then {args.rows} synthetic, written to {out}\n")
+    say(f"{len(augmented)} rows, real then {args.rows} synthetic, written to {out}\n")
     if args.save:
-        print(f"synthesizer: {Path(args.save) / MODEL_FILE}")
-    print(f"holdout scores of a classifier of {args.target!r}, without and with the rows:")
-    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+        say(f"synthesizer: {Path(args.save) / MODEL_FILE}")
+    say(f"holdout scores of a classifier of {args.target!r}, without and with the rows:")
+    say(table.to_string(float_format=lambda v: f"{v:.4f}"))
     return EXIT_OK

@@ -27,13 +27,15 @@ from ..runs import (
     CONFIG_FILE,
     HISTORY_FILE,
     MODEL_FILE,
+    RunLock,
     clear_run,
-    is_run_dir,
+    is_marked,
     list_checkpoints,
+    start_run,
 )
 from ..train import Callback
-from .exits import EXIT_INTERRUPTED, EXIT_OK, UsageError, one_line
-from .sources import DATA_NAMES, check_data_source, data_name, load_data, run_config
+from .exits import EXIT_INTERRUPTED, EXIT_OK, UsageError, one_line, say
+from .sources import DATA_NAMES, check_data_source, check_out, data_name, load_data, run_config
 
 # --------------------------------------------------------------------------- #
 # Training with progress lines and a clean Ctrl-C.                            #
@@ -74,7 +76,9 @@ class StopOnInterrupt(Callback):
             model.stop_training = True
 
 
-def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path | None) -> int:
+def _run_training(
+    model, X, cfg: dict, run_dir: Path, steps: int, resume: Path | None, allow_new_data=False
+) -> int:
     """Train ``steps`` iterations into ``run_dir`` (from the checkpoint ``resume``, if given).
 
     Prints progress and the files written, writes the report unless the
@@ -103,6 +107,7 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
                 checkpoint_every=config.checkpoint_period(cfg),
                 keep_checkpoints=cfg["keep_checkpoints"],
                 resume=resume,
+                allow_new_data=allow_new_data,
             )
         except TrainingDiverged as exc:
             raise TrainingDiverged(
@@ -113,7 +118,7 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
         model.save(run_dir / MODEL_FILE)
     seconds = time.perf_counter() - start
     if stop.requested:
-        print(
+        say(
             f"interrupted at iteration {model.n_iter_}; checkpoint: {model.last_checkpoint_}\n"
             f"continue with: wgangp resume {shlex.quote(str(run_dir))}",
             flush=True,
@@ -124,12 +129,12 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
         for r in model.history_
         if r["iteration"] > model.n_iter_ - steps
     )
-    print(
+    say(
         f"trained {model.n_iter_} iterations in total ({steps} in {seconds:.1f} s wall clock; "
         f"{in_iterations:.1f} s in the logged iterations, the report's time in iterations)"
     )
-    print(f"model:  {run_dir / MODEL_FILE}")
-    print(f"config: {run_dir / CONFIG_FILE}")
+    say(f"model:  {run_dir / MODEL_FILE}")
+    say(f"config: {run_dir / CONFIG_FILE}")
     if cfg["report"]:
         try:
             from ..report import write_report
@@ -140,12 +145,12 @@ def _run_training(model, X, cfg: dict, run_dir: Path, steps: int, resume: Path |
                 run_dir, model, X_real=X, history=history, data_name=data_name(cfg["data"])
             )
         except ImportError as exc:
-            print(f"report: skipped ({one_line(exc)})")
+            say(f"report: skipped ({one_line(exc)})")
         else:
-            print(f"report: {path}")
+            say(f"report: {path}")
     quoted = shlex.quote(str(run_dir))
     out = shlex.quote(str(run_dir / "samples.csv"))  # inside the new run: never the input
-    print(f"next:   wgangp sample {quoted} -n 1000 -o {out}   |   wgangp evaluate {quoted}")
+    say(f"next:   wgangp sample {quoted} -n 1000 -o {out}   |   wgangp evaluate {quoted}")
     return EXIT_OK
 
 
@@ -224,35 +229,30 @@ def cmd_train(args) -> int:
     if cfg["data"] is None:
         raise UsageError("no data: pass --data (e.g. --data 8gaussians) or set data in --config")
     if args.print_config:
-        print(config.dumps(cfg), end="")
+        say(config.dumps(cfg), end="")
         return EXIT_OK
     label = Path(cfg["data"]).stem if cfg["data"] not in DATA_NAMES else cfg["data"]
     run_dir = Path(args.out) if args.out else Path("runs") / label
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UsageError(f"--out {run_dir} exists and is not a folder")
-    if is_run_dir(run_dir):
-        if not args.overwrite:
-            quoted = shlex.quote(str(run_dir))
-            raise UsageError(
-                f"{run_dir} already holds a run; continue it with 'wgangp resume {quoted}', "
-                "choose another --out, or pass --overwrite to replace it"
-            )
-        clear_run(run_dir)
+    check_out(run_dir, args.overwrite)
     X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
     model = WGANGP(**config.estimator_params(cfg))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.write(
-        cfg,
-        run_dir / CONFIG_FILE,
-        command=f"wgangp train --config {run_dir / CONFIG_FILE} --out NEW_RUN_DIR",
-    )
-    source = cfg["data"] if cfg["data"] in DATA_NAMES else Path(cfg["data"]).name
-    print(
-        f"training WGAN-GP on {source} ({X.shape[0]} rows x {X.shape[1]} columns) for "
-        f"{cfg['steps']} iterations into {run_dir}",
-        flush=True,
-    )
-    return _run_training(model, X, cfg, run_dir, cfg["steps"], resume=None)
+    # Locked from here to the end; a start that fails before its first
+    # checkpoint leaves the folder as it was.
+    with start_run(run_dir):
+        check_out(run_dir, args.overwrite)  # again, now that no one else can write it
+        if is_marked(run_dir):
+            clear_run(run_dir)  # the run being replaced, or what a killed start left
+        config.write(
+            cfg,
+            run_dir / CONFIG_FILE,
+            command=f"wgangp train --config {run_dir / CONFIG_FILE} --out NEW_RUN_DIR",
+        )
+        source = cfg["data"] if cfg["data"] in DATA_NAMES else Path(cfg["data"]).name
+        say(
+            f"training WGAN-GP on {source} ({X.shape[0]} rows x {X.shape[1]} columns) for "
+            f"{cfg['steps']} iterations into {run_dir}"
+        )
+        return _run_training(model, X, cfg, run_dir, cfg["steps"], resume=None)
 
 
 def cmd_resume(args) -> int:
@@ -263,36 +263,36 @@ def cmd_resume(args) -> int:
             f"{run_dir} is not a run folder (no {CONFIG_FILE}); start one with "
             f"'wgangp train --data ... --out {run_dir}'"
         )
-    checkpoints = list_checkpoints(run_dir / CHECKPOINT_DIR)
-    if not checkpoints:
-        raise UsageError(
-            f"{run_dir} has no checkpoint to resume from ({CHECKPOINT_DIR}/ckpt-*.npz); "
-            f"start it again with 'wgangp train --config {run_dir / CONFIG_FILE} "
-            f"--out {run_dir} --overwrite'"
+    with RunLock(run_dir):  # one writer: config.toml and the training below
+        checkpoints = list_checkpoints(run_dir / CHECKPOINT_DIR)
+        if not checkpoints:
+            raise UsageError(
+                f"{run_dir} has no checkpoint to resume from ({CHECKPOINT_DIR}/ckpt-*.npz); "
+                f"start it again with 'wgangp train --config {run_dir / CONFIG_FILE} "
+                f"--out {run_dir}'"
+            )
+        checkpoint = checkpoints[-1]
+        done = load(checkpoint).n_iter_
+        if args.steps is not None:
+            steps = args.steps
+        elif done >= cfg["steps"]:
+            say(
+                f"{run_dir} is complete ({done} of {cfg['steps']} iterations); "
+                "pass --steps N to train N more"
+            )
+            return EXIT_OK
+        else:
+            steps = cfg["steps"] - done
+        if done + steps != cfg["steps"]:
+            cfg["steps"] = done + steps  # config.toml keeps reproducing the whole run
+            config.write(
+                cfg,
+                run_dir / CONFIG_FILE,
+                command=f"wgangp train --config {run_dir / CONFIG_FILE} --out NEW_RUN_DIR",
+            )
+        X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
+        model = WGANGP(**config.estimator_params(cfg))
+        say(f"resuming {run_dir} from {checkpoint.name} (iteration {done}) for {steps} iterations")
+        return _run_training(
+            model, X, cfg, run_dir, steps, resume=checkpoint, allow_new_data=args.allow_new_data
         )
-    checkpoint = checkpoints[-1]
-    done = load(checkpoint).n_iter_
-    if args.steps is not None:
-        steps = args.steps
-    elif done >= cfg["steps"]:
-        print(
-            f"{run_dir} is complete ({done} of {cfg['steps']} iterations); "
-            "pass --steps N to train N more"
-        )
-        return EXIT_OK
-    else:
-        steps = cfg["steps"] - done
-    if done + steps != cfg["steps"]:
-        cfg["steps"] = done + steps  # config.toml keeps reproducing the whole run
-        config.write(
-            cfg,
-            run_dir / CONFIG_FILE,
-            command=f"wgangp train --config {run_dir / CONFIG_FILE} --out NEW_RUN_DIR",
-        )
-    X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
-    model = WGANGP(**config.estimator_params(cfg))
-    print(
-        f"resuming {run_dir} from {checkpoint.name} (iteration {done}) for {steps} iterations",
-        flush=True,
-    )
-    return _run_training(model, X, cfg, run_dir, steps, resume=checkpoint)

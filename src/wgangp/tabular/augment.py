@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InvalidDataError, InvalidParameterError
-from ..runs import MODEL_FILE
+from ..runs import MODEL_FILE, start_run
 from ..validation import check_float, check_int
 from .frames import as_frame, import_pandas, json_value
 from .scores import CLASS_MAX_VALUES, feature_matrix, infer_discrete_columns, is_class_target
@@ -55,6 +55,7 @@ def augment(
     verbose: int = 0,
     run_dir=None,
     mark_synthetic: str | None = None,
+    sep: str | None = None,
     **synthesizer_params,
 ):
     """Add synthetic rows of a classification table and show whether they help.
@@ -88,6 +89,8 @@ def augment(
         later (``wgangp sample RUN_DIR``).
     mark_synthetic : str, optional
         Add a column of this name, False on real rows and True on synthetic ones.
+    sep : str, optional
+        The CSV's separator when ``data`` is a path (default: detected).
     **synthesizer_params
         Passed to :class:`TabularSynthesizer`.
 
@@ -104,7 +107,7 @@ def augment(
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, recall_score
 
-    frame = as_frame(data)
+    frame = as_frame(data, sep=sep)
     if target not in frame.columns:
         raise InvalidParameterError(
             f"target={target!r} is not a column; columns are {list(frame.columns)}"
@@ -150,9 +153,12 @@ def augment(
         discrete = infer_discrete_columns(frame)
     discrete = list(dict.fromkeys([*discrete, target]))
     synth = TabularSynthesizer(discrete_columns=discrete, random_state=seed, **synthesizer_params)
-    synth.fit(train, steps=steps, verbose=verbose, run_dir=run_dir)
-    if run_dir is not None:
-        synth.save(Path(run_dir) / MODEL_FILE)
+    if run_dir is None:
+        synth.fit(train, steps=steps, verbose=verbose)
+    else:
+        with start_run(run_dir):  # one writer from the fit to the saved model
+            synth.fit(train, steps=steps, verbose=verbose, run_dir=run_dir)
+            synth.save(Path(run_dir) / MODEL_FILE)
     train_counts = train[target].value_counts()
     plan = allocate_rows({k: int(v) for k, v in train_counts.items()}, rows, minority)
     parts = [

@@ -1,18 +1,27 @@
-"""DataFrames in and out of the tabular estimators: reading, checking, JSON values.
+"""DataFrames in and out of the tabular estimators: reading CSV files, checking, JSON values.
+
+Every table wgangp reads goes through :func:`as_frame` (and a CSV through
+:func:`read_table`), here and nowhere else.
 
 pandas (``pip install wgangp[tabular]``) is imported when needed.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import codecs
+import csv
+import logging
+import os
+import re
 
 import numpy as np
 
-from ..errors import InvalidDataError, InvalidParameterTypeError
-from ..validation import require
+from ..errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
+from ..validation import check_path, require
 
-__all__ = ["as_frame", "import_pandas", "json_value"]
+__all__ = ["SEPARATORS", "as_frame", "import_pandas", "json_value", "read_table"]
+
+logger = logging.getLogger(__name__)
 
 
 def import_pandas():
@@ -20,14 +29,21 @@ def import_pandas():
     return require("pandas", "tabular", "wgangp.tabular")
 
 
-def as_frame(data, name: str = "data"):
-    """A DataFrame from a DataFrame or a CSV path; validated once, here."""
+def as_frame(data, name: str = "data", sep: str | None = None):
+    """A DataFrame from a DataFrame or a CSV path; validated once, here.
+
+    A CSV is read by :func:`read_table` (dialect detected unless ``sep``).
+    Refused, with what to do: no rows or columns, duplicated or tuple column
+    names, and columns a table cannot hold as it is (dicts, lists, bytes,
+    complex numbers, intervals).
+    """
     pd = import_pandas()
-    if isinstance(data, (str, Path)):
-        path = Path(data)
-        if not path.is_file():
-            raise InvalidDataError(f"{name}={str(data)!r} is not a file; pass a DataFrame or a CSV")
-        data = pd.read_csv(path)
+    if isinstance(data, (str, os.PathLike)):
+        data = read_table(data, name, sep)
+    elif sep is not None:
+        raise InvalidParameterError(
+            f"sep={sep!r} applies to a CSV path only; {name} is a {type(data).__name__}"
+        )
     if not isinstance(data, pd.DataFrame):
         raise InvalidParameterTypeError(
             f"{name} must be a pandas DataFrame or a CSV path; got {type(data).__name__}"
@@ -37,7 +53,164 @@ def as_frame(data, name: str = "data"):
     if not data.columns.is_unique:
         dup = list(data.columns[data.columns.duplicated()])
         raise InvalidDataError(f"{name} has duplicated column names {dup}; rename them")
+    odd = [c for c in data.columns if not isinstance(c, (str, int, float, np.integer, np.floating))]
+    if odd:
+        raise InvalidDataError(
+            f"{name} has column names that are not text or numbers ({odd[:3]}, e.g. of a "
+            f"MultiIndex); name each column, e.g. {name}.columns = "
+            f"['_'.join(map(str, c)) for c in {name}.columns]"
+        )
+    for column in data.columns:
+        _check_cells(data[column], name)
     return data
+
+
+_CELL_FIXES = {
+    "dict": "turn them into text (json.dumps) or into columns of their own",
+    "list": "turn them into text (json.dumps) or into columns of their own",
+    "tuple": "turn them into text or into columns of their own",
+    "set": "turn them into text or into columns of their own",
+    "ndarray": "turn them into text or into columns of their own",
+    "bytes": "decode them to text first (.str.decode('utf-8'))",
+    "complex": "split them into a real and an imaginary column",
+    "Interval": "convert them to text (.astype(str)) or to left and right columns",
+}
+
+
+def _check_cells(series, name: str) -> None:
+    """Refuse a column whose values a table cannot hold, naming a row and the fix."""
+    pd = import_pandas()
+    dtype = series.dtype
+    if isinstance(dtype, pd.IntervalDtype):
+        kind = "Interval"
+    elif isinstance(dtype, np.dtype) and dtype.kind == "c":
+        kind = "complex"
+    elif isinstance(dtype, np.dtype) and dtype.kind == "O":
+        kinds = series.map(lambda v: type(v).__name__)
+        bad = kinds.isin(list(_CELL_FIXES))
+        if not bad.any():
+            return
+        row = bad.to_numpy().argmax()
+        kind = kinds.iloc[row]
+        example = repr(series.iloc[row])
+        if len(example) > 40:
+            example = example[:37] + "..."
+        raise InvalidDataError(
+            f"{name} column {series.name!r} holds {kind} values (row {row}: {example}); a "
+            f"table cell must be a number, text, a boolean or missing: {_CELL_FIXES[kind]}"
+        )
+    else:
+        return
+    raise InvalidDataError(
+        f"{name} column {series.name!r} has dtype {dtype} ({kind} values), which the "
+        f"synthesizer cannot give back as it is: {_CELL_FIXES[kind]}"
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Reading a CSV file.                                                         #
+# --------------------------------------------------------------------------- #
+
+SEPARATORS = ",;\t|"
+"""Separators :func:`read_table` detects."""
+
+SAMPLE_BYTES = 1 << 16
+
+
+def read_table(path, name: str = "data", sep: str | None = None):
+    """A CSV file as a DataFrame, with its dialect detected and its faults named.
+
+    The separator is detected among ``, ; tab |`` from the first 64 kB (the
+    standard library's :class:`csv.Sniffer`) unless ``sep`` is given; a
+    UTF-8 byte-order mark is dropped; quoted thousands (``"1,000"``) in a
+    comma-separated file are numbers, and a semicolon-separated file with
+    decimal commas (``1,5``) reads them as numbers. The first row is the
+    header; when it is all numbers, a warning says so.
+
+    Raises
+    ------
+    InvalidDataError
+        For a missing, empty, binary (not UTF-8) or ragged file, naming it
+        and the fix.
+    """
+    pd = import_pandas()
+    path = check_path(path, name)
+    if not path.is_file():
+        raise InvalidDataError(f"{name}={str(path)!r} is not a file; pass a DataFrame or a CSV")
+    if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in '"\n\r'):
+        raise InvalidParameterError(
+            f"sep={sep!r} must be one character such as ',', ';' or '\\t' (or None: detect it)"
+        )
+    with open(path, "rb") as fh:
+        head = fh.read(SAMPLE_BYTES)
+    try:
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        text = None
+        reason = f"byte {exc.start}: {exc.reason}"
+    else:
+        reason = "it holds NUL bytes" if "\x00" in text else None
+    if reason is not None:
+        raise InvalidDataError(
+            f"{name}={str(path)!r} is not UTF-8 text ({reason}); is it a binary file? "
+            "Save the table as a UTF-8 CSV"
+        )
+    if not text.strip():
+        raise InvalidDataError(
+            f"{name}={str(path)!r} is empty; a table needs a header row and rows of values"
+        )
+    if sep is None:
+        sep = _sniff(text)
+    options = {}
+    if sep == ",":
+        options["thousands"] = ","
+    elif sep == ";" and re.search(r"\d,\d", text) and not re.search(r"\d\.\d", text):
+        options["decimal"] = ","
+    try:
+        frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig", **options)
+    except pd.errors.EmptyDataError:
+        raise InvalidDataError(
+            f"{name}={str(path)!r} has no columns; a table needs a header row and rows of values"
+        ) from None
+    except pd.errors.ParserError as exc:
+        detail = " ".join(str(exc).split())
+        raise InvalidDataError(
+            f"{name}={str(path)!r} has rows of different lengths ({detail}); every row needs "
+            f"as many cells as the header (separator {sep!r}; pass sep=... if it is another)"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidDataError(
+            f"{name}={str(path)!r} is not UTF-8 text (after the first 64 kB: {exc.reason}); "
+            "save the table as a UTF-8 CSV"
+        ) from None
+    if frame.shape[1] and all(_is_number(c) for c in frame.columns):
+        logger.warning(
+            "%s=%r: the header row (%s) is all numbers; it is taken as the column names. "
+            "If it is a row of data, add a header row of names",
+            name,
+            str(path),
+            ", ".join(map(str, frame.columns[:5])),
+        )
+    return frame
+
+
+def _sniff(text: str) -> str:
+    """The separator of a CSV sample (',' when the sample does not tell)."""
+    lines = text.splitlines()[:50]
+    if len(lines) > 1 and not text.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the sample may end in the middle of a row
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def json_value(value):

@@ -11,6 +11,7 @@ exactly as for :class:`wgangp.WGANGP`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import numpy as np
@@ -26,10 +27,10 @@ from ..validation import (
     check_int,
     check_random_state,
 )
-from . import heads
+from . import heads, sampling
 from .checks import gradcheck_losses
 from .conditions import ConditionSampler, condition_targets
-from .frames import as_frame
+from .frames import as_frame, import_pandas, json_value
 from .heads import HeadLayout, heads_forward
 from .sampling import generate, original_conditions
 from .settings import DEFAULT_STEPS, PARAMS, auto_batch_and_pac
@@ -300,6 +301,8 @@ class TabularSynthesizer(Estimator):
         checkpoint_every: int | None = None,
         keep_checkpoints: int = 3,
         resume=None,
+        sep: str | None = None,
+        allow_new_data: bool = False,
     ) -> TabularSynthesizer:
         """Train from scratch (or from a checkpoint).
 
@@ -319,6 +322,12 @@ class TabularSynthesizer(Estimator):
         callbacks : list of wgangp.Callback, optional
         verbose, log_every, run_dir, checkpoint_every, keep_checkpoints, resume
             As for :meth:`wgangp.WGANGP.fit`: the same training core runs both.
+        sep : str, optional
+            The CSV's separator when ``data`` is a path (default: detected
+            among ``, ; tab |``; see :func:`wgangp.tabular.frames.read_table`).
+        allow_new_data : bool
+            As for :meth:`wgangp.WGANGP.fit`: resuming on other data than the
+            model's (by its saved fingerprint) is refused unless True.
 
         Raises
         ------
@@ -326,7 +335,7 @@ class TabularSynthesizer(Estimator):
             When a loss or a parameter goes NaN/inf (with ``run_dir``, the
             divergence guard restores the last good state first).
         """
-        frame = as_frame(data)
+        frame = as_frame(data, sep=sep)
         if steps is None:
             steps = DEFAULT_STEPS
         return self._fit(
@@ -340,6 +349,7 @@ class TabularSynthesizer(Estimator):
             keep_checkpoints=keep_checkpoints,
             resume=resume,
             options=self._selection_options(eval_every, validation),
+            allow_new_data=allow_new_data,
         )
 
     def partial_fit(
@@ -355,10 +365,12 @@ class TabularSynthesizer(Estimator):
         run_dir=None,
         checkpoint_every: int | None = None,
         keep_checkpoints: int = 3,
+        sep: str | None = None,
+        allow_new_data: bool = False,
     ) -> TabularSynthesizer:
         """Continue training (fit first if unfitted); a loaded model resumes bit for bit."""
         return self._fit(
-            data,
+            as_frame(data, sep=sep),
             steps,
             callbacks,
             verbose=verbose,
@@ -368,7 +380,20 @@ class TabularSynthesizer(Estimator):
             keep_checkpoints=keep_checkpoints,
             partial=True,
             options=self._selection_options(eval_every, validation),
+            allow_new_data=allow_new_data,
         )
+
+    def _data_fingerprint(self, frame) -> dict:
+        """Rows, column names and a hash of the rows (pandas' row hashes, blake2b)."""
+        pd = import_pandas()
+        rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+        digest = hashlib.blake2b(rows.tobytes(), digest_size=16)
+        digest.update(repr([json_value(c) for c in frame.columns]).encode("utf-8"))
+        return {
+            "rows": int(len(frame)),
+            "columns": [json_value(c) for c in frame.columns],
+            "hash": digest.hexdigest(),
+        }
 
     @staticmethod
     def _selection_options(eval_every, validation) -> dict:
@@ -523,9 +548,10 @@ class TabularSynthesizer(Estimator):
             ``{discrete column: value, ...}``; every returned row has those
             values. The generator is conditioned on the rarest of them, rows
             that miss any are rejected and redrawn (up to ``max_tries``
-            rounds, each sized by the acceptance rate so far); whatever is
-            still missing then gets the values set directly (logged as a
-            warning).
+            rounds of at most about 64 MiB each, sized by the acceptance
+            rate so far); whatever is still missing, or everything once
+            fewer than 1% of the rows meet the conditions, then gets the
+            values set directly (logged as a warning).
         max_tries : int
         random_state : None, int or numpy.random.Generator
             Seeds the noise; never touches the training stream.
@@ -552,41 +578,9 @@ class TabularSynthesizer(Estimator):
                 cond = self._original_conditions(n, rng)
             return self.transformer_.inverse_transform(self._generate(cond, rng, params))
         targets = self._condition_targets(conditions)
-        cond_one = np.zeros(self.cond_dim_, dtype=self.dtype_)
-        if self.cond_dim_:
-            freqs = [self._condition_frequencies[c + k] for (_, c, _, k) in targets]
-            _, c_start, _, code = targets[int(np.argmin(freqs))]
-            cond_one[c_start + code] = 1
         max_tries = check_int(max_tries, "max_tries", minimum=0)
-        kept, have, rate = [], 0, 1.0
-        for _ in range(max_tries):
-            need = n - have
-            # Draw enough for the acceptance rate seen so far (at most 100k rows a round).
-            batch = int(min(max(64, np.ceil(1.2 * need / max(rate, 1e-3))), max(need, 100_000)))
-            rows = self._generate(np.tile(cond_one, (batch, 1)), rng, params)
-            ok = np.ones(batch, dtype=bool)
-            for out_start, _, width, k in targets:
-                ok &= np.argmax(rows[:, out_start : out_start + width], axis=1) == k
-            rate = max(float(ok.mean()), 1e-3)
-            rows = rows[ok][:need]
-            kept.append(rows)
-            have += len(rows)
-            if have >= n:
-                break
-        if have < n:
-            logger.warning(
-                "sample: %d of %d rows did not meet the conditions after %d tries; "
-                "their conditioned columns were set directly",
-                n - have,
-                n,
-                max_tries,
-            )
-            rows = self._generate(np.tile(cond_one, (n - have, 1)), rng, params)
-            for out_start, _, width, k in targets:
-                rows[:, out_start : out_start + width] = 0
-                rows[:, out_start + k] = 1
-            kept.append(rows)
-        return self.transformer_.inverse_transform(np.concatenate(kept)[:n])
+        rows = sampling.conditional(self, n, targets, rng, params, max_tries)
+        return self.transformer_.inverse_transform(rows)
 
     def _original_conditions(self, n, rng) -> np.ndarray:
         """Conditions of plain sampling (:func:`wgangp.tabular.sampling.original_conditions`)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import numbers
+import time
 import warnings
 
 import numpy as np
@@ -30,6 +31,12 @@ logger = logging.getLogger(__name__)
 
 CONTINUOUS_METHODS = ("auto", "gmm", "quantile")
 
+MIXTURE_ROWS = 20_000
+"""Most rows a column's mixture is fitted on (a random sample of them beyond).
+
+Bounds, categories, quantiles and the fill value still come from every row.
+"""
+
 
 class TabularTransformer:
     """A DataFrame to a learnable matrix and back.
@@ -37,9 +44,12 @@ class TabularTransformer:
     Per continuous column, by ``continuous``:
 
     * ``"gmm"`` (mode-specific normalisation): a Bayesian Gaussian mixture of
-      up to ``max_modes`` components (modes with weight below 0.005 dropped);
-      a value ``x`` goes to its most likely mode ``k`` and becomes the scalar
-      ``(x - mu_k) / (4 sigma_k)`` (clipped to [-0.99, 0.99]) plus a one-hot of
+      up to ``max_modes`` components, fitted on at most :data:`MIXTURE_ROWS`
+      rows (modes with weight below 0.005 dropped);
+      fitted to the column in units of its spread (``z = (x / max|x| - m) / s``,
+      ``m`` and ``s`` the median and sd of ``x / max|x|``, so that any scale works);
+      a value ``z`` goes to its most likely mode ``k`` and becomes the scalar
+      ``(z - mu_k) / (4 sigma_k)`` (clipped to [-0.99, 0.99]) plus a one-hot of
       ``k`` (omitted when there is a single mode);
     * ``"quantile"``: the empirical CDF (up to 1000 knots, linear in between,
       ties averaged), mapped to ``2 F(x) - 1`` in [-1, 1], inverted by the
@@ -120,7 +130,9 @@ class TabularTransformer:
             from .scores import infer_discrete_columns
 
             discrete = set(infer_discrete_columns(frame))
+            inferred = discrete
         else:
+            inferred = set()
             if isinstance(self.discrete_columns, (str, bytes)):
                 raise InvalidParameterTypeError(
                     f"discrete_columns={self.discrete_columns!r} must be a list of column names"
@@ -133,6 +145,7 @@ class TabularTransformer:
                     f"columns are {list(frame.columns)}"
                 )
         rng = np.random.default_rng(self.random_state)
+        started = time.perf_counter()
         self.columns_ = []
         for name in frame.columns:
             series = frame[name]
@@ -159,16 +172,25 @@ class TabularTransformer:
                     "it to numbers, or pass discrete_columns=None to infer them"
                 )
             if name in discrete or not numeric:
-                self.columns_.append(self._fit_discrete(name, series))
+                self.columns_.append(self._fit_discrete(name, series, name in inferred))
             else:
                 self.columns_.append(self._fit_continuous(name, series, len(frame), rng))
         self._build_layout()
+        logger.info(
+            "column transformer fitted on %d rows x %d columns in %.1f s (mixtures on at most "
+            "%d rows each)",
+            len(frame),
+            frame.shape[1],
+            time.perf_counter() - started,
+            MIXTURE_ROWS,
+        )
         return self
 
-    def _fit_discrete(self, name, series) -> dict:
+    def _fit_discrete(self, name, series, inferred: bool = False) -> dict:
         pd = import_pandas()
         null = series.isna().to_numpy()
         values = list(pd.unique(series[~null]))
+        _refuse_identifiers(name, len(values), int((~null).sum()), series, inferred)
         try:
             values = sorted(values)
         except TypeError:
@@ -208,7 +230,14 @@ class TabularTransformer:
         if method == "auto" and n_rows < 1000:
             method = "quantile"
         if method in ("auto", "gmm") and n_unique > 1:
-            means, stds, weights = _fit_mixture(observed, min(self.max_modes, n_unique), rng)
+            # the mixture sees the column in units of its spread, so that its
+            # covariance floor is negligible at any scale (1e-300 or 1e155)
+            unit, loc, spread = _normaliser(observed)
+            z = (observed / unit - loc) / spread
+            if z.size > MIXTURE_ROWS:  # a bounded sample: the mixture's cost grows with rows
+                z = rng.choice(z, MIXTURE_ROWS, replace=False)
+            means, stds, weights = _fit_mixture(z, min(self.max_modes, n_unique), rng)
+            spec.update(unit=unit, loc=loc, spread=spread)
             if method == "auto" and len(means) == 1:
                 method = "quantile"
             else:
@@ -286,6 +315,7 @@ class TabularTransformer:
             value_col = blocks["value"]["start"]
             if spec["method"] == "gmm":
                 means, stds = np.array(spec["means"]), np.array(spec["stds"])
+                values = _to_mixture_units(values, spec)
                 log_w = np.log(np.array(spec["weights"]))
                 logp = log_w - np.log(stds) - 0.5 * ((values[:, None] - means) / stds) ** 2
                 mode = np.argmax(logp, axis=1)
@@ -352,18 +382,17 @@ class TabularTransformer:
             if spec["kind"] == "discrete":
                 codes = argmax(blocks["category"])
                 cats = spec["categories"]
-                values = np.empty(n, dtype=object)
-                for k, cat in enumerate(cats):
-                    values[codes == k] = cat
+                lookup = np.empty(len(cats) + 1, dtype=object)  # one pass, any number of categories
+                lookup[: len(cats)] = cats
+                values = lookup[codes]
                 null = codes >= len(cats)
-                values[null] = None
                 columns[spec["name"]] = _restore_discrete(pd, values, null, spec)
                 continue
             scalar = np.clip(matrix[:, blocks["value"]["start"]], -1.0, 1.0)
             if spec["method"] == "gmm":
                 means, stds = np.array(spec["means"]), np.array(spec["stds"])
                 mode = argmax(blocks["mode"]) if "mode" in blocks else np.zeros(n, dtype=int)
-                values = scalar * 4 * stds[mode] + means[mode]
+                values = _from_mixture_units(scalar * 4 * stds[mode] + means[mode], spec)
             else:
                 knots = np.array(spec["knots"])
                 values = np.interp((scalar + 1.0) / 2.0, np.linspace(0, 1, len(knots)), knots)
@@ -402,6 +431,31 @@ class TabularTransformer:
         return tt
 
 
+def _normaliser(observed: np.ndarray) -> tuple[float, float, float]:
+    """``(unit, loc, spread)``: ``(x / unit - loc) / spread`` has median 0 and sd 1.
+
+    Dividing by the largest magnitude first keeps every step finite and
+    normal, whatever the column's scale (a standard deviation of values
+    around 1e-300 underflows, squares of values around 1e155 overflow).
+    """
+    unit = float(np.max(np.abs(observed)))
+    if unit == 0.0 or not np.isfinite(unit):
+        return 1.0, 0.0, 1.0
+    scaled = observed / unit
+    loc = float(np.median(scaled))
+    spread = float(np.std(scaled))
+    return unit, loc, spread if spread > 0 else 1.0
+
+
+def _to_mixture_units(values: np.ndarray, spec: dict) -> np.ndarray:
+    """Values in the units the mixture was fitted in (files before them: as they are)."""
+    return (values / spec.get("unit", 1.0) - spec.get("loc", 0.0)) / spec.get("spread", 1.0)
+
+
+def _from_mixture_units(z: np.ndarray, spec: dict) -> np.ndarray:
+    return (z * spec.get("spread", 1.0) + spec.get("loc", 0.0)) * spec.get("unit", 1.0)
+
+
 def _fit_mixture(observed: np.ndarray, n_components: int, rng) -> tuple:
     """Means, sds and weights of the significant modes (weight >= 0.005) of a BGM."""
     mixture = require("sklearn.mixture", "tabular", "mode-specific normalisation")
@@ -427,10 +481,46 @@ def _fit_mixture(observed: np.ndarray, n_components: int, rng) -> tuple:
     return means, stds, weights
 
 
+IDENTIFIER_SHARE = 0.9
+"""A discrete column with distinct values in more than this share of its rows is refused."""
+
+IDENTIFIER_MIN_ROWS = 20
+
+
+def _refuse_identifiers(name, n_categories: int, n_values: int, series, inferred: bool) -> None:
+    """Refuse a discrete column whose values are (nearly) all distinct.
+
+    Such a column is an identifier, free text, or whole rows read as one
+    column (a CSV with another separator): a synthesizer samples its
+    categories, so it would copy them into the synthetic rows verbatim.
+    """
+    if n_values < IDENTIFIER_MIN_ROWS or n_categories <= IDENTIFIER_SHARE * n_values:
+        return
+    example = next((v for v in series if isinstance(v, str)), series.iloc[0])
+    hint = ""
+    if isinstance(example, str) and any(c in example for c in ";\t|,"):
+        hint = " Its values hold separators: if the file uses another one, pass sep=...;"
+    why = "inferred discrete" if inferred else "listed in discrete_columns"
+    raise InvalidDataError(
+        f"column {name!r} ({why}) has {n_categories} distinct values in {n_values} rows "
+        f"(e.g. {str(example)[:40]!r}): an identifier, free text or whole rows, which a "
+        f"synthesizer would copy into its rows verbatim.{hint} Drop the column "
+        f"(data.drop(columns=[{name!r}])), or, if it holds numbers, convert it to numbers"
+    )
+
+
 def _restore_discrete(pd, values, null, spec):
     dtype = spec["dtype"]
     if dtype == "category":
         return pd.Categorical(values, categories=spec.get("dtype_categories"))
+    extension = _extension_dtype(pd, dtype)
+    if extension is not None:  # nullable Int64, boolean, string: missing values as pd.NA
+        values = values.copy()
+        values[null] = pd.NA
+        try:
+            return pd.Series(values, dtype=extension)
+        except (TypeError, ValueError):
+            return pd.Series(values, dtype=object)
     try:
         if dtype in ("object", "string", "str"):
             return pd.Series(values, dtype=dtype)
@@ -441,6 +531,19 @@ def _restore_discrete(pd, values, null, spec):
         return pd.Series(values).astype(dtype)
     except (TypeError, ValueError):
         return pd.Series(values, dtype=object)
+
+
+def _extension_dtype(pd, name: str):
+    """The pandas extension dtype named ``name`` (Int64, boolean, ...), else None."""
+    try:
+        np.dtype(name)
+        return None
+    except TypeError:
+        pass
+    try:
+        return pd.api.types.pandas_dtype(name)
+    except TypeError:
+        return None
 
 
 def _restore_continuous(pd, values, null, spec):
