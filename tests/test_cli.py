@@ -337,6 +337,36 @@ def test_diagnose_names_a_divergence_with_evidence_and_remedy(trained, tmp_path)
     assert healthy.returncode == 0 and isinstance(json.loads(healthy.stdout), list)
 
 
+def _broken_history(folder: Path) -> None:
+    records = [
+        {"iteration": i, "critic_loss": -1.0, "wasserstein": 1.0, "generator_loss": 0.5}
+        for i in range(1, 41)
+    ]
+    records[30]["critic_loss"] = None
+    folder.mkdir()
+    (folder / "history.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in records), encoding="utf-8"
+    )
+
+
+def test_diagnose_remedies_quote_the_runs_config_or_model_file(tmp_path, capsys):
+    from_config, from_model = tmp_path / "from_config", tmp_path / "from_model"
+    _broken_history(from_config)
+    cfg = config.resolve({"data": "8gaussians", "model": {"lr": 0.0123, "scale": "none"}})
+    config.write(cfg, from_config / "config.toml")
+    _broken_history(from_model)
+    X = np.random.default_rng(0).normal(size=(32, 2))
+    wgangp.WGANGP(hidden=4, depth=1, lr=0.0456, batch_size=8, random_state=0).fit(X, steps=2).save(
+        from_model / "model.npz"
+    )
+    assert cli.main(["diagnose", str(from_config)]) == 0
+    out = capsys.readouterr().out
+    assert "from lr=0.0123" in out and "scale=None" in out
+    assert cli.main(["diagnose", str(from_model / "history.jsonl"), "--json"]) == 0
+    finding = json.loads(capsys.readouterr().out)[0]
+    assert finding["name"] == "divergence" and "from lr=0.0456" in finding["remedy"]
+
+
 def test_gradcheck_passes_on_a_run_and_on_a_config(trained, tmp_path):
     pytest.importorskip("wgangp.gradcheck")
     run, _ = trained

@@ -191,13 +191,14 @@ def test_report_calls_wgangp_diagnose_when_it_exists(toy_model, toy_rows, tmp_pa
 
     seen = []
 
-    def diagnose(history):
-        seen.append(len(history))
+    def diagnose(history, settings=None):
+        seen.append((len(history), settings["lr"], settings["lambda_gp"]))
         return [Finding()]
 
     monkeypatch.setattr(wgangp, "diagnose", diagnose, raising=False)
-    path = report.write_report(tmp_path, toy_model[0], metrics=toy_rows)
-    assert seen == [8]
+    model = toy_model[0]
+    path = report.write_report(tmp_path, model, metrics=toy_rows)
+    assert seen == [(8, model.lr, model.lambda_gp)]  # the settings, for the remedies
     assert "slow critic" in parse(path).section_text["findings"]
 
 

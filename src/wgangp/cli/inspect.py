@@ -146,6 +146,19 @@ def cmd_gradcheck(args) -> int:
     return EXIT_OK if result.passed else EXIT_FAILURE
 
 
+def _run_settings(folder: Path) -> dict | None:
+    """The estimator settings of a run folder, for the remedies to quote: its
+    ``config.toml``, else its model file; None when it has neither (or they
+    cannot be read: the history alone is still diagnosed)."""
+    try:
+        cfg = run_config(folder)
+        if cfg is not None:
+            return config.estimator_params(cfg)
+        return load(model_path(folder)).get_params()
+    except (OSError, ValueError, TypeError, UsageError):
+        return None
+
+
 def cmd_diagnose(args) -> int:
     run_dir = Path(args.run_dir)
     history = run_dir / HISTORY_FILE if run_dir.is_dir() else run_dir
@@ -153,7 +166,7 @@ def cmd_diagnose(args) -> int:
         raise UsageError(f"no training history at {history}; train with --out {run_dir} first")
     from ..diagnose import diagnose
 
-    findings = diagnose(history)
+    findings = diagnose(history, settings=_run_settings(history.parent))
     if args.json:
         say(json.dumps([f.to_dict() for f in findings], indent=2))
         return EXIT_OK

@@ -36,8 +36,9 @@ __all__ = ["write_report"]
 logger = logging.getLogger(__name__)
 
 
-def _run_diagnose(records: list[dict]):
-    """Findings of ``wgangp.diagnose`` when that module exists, else None."""
+def _run_diagnose(records: list[dict], settings: dict | None = None):
+    """Findings of ``wgangp.diagnose`` (given the model's settings, which the
+    remedies quote) when that module exists, else None."""
     import wgangp
 
     diagnose = getattr(wgangp, "diagnose", None)
@@ -46,7 +47,7 @@ def _run_diagnose(records: list[dict]):
     if diagnose is None or not callable(diagnose) or not records:
         return None
     try:
-        return list(diagnose(records))
+        return list(diagnose(records, settings=settings))
     except Exception:  # the report must not be lost to a failing rule
         logger.exception("wgangp.diagnose failed; the report lists no findings")
         return None
@@ -199,8 +200,9 @@ def write_report(
         Default ``model.history_``.
     findings : sequence of objects or dicts, optional
         Diagnose findings (``name``, ``evidence``, ``remedy``, ``iterations``,
-        ``severity``); default: ``wgangp.diagnose(history)`` when wgangp has
-        it. An empty list reports that nothing was found.
+        ``severity``); default: ``wgangp.diagnose(history,
+        settings=model.get_params())`` when wgangp has it. An empty list
+        reports that nothing was found.
     metrics : list of dict or dict, optional
         Rows as :func:`evaluate` returns them (or ``{name: value}`` /
         ``{name: (value, real value)}``); default: ``evaluate(model, X_real,
@@ -223,7 +225,7 @@ def write_report(
     run_dir.mkdir(parents=True, exist_ok=True)
     records = plot.history_records(model.history_ if history is None else history)
     if findings is None:
-        findings = _run_diagnose(records)
+        findings = _run_diagnose(records, model.get_params())
     else:
         findings = list(findings)
     rows = evaluate(model, X_real, data_name) if metrics is None else metric_rows(metrics)
