@@ -55,20 +55,28 @@ RECHECK_ITERATIONS = 500
 """Iterations between two measurements under ``"auto"``."""
 
 
-def _threadpoolctl():
-    try:
-        import threadpoolctl
-    except ImportError:
-        return None
-    return threadpoolctl
+_CONTROLLER = []
+
+
+def _controller():
+    """One threadpoolctl controller for the process (finding the libraries takes
+    milliseconds: too long to repeat in every short ``partial_fit``), or None."""
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _CONTROLLER.append(None)
+        else:
+            _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 def blas_thread_count() -> int:
     """Threads the BLAS library would use by itself (1 when it cannot be asked)."""
-    tpc = _threadpoolctl()
-    if tpc is None:
+    controller = _controller()
+    if controller is None:
         return 1
-    counts = [info["num_threads"] for info in tpc.threadpool_info() if info["user_api"] == "blas"]
+    counts = [lib.num_threads for lib in controller.select(user_api="blas").lib_controllers]
     return max(counts, default=1)
 
 
@@ -94,7 +102,7 @@ class ThreadPolicy:
 
     def __init__(self, setting, largest_gemm_flop: float, previous: dict | None = None):
         self.setting = setting
-        self.tpc = _threadpoolctl()
+        self.tpc = _controller()
         self.available = blas_thread_count() if self.tpc is not None else 1
         self._limits = None
         self._trial: list[int] = []
@@ -142,10 +150,10 @@ class ThreadPolicy:
         if self.tpc is None or self.current == 0:
             return
         if self._limits is None:
-            self._limits = self.tpc.threadpool_limits(limits=self.current, user_api="blas")
+            self._limits = self.tpc.limit(limits=self.current, user_api="blas")
         else:
             with contextlib.suppress(Exception):
-                self.tpc.threadpool_limits(limits=self.current, user_api="blas")
+                self.tpc.limit(limits=self.current, user_api="blas")
 
     def _schedule(self) -> None:
         """One warm-up iteration at the current count, then alternate 1 and N."""

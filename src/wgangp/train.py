@@ -33,6 +33,7 @@ import math
 import sys
 import time
 import warnings
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -426,7 +427,7 @@ class Estimator(ParamsMixin, Saving):
         A model saved before fingerprints were recorded has none: any data
         is taken then. With ``allow_new_data`` a warning says what changed.
         """
-        new = self._fingerprint(data)
+        new = self._cached_fingerprint(data)
         old = getattr(self, "data_fingerprint_", None)
         if old is None or new is None or old == new:
             return new
@@ -450,6 +451,20 @@ class Estimator(ParamsMixin, Saving):
             stacklevel=5,
         )
         return new
+
+    def _cached_fingerprint(self, data) -> dict | None:
+        """:meth:`_fingerprint`, remembered for the array last given: a loop of short
+        ``partial_fit`` calls on the same array rehashes only a sample of its rows
+        (still every row when the array changed shape or the sample changed)."""
+        if not isinstance(data, np.ndarray):
+            return self._fingerprint(data)
+        probe = _probe(data)
+        cached = getattr(self, "_fingerprint_cache", None)
+        if cached is not None and cached[0]() is data and cached[1] == probe:
+            return cached[2]
+        fingerprint = self._fingerprint(data)
+        self._fingerprint_cache = (weakref.ref(data), probe, fingerprint)
+        return fingerprint
 
     def _fingerprint(self, data) -> dict | None:
         """The training data's fingerprint: of all ranks' rows in a data-parallel run."""
@@ -677,6 +692,12 @@ class Estimator(ParamsMixin, Saving):
             setattr(self, name, value)
         if "sampler" in state:
             self._sampler.perm, self._sampler.pos, self._sampler.epoch = state["sampler"]
+
+
+def _probe(X: np.ndarray) -> tuple:
+    """The shape and the bytes of up to 64 evenly spaced rows: a cheap look at an array."""
+    step = max(1, len(X) // 64)
+    return X.shape, X.dtype.str, hashlib.blake2b(np.ascontiguousarray(X[::step]).tobytes()).digest()
 
 
 def _say(line: str) -> None:
