@@ -8,6 +8,7 @@ from wgangp.errors import InvalidDataError, InvalidParameterError
 from wgangp.tabular import TabularSynthesizer
 from wgangp.tabular.privacy import (
     closeness_report,
+    dcr_protection,
     distance_to_closest_record,
     filter_close_rows,
     sample_away_from,
@@ -138,3 +139,10 @@ def test_sample_away_from_raises_instead_of_returning_copies():
 
     with pytest.raises(InvalidDataError, match="max_tries=2"):
         sample_away_from(Copier(), 10, real, holdout, ["k"], max_tries=2)
+
+
+def test_dcr_protection_is_high_for_fresh_rows_and_low_for_copies_at_equal_sizes():
+    real, holdout, fresh = table(200, 0), table(200, 1), table(200, 2)
+    assert dcr_protection(real, fresh, holdout, ["k"]) > 0.9
+    half_copies = pd.concat([real.iloc[:100], fresh.iloc[:100]], ignore_index=True)
+    assert dcr_protection(real, half_copies, holdout, ["k"]) < 0.7  # chance gives ~0.5 of them
