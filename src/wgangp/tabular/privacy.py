@@ -190,7 +190,8 @@ def dcr_protection(real, synthetic, holdout, discrete_columns=None) -> float:
     over the synthetic rows ``s``, with ``R`` the training rows and ``H``
     the holdout. Rows drawn like the real ones score 1 only when ``R`` and
     ``H`` have as many rows: against a larger training table even fresh
-    rows fall nearer to it (a 70/30 split scores them about 0.3 to 0.6).
+    rows fall nearer to it (with a 70/30 split, fresh rows of a
+    three-column table scored 0.31 to 0.63 over nine draws).
     Subsampling the training rows to the holdout's size, as SDMetrics'
     ``num_rows_subsample`` does, removes that bias but hides the copies of
     the rows left out; ``exact_share`` and ``near_share`` of
