@@ -429,6 +429,22 @@ def test_tabular_report_trains_on_synthetic_and_tests_on_real():
     assert regression["task"] == "regression" and regression["trtr"] > 0.5
 
 
+def test_trtr_does_not_depend_on_the_synthetic_rows():
+    from wgangp.metrics import train_synthetic_test_real
+
+    real, holdout = _table(seed=4), _table(seed=5)
+    real.loc[:19, "x"] = np.nan  # filled with the real median, whatever the synthetic rows
+    # synthetic rows whose categories come first in another order, shifted
+    other = _table(seed=6).assign(x=lambda f: f["x"] + 1.0)
+    other = other.iloc[np.argsort(other["k"] != "lo", kind="stable")].reset_index(drop=True)
+    first = train_synthetic_test_real(real.copy(), real, holdout, target="y")
+    second = train_synthetic_test_real(other, real, holdout, target="y")
+    assert first["trtr"] == second["trtr"]
+    first = train_synthetic_test_real(real.copy(), real, holdout, target="k")
+    second = train_synthetic_test_real(other, real, holdout, target="k")
+    assert first["trtr"] == second["trtr"]
+
+
 def test_strong_pair_trends_keep_only_pairs_with_real_dependence():
     import pandas as pd
 
