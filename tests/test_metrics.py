@@ -364,8 +364,31 @@ def test_ks_and_tv_complements_match_their_definitions():
     synth = pd.DataFrame({"x": [10.0, 11.0, 12.0, 13.0], "k": ["a", "b", "b", "b"]})
     scores = column_shapes(real, synth)
     assert scores["x"] == 0.0  # disjoint supports: KS statistic 1
-    # |0.5-0.25| + |0.25-0.75| + |0.25-0| = 1.0 -> 1 - 0.5
-    assert scores["k"] == pytest.approx(0.5)
+    # missing values dropped first, as SDMetrics 0.32's TVComplement:
+    # |2/3-1/4| + |1/3-3/4| = 5/6 -> 1 - 5/12
+    assert scores["k"] == pytest.approx(7 / 12)
+
+
+def test_pair_with_a_constant_synthetic_column_is_skipped_as_sdmetrics_does():
+    import pandas as pd
+
+    from wgangp.metrics import column_pair_trends
+
+    real = pd.DataFrame({"x": np.arange(10.0), "y": np.arange(10.0) % 3})
+    # ten copies of 1/3 have a mean that is not exactly 1/3: centred, they are not all zero
+    constant = real.assign(x=[1 / 3] * 10)
+    assert np.isnan(column_pair_trends(real, constant)[("x", "y")])
+
+
+def test_missing_values_do_not_count_in_column_shapes_of_a_discrete_column():
+    import pandas as pd
+
+    from wgangp.metrics import column_shapes
+
+    real = pd.DataFrame({"k": ["a", "b", "a", "b"]})
+    holes = pd.DataFrame({"k": ["a", None, "b", None]})
+    assert column_shapes(real, holes, ["k"])["k"] == 1.0
+    assert np.isnan(column_shapes(real, pd.DataFrame({"k": [None, None]}), ["k"])["k"])
 
 
 def test_correlation_similarity_of_a_flipped_sign_is_low():
@@ -404,6 +427,22 @@ def test_tabular_report_trains_on_synthetic_and_tests_on_real():
     assert 0.0 <= report["detection"] <= 1.0
     regression = tabular_report(real, real.copy(), target="y", holdout=holdout, detection=False)
     assert regression["task"] == "regression" and regression["trtr"] > 0.5
+
+
+def test_trtr_does_not_depend_on_the_synthetic_rows():
+    from wgangp.metrics import train_synthetic_test_real
+
+    real, holdout = _table(seed=4), _table(seed=5)
+    real.loc[:19, "x"] = np.nan  # filled with the real median, whatever the synthetic rows
+    # synthetic rows whose categories come first in another order, shifted
+    other = _table(seed=6).assign(x=lambda f: f["x"] + 1.0)
+    other = other.iloc[np.argsort(other["k"] != "lo", kind="stable")].reset_index(drop=True)
+    first = train_synthetic_test_real(real.copy(), real, holdout, target="y")
+    second = train_synthetic_test_real(other, real, holdout, target="y")
+    assert first["trtr"] == second["trtr"]
+    first = train_synthetic_test_real(real.copy(), real, holdout, target="k")
+    second = train_synthetic_test_real(other, real, holdout, target="k")
+    assert first["trtr"] == second["trtr"]
 
 
 def test_strong_pair_trends_keep_only_pairs_with_real_dependence():

@@ -93,16 +93,18 @@ def train_synthetic_test_real(
     classify = is_class_target(real_train[target], target in discrete)
     feat_d = [c for c in discrete if c != target]
     feat_c = [c for c in continuous if c != target]
-    xs, xr, xt = feature_matrix([synthetic, real_train, real_test], feat_d, feat_c)
+    # Real rows first: their columns, codes and fill values then do not depend on the
+    # synthetic rows, so TRTR is the same for every synthesizer.
+    xr, xt, xs = feature_matrix([real_train, real_test, synthetic], feat_d, feat_c)
     seed = random_state if isinstance(random_state, int) else 0
     out = {"task": "classification" if classify else "regression"}
     out["metric"] = "macro_f1" if classify else "r2"
     if classify:
-        labels = [synthetic[target], real_train[target], real_test[target]]
+        labels = [real_train[target], real_test[target], synthetic[target]]
         pd = import_pandas()
         codes, _ = pd.factorize(pd.concat(labels, ignore_index=True), use_na_sentinel=False)
-        n_s, n_r = len(synthetic), len(real_train)
-        ys, yr, yt = codes[:n_s], codes[n_s : n_s + n_r], codes[n_s + n_r :]
+        n_r, n_t = len(real_train), len(real_test)
+        yr, yt, ys = codes[:n_r], codes[n_r : n_r + n_t], codes[n_r + n_t :]
         for key, (X, y) in (("tstr", (xs, ys)), ("trtr", (xr, yr))):
             model = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1)
             model.fit(X, y)

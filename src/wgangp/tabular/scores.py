@@ -128,8 +128,11 @@ def column_shapes(real, synthetic, discrete_columns=None) -> dict:
 
     Continuous columns: the KS complement ``1 - sup_x |F_r(x) - F_s(x)|``
     (missing values dropped). Discrete columns: the TV complement
-    ``1 - (1/2) \sum_k |f_r(k) - f_s(k)|`` over the categories (missing
-    values a category of their own). Both lie in [0, 1]; 1 is identical.
+    ``1 - (1/2) \sum_k |f_r(k) - f_s(k)|`` over the categories, missing
+    values dropped first as SDMetrics 0.32 does (how often a value is
+    missing shows in :func:`column_pair_trends`, where it is a category of
+    its own). Both lie in [0, 1]; 1 is identical; a column with no values
+    on one side scores NaN.
 
     Parameters
     ----------
@@ -155,7 +158,11 @@ def column_shapes(real, synthetic, discrete_columns=None) -> dict:
     scores = {}
     for name in real.columns:
         if name in discrete:
-            ca, cb, k = _shared_codes(real[name], synthetic[name])
+            a, b = real[name].dropna(), synthetic[name].dropna()
+            if len(a) == 0 or len(b) == 0:
+                scores[name] = float("nan")
+                continue
+            ca, cb, k = _shared_codes(a, b)
             scores[name] = _total_variation_complement(ca, cb, k)
         else:
             scores[name] = _ks_complement(
@@ -252,7 +259,8 @@ def _cramers_v(codes_a: np.ndarray, codes_b: np.ndarray) -> float:
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     keep = ~(np.isnan(x) | np.isnan(y))
     x, y = x[keep], y[keep]
-    if len(x) < 2:
+    # A constant column has no correlation, however its mean rounds (SDMetrics skips the pair).
+    if len(x) < 2 or x.min() == x.max() or y.min() == y.max():
         return float("nan")
     x, y = x - x.mean(), y - y.mean()
     denom = np.sqrt((x * x).sum() * (y * y).sum())
