@@ -159,3 +159,36 @@ def test_a_single_rank_or_no_communicator_is_one_process_and_bad_ones_are_refuse
     with pytest.raises(TypeError, match="not an MPI communicator"):
         check_comm(object())
     assert mpi_launched({"PMI_SIZE": "2"}) and not mpi_launched({"PMI_SIZE": "1"})
+
+
+def test_wgangp_train_under_mpiexec_is_the_single_process_run(tmp_path):
+    """``mpiexec -n 2 wgangp train ...``: each rank its share, rank 0 writes the run."""
+    mpiexec = _mpiexec()
+    args = ["train", "--data", "8gaussians", "--n-rows", "2000", "--steps", "30"]
+    args += ["--hidden", "16", "--dtype", "float64", "--no-report"]
+    env = {**os.environ, "PYTHONPATH": str(Path(wgangp.__file__).parents[1])}
+    launched = subprocess.run(
+        [mpiexec, "-n", "2", sys.executable, "-m", "wgangp", *args, "--out", "dp"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert launched.returncode == 0, launched.stderr[-2000:]
+    assert launched.stdout.count("model:  dp/model.npz") == 1  # rank 0 alone speaks
+    single = subprocess.run(
+        [sys.executable, "-m", "wgangp", *args, "--out", "single"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert single.returncode == 0, single.stderr[-2000:]
+    a, b = (
+        wgangp.load(tmp_path / "dp" / "model.npz"),
+        wgangp.load(tmp_path / "single" / "model.npz"),
+    )
+    gap = max(np.abs(x - y).max() for x, y in zip(a.state_arrays(), b.state_arrays()))
+    assert gap / max(np.abs(y).max() for y in b.state_arrays()) < 1e-10

@@ -8,6 +8,7 @@ checkpoints and the divergence guard are the estimator's own.
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import signal
 import sys
@@ -21,6 +22,7 @@ from ..errors import TrainingDiverged
 from ..history import read_history
 from ..model import WGANGP
 from ..modelfile import load
+from ..parallel import mpi_launched
 from ..plot import SampleSnapshots
 from ..runs import (
     CHECKPOINT_DIR,
@@ -77,7 +79,14 @@ class StopOnInterrupt(Callback):
 
 
 def _run_training(
-    model, X, cfg: dict, run_dir: Path, steps: int, resume: Path | None, allow_new_data=False
+    model,
+    X,
+    cfg: dict,
+    run_dir: Path,
+    steps: int,
+    resume: Path | None,
+    allow_new_data=False,
+    comm=None,
 ) -> int:
     """Train ``steps`` iterations into ``run_dir`` (from the checkpoint ``resume``, if given).
 
@@ -91,7 +100,8 @@ def _run_training(
     callbacks.append(SampleSnapshots(every=every, n=500, run_dir=run_dir))
     callbacks.extend(_preset_callbacks(cfg))
     stop = StopOnInterrupt()
-    callbacks.append(stop)
+    if comm is None:  # under mpiexec, Ctrl-C ends every rank; the last checkpoint stays
+        callbacks.append(stop)
     start = time.perf_counter()
     # The divergence guard turns NaN and inf into a clear error; numpy's warnings
     # about them on the way would only be noise on the terminal.
@@ -108,6 +118,7 @@ def _run_training(
                 keep_checkpoints=cfg["keep_checkpoints"],
                 resume=resume,
                 allow_new_data=allow_new_data,
+                comm=comm,
             )
         except TrainingDiverged as exc:
             raise TrainingDiverged(
@@ -236,6 +247,12 @@ def cmd_train(args) -> int:
     check_out(run_dir, args.overwrite)
     X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
     model = WGANGP(**config.estimator_params(cfg))
+    comm = _mpi_comm()
+    if comm is not None:  # launched by mpiexec: each rank trains on its share of the rows
+        share = np.array_split(X, comm.Get_size())[comm.Get_rank()]
+        if comm.Get_rank() != 0:
+            return _train_other_rank(model, share, cfg, run_dir, comm)
+        X = share
     # Locked from here to the end; a start that fails before its first
     # checkpoint leaves the folder as it was.
     with start_run(run_dir):
@@ -252,7 +269,37 @@ def cmd_train(args) -> int:
             f"training WGAN-GP on {source} ({X.shape[0]} rows x {X.shape[1]} columns) for "
             f"{cfg['steps']} iterations into {run_dir}"
         )
-        return _run_training(model, X, cfg, run_dir, cfg["steps"], resume=None)
+        return _run_training(model, X, cfg, run_dir, cfg["steps"], resume=None, comm=comm)
+
+
+def _mpi_comm():
+    """``MPI.COMM_WORLD`` when ``mpiexec`` started more than one rank, else None."""
+    if not mpi_launched(os.environ):
+        return None
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        raise ImportError(
+            "wgangp was started by mpiexec but mpi4py is missing; install it with: "
+            "pip install 'wgangp[mpi]'"
+        ) from None
+    return MPI.COMM_WORLD
+
+
+def _train_other_rank(model, X, cfg: dict, run_dir: Path, comm) -> int:
+    """A rank other than 0: the same training on its rows; rank 0 writes and prints."""
+    with np.errstate(all="ignore"):
+        model.fit(
+            X,
+            steps=cfg["steps"],
+            callbacks=_preset_callbacks(cfg),
+            log_every=cfg["log_every"],
+            run_dir=run_dir,
+            checkpoint_every=config.checkpoint_period(cfg),
+            keep_checkpoints=cfg["keep_checkpoints"],
+            comm=comm,
+        )
+    return EXIT_OK
 
 
 def cmd_resume(args) -> int:
