@@ -251,3 +251,24 @@ def test_partial_fit_refuses_domains_of_another_width():
     with pytest.raises(InvalidDataError):
         model.partial_fit(np.c_[A, A], np.c_[B, B], steps=1)
     assert model.n_iter_ == 1
+
+
+def test_the_report_shows_where_rows_go(tmp_path):
+    pytest.importorskip("matplotlib")
+    from wgangp.plot import translation_rows
+    from wgangp.report import write_translation_report
+
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(size=(80, 2)), rng.normal(3.0, 1.0, size=(80, 2))
+    model = wgangp.Translator(hidden=8, batch_size=32, random_state=0).fit(A, B, steps=25)
+    page = write_translation_report(tmp_path, model, A, B).read_text()
+    assert "translation.png" in page and "arrow to their translation" in page
+    assert "cycle error" in page and (tmp_path / "translation.png").stat().st_size > 1000
+    images = rng.random((40, 64))
+    digits = wgangp.Translator(hidden=8, batch_size=16, random_state=0).fit(images, images, 2)
+    fig = translation_rows(digits, images, n=5)
+    assert fig.axes[0].images[0].get_array().shape[1] > fig.axes[0].images[0].get_array().shape[0]
+    wide_a, wide_b = rng.normal(size=(60, 5)), rng.normal(1.0, 1.0, size=(60, 5))
+    wide = wgangp.Translator(hidden=8, batch_size=16, random_state=0).fit(wide_a, wide_b, 2)
+    page = write_translation_report(tmp_path / "w", wide, wide_a, wide_b).read_text()
+    assert "source (blue), translated source (green) and target (orange)" in page

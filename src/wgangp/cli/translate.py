@@ -70,6 +70,14 @@ def cmd_translate(args) -> int:
         f"{last['wasserstein_b']:.3g} (B), cycle error {last['cycle_error']:.3g}; "
         f"model: {run_dir / MODEL_FILE}"
     )
+    try:
+        from ..report import write_translation_report
+
+        report = write_translation_report(run_dir, model, A, B)
+    except ImportError as exc:
+        print(f"report: skipped ({exc})")
+    else:
+        print(f"report: {report}")
     return EXIT_OK
 
 

@@ -26,6 +26,7 @@ from .curves import finding_field, history_records, training_curves
 from .figure import FAKE_COLOUR, FINDING_COLOUR, REAL_COLOUR
 from .samples import SampleSnapshots, digit_grid, load_snapshots, samples_2d, samples_over_time
 from .tables import correlation_heatmaps, marginals
+from .translation import translation_arrows, translation_marginals, translation_rows
 
 __all__ = [
     "FAKE_COLOUR",
@@ -41,4 +42,7 @@ __all__ = [
     "samples_2d",
     "samples_over_time",
     "training_curves",
+    "translation_arrows",
+    "translation_marginals",
+    "translation_rows",
 ]

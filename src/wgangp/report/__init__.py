@@ -15,8 +15,9 @@ of :mod:`wgangp.plot`, the training curves and the synthesizer's settings.
 Modules: :mod:`~wgangp.report.page` (the page both reports share: skeleton,
 style, cards, tables, embedded figures, configuration),
 :mod:`~wgangp.report.scoring` (the metrics table of a run),
-:mod:`~wgangp.report.run` (the training-run report) and
-:mod:`~wgangp.report.fidelity` (the tabular fidelity report).
+:mod:`~wgangp.report.run` (the training-run report),
+:mod:`~wgangp.report.fidelity` (the tabular fidelity report) and
+:mod:`~wgangp.report.translation` (a translation run's report).
 
 Needs matplotlib (``pip install wgangp[plot]``) for the figures and SciPy /
 scikit-learn (``pip install wgangp[metrics]``) for the metrics.
@@ -25,5 +26,12 @@ scikit-learn (``pip install wgangp[metrics]``) for the metrics.
 from .fidelity import write_tabular_report
 from .run import write_report
 from .scoring import evaluate, format_metrics
+from .translation import write_translation_report
 
-__all__ = ["evaluate", "format_metrics", "write_report", "write_tabular_report"]
+__all__ = [
+    "evaluate",
+    "format_metrics",
+    "write_report",
+    "write_tabular_report",
+    "write_translation_report",
+]

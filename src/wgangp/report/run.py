@@ -36,7 +36,7 @@ __all__ = ["write_report"]
 logger = logging.getLogger(__name__)
 
 
-def _run_diagnose(records: list[dict], settings: dict | None = None):
+def run_diagnose(records: list[dict], settings: dict | None = None):
     """Findings of ``wgangp.diagnose`` (given the model's settings, which the
     remedies quote) when that module exists, else None."""
     import wgangp
@@ -58,7 +58,7 @@ def _severity_class(severity) -> str:
     return "sev-info" if text in ("info", "note", "low") else "sev-warn"
 
 
-def _findings_html(findings) -> str:
+def findings_html(findings) -> str:
     if findings is None:
         return (
             '<p class="muted">No diagnosis: <code>wgangp.diagnose</code> is not available '
@@ -225,7 +225,7 @@ def write_report(
     run_dir.mkdir(parents=True, exist_ok=True)
     records = plot.history_records(model.history_ if history is None else history)
     if findings is None:
-        findings = _run_diagnose(records, model.get_params())
+        findings = run_diagnose(records, model.get_params())
     else:
         findings = list(findings)
     rows = evaluate(model, X_real, data_name) if metrics is None else metric_rows(metrics)
@@ -238,6 +238,6 @@ def write_report(
 {_metrics_html(rows)}</section>
 {figures_section(run_dir, figures)}
 <section id="findings"><h2>Diagnosis</h2>
-{_findings_html(findings)}</section>
+{findings_html(findings)}</section>
 {config_html(estimator_config_rows(model, records, data_name))}"""
     return write_document(run_dir, title, body, "write_report")
