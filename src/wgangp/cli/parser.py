@@ -413,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps",
         type=_typed("steps", config.RUN_PARAMS["steps"]),
         metavar="N",
-        help="training iterations of the synthesizer (default: from the table size)",
+        help="training iterations of the synthesizer (default: wgangp.tabular.DEFAULT_STEPS)",
     )
     p.add_argument(
         "--seed",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import shlex
 from pathlib import Path
@@ -15,9 +16,12 @@ from ..runs import (
     CONFIG_FILE,
     MARKER_FILE,
     MODEL_FILE,
+    clear_run,
     foreign_files,
+    is_marked,
     is_run_dir,
     list_checkpoints,
+    start_run,
 )
 from .exits import UsageError
 
@@ -144,3 +148,19 @@ def check_out(run_dir: Path, overwrite: bool, flag: str = "--out") -> None:
             f"a run's own files. Choose another {flag} (an older wgangp's run continues "
             f"with 'wgangp resume {quoted}')"
         )
+
+
+@contextlib.contextmanager
+def new_run(run_dir: Path, overwrite: bool, flag: str = "--out"):
+    """Hold ``run_dir`` for a new run: locked, checked again now that no one else
+    can write it, and cleared of the run it replaces (or of what a killed start
+    left); a start that fails before its first checkpoint leaves it as it was.
+
+    Every command that starts a run folder (train, fit-table, translate) goes
+    through here; call :func:`check_out` first to refuse early, before loading data.
+    """
+    with start_run(run_dir):
+        check_out(run_dir, overwrite, flag)
+        if is_marked(run_dir):
+            clear_run(run_dir)
+        yield run_dir

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runs import MODEL_FILE, clear_run, is_marked, start_run
+from ..runs import MODEL_FILE
 from .exits import EXIT_OK, UsageError, say
-from .sources import check_out
+from .sources import check_out, new_run
 
 
 def _table_path(value: str, command: str) -> Path:
@@ -60,10 +60,7 @@ def cmd_fit_table(args) -> int:
     synth = TabularSynthesizer(
         discrete_columns=discrete, random_state=args.seed, **_synthesizer_params(args)
     )
-    with start_run(run_dir):  # locked; a start that fails leaves the folder as it was
-        check_out(run_dir, args.overwrite)
-        if is_marked(run_dir):
-            clear_run(run_dir)  # the run being replaced, or what a killed start left
+    with new_run(run_dir, args.overwrite):  # locked from here to the end
         say(
             f"fitting a table model on {data.name} ({frame.shape[0]} rows x "
             f"{frame.shape[1]} columns) into {run_dir}"

@@ -30,14 +30,19 @@ from ..runs import (
     HISTORY_FILE,
     MODEL_FILE,
     RunLock,
-    clear_run,
-    is_marked,
     list_checkpoints,
-    start_run,
 )
 from ..train import Callback
 from .exits import EXIT_INTERRUPTED, EXIT_OK, UsageError, one_line, say
-from .sources import DATA_NAMES, check_data_source, check_out, data_name, load_data, run_config
+from .sources import (
+    DATA_NAMES,
+    check_data_source,
+    check_out,
+    data_name,
+    load_data,
+    new_run,
+    run_config,
+)
 
 # --------------------------------------------------------------------------- #
 # Training with progress lines and a clean Ctrl-C.                            #
@@ -253,12 +258,7 @@ def cmd_train(args) -> int:
         if comm.Get_rank() != 0:
             return _train_other_rank(model, share, cfg, run_dir, comm)
         X = share
-    # Locked from here to the end; a start that fails before its first
-    # checkpoint leaves the folder as it was.
-    with start_run(run_dir):
-        check_out(run_dir, args.overwrite)  # again, now that no one else can write it
-        if is_marked(run_dir):
-            clear_run(run_dir)  # the run being replaced, or what a killed start left
+    with new_run(run_dir, args.overwrite):  # locked from here to the end
         config.write(
             cfg,
             run_dir / CONFIG_FILE,

@@ -8,16 +8,23 @@ out.csv`` translates rows from A to B (``--inverse``: from B to A).
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 import numpy as np
 
 from ..modelfile import load
-from ..runs import MODEL_FILE, clear_run, is_run_dir
+from ..runs import MODEL_FILE
 from ..translate import Translator
-from .exits import EXIT_OK, UsageError
-from .sources import DATA_SUFFIXES, check_data_source, csv_header, load_data, model_path
+from .exits import EXIT_OK, UsageError, say
+from .sources import (
+    DATA_SUFFIXES,
+    check_data_source,
+    check_out,
+    csv_header,
+    load_data,
+    model_path,
+    new_run,
+)
 
 TRANSLATOR_FLAGS = (
     "hidden",
@@ -42,30 +49,20 @@ def _rows(source: str, flag: str) -> np.ndarray:
 
 def cmd_translate(args) -> int:
     run_dir = Path(args.out)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UsageError(f"--out {run_dir} exists and is not a folder")
-    if is_run_dir(run_dir):
-        if not args.overwrite:
-            raise UsageError(
-                f"{run_dir} already holds a run; choose another --out, or pass --overwrite "
-                f"to replace it ('wgangp translate ... --out {shlex.quote(str(run_dir))} "
-                "--overwrite')"
-            )
-        clear_run(run_dir)
+    check_out(run_dir, args.overwrite)
     A, B = _rows(args.source, "--source"), _rows(args.target, "--target")
     params = {k: getattr(args, k) for k in TRANSLATOR_FLAGS if getattr(args, k) is not None}
     model = Translator(random_state=args.seed, **params)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    print(
-        f"translating {Path(args.source).name} ({A.shape[0]} rows) <-> "
-        f"{Path(args.target).name} ({B.shape[0]} rows), {A.shape[1]} columns, for "
-        f"{args.steps} iterations into {run_dir}",
-        flush=True,
-    )
-    model.fit(A, B, steps=args.steps, run_dir=run_dir, checkpoint_every=args.checkpoint_every)
-    model.save(run_dir / MODEL_FILE)
+    with new_run(run_dir, args.overwrite):  # locked from here to the end
+        say(
+            f"translating {Path(args.source).name} ({A.shape[0]} rows) <-> "
+            f"{Path(args.target).name} ({B.shape[0]} rows), {A.shape[1]} columns, for "
+            f"{args.steps} iterations into {run_dir}"
+        )
+        model.fit(A, B, steps=args.steps, run_dir=run_dir, checkpoint_every=args.checkpoint_every)
+        model.save(run_dir / MODEL_FILE)
     last = model.history_[-1]
-    print(
+    say(
         f"done: {model.n_iter_} iterations; W estimates {last['wasserstein_a']:.3g} (A), "
         f"{last['wasserstein_b']:.3g} (B), cycle error {last['cycle_error']:.3g}; "
         f"model: {run_dir / MODEL_FILE}"
@@ -75,9 +72,9 @@ def cmd_translate(args) -> int:
 
         report = write_translation_report(run_dir, model, A, B)
     except ImportError as exc:
-        print(f"report: skipped ({exc})")
+        say(f"report: skipped ({exc})")
     else:
-        print(f"report: {report}")
+        say(f"report: {report}")
     return EXIT_OK
 
 
@@ -100,5 +97,5 @@ def cmd_transform(args) -> int:
         header = csv_header(check_data_source(args.input), rows.shape[1])
         np.savetxt(out, rows, delimiter=",", header=",".join(header), comments="", fmt="%.9g")
     way = "B to A" if args.inverse else "A to B"
-    print(f"translated {len(rows)} rows ({way}) to {out} (model: {path})")
+    say(f"translated {len(rows)} rows ({way}) to {out} (model: {path})")
     return EXIT_OK
