@@ -31,6 +31,11 @@ Usage::
     python benchmarks/translation.py                      # 5 min per model, 3 seeds
     python benchmarks/translation.py --budget 60 --seeds 1 --tasks thick blur moons
     python benchmarks/translation.py --set hidden=512 --set lambda_identity=5
+    python benchmarks/translation.py --tasks invert rot90 --pairs 20   # 20 paired rows
+
+With ``--pairs N``, wgangp and the PyTorch reference both get N source rows
+(drawn per seed) with their true translations T(a), ``fit(..., pairs=...)``
+and the same pair term.
 """
 
 from __future__ import annotations
@@ -112,8 +117,10 @@ def task(name: str) -> dict:
 # --------------------------------------------------------------------------- #
 
 
-def torch_translator(A, B, settings: dict, seconds: float, seed: int):
-    """Train the same translator in PyTorch for ``seconds``; return (G, F, steps)."""
+def torch_translator(A, B, settings: dict, seconds: float, seed: int, pairs=None):
+    """Train the same translator in PyTorch for ``seconds``; return (G, F, steps).
+
+    ``pairs``: (source rows, target rows), scaled, for the pair term."""
     import torch
     from torch import nn
 
@@ -151,11 +158,14 @@ def torch_translator(A, B, settings: dict, seconds: float, seed: int):
     A_t = torch.tensor(A, dtype=torch.float32)
     B_t = torch.tensor(B, dtype=torch.float32)
     batch = min(settings["batch_size"], len(A), len(B))
-    lam_gp, lam_c, lam_i = (
+    lam_gp, lam_c, lam_i, lam_p = (
         settings["lambda_gp"],
         settings["lambda_cycle"],
         settings["lambda_identity"],
+        settings["lambda_pairs"],
     )
+    if pairs is not None:
+        p_a, p_b = (torch.tensor(p, dtype=torch.float32) for p in pairs)
 
     def draw(X):
         return X[torch.as_tensor(rng.integers(0, len(X), batch))]
@@ -185,6 +195,10 @@ def torch_translator(A, B, settings: dict, seconds: float, seed: int):
         )
         if lam_i > 0:
             loss = loss + lam_i * ((gen(G, b) - b).abs().mean() + (gen(F, a) - a).abs().mean())
+        if pairs is not None and lam_p > 0:
+            loss = loss + lam_p * (
+                (gen(G, p_a) - p_b).abs().mean() + (gen(F, p_b) - p_a).abs().mean()
+            )
         opt_g.zero_grad()
         opt_f.zero_grad()
         loss.backward()
@@ -231,9 +245,12 @@ def scores(clf, translated, y_a, B, A=None, cycled=None, seed=0) -> dict:
     return out
 
 
-def run_task(name: str, seed: int, budget: float, settings: dict, methods) -> dict:
+def run_task(
+    name: str, seed: int, budget: float, settings: dict, methods, n_pairs: int = 0
+) -> dict:
     t = task(name)
     A, B, y_a = t["A"], t["B"], t["y_a"]
+    pairs = pick_pairs(t, n_pairs, seed) if n_pairs else None
     clf = t["clf"].fit(B, t["y_b"])
     results = {}
     if "identity" in methods:
@@ -251,7 +268,7 @@ def run_task(name: str, seed: int, budget: float, settings: dict, methods) -> di
     if "wgangp" in methods:
         model = wgangp.Translator(random_state=seed, **settings)
         started = time.perf_counter()
-        model.fit(A, B, steps=10**7, callbacks=[StopAfter(budget)], log_every=10)
+        model.fit(A, B, steps=10**7, callbacks=[StopAfter(budget)], log_every=10, pairs=pairs)
         seconds = time.perf_counter() - started
         translated = model.transform(A)
         results["wgangp"] = scores(
@@ -266,8 +283,19 @@ def run_task(name: str, seed: int, budget: float, settings: dict, methods) -> di
         scale_mean = np.concatenate([A, B]).mean(axis=0)
         scale_std = np.concatenate([A, B]).std(axis=0)
         scale_std[scale_std == 0] = 1.0
+        scaled_pairs = None
+        if pairs is not None:
+            scaled_pairs = (
+                (A[pairs[0]] - scale_mean) / scale_std,
+                (pairs[1] - scale_mean) / scale_std,
+            )
         G, F, steps = torch_translator(
-            (A - scale_mean) / scale_std, (B - scale_mean) / scale_std, settings, seconds, seed
+            (A - scale_mean) / scale_std,
+            (B - scale_mean) / scale_std,
+            settings,
+            seconds,
+            seed,
+            scaled_pairs,
         )
         fake_b = G((A - scale_mean) / scale_std)
         translated = fake_b * scale_std + scale_mean
@@ -312,19 +340,20 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
+        "--pairs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="give wgangp and torch N paired source rows with their true translations "
+        "(drawn per seed; fit(..., pairs=...))",
+    )
+    parser.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a Translator setting"
     )
     parser.add_argument("--json", type=Path, help="write every score here")
     args = parser.parse_args(argv)
 
-    settings = {
-        k: v.default for k, v in _signature_defaults().items() if k not in ("self", "random_state")
-    }
-    for item in args.set:
-        key, value = item.split("=", 1)
-        settings[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
-        if value in ("true", "false"):
-            settings[key] = value == "true"
+    settings = parse_settings(args.set)
     settings["threads"] = args.threads
     if "torch" in args.methods:
         import torch
@@ -335,7 +364,7 @@ def main(argv=None) -> int:
     threadpool_limits(args.threads)
     print(
         f"budget {args.budget:.0f} s per model, seeds 0..{args.seeds - 1}, "
-        f"threads {args.threads}, load average {os.getloadavg()[0]:.1f}, "
+        f"threads {args.threads}, pairs {args.pairs}, load average {os.getloadavg()[0]:.1f}, "
         f"settings {json.dumps({k: v for k, v in settings.items() if k != 'dtype'})}",
         flush=True,
     )
@@ -343,7 +372,7 @@ def main(argv=None) -> int:
     for seed in range(args.seeds):
         all_results[seed] = {}
         for name in args.tasks:
-            res = run_task(name, seed, args.budget, settings, args.methods)
+            res = run_task(name, seed, args.budget, settings, args.methods, args.pairs)
             all_results[seed][name] = res
             print(
                 f"seed {seed} {name}: "
@@ -369,6 +398,23 @@ def main(argv=None) -> int:
     if args.json:
         args.json.write_text(json.dumps(all_results, indent=1, default=str))
     return 0
+
+
+def parse_settings(items) -> dict:
+    """Translator defaults, changed by ``NAME=VALUE`` items (JSON values or strings)."""
+    settings = {
+        k: v.default for k, v in _signature_defaults().items() if k not in ("self", "random_state")
+    }
+    for item in items:
+        key, value = item.split("=", 1)
+        settings[key] = json.loads(value) if value[:1] in "0123456789-[{tfn" else value
+    return settings
+
+
+def pick_pairs(t: dict, n: int, seed: int):
+    """``n`` source rows (indices, drawn with ``seed``) and their true translations T(a)."""
+    idx = np.sort(np.random.default_rng(1000 + seed).choice(len(t["A"]), n, replace=False))
+    return idx, t["T"](t["A"][idx])
 
 
 def _signature_defaults():

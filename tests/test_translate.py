@@ -27,7 +27,7 @@ def _nets(rng, activation, d=3, dtype=np.float64):
     ]
 
 
-def _straight_loss(nets, x_a, x_b, lc, li, residual):
+def _straight_loss(nets, x_a, x_b, lc, li, residual, pairs=None, lp=0.0):
     """The objective written out term by term, without the stacked passes."""
     g, f, d_a, d_b = nets
 
@@ -40,6 +40,9 @@ def _straight_loss(nets, x_a, x_b, lc, li, residual):
     loss = -d_b(G(x_a)).mean() - d_a(F(x_b)).mean()
     loss += lc * (np.abs(F(G(x_a)) - x_a).mean() + np.abs(G(F(x_b)) - x_b).mean())
     loss += li * (np.abs(G(x_b) - x_b).mean() + np.abs(F(x_a) - x_a).mean())
+    if pairs is not None:
+        p_a, p_b = pairs
+        loss += lp * (np.abs(G(p_a) - p_b).mean() + np.abs(F(p_b) - p_a).mean())
     return loss
 
 
@@ -49,18 +52,26 @@ def _straight_loss(nets, x_a, x_b, lc, li, residual):
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh", "softplus"])
 @pytest.mark.parametrize("residual", [True, False], ids=["residual", "plain"])
 @pytest.mark.parametrize("lambda_identity", [0.0, 5.0], ids=["no-identity", "identity"])
+@pytest.mark.parametrize("n_pairs", [0, 3, 7], ids=["no-pairs", "3-pairs", "7-pairs"])
 def test_generator_objective_gradients_match_finite_differences(
-    rng, activation, residual, lambda_identity
+    rng, activation, residual, lambda_identity, n_pairs
 ):
-    """Both generators' gradients, the cycle through both, in float64."""
+    """Both generators' gradients, the cycle through both, the identity and pair
+    terms (fewer and more pairs than the batch's 5 rows), in float64."""
     nets = _nets(rng, activation)
     x_a, x_b = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    pairs = (rng.normal(size=(n_pairs, 3)), rng.normal(size=(n_pairs, 3))) if n_pairs else None
 
     def value():
-        return translator_generator_loss(*nets, x_a, x_b, 10.0, lambda_identity, residual)
+        return translator_generator_loss(
+            *nets, x_a, x_b, 10.0, lambda_identity, residual, pairs, 4.0
+        )
 
-    loss, grads_ab, grads_ba, _ = value()
-    assert loss == pytest.approx(_straight_loss(nets, x_a, x_b, 10.0, lambda_identity, residual))
+    loss, grads_ab, grads_ba, stats = value()
+    assert loss == pytest.approx(
+        _straight_loss(nets, x_a, x_b, 10.0, lambda_identity, residual, pairs, 4.0)
+    )
+    assert ("pair_error" in stats) == bool(n_pairs)
     numeric_ab = numerical_grads(lambda: value()[0], nets[0].params)
     numeric_ba = numerical_grads(lambda: value()[0], nets[1].params)
     assert max_relative_error(grads_ab, numeric_ab) < 1e-6
@@ -113,8 +124,34 @@ def test_float32_objective_agrees_with_float64(rng):
     assert max_relative_error(g_ab32, g_ab64) < 1e-3 and max_relative_error(g_ba32, g_ba64) < 1e-3
 
 
+def test_the_pair_term_alone_pulls_both_generators_toward_the_pairs(rng):
+    """With zero critics and no cycle weight, the objective is the pair term: its
+    value is the two L1 means, and a small step against its gradient lowers it."""
+    nets = _nets(rng, "tanh")
+    for critic in nets[2:]:
+        for p in critic.params:
+            p[...] = 0
+    x_a, x_b = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    pairs = (rng.normal(size=(6, 3)), rng.normal(size=(6, 3)))
+    loss, g_ab, g_ba, stats = translator_generator_loss(*nets, x_a, x_b, 0.0, 0.0, True, pairs, 1.0)
+    assert loss == pytest.approx(stats["pair_error"] + stats["pair_error_ba"])
+    assert stats["pair_error"] == pytest.approx(
+        np.abs(nets[0](pairs[0]) + pairs[0] - pairs[1]).mean()
+    )
+    for net, grads in ((nets[0], g_ab), (nets[1], g_ba)):
+        for p, g in zip(net.params, grads):
+            p -= 1e-3 * g
+    assert translator_generator_loss(*nets, x_a, x_b, 0.0, 0.0, True, pairs, 1.0)[0] < loss
+
+
 @pytest.mark.parametrize(
-    "params", [{}, {"residual": False}, {"lambda_identity": 5.0, "activation": "tanh"}]
+    "params",
+    [
+        {},
+        {"residual": False},
+        {"lambda_identity": 5.0, "activation": "tanh"},
+        {"lambda_pairs": 0.0},
+    ],
 )
 def test_gradcheck_passes_on_the_translators_own_losses(params):
     rng = np.random.default_rng(0)
@@ -128,6 +165,29 @@ def test_gradcheck_passes_on_the_translators_own_losses(params):
         "generator_ab",
         "generator_ba",
     ]
+
+
+def test_gradcheck_includes_the_pair_term(monkeypatch):
+    """A wrong pair gradient (and only that) fails the generators' check."""
+    from wgangp import cycle
+
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(size=(40, 2)), rng.normal(loc=1.0, size=(40, 2))
+    model = Translator(hidden=8, batch_size=16, dtype=np.float64, random_state=0).fit(A, B, 3)
+    real = cycle.l1
+
+    def broken(diff):
+        value, grad = real(diff)
+        if diff.shape[0] == 7:  # the pair rows: n_samples + 1 with n_samples=6 below
+            grad = grad * 1.01
+        return value, grad
+
+    assert wgangp.gradcheck(model, n_samples=6).passed
+    monkeypatch.setattr(cycle, "l1", broken)
+    assert wgangp.gradcheck(model.set_params(lambda_pairs=0.0), n_samples=6).passed
+    model.set_params(lambda_pairs=10.0)
+    failed = {r["loss"] for r in wgangp.gradcheck(model, n_samples=6).table if not r["passed"]}
+    assert failed == {"generator_ab", "generator_ba"}
 
 
 def test_gradcheck_catches_a_broken_cycle_gradient(monkeypatch):
@@ -272,3 +332,85 @@ def test_the_report_shows_where_rows_go(tmp_path):
     wide = wgangp.Translator(hidden=8, batch_size=16, random_state=0).fit(wide_a, wide_b, 2)
     page = write_translation_report(tmp_path / "w", wide, wide_a, wide_b).read_text()
     assert "source (blue), translated source (green) and target (orange)" in page
+
+
+# ------------------------------------------------------------------- pairs --
+
+
+def _paired_domains(n=64, d=2):
+    """B is A swapped and shifted: a pair gives its exact translation."""
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(n, d))
+    return A, A[:, ::-1] + 2.0
+
+
+def test_pairs_by_index_and_by_rows_train_the_same_model():
+    A, B = _paired_domains()
+    idx = np.array([3, 10, 40])
+    by_index = Translator(hidden=8, batch_size=32, random_state=0).fit(
+        A, B, steps=3, pairs=(idx, B[idx])
+    )
+    by_rows = Translator(hidden=8, batch_size=32, random_state=0).fit(
+        A, B, steps=3, pairs=(A[idx], B[idx])
+    )
+    unpaired = Translator(hidden=8, batch_size=32, random_state=0).fit(A, B, steps=3)
+    np.testing.assert_array_equal(by_index.transform(A), by_rows.transform(A))
+    assert not np.array_equal(by_index.transform(A), unpaired.transform(A))
+    assert "pair_error" in by_index.history_[-1] and "pair_error" not in unpaired.history_[-1]
+
+
+def test_pairs_pull_the_translation_of_paired_rows_toward_their_targets():
+    A, B = _paired_domains()
+    idx = np.arange(0, 64, 8)
+    model = Translator(hidden=32, batch_size=32, lr=1e-3, lambda_pairs=50.0, random_state=0)
+    model.fit(A, B, steps=150, pairs=(idx, B[idx]))
+    errors = model.history_.column("pair_error")
+    assert errors[-1] < 0.3 * errors[0]
+    assert np.abs(model.transform(A[idx]) - B[idx]).mean() < 0.5 * np.abs(A[idx] - B[idx]).mean()
+
+
+def test_resume_with_pairs_is_bit_for_bit(tmp_path):
+    A, B = _paired_domains()
+    pairs = (np.array([1, 5, 9]), B[[1, 5, 9]])
+    straight = Translator(hidden=8, batch_size=32, random_state=0).fit(A, B, steps=6, pairs=pairs)
+    half = Translator(hidden=8, batch_size=32, random_state=0).fit(A, B, steps=3, pairs=pairs)
+    loaded = wgangp.load(half.save(tmp_path / "half.npz"))
+    loaded.partial_fit(A, B, steps=3, pairs=pairs)
+    assert all(np.array_equal(p, q) for p, q in zip(straight.state_arrays(), loaded.state_arrays()))
+    resumed = Translator(hidden=8, batch_size=32, random_state=0)
+    resumed.fit(A, B, steps=3, resume=tmp_path / "half.npz", pairs=pairs)
+    assert all(
+        np.array_equal(p, q) for p, q in zip(straight.state_arrays(), resumed.state_arrays())
+    )
+
+
+def test_continuing_without_the_pairs_is_refused_naming_them():
+    A, B = _paired_domains()
+    pairs = (np.array([1, 5, 9]), B[[1, 5, 9]])
+    model = Translator(hidden=8, batch_size=32, random_state=0).fit(A, B, steps=2, pairs=pairs)
+    with pytest.raises(InvalidDataError, match="pairs 3 -> None"):
+        model.partial_fit(A, B, steps=1)
+    with pytest.raises(InvalidDataError, match="other values"):
+        model.partial_fit(A, B, steps=1, pairs=(pairs[0], pairs[1] + 1.0))
+    assert model.n_iter_ == 2
+
+
+@pytest.mark.parametrize(
+    "pairs, message",
+    [
+        ((np.array([0, 1]), np.zeros((3, 2))), r"pairs\[0\] gives 2 source rows and pairs\[1\] 3"),
+        ((np.zeros((2, 2)), np.zeros((2, 3))), r"pairs\[1\] has 3 columns"),
+        ((np.zeros((2, 3)), np.zeros((2, 2))), r"pairs\[0\] has 3 columns"),
+        ((np.array([0, 64]), np.zeros((2, 2))), "indices from 0 to 64, but X_source has 64 rows"),
+        ((np.zeros((2, 2)),), "must be a tuple"),
+        (np.zeros((2, 2)), "must be a tuple"),
+        ((np.zeros((1, 2)), np.array([[0.0, np.nan]])), r"pairs\[1\].*NaN"),
+        ((np.array([], dtype=int), np.zeros((0, 2))), r"pairs\[1\] has 0 rows"),
+    ],
+)
+def test_bad_pairs_are_refused_with_the_problem_named(pairs, message):
+    A, B = _paired_domains()
+    model = Translator(hidden=8, batch_size=32, random_state=0)
+    with pytest.raises(InvalidDataError, match=message):
+        model.fit(A, B, steps=1, pairs=pairs)
+    assert not model.is_fitted()

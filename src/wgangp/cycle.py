@@ -12,9 +12,14 @@ With critics ``D_A`` and ``D_B`` and batches ``a`` (B rows of A) and ``b``
     L = -\\overline{D_B(G(a))} - \\overline{D_A(F(b))}
         + \\lambda_c (\\langle |F(G(a)) - a| \\rangle + \\langle |G(F(b)) - b| \\rangle)
         + \\lambda_i (\\langle |G(b) - b| \\rangle + \\langle |F(a) - a| \\rangle)
+        + \\lambda_p (\\langle |G(p_a) - p_b| \\rangle + \\langle |F(p_b) - p_a| \\rangle)
 
 where :math:`\\langle\\cdot\\rangle` is the mean over all ``B * d`` entries
-(CycleGAN's L1 per entry). Every gradient is hand-derived:
+(CycleGAN's L1 per entry), and ``(p_a, p_b)`` are optional *pairs*: rows of
+A with their known translations in B (all of them in every step), a
+supervised term that makes a translation identifiable where the unpaired
+terms alone admit several (a class-swapping map is as cycle-consistent as
+the right one). Every gradient is hand-derived:
 
 * ``d<|e|>/de = sign(e) / (B d)`` (0 at ``e = 0``, a subgradient);
 * the adversarial terms push ``-g_B(G(a)) / B`` and ``-g_A(F(b)) / B``
@@ -24,8 +29,9 @@ where :math:`\\langle\\cdot\\rangle` is the mean over all ``B * d`` entries
   then joins the adversarial gradient at ``G(a)`` and runs back through
   ``G``; ``G(F(b))`` likewise through ``G`` then ``F``.
 
-Three generator passes serve all terms: ``F`` over ``[b; a]``, ``G`` over
-``[a; b; F(b)]`` (one GEMM per layer for three uses), ``F`` over ``G(a)``.
+Three generator passes serve all terms: ``F`` over ``[b; a; p_b]``, ``G``
+over ``[a; b; p_a; F(b)]`` (one GEMM per layer for all uses), ``F`` over
+``G(a)``; the identity and pair rows join only when their terms are on.
 The critic loss of each domain is :func:`wgangp.losses.critic_loss`.
 """
 
@@ -103,6 +109,8 @@ def translator_generator_loss(
     lambda_cycle: float = 10.0,
     lambda_identity: float = 0.0,
     residual: bool = True,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    lambda_pairs: float = 0.0,
 ) -> tuple[float, list[np.ndarray], list[np.ndarray], dict]:
     """The generators' objective (module docstring) and its gradient for both.
 
@@ -118,6 +126,10 @@ def translator_generator_loss(
         Weights of the L1 cycle and identity terms (identity skipped at 0).
     residual : bool
         Generators in residual form ``x + MLP(x)``.
+    pairs : (p_a, p_b), arrays of shape (k, d), optional
+        Rows of A and their known translations in B.
+    lambda_pairs : float
+        Weight of the L1 pair term (skipped at 0 or without pairs).
 
     Returns
     -------
@@ -127,8 +139,10 @@ def translator_generator_loss(
         ``generator_loss``, ``adversarial_ab`` (``-mean D_B(G(a))``),
         ``adversarial_ba``, ``cycle_error_a`` (``<|F(G(a)) - a|>``),
         ``cycle_error_b``, ``cycle_error`` (their mean), ``shift_ab``
-        (``<|G(a) - a|>``, how far the translation moves), ``shift_ba``, and
-        with the identity term ``identity_error`` (mean of its two L1 means).
+        (``<|G(a) - a|>``, how far the translation moves), ``shift_ba``, with
+        the identity term ``identity_error`` (mean of its two L1 means), with
+        the pair term ``pair_error`` (``<|G(p_a) - p_b|>``, ``pair_error_ba``
+        likewise for ``F``).
 
     Examples
     --------
@@ -143,16 +157,19 @@ def translator_generator_loss(
     batch = x_a.shape[0]
     dtype = gen_ab.dtype
     identity = lambda_identity > 0
-    lc, li = dtype.type(lambda_cycle), dtype.type(lambda_identity)
+    paired = pairs is not None and lambda_pairs > 0 and len(pairs[0]) > 0
+    lc, li, lp = dtype.type(lambda_cycle), dtype.type(lambda_identity), dtype.type(lambda_pairs)
+    n_pairs = len(pairs[0]) if paired else 0
 
-    # F over [b; a]: F(b) is the fake A; F(a) enters the identity term.
-    f_out, f_cache = generator_forward(
-        gen_ba, np.concatenate([x_b, x_a]) if identity else x_b, residual
-    )
+    # F over [b; a; p_b]: F(b) is the fake A; F(a) enters the identity term,
+    # F(p_b) the pair term.
+    f_parts = [x_b] + ([x_a] if identity else []) + ([pairs[1]] if paired else [])
+    f_in = np.concatenate(f_parts) if len(f_parts) > 1 else x_b
+    f_out, f_cache = generator_forward(gen_ba, f_in, residual)
     fake_a = f_out[:batch]
-    # G over [a; b; F(b)]: the fake B, the identity term, the cycle of b.
-    parts = [x_a, x_b, fake_a] if identity else [x_a, fake_a]
-    g_out, g_cache = generator_forward(gen_ab, np.concatenate(parts), residual)
+    # G over [a; b; p_a; F(b)]: the fake B, the identity and pair terms, the cycle of b.
+    g_parts = [x_a] + ([x_b] if identity else []) + ([pairs[0]] if paired else []) + [fake_a]
+    g_out, g_cache = generator_forward(gen_ab, np.concatenate(g_parts), residual)
     fake_b, cycled_b = g_out[:batch], g_out[-batch:]
     # F over G(a): the cycle of a.
     cycled_a, c_cache = generator_forward(gen_ba, fake_b, residual)
@@ -174,23 +191,38 @@ def translator_generator_loss(
 
     # Back through F from the cycle of a: F's parameters and dL/dG(a).
     dx_fake_b, grads_ba = generator_backward(gen_ba, c_cache, d_cyc_a * lc, residual)
-    # Back through G over [a; b; F(b)]: adversarial + cycle at G(a), identity
-    # at G(b), cycle at G(F(b)); the last rows' input gradient is dL/dF(b).
+    # Back through G over [a; b; p_a; F(b)]: adversarial + cycle at G(a),
+    # identity at G(b), pairs at G(p_a), cycle at G(F(b)); the last rows'
+    # input gradient is dL/dF(b).
     g_dy = np.empty_like(g_out)
     np.add(dx_fake_b, adv_grad_b, out=g_dy[:batch])
+    row = batch
     if identity:
-        idt_b, d_idt_b = l1(g_out[batch : 2 * batch] - x_b)
-        g_dy[batch : 2 * batch] = d_idt_b * li
+        idt_b, d_idt_b = l1(g_out[row : row + batch] - x_b)
+        g_dy[row : row + batch] = d_idt_b * li
+        row += batch
+    if paired:
+        pair_ab, d_pair_ab = l1(g_out[row : row + n_pairs] - pairs[1])
+        g_dy[row : row + n_pairs] = d_pair_ab * lp
     g_dy[-batch:] = d_cyc_b * lc
     dx_g, grads_ab = generator_backward(gen_ab, g_cache, g_dy, residual)
-    # Back through F over [b; a]: adversarial + cycle at F(b), identity at F(a).
+    # Back through F over [b; a; p_b]: adversarial + cycle at F(b), identity
+    # at F(a), pairs at F(p_b).
     f_dy = np.empty_like(f_out)
     np.add(dx_g[-batch:], adv_grad_a, out=f_dy[:batch])
+    row = batch
     if identity:
-        idt_a, d_idt_a = l1(f_out[batch:] - x_a)
-        f_dy[batch:] = d_idt_a * li
+        idt_a, d_idt_a = l1(f_out[row : row + batch] - x_a)
+        f_dy[row : row + batch] = d_idt_a * li
+        row += batch
         loss += float(lambda_identity) * (idt_a + idt_b)
         stats["identity_error"] = 0.5 * (idt_a + idt_b)
+    if paired:
+        pair_ba, d_pair_ba = l1(f_out[row : row + n_pairs] - pairs[0])
+        f_dy[row : row + n_pairs] = d_pair_ba * lp
+        loss += float(lambda_pairs) * (pair_ab + pair_ba)
+        stats["pair_error"] = pair_ab
+        stats["pair_error_ba"] = pair_ba
     _, grads_first = generator_backward(gen_ba, f_cache, f_dy, residual, need_input_grad=False)
     for g, extra in zip(grads_ba, grads_first):
         g += extra

@@ -433,7 +433,7 @@ class Estimator(ParamsMixin, Saving):
             return new
         changes = [
             f"{key} {old.get(key)!r} -> {new.get(key)!r}"
-            for key in ("rows", "columns")
+            for key in ("rows", "columns", "pairs")
             if old.get(key) != new.get(key)
         ] or ["the same shape, other values"]
         changed = "; ".join(changes)

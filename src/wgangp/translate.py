@@ -51,6 +51,9 @@ PARAMS: dict[str, Param] = {
     "penalty": CORE_PARAMS["penalty"],
     "lambda_cycle": Param("float", "weight of the L1 cycle-consistency term", minimum=0.0),
     "lambda_identity": Param("float", "weight of the L1 identity term (0: off)", minimum=0.0),
+    "lambda_pairs": Param(
+        "float", "weight of the L1 term on paired rows given to fit(..., pairs=)", minimum=0.0
+    ),
     "n_critic": CORE_PARAMS["n_critic"],
     "batch_size": Param("int", "rows of each domain per minibatch", minimum=1),
     "scale": Param(
@@ -95,6 +98,9 @@ class Translator(Estimator):
         Weight of ``<|F(G(a)) - a|> + <|G(F(b)) - b|>`` (means over entries).
     lambda_identity : float
         Weight of ``<|G(b) - b|> + <|F(a) - a|>``; 0 turns it off.
+    lambda_pairs : float
+        Weight of ``<|G(p_a) - p_b|> + <|F(p_b) - p_a|>`` over the pairs
+        given to ``fit(..., pairs=(p_a, p_b))``; without pairs it does nothing.
     n_critic : int
         Steps of both critics per generator step.
     batch_size : int
@@ -121,7 +127,8 @@ class Translator(Estimator):
         adversarial_ab/_ba, cycle_error (mean of cycle_error_a =
         ``<|F(G(a)) - a|>`` and cycle_error_b), shift_ab (``<|G(a) - a|>``,
         how far translation moves) and shift_ba, identity_error (with the
-        identity term), critic_grad_norm, generator_grad_norm, learning
+        identity term), pair_error (``<|G(p_a) - p_b|>``) and pair_error_ba
+        (with pairs), critic_grad_norm, generator_grad_norm, learning
         rates, seconds, elapsed; errors in the scaled space.
     n_features_in_ : int
 
@@ -141,7 +148,15 @@ class Translator(Estimator):
     HEADER_EXTRAS = ("samplers",)
     FIT_CALL = "fit(X_source, X_target)"
     STATE_ATTRIBUTES = ("n_critic_steps_",)
-    LIVE_PARAMS = ("lr", "lambda_gp", "n_critic", "threads", "lambda_cycle", "lambda_identity")
+    LIVE_PARAMS = (
+        "lr",
+        "lambda_gp",
+        "n_critic",
+        "threads",
+        "lambda_cycle",
+        "lambda_identity",
+        "lambda_pairs",
+    )
 
     def __init__(
         self,
@@ -156,6 +171,7 @@ class Translator(Estimator):
         penalty: str = "two-sided",
         lambda_cycle: float = 10.0,
         lambda_identity: float = 0.0,
+        lambda_pairs: float = 10.0,
         n_critic: int = 2,
         batch_size: int = 128,
         scale: str | None = "standard",
@@ -174,6 +190,7 @@ class Translator(Estimator):
         self.penalty = penalty
         self.lambda_cycle = lambda_cycle
         self.lambda_identity = lambda_identity
+        self.lambda_pairs = lambda_pairs
         self.n_critic = n_critic
         self.batch_size = batch_size
         self.scale = scale
@@ -188,7 +205,7 @@ class Translator(Estimator):
         return settings
 
     def _check_data(self, data, settings: dict, fitted: bool):
-        X_source, X_target = data
+        X_source, X_target, pairs = data
         width = self.n_features_in_ if fitted else None
         A = check_array(X_source, "X_source", n_features=width, min_rows=2)
         B = check_array(X_target, "X_target", n_features=width, min_rows=2)
@@ -200,21 +217,25 @@ class Translator(Estimator):
             )
         if not fitted:
             self._check_trainable(A, B, settings)
-        return A, B
+        return A, B, _check_pairs(pairs, A)
 
     def _data_fingerprint(self, data) -> dict:
         """Rows (of both domains together), columns and a hash (blake2b) of both
-        domains' float64 values, each domain's size included."""
+        domains' float64 values, each domain's size included; with pairs, their
+        count and their values in the hash too."""
+        A, B, pairs = data
         digest = hashlib.blake2b(digest_size=16)
-        for X in data:
+        for X in (A, B) + (pairs or ()):
             digest.update(repr(X.shape).encode("ascii"))
             digest.update(np.ascontiguousarray(X, np.float64).tobytes())
-        A, B = data
-        return {
+        fingerprint = {
             "rows": int(A.shape[0] + B.shape[0]),
             "columns": int(A.shape[1]),
             "hash": digest.hexdigest(),
         }
+        if pairs is not None:
+            fingerprint["pairs"] = len(pairs[0])
+        return fingerprint
 
     def _rows_in(self, data) -> int:
         return len(data[0])
@@ -249,7 +270,7 @@ class Translator(Estimator):
         )
 
     def _initialize(self, data, settings: dict) -> None:
-        A, B = data
+        A, B, _ = data
         self.n_features_in_ = A.shape[1]
         self.dtype_ = settings["dtype"]
         self._rng = np.random.default_rng(self.random_state)
@@ -302,11 +323,13 @@ class Translator(Estimator):
         return batch
 
     def _training_data(self, data, settings: dict):
-        A, B = data
+        A, B, pairs = data
         if (len(A), len(B)) != tuple(s.n_rows for s in self._samplers):
             batch = self._effective_batch(len(A), len(B), settings)
             self._samplers = (MinibatchSampler(len(A), batch), MinibatchSampler(len(B), batch))
-        return self._scaled(A, "X_source"), self._scaled(B, "X_target")
+        if pairs is not None:
+            pairs = (self._scaled(pairs[0], "pairs[0]"), self._scaled(pairs[1], "pairs[1]"))
+        return self._scaled(A, "X_source"), self._scaled(B, "X_target"), pairs
 
     def _scaled(self, X: np.ndarray, name: str) -> np.ndarray:
         with np.errstate(over="ignore", invalid="ignore"):
@@ -334,6 +357,7 @@ class Translator(Estimator):
         checkpoint_every: int | None = None,
         keep_checkpoints: int = 3,
         resume=None,
+        pairs=None,
     ) -> Translator:
         """Train from scratch (or from a checkpoint) for ``steps`` generator iterations.
 
@@ -350,13 +374,24 @@ class Translator(Estimator):
             Rows of domain B, with the same columns.
         steps, callbacks, verbose, log_every, run_dir, checkpoint_every, keep_checkpoints, resume
             As for :meth:`wgangp.WGANGP.fit`: the same training core runs both.
+        pairs : (source, target), optional
+            A few paired examples: ``source`` either indices of rows of
+            ``X_source`` (1-D integers) or rows of domain A, shape (k,
+            n_features); ``target`` their known translations, shape (k,
+            n_features). Every generator step then adds ``lambda_pairs *
+            (<|G(p_a) - p_b|> + <|F(p_b) - p_a|>)`` over all k pairs, which
+            makes translations identifiable that the unpaired objective
+            cannot tell apart (a map that swaps classes is as cycle-consistent
+            and as close to the target distribution as the right one). The
+            pairs are part of the training data: ``partial_fit`` and
+            ``resume`` need the same pairs again.
 
         Returns
         -------
         self
         """
         return self._fit(
-            (X_source, X_target),
+            (X_source, X_target, pairs),
             steps,
             callbacks,
             verbose=verbose,
@@ -379,12 +414,14 @@ class Translator(Estimator):
         run_dir=None,
         checkpoint_every: int | None = None,
         keep_checkpoints: int = 3,
+        pairs=None,
     ) -> Translator:
         """Continue training (fit first if unfitted); a loaded model continued on the
-        same data reproduces the uninterrupted run bit for bit. Changes of ``lr``,
-        ``lambda_gp``, ``n_critic``, ``lambda_cycle`` and ``lambda_identity`` apply."""
+        same data (and the same ``pairs``) reproduces the uninterrupted run bit for
+        bit. Changes of ``lr``, ``lambda_gp``, ``n_critic``, ``lambda_cycle``,
+        ``lambda_identity`` and ``lambda_pairs`` apply."""
         return self._fit(
-            (X_source, X_target),
+            (X_source, X_target, pairs),
             steps,
             callbacks,
             verbose=verbose,
@@ -397,7 +434,7 @@ class Translator(Estimator):
 
     @quiet_overflow
     def _iteration(self, data, settings: dict) -> dict:
-        A, B = data
+        A, B, pairs = data
         sampler_a, sampler_b = self._samplers
         rng, residual = self._rng, self.residual_
         lambda_gp, penalty = settings["lambda_gp"], settings["penalty"]
@@ -429,6 +466,8 @@ class Translator(Estimator):
             settings["lambda_cycle"],
             settings["lambda_identity"],
             residual,
+            pairs,
+            settings["lambda_pairs"],
         )
         gen_norm = grad_norm(grads_ab + grads_ba)
         self.generator_ab_optimizer_.step(self.generator_ab_.params, grads_ab)
@@ -467,7 +506,9 @@ class Translator(Estimator):
 
         Both critic losses (penalty included) at standard normal rows of each
         domain (the scaled space) against fresh translations, and the
-        generators' whole objective (adversarial, cycle, identity) once per
+        generators' whole objective (adversarial, cycle, identity, and with
+        ``lambda_pairs > 0`` the pair term on ``n_samples + 1`` standard
+        normal pairs, whether or not the model was fitted with pairs) once per
         generator: ``critic_a``, ``critic_b``, ``generator_ab``,
         ``generator_ba``. Inputs are redrawn until no ReLU-like
         pre-activation and no L1 residual lies within ``margin`` of its kink.
@@ -477,10 +518,16 @@ class Translator(Estimator):
         res = self.residual_
         lambda_gp, penalty = float(self.lambda_gp), self.penalty
         lc, li = float(self.lambda_cycle), float(self.lambda_identity)
+        lp = float(self.lambda_pairs)
         shape = (n_samples, self.n_features_in_)
         for _ in range(200):
             x_a, x_b = rng.standard_normal(shape), rng.standard_normal(shape)
             alpha = rng.random((2, n_samples, 1))
+            # one pair more than the batch's rows, so that a slicing mistake shows
+            pair_shape = (n_samples + 1, self.n_features_in_)
+            pairs = None
+            if lp > 0:
+                pairs = (rng.standard_normal(pair_shape), rng.standard_normal(pair_shape))
             fake_b, fake_a = cycle.translate(g, x_a, res), cycle.translate(f, x_b, res)
             interp_a = fake_a + alpha[0] * (x_a - fake_a)
             interp_b = fake_b + alpha[1] * (x_b - fake_b)
@@ -493,11 +540,18 @@ class Translator(Estimator):
                     cycle.translate(g, x_b, res) - x_b,
                     cycle.translate(f, x_a, res) - x_a,
                 ]
+            if pairs is not None:
+                residuals += [
+                    cycle.translate(g, pairs[0], res) - pairs[1],
+                    cycle.translate(f, pairs[1], res) - pairs[0],
+                ]
+            kink_g = [x_a, x_b, fake_a] + ([pairs[0]] if pairs is not None else [])
+            kink_f = [x_b, x_a, fake_b] + ([pairs[1]] if pairs is not None else [])
             if (
                 far_from_kinks(d_a, np.concatenate([x_a, fake_a, interp_a]), margin)
                 and far_from_kinks(d_b, np.concatenate([x_b, fake_b, interp_b]), margin)
-                and far_from_kinks(g, np.concatenate([x_a, x_b, fake_a]), margin)
-                and far_from_kinks(f, np.concatenate([x_b, x_a, fake_b]), margin)
+                and far_from_kinks(g, np.concatenate(kink_g), margin)
+                and far_from_kinks(f, np.concatenate(kink_f), margin)
                 and min(float(np.abs(r).min()) for r in residuals) > margin
             ):
                 break
@@ -516,7 +570,7 @@ class Translator(Estimator):
         def generator_value(which):
             def value():
                 loss, grads_ab, grads_ba, _ = cycle.translator_generator_loss(
-                    g, f, d_a, d_b, x_a, x_b, lc, li, res
+                    g, f, d_a, d_b, x_a, x_b, lc, li, res, pairs, lp
                 )
                 return loss, (grads_ab if which == 0 else grads_ba)
 
@@ -639,6 +693,38 @@ class Translator(Estimator):
         )
         if self._samplers[0].batch_size != self._samplers[1].batch_size:
             raise ModelFileError(f"{path}: the two domains' minibatch sizes differ")
+
+
+def _check_pairs(pairs, A: np.ndarray):
+    """``pairs=(source, target)`` checked: two float64 arrays of k rows each, or None."""
+    if pairs is None:
+        return None
+    if not isinstance(pairs, (tuple, list)) or len(pairs) != 2:
+        raise InvalidDataError(
+            f"pairs must be a tuple (source, target): indices of X_source rows (or rows of "
+            f"domain A) and their known translations in domain B; got {type(pairs).__name__}"
+            + (f" of length {len(pairs)}" if hasattr(pairs, "__len__") else "")
+        )
+    source, target = pairs
+    width = A.shape[1]
+    source_arr = np.asarray(source)
+    if source_arr.ndim == 1 and source_arr.dtype.kind in "iu":
+        if len(source_arr) and (source_arr.min() < -len(A) or source_arr.max() >= len(A)):
+            raise InvalidDataError(
+                f"pairs[0] holds row indices from {source_arr.min()} to {source_arr.max()}, "
+                f"but X_source has {len(A)} rows; give indices in 0..{len(A) - 1} (or the "
+                "source rows themselves, a 2-D array)"
+            )
+        p_a = A[source_arr]
+    else:
+        p_a = check_array(source, "pairs[0]", n_features=width)
+    p_b = check_array(target, "pairs[1]", n_features=width)
+    if len(p_a) != len(p_b):
+        raise InvalidDataError(
+            f"pairs[0] gives {len(p_a)} source rows and pairs[1] {len(p_b)} target rows; "
+            "each source row needs exactly one known translation (the same number of rows)"
+        )
+    return p_a, p_b
 
 
 def _record(critic_stats: list[dict], gen_stats: dict, gen_norm: float) -> dict:
