@@ -374,6 +374,8 @@ def main(argv=None) -> int:
         for name in args.tasks:
             res = run_task(name, seed, args.budget, settings, args.methods, args.pairs)
             all_results[seed][name] = res
+            if args.json:  # after every task: a stopped run keeps what it measured
+                args.json.write_text(json.dumps(all_results, indent=1, default=str))
             print(
                 f"seed {seed} {name}: "
                 + ", ".join(

@@ -33,7 +33,16 @@ def main(argv=None) -> int:
     parser.add_argument("--every", type=int, help="also score after every this many iterations")
     parser.add_argument("--pairs", type=int, default=0, help="paired source rows given to fit")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument(
+        "--speed",
+        nargs="+",
+        metavar="NAME=VALUE[,NAME=VALUE]",
+        help='instead: seconds per iteration of these settings ("-" for the defaults), '
+        "measured round-robin in this process, --steps iterations each in 4 rounds",
+    )
     args = parser.parse_args(argv)
+    if args.speed:
+        return speed(args)
     settings = translation.parse_settings(args.set)
     settings["threads"] = 1
     t = translation.task(args.task)
@@ -67,6 +76,31 @@ def main(argv=None) -> int:
                 f"load {os.getloadavg()[0]:.1f} |",
                 flush=True,
             )
+    return 0
+
+
+def speed(args) -> int:
+    """Seconds per iteration of several settings, interleaved so that they share the load."""
+    t = translation.task(args.task)
+    A, B = t["A"], t["B"]
+    models, seconds = [], []
+    for spec in args.speed:
+        settings = translation.parse_settings([] if spec == "-" else spec.split(","))
+        settings["threads"] = 1
+        models.append(wgangp.Translator(random_state=0, **settings).fit(A, B, steps=2))
+        seconds.append(0.0)
+    rounds = 4
+    for _ in range(rounds):
+        for i, model in enumerate(models):
+            started = time.perf_counter()
+            model.partial_fit(A, B, steps=args.steps)
+            seconds[i] += time.perf_counter() - started
+    for spec, total in zip(args.speed, seconds):
+        print(
+            f"| {args.task} | speed | {spec} | {total / (rounds * args.steps):.4f} s/it | "
+            f"load {os.getloadavg()[0]:.1f} |",
+            flush=True,
+        )
     return 0
 
 
