@@ -192,3 +192,17 @@ def test_wgangp_train_under_mpiexec_is_the_single_process_run(tmp_path):
     )
     gap = max(np.abs(x - y).max() for x, y in zip(a.state_arrays(), b.state_arrays()))
     assert gap / max(np.abs(y).max() for y in b.state_arrays()) < 1e-10
+
+
+def test_reduce_of_a_network_gradient_buffer_sums_the_flat_buffer_in_place():
+    from wgangp.nn import MLP
+
+    net = MLP([2, 4, 1], random_state=0, dtype=np.float64)
+    net.grad_flat[...] = np.arange(net.grad_flat.size)
+    shard = Shard(Recorder(0), 300)
+    stats = shard.reduce(net.grads, {"loss": 1.5})
+    assert len(shard.comm.sent) == 1  # gradient and statistics in one message
+    np.testing.assert_array_equal(shard.comm.sent[0][: net.grad_flat.size], np.arange(17.0))
+    np.testing.assert_array_equal(net.grad_flat, 2 * np.arange(17.0))  # the sum, in place
+    assert all(np.shares_memory(g, net.grad_flat) for g in net.grads)
+    assert stats == {"loss": 3.0}

@@ -283,7 +283,7 @@ class Dropout(Activation):
         if self.piecewise_linear:
             # ReLU, LeakyReLU, identity: f(z) = f'(z) z, and f'(z) m is all the passes need.
             slope = self.inner.df(z, z) * mask
-            return z * slope, slope
+            return np.multiply(z, slope, out=z), slope
         h_inner = self.inner.f(z)
         return h_inner * mask, (z, h_inner, mask)
 

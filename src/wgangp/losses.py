@@ -89,6 +89,12 @@ def critic_loss(
     -------
     loss : float
     grads : list of arrays aligned with ``critic.params``
+        Views into the critic's gradient buffer ``critic.grad_flat`` (the
+        list is ``critic.grads``). Reuse rule: the buffer is overwritten by
+        the next call that computes this network's gradients (this function,
+        or :func:`generator_loss` for a generator); copy them
+        (``critic.grad_flat.copy()``, ``[g.copy() for g in grads]``) to keep
+        them across such a call.
     stats : dict
         ``loss``, ``wasserstein`` (mean D(real) - mean D(fake)), ``penalty``
         (the lambda-weighted term), ``d_real``, ``d_fake``, ``grad_norm_min``,
@@ -124,7 +130,7 @@ def critic_loss(
     dy_plain[batch:] = 1.0 / divisor
     grad_fn, holder = _penalty_fn(lambda_gp, penalty, batch, dtype, divisor)
     grads, _, penalty_value = backward_with_input_gradient(
-        critic.params, critic.activations, cache, 2 * batch, dy_plain, grad_fn
+        critic.params, critic.activations, cache, 2 * batch, dy_plain, grad_fn, critic.grads
     )
     norms = holder["norms"]
     wasserstein = d_real - d_fake
@@ -165,6 +171,8 @@ def generator_loss(
     -------
     loss : float
     grads : list of arrays aligned with ``generator.params``
+        Views into ``generator.grad_flat``, overwritten by the next gradient
+        call on the generator (the reuse rule of :func:`critic_loss`).
 
     Examples
     --------
@@ -181,6 +189,11 @@ def generator_loss(
     dy = np.full_like(out, -1.0 / batch)
     dx, _ = backward(critic.params, critic.activations, critic_cache, dy, need_param_grads=False)
     _, grads = backward(
-        generator.params, generator.activations, gen_cache, dx, need_input_grad=False
+        generator.params,
+        generator.activations,
+        gen_cache,
+        dx,
+        need_input_grad=False,
+        grads_out=generator.grads,
     )
     return loss, grads

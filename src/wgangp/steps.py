@@ -14,6 +14,7 @@ import numpy as np
 
 from . import losses
 from .errors import ModelFileError
+from .flat import flat_of
 from .modelfile import header_int
 from .nn import MLP
 from .optim import Optimizer
@@ -22,7 +23,10 @@ __all__ = ["MinibatchSampler", "critic_step", "generator_step", "grad_norm", "qu
 
 
 def grad_norm(grads) -> float:
-    """Euclidean norm of all parameter gradients together."""
+    """Euclidean norm of all parameter gradients together (one call on a flat buffer)."""
+    flat = flat_of(grads)
+    if flat is not None:
+        return float(np.sqrt(np.vdot(flat, flat)))
     return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
 
 
@@ -139,13 +143,14 @@ def _critic_part(generator, critic, x_real, z, alpha, lambda_gp, penalty, batch)
         _, grads, stats = losses.critic_loss(
             critic, x_real, generator(z), alpha, lambda_gp, penalty, batch_total=batch
         )
-        return [np.array(g) for g in grads], stats
+        return grads, stats
     # no rows of this minibatch here: the same statistics, all zero, to sum
     probe = np.zeros((1, critic.sizes[0]), dtype=critic.dtype)
     _, grads, stats = losses.critic_loss(
         critic, probe, probe, np.zeros((1, 1), critic.dtype), lambda_gp, penalty
     )
-    return [np.zeros_like(g) for g in grads], {k: 0.0 for k in stats}
+    critic.grad_flat[...] = 0
+    return grads, {k: 0.0 for k in stats}
 
 
 @quiet_overflow
@@ -169,7 +174,6 @@ def generator_step(
     else:
         part = shard.noise_positions(batch)
         loss, grads = losses.generator_loss(generator, critic, z[part], batch_total=batch)
-        grads = [np.array(g) for g in grads]
         loss = shard.reduce(grads, {"loss": loss}, holds_rows=len(part) > 0)["loss"]
     norm = grad_norm(grads)
     optimizer.step(generator.params, grads)
