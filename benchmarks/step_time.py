@@ -12,7 +12,8 @@ In one process, for each configuration, the implementations are timed one
 iteration at a time, interleaved (A B C D, B C D A, ...: the order rotates
 every round), and the median over rounds is reported:
 
-* ``wgangp``: ``WGANGP(..., dtype=float32)``, ``partial_fit(X, steps=1)``;
+* ``wgangp``: ``WGANGP(..., dtype=float32, threads=<threads or "auto">)``,
+  ``partial_fit(X, steps=1)``;
 * ``jax``: :mod:`jax_reference`, the strongest CPU peer: the whole
   iteration (the critic steps and the generator step) in one ``jax.jit``
   function, same architecture, batch, optimizer, penalty, float32;
@@ -167,6 +168,7 @@ class Wgangp:
             lambda_gp=LAMBDA_GP,
             dtype=np.float32,
             random_state=SEED,
+            threads=args.threads or "auto",
         )
         self.model.fit(self.X, steps=1)
 
