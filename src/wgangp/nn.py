@@ -100,16 +100,20 @@ def _rows(saved, rows: slice):
     return saved[rows]
 
 
-def _times_transpose(u: np.ndarray, W: np.ndarray) -> np.ndarray:
+def _times_transpose(u: np.ndarray, W: np.ndarray, empty=np.empty) -> np.ndarray:
     """``u @ W.T``; an outer product (one output unit) by broadcasting, which
     OpenBLAS runs several times slower as a GEMM of inner size 1."""
+    out = empty((u.shape[0], W.shape[0]), np.result_type(u.dtype, W.dtype))
     if u.shape[1] == 1:
-        return u * W[:, 0]
-    return u @ W.T
+        return np.multiply(u, W[:, 0], out=out)
+    return np.matmul(u, W.T, out=out)
 
 
 def forward(
-    params: Sequence[np.ndarray], activations: Sequence[Activation], x: np.ndarray
+    params: Sequence[np.ndarray],
+    activations: Sequence[Activation],
+    x: np.ndarray,
+    empty=np.empty,
 ) -> tuple[np.ndarray, Cache]:
     """Forward pass.
 
@@ -121,6 +125,10 @@ def forward(
         One per layer.
     x : array, shape (rows, n_0)
         Never modified.
+    empty : callable, optional
+        Where the layers' arrays come from, with :func:`numpy.empty`'s
+        signature (a training step passes :meth:`wgangp.flat.Scratch.empty`
+        to reuse its memory from step to step).
 
     Returns
     -------
@@ -130,9 +138,10 @@ def forward(
     cache = []
     h = x
     for k, act in enumerate(activations):
-        z = h @ params[2 * k]
+        W = params[2 * k]
+        z = np.matmul(h, W, out=empty((h.shape[0], W.shape[1]), np.result_type(h.dtype, W.dtype)))
         z += params[2 * k + 1]
-        h_next, saved = act.forward_saved(z)
+        h_next, saved = act.forward_saved(z, empty)
         cache.append((h, saved, h_next))
         h = h_next
     return h, cache
@@ -143,11 +152,13 @@ def predict(
     activations: Sequence[Activation],
     x: np.ndarray,
     chunk_rows: int = 2048,
+    empty=np.empty,
 ) -> np.ndarray:
     """Forward pass without a cache, in chunks of rows.
 
     Each chunk's activations stay in the CPU cache, which makes sampling many
-    rows faster and keeps memory at ``chunk_rows`` rows per layer.
+    rows faster and keeps memory at ``chunk_rows`` rows per layer. ``empty``
+    as in :func:`forward`.
 
     >>> net = MLP([2, 8, 3], random_state=0, dtype=np.float64)
     >>> x = np.ones((5000, 2))
@@ -157,12 +168,12 @@ def predict(
     """
     n_rows = x.shape[0]
     if n_rows <= chunk_rows:
-        return forward(params, activations, x)[0]
+        return forward(params, activations, x, empty)[0]
     out = None
     for start in range(0, n_rows, chunk_rows):
-        h = forward(params, activations, x[start : start + chunk_rows])[0]
+        h = forward(params, activations, x[start : start + chunk_rows], empty)[0]
         if out is None:
-            out = np.empty((n_rows, h.shape[1]), dtype=h.dtype)
+            out = empty((n_rows, h.shape[1]), h.dtype)
         out[start : start + h.shape[0]] = h
     return out
 
@@ -216,6 +227,7 @@ def backward(
     need_input_grad: bool = True,
     need_param_grads: bool = True,
     grads_out: Sequence[np.ndarray] | None = None,
+    empty=np.empty,
 ) -> tuple[np.ndarray | None, list[np.ndarray] | None]:
     """Vector-Jacobian product: from ``dy = dLoss/dy`` to the input and parameters.
 
@@ -233,6 +245,8 @@ def backward(
     grads_out : list of arrays aligned with ``params``, optional
         Where to write the parameter gradients (an MLP's gradient buffer,
         ``net.grads``); it is returned as ``grads``. New arrays otherwise.
+    empty : callable, optional
+        Where the sweep's arrays (``dx`` among them) come from; see :func:`forward`.
 
     Returns
     -------
@@ -251,7 +265,7 @@ def backward(
         if need_param_grads:
             _layer_grads(grads, k, h_prev, u, everything)
         if k > 0 or need_input_grad:
-            d, owned = _times_transpose(u, params[2 * k]), True
+            d, owned = _times_transpose(u, params[2 * k], empty), True
     return (d if need_input_grad else None), grads
 
 
@@ -263,6 +277,7 @@ def backward_with_input_gradient(
     dy_plain: np.ndarray,
     grad_fn: Callable[[np.ndarray], tuple[float, np.ndarray]],
     grads_out: Sequence[np.ndarray] | None = None,
+    empty=np.empty,
 ) -> tuple[list[np.ndarray], np.ndarray, float]:
     """One backward sweep serving an output-gradient term and an input-gradient term.
 
@@ -292,6 +307,8 @@ def backward_with_input_gradient(
         ``g (m, n_0) -> (P(g), dP/dg (m, n_0))``.
     grads_out : list of arrays aligned with ``params``, optional
         Where to write the parameter gradients (``net.grads``); returned as ``grads``.
+    empty : callable, optional
+        Where the sweep's arrays (``g`` among them) come from; see :func:`forward`.
 
     Returns
     -------
@@ -310,7 +327,7 @@ def backward_with_input_gradient(
     grads = grads_out if grads_out is not None else [None] * (2 * n_layers)
 
     # Backward sweep: plain rows seeded with dy_plain, gradient rows with 1.
-    d = np.empty((n_rows, out_dim), dtype=dtype)
+    d = empty((n_rows, out_dim), dtype)
     d[:n_plain] = dy_plain
     d[n_plain:] = 1
     ds, us = [None] * n_layers, [None] * n_layers
@@ -320,9 +337,9 @@ def backward_with_input_gradient(
         u = activations[k].mul_df(d, cache[k][1], out=None if smooth else d)
         us[k] = u
         if k > 0:
-            d = _times_transpose(u, params[2 * k])
+            d = _times_transpose(u, params[2 * k], empty)
         else:
-            g = _times_transpose(u[grad_rows], params[0])  # gradient rows only
+            g = _times_transpose(u[grad_rows], params[0], empty)  # gradient rows only
 
     p_value, dbar = grad_fn(g)
     dbar = np.asarray(dbar, dtype=dtype)
@@ -335,7 +352,8 @@ def backward_with_input_gradient(
         h_prev, saved, h = cache[k]
         W, u = params[2 * k], us[k]
         if k == 0 or smooth:
-            stacked = np.concatenate([h_prev[:n_plain], dbar], axis=0)
+            stacked = empty((n_rows, h_prev.shape[1]), np.result_type(h_prev.dtype, dtype))
+            np.concatenate([h_prev[:n_plain], dbar], axis=0, out=stacked)
         else:
             stacked = h_prev  # its gradient rows already hold dbar (written below)
         _layer_grads(grads, k, stacked, u, slice(None, n_plain))

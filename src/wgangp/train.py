@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InvalidDataError, InvalidParameterError, NotFittedError, TrainingDiverged
+from .flat import Scratch
 from .history import History, read_history
 from .losses import PENALTIES
 from .nn import MLP
@@ -653,6 +654,16 @@ class Estimator(ParamsMixin, Saving):
                 iteration=self.n_iter_,
             )
         return out
+
+    def _step_scratch(self, step: str) -> Scratch:
+        """The work arrays of one kind of training step (``"critic"``, ``"generator"``),
+        reused from step to step and from one ``partial_fit`` call to the next. Not
+        training state: never saved, and rebuilt when missing."""
+        scratches = self.__dict__.setdefault("_scratches", {})
+        scratch = scratches.get(step)
+        if scratch is None:
+            scratch = scratches[step] = Scratch()
+        return scratch
 
     def state_arrays(self) -> list[np.ndarray]:
         """Every array of the training state: parameters, then optimizer moments."""
