@@ -6,6 +6,7 @@ Usage::
     python benchmarks/step_time.py --quick --configs h128-b256-2d
     python benchmarks/step_time.py --json out.json --repeats 30
     python benchmarks/step_time.py --threads 1 --configs h512-b256-2d,h128-b256-2d
+    python benchmarks/step_time.py --threads 1 --clock cpu   # on a busy machine
 
 One *iteration* is ``n_critic = 5`` critic steps plus one generator step.
 In one process, for each configuration, the implementations are timed one
@@ -38,6 +39,13 @@ Threads: ``--threads N`` gives every implementation N threads: NumPy's BLAS
 (through threadpoolctl, for wgangp, numpy-ml and the floor), PyTorch's
 intra-op pool, and XLA's CPU pool (``XLA_FLAGS``, set before jax is
 imported). Without it each library takes its default (every core).
+
+Clock: wall time by default. ``--clock cpu`` times each call by the
+process's CPU time instead (every thread's, :func:`time.process_time`):
+on a shared machine other processes take cores away, which inflates wall
+time, and far less the CPU time a call needs. With one thread each
+(``--threads 1``) the two agree on a quiet machine; with more threads CPU
+time also counts threads that spin or wait, so it is not for those.
 
 Thread pools: NumPy's OpenBLAS threads, and PyTorch's OpenMP threads, keep
 spinning for up to ~0.1 s after their last call. Measured here, a torch
@@ -294,6 +302,11 @@ def build(name: str, cfg: Config, X: np.ndarray, args: argparse.Namespace):
 # -- timing ------------------------------------------------------------------------------------
 
 
+CLOCK = time.perf_counter
+"""The timer of :func:`interleaved`: wall time, or with ``--clock cpu`` the
+process's CPU time (:func:`time.process_time`, every thread's)."""
+
+
 def interleaved(runners: dict, call: str, repeats: int, gap: float, reasons: dict, *a) -> dict:
     """Seconds of ``runner.<call>(*a)`` per round, for every runner, rotating the order."""
     times: dict[str, list[float]] = {name: [] for name in runners}
@@ -307,9 +320,9 @@ def interleaved(runners: dict, call: str, repeats: int, gap: float, reasons: dic
             fn = getattr(active[name], call)
             time.sleep(gap)
             try:
-                t0 = time.perf_counter()
+                t0 = CLOCK()
                 fn(*a)
-                times[name].append(time.perf_counter() - t0)
+                times[name].append(CLOCK() - t0)
             except Exception as exc:
                 reasons[name] = f"failed while timing: {type(exc).__name__}: {exc}"
                 del active[name]
@@ -404,6 +417,7 @@ def environment(args: argparse.Namespace) -> dict:
         "numpy": np.__version__,
         "optimizer": args.optimizer,
         "gap_s": args.gap,
+        "clock": args.clock,
         "repeats": args.repeats,
     }
     try:
@@ -491,7 +505,10 @@ def run_config(cfg: Config, args: argparse.Namespace, impls: list[str]) -> dict:
 
 
 def print_report(results: list[dict], env: dict, notes: list[str]) -> None:
-    print("## WGAN-GP iteration time (median s/iteration; 5 critic steps + 1 generator step)\n")
+    clock = "CPU seconds" if env.get("clock") == "cpu" else "s"
+    print(
+        f"## WGAN-GP iteration time (median {clock}/iteration; 5 critic steps + 1 generator step)\n"
+    )
     print(
         "| config | GFLOP/iter | wgangp | jax | torch | numpy-ml (f64) | floor | GEMM GFLOP/s "
         "| wgangp/jax | wgangp/torch | wgangp/floor | jax/floor | torch/floor | numpy-ml/wgangp "
@@ -569,6 +586,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="threads for every implementation: BLAS, torch, XLA (default: each library's own)",
     )
+    p.add_argument(
+        "--clock",
+        default="wall",
+        choices=["wall", "cpu"],
+        help="wall time (default), or the process's CPU time: on a shared, busy machine "
+        "other processes inflate it far less; meant for --threads 1",
+    )
     p.add_argument("--sample-n", type=int, default=None, help="rows per sample() (100000)")
     p.add_argument("--sample-repeats", type=int, default=None)
     p.add_argument("--memory-iterations", type=int, default=None)
@@ -598,6 +622,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"unknown config or implementation; configs: {list(CONFIGS)}, impls: {IMPLS}")
 
     limit_threads(args.threads)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     notes = []
     load_start = os.getloadavg()[0]
     if load_start > 0.5:
