@@ -337,7 +337,9 @@ def test_generator_objective_through_the_table_head_matches_finite_differences(
     x_b = head.sample_rows(rng, 5, np.float64)
 
     def value():
-        return translator_generator_loss(*nets, x_a, x_b, 10.0, lambda_identity, residual, head)
+        return translator_generator_loss(
+            *nets, x_a, x_b, 10.0, lambda_identity, residual, head=head
+        )
 
     loss, grads_ab, grads_ba, _ = value()
     straight = _straight_table_loss(nets, head, x_a, x_b, 10.0, lambda_identity, residual)

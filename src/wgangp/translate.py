@@ -559,7 +559,7 @@ class Translator(Estimator):
             settings["lambda_cycle"],
             settings["lambda_identity"],
             residual,
-            head,
+            head=head,
         )
         gen_norm = grad_norm(grads_ab + grads_ba)
         self.generator_ab_optimizer_.step(self.generator_ab_.params, grads_ab)
@@ -657,7 +657,7 @@ class Translator(Estimator):
         def generator_value(which):
             def value():
                 loss, grads_ab, grads_ba, _ = cycle.translator_generator_loss(
-                    g, f, d_a, d_b, x_a, x_b, lc, li, res, head
+                    g, f, d_a, d_b, x_a, x_b, lc, li, res, head=head
                 )
                 return loss, (grads_ab if which == 0 else grads_ba)
 
