@@ -413,6 +413,15 @@ def test_table_translations_keep_the_columns_names_and_dtypes():
     assert dose.between(both["dose"].min(), both["dose"].max()).all()  # clip=True
 
 
+def test_categorical_columns_keep_the_categories_of_both_domains():
+    A, B = _tables()
+    A["arm"] = A["arm"].astype(pd.CategoricalDtype(["x", "y", "z"]))
+    B["arm"] = B["arm"].astype(pd.CategoricalDtype(["x", "y", "z", "w"]))
+    model = _table_model().fit(A, B, steps=2)
+    out = model.transform(A)
+    assert list(out["arm"].cat.categories) == ["x", "y", "z", "w"]
+
+
 def test_a_residual_table_translator_starts_at_the_identity():
     A, B = _tables()
     model = _table_model().fit(A, B, steps=1)

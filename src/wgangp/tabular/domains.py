@@ -161,11 +161,21 @@ def fit_domains_transformer(
     With ``discrete_columns=None`` the discrete columns are those inferred
     on each domain (:func:`check_domains` made sure both agree), so that a
     column of few integers in each domain stays discrete even when the two
-    together hold more distinct values.
+    together hold more distinct values. The transformer gives back the dtype
+    of the two domains' rows together: a column of integers in one domain and
+    floats in the other comes back as floats, a categorical column with the
+    categories of both.
     """
     pd = import_pandas()
     if discrete_columns is None:
         discrete_columns = infer_discrete_columns(A)
+    A, B = A.copy(deep=False), B.copy(deep=False)
+    for column in A.columns:  # categorical in both: one dtype, so that it stays categorical
+        if column_kind(A[column]) == "category":
+            dtype = pd.CategoricalDtype(
+                pd.api.types.union_categoricals([A[column], B[column]]).categories
+            )
+            A[column], B[column] = A[column].astype(dtype), B[column].astype(dtype)
     both = pd.concat([A, B], ignore_index=True)
     return TabularTransformer(discrete_columns, continuous, max_modes, clip, random_state).fit(both)
 
