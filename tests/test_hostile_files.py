@@ -752,3 +752,15 @@ def test_truncated_tabular_file_is_refused(saved_tabular, tmp_path, keep):
 def test_tabular_header_that_is_not_an_object_is_refused(saved_tabular, tmp_path):
     _, arrays = _members(saved_tabular)
     _refused(_write(tmp_path / "l.npz", b"[1, 2]", arrays), r"header is a JSON list")
+
+
+def test_translator_file_of_format_version_1_loads_as_an_array_translator(saved_files, tmp_path):
+    """Files from before tables (format 1) have no fitted.transformer: arrays."""
+    header, arrays = _members(saved_files["Translator"])
+    assert header["format_version"] == 2 and header["fitted"].pop("transformer") is None
+    header["format_version"] = 1
+    model = load(_write(tmp_path / "v1.npz", header, arrays))
+    assert model.transformer_ is None
+    np.testing.assert_array_equal(
+        model.transform(np.ones((3, 2))), load(saved_files["Translator"]).transform(np.ones((3, 2)))
+    )
