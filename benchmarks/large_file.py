@@ -15,8 +15,10 @@ twice, each with one BLAS thread:
   (:func:`wgangp.data.rank_rows`) and trains on them (one Allreduce per
   optimizer step).
 
-Every process reports its own peak resident memory (``ru_maxrss`` of
-``resource.getrusage``). A third run, one process on a 1,000-row file,
+Every process reports its own peak resident memory: ``VmHWM`` of
+``/proc/self/status`` on Linux (``ru_maxrss`` of ``resource.getrusage``
+elsewhere; Linux keeps ``ru_maxrss`` across ``exec``, so a process started
+by a larger one would report its parent's size). A third run, one process on a 1,000-row file,
 gives what a process needs without the data (interpreter, NumPy, pyarrow,
 the networks), to tell the part that grows with the rows. The script prints
 the peaks, the ratio of each rank's peak to the single process's, and the
@@ -41,7 +43,13 @@ import os, resource, sys
 from wgangp.cli import main
 code = main(sys.argv[1:])
 rank = os.environ.get("PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK", "0"))
-peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# Linux keeps ru_maxrss across exec: a child started by a larger parent would report the
+# parent's size. VmHWM, the peak of this process's own memory map, starts afresh at exec.
+try:
+    with open("/proc/self/status") as status:
+        peak_kib = next(int(x.split()[1]) for x in status if x.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(f"PEAK rank={rank} kib={peak_kib}", flush=True)
 sys.exit(code)
 """
