@@ -775,6 +775,8 @@ def test_parquet_files_train_fit_a_table_and_augment(table_csv, tmp_path, capsys
     assert "(120 rows x 3 columns)" in capsys.readouterr().out
     assert cli.main(["sample", str(run), "-n", "5", "-o", str(tmp_path / "s.csv")]) == 0
     assert list(pd.read_csv(tmp_path / "s.csv").columns) == ["size", "grade", "lpi"]
+    assert cli.main(["sample", str(run), "-n", "5", "-o", str(tmp_path / "s.parquet")]) == 2
+    assert "must end in .csv or .npy" in capsys.readouterr().err  # read, not written
 
     code = cli.main(["train", "--data", str(table), *TINY[4:], "--out", str(tmp_path / "no")])
     err = capsys.readouterr().err

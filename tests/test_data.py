@@ -540,3 +540,11 @@ def test_load_parquet_without_pyarrow_names_the_extra(tmp_path, monkeypatch):
     (tmp_path / "t.parquet").write_bytes(b"PAR1")
     with pytest.raises(ImportError, match=r"pip install 'wgangp\[parquet\]'"):
         load_parquet(tmp_path / "t.parquet")
+
+
+def test_rank_rows_of_a_csv_names_a_bad_cell_in_the_ranks_range(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n1,2\n3,4\n5,x\n7,8\n", encoding="utf-8")
+    np.testing.assert_array_equal(rank_rows(path, 0, 2), [[1, 2], [3, 4]])
+    with pytest.raises(ValueError, match=r"rows from line 4: could not convert string 'x'"):
+        rank_rows(path, 1, 2)

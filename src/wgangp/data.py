@@ -560,7 +560,11 @@ def _open_parquet(path):
 
 def parquet_column_names(path: str | os.PathLike[str]) -> list[str]:
     """The column names of a Parquet file, from its metadata (no rows are read)."""
-    return list(_open_parquet(path).schema_arrow.names)
+    handle = _open_parquet(path)
+    try:
+        return list(handle.schema_arrow.names)
+    finally:
+        handle.close()
 
 
 def _numeric_parquet_columns(handle, path: str, columns) -> list[str]:
@@ -595,6 +599,13 @@ def _parquet_rows(path, rank: int = 0, size: int = 1, columns=None) -> np.ndarra
     """
     path = os.fspath(path)
     handle = _open_parquet(path)
+    try:
+        return _read_parquet_rows(handle, path, rank, size, columns)
+    finally:
+        handle.close()
+
+
+def _read_parquet_rows(handle, path: str, rank: int, size: int, columns) -> np.ndarray:
     names = _numeric_parquet_columns(handle, path, columns)
     meta = handle.metadata
     group_rows = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
@@ -664,6 +675,8 @@ def load_parquet(
 
 
 def _check_enough_rows(path: str, n_rows: int, size: int) -> None:
+    if n_rows == 0:
+        raise InvalidDataError(f"path={path!r} has no data rows.")
     if n_rows < size:
         raise InvalidDataError(
             f"path={path!r} has {n_rows} data rows, fewer than the {size} ranks that share "
