@@ -5,11 +5,12 @@
 ``checkpoints/``, ``model.npz``); ``wgangp transform RUN --input A.csv -o
 out.csv`` translates rows from A to B (``--inverse``: from B to A).
 
-Two CSV files whose columns are all floating-point numbers (or two .npy
-files) are translated as arrays; a CSV with a text, boolean or integer
-column (or any CSV with ``--table``) as a table: the translator encodes the
-columns of both files with one column transformer, and ``transform`` writes
-a CSV with the original column names and dtypes.
+Two CSV or Parquet files whose columns are all floating-point numbers (or
+two .npy files) are translated as arrays; a file with a text, boolean or
+integer column (or any CSV or Parquet file with ``--table``) as a table:
+the translator encodes the columns of both files with one column
+transformer, and ``transform`` writes a CSV with the original column names
+and dtypes.
 """
 
 from __future__ import annotations
@@ -50,23 +51,27 @@ TRANSLATOR_FLAGS = (
 )
 """The Translator parameters that ``wgangp translate`` offers as flags."""
 
+TABLE_SUFFIXES = (".csv", ".parquet")
+"""Files a translator of tables reads (it writes CSV)."""
+
 
 def _rows(source: str, flag: str) -> np.ndarray:
     if source in ("digits",) or Path(source).suffix.lower() not in DATA_SUFFIXES:
-        raise UsageError(f"{flag} {source}: give a .csv or .npy file")
+        raise UsageError(f"{flag} {source}: give a .csv, .npy or .parquet file")
     return load_data(check_data_source(source), 0, 0)
 
 
 def _is_table(source: str) -> bool:
-    """Whether a data file needs the column transformer: a CSV with a header and
-    a column that is not floating point (text, boolean, integer)."""
+    """Whether a data file needs the column transformer: a CSV with a header, or a
+    Parquet file, with a column that is not floating point (text, boolean, integer)."""
     path = check_data_source(source)
-    if not path.lower().endswith(".csv"):
+    if not path.lower().endswith(TABLE_SUFFIXES):
         return False
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
-        first = next((line for line in fh if line.strip()), "")
-    if all(_is_number(c.strip().strip('"')) for c in re.split(r"[,;\t|]", first)):
-        return False  # no header: a numeric array
+    if path.lower().endswith(".csv"):
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+            first = next((line for line in fh if line.strip()), "")
+        if all(_is_number(c.strip().strip('"')) for c in re.split(r"[,;\t|]", first)):
+            return False  # no header: a numeric array
     frame = read_table(path, "data")
     return any(frame[c].dtype.kind != "f" for c in frame.columns)
 
@@ -80,8 +85,8 @@ def _is_number(text: str) -> bool:
 
 
 def _table(source: str, flag: str):
-    if Path(source).suffix.lower() != ".csv":
-        raise UsageError(f"{flag} {source}: a table translator reads .csv files")
+    if Path(source).suffix.lower() not in TABLE_SUFFIXES:
+        raise UsageError(f"{flag} {source}: a table translator reads .csv or .parquet files")
     return read_table(check_data_source(source), flag.lstrip("-"))
 
 
@@ -137,7 +142,7 @@ def cmd_translate(args) -> int:
 
 def cmd_transform(args) -> int:
     out = Path(args.output)
-    if out.suffix.lower() not in DATA_SUFFIXES:
+    if out.suffix.lower() not in (".csv", ".npy"):  # rows are not written as Parquet
         raise UsageError(f"-o {out}: the output must end in .csv or .npy")
     if out.exists() and not args.overwrite:
         raise UsageError(f"-o {out} exists; choose another name or pass --overwrite to replace it")
