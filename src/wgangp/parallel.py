@@ -41,7 +41,14 @@ import numpy as np
 
 from .errors import InvalidParameterTypeError, RankFailed
 
-__all__ = ["Shard", "check_comm", "mpi_launched", "on_rank0", "sample_counts"]
+__all__ = [
+    "Shard",
+    "check_comm",
+    "launched_comm",
+    "mpi_launched",
+    "on_rank0",
+    "sample_counts",
+]
 
 _MPI_RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK")
 _MPI_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
@@ -54,6 +61,20 @@ def mpi_launched(environ) -> bool:
         if value is not None and value.isdigit() and int(value) > 1:
             return True
     return False
+
+
+def launched_comm(environ):
+    """``MPI.COMM_WORLD`` when ``mpiexec`` started more than one rank, else None."""
+    if not mpi_launched(environ):
+        return None
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        raise ImportError(
+            "wgangp was started by mpiexec but mpi4py is missing; install it with: "
+            "pip install 'wgangp[mpi]'"
+        ) from None
+    return MPI.COMM_WORLD
 
 
 def check_comm(comm, name: str = "comm"):
@@ -177,7 +198,8 @@ class Shard:
         return self.comm.allgather(value)
 
     def gather(self, value) -> list | None:
-        """Every rank's ``value`` (plain data, set-up only) in rank order on rank 0; None elsewhere."""
+        """Every rank's ``value`` (plain data, set-up only), in rank order, on rank 0
+        (None on the others)."""
         return self.comm.gather(value, root=0)
 
     # ------------------------------------------------------------- steps --

@@ -50,7 +50,7 @@ class ConditionSampler:
         local = [np.bincount(codes[:, j], minlength=c) for j, c in enumerate(self.cards)]
         # (ranks, categories) per column: every rank's counts, in rank order
         by_rank = [[c] for c in local] if shard is None else list(zip(*shard.allgather(local)))
-        for j, card in enumerate(self.cards):
+        for j in range(len(self.cards)):
             col = codes[:, j]
             self.orders.append(np.argsort(col, kind="stable"))
             per_rank = np.stack(by_rank[j])

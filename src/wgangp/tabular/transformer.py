@@ -22,6 +22,7 @@ from ..errors import (
     InvalidParameterTypeError,
     NotFittedError,
 )
+from ..parallel import on_rank0, sample_counts
 from ..validation import require
 from .frames import as_frame, frame_from_columns, frame_to_columns, import_pandas, json_value
 
@@ -465,8 +466,6 @@ def fit_across_ranks(
     rng : numpy.random.Generator
         Draws the sample (this rank's rows).
     """
-    from ..parallel import on_rank0, sample_counts
-
     take = sample_counts(shard.counts, max_rows)[shard.rank]
     if take >= len(frame):
         part = frame
@@ -477,9 +476,7 @@ def fit_across_ranks(
         )
         part = frame.iloc[rows]
     parts = shard.gather(frame_to_columns(part))
-    state = on_rank0(
-        shard.comm, lambda: transformer.fit(frame_from_columns(parts)).state_dict()
-    )
+    state = on_rank0(shard.comm, lambda: transformer.fit(frame_from_columns(parts)).state_dict())
     summaries = shard.allgather(_continuous_summary(state, frame))
     for i, spec in enumerate(state["columns"]):
         if spec["kind"] != "continuous":
@@ -499,9 +496,7 @@ def _cover_rows(frame, discrete_columns) -> np.ndarray:
     rows = [np.zeros(0, dtype=np.intp)]
     for name in frame.columns:
         series = frame[name]
-        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(
-            series
-        )
+        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
         if numeric and not pd.api.types.is_integer_dtype(series) and name not in named:
             continue
         first = np.flatnonzero(~series.duplicated().to_numpy())
