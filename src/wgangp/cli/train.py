@@ -321,6 +321,7 @@ def cmd_resume(args) -> int:
         return _train_other_rank(
             model, share, cfg, run_dir, comm, steps, Path(checkpoint), args.allow_new_data
         )
+    _check_run_folder(run_dir)  # before the lock, which would create the folder
     with RunLock(run_dir):  # one writer: config.toml and the training below
         if comm is None:
             plan = _resume_plan(run_dir, args)
@@ -350,18 +351,24 @@ def cmd_resume(args) -> int:
         )
 
 
-def _resume_plan(run_dir: Path, args) -> tuple[dict, str, int] | None:
-    """``(config, checkpoint, steps)`` of a resume, or None when the run is complete.
-
-    Updates ``config.toml`` when ``--steps`` changes the run's length; plain
-    data only, for rank 0 to send to the other ranks under ``mpiexec``.
-    """
+def _check_run_folder(run_dir: Path) -> dict:
+    """The run's configuration; a usage error when ``run_dir`` is not a run folder."""
     cfg = run_config(run_dir) if run_dir.is_dir() else None
     if cfg is None:
         raise UsageError(
             f"{run_dir} is not a run folder (no {CONFIG_FILE}); start one with "
             f"'wgangp train --data ... --out {run_dir}'"
         )
+    return cfg
+
+
+def _resume_plan(run_dir: Path, args) -> tuple[dict, str, int] | None:
+    """``(config, checkpoint, steps)`` of a resume, or None when the run is complete.
+
+    Updates ``config.toml`` when ``--steps`` changes the run's length; plain
+    data only, for rank 0 to send to the other ranks under ``mpiexec``.
+    """
+    cfg = _check_run_folder(run_dir)
     checkpoints = list_checkpoints(run_dir / CHECKPOINT_DIR)
     if not checkpoints:
         raise UsageError(
