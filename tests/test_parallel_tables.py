@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import wgangp
-from wgangp.parallel import sample_counts
+from wgangp.parallel import Shard, sample_counts
 
 pd = pytest.importorskip("pandas")
 
@@ -317,3 +317,21 @@ def test_augment_under_mpiexec_writes_once_from_rank_0(tmp_path):
     augmented = pd.read_csv(tmp_path / "aug.csv")
     assert len(augmented) == 120 + 20 and list(augmented.columns) == list(table.columns)
     assert wgangp.load(tmp_path / "syn" / "model.npz").n_iter_ == 5
+
+
+class ThreeRanks:
+    """Rank 1 of three that hold 4, 3 and 5 rows (only what Shard's set-up asks)."""
+
+    def Get_rank(self):
+        return 1
+
+    def Get_size(self):
+        return 3
+
+    def allgather(self, value):
+        return [4, 3, 5]
+
+
+def test_locate_finds_each_global_row_s_rank_and_local_row():
+    owners, local = Shard(ThreeRanks(), 3).locate(np.array([0, 3, 4, 6, 7, 11]))
+    assert owners.tolist() == [0, 0, 1, 1, 2, 2] and local.tolist() == [0, 3, 0, 2, 0, 4]

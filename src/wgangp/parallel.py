@@ -220,10 +220,11 @@ class Shard:
         bounds = np.linspace(0, n, self.size + 1).round().astype(int)
         return int(bounds[self.rank]), int(bounds[self.rank + 1])
 
-    def owners(self, indices: np.ndarray) -> np.ndarray:
-        """The rank that holds each global row index."""
+    def locate(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of global row ``indices``: the rank that holds each, and its row there."""
         ends = np.cumsum(self.counts)
-        return np.searchsorted(ends, indices, side="right")
+        owners = np.searchsorted(ends, indices, side="right")
+        return owners, indices - (ends - self.counts)[owners]
 
     def gather_rows(self, data: np.ndarray, owners: np.ndarray, local: np.ndarray) -> np.ndarray:
         """The rows of a global minibatch, whole, on every rank: one ``Allgatherv``.

@@ -246,7 +246,8 @@ class TabularSynthesizer(Estimator):
 
     def _check_data(self, data, settings: dict, fitted: bool):
         frame = as_frame(data)
-        if len(frame) < 2:
+        shard = getattr(self, "_shard", None)
+        if (len(frame) if shard is None else shard.n_rows) < 2:  # all ranks' rows
             raise InvalidDataError(
                 "data has 1 row; at least 2 rows are needed to learn a distribution"
             )
@@ -505,9 +506,7 @@ class TabularSynthesizer(Estimator):
             if shard is None:
                 real = data[rng.integers(len(data), size=batch)]
             else:
-                indices = rng.integers(shard.n_rows, size=batch)
-                owners = shard.owners(indices)
-                local = indices - np.asarray([0, *np.cumsum(shard.counts)])[owners]
+                owners, local = shard.locate(rng.integers(shard.n_rows, size=batch))
                 real = shard.gather_rows(data, owners, local)
             x_real, x_fake = real[rows], fake
         else:
