@@ -314,7 +314,7 @@ def cmd_resume(args) -> int:
         plan = on_rank0(comm, None)
         if plan is None:
             return EXIT_OK
-        cfg, checkpoint, steps = plan
+        cfg, checkpoint, steps, _ = plan
         X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
         share = np.array_split(X, comm.Get_size())[comm.Get_rank()]
         model = WGANGP(**config.estimator_params(cfg))
@@ -329,16 +329,13 @@ def cmd_resume(args) -> int:
             plan = on_rank0(comm, lambda: _resume_plan(run_dir, args))
         if plan is None:
             return EXIT_OK
-        cfg, checkpoint, steps = plan
+        cfg, checkpoint, steps, done = plan
         checkpoint = Path(checkpoint)
         X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
         if comm is not None:  # launched by mpiexec: each rank resumes on its share
             X = np.array_split(X, comm.Get_size())[0]
         model = WGANGP(**config.estimator_params(cfg))
-        say(
-            f"resuming {run_dir} from {checkpoint.name} (iteration {load(checkpoint).n_iter_}) "
-            f"for {steps} iterations"
-        )
+        say(f"resuming {run_dir} from {checkpoint.name} (iteration {done}) for {steps} iterations")
         return _run_training(
             model,
             X,
@@ -362,8 +359,9 @@ def _check_run_folder(run_dir: Path) -> dict:
     return cfg
 
 
-def _resume_plan(run_dir: Path, args) -> tuple[dict, str, int] | None:
-    """``(config, checkpoint, steps)`` of a resume, or None when the run is complete.
+def _resume_plan(run_dir: Path, args) -> tuple[dict, str, int, int] | None:
+    """``(config, checkpoint, steps, iterations done)`` of a resume, or None when
+    the run is complete.
 
     Updates ``config.toml`` when ``--steps`` changes the run's length; plain
     data only, for rank 0 to send to the other ranks under ``mpiexec``.
@@ -395,4 +393,4 @@ def _resume_plan(run_dir: Path, args) -> tuple[dict, str, int] | None:
             run_dir / CONFIG_FILE,
             command=f"wgangp train --config {run_dir / CONFIG_FILE} --out NEW_RUN_DIR",
         )
-    return cfg, str(checkpoint), steps
+    return cfg, str(checkpoint), steps, done
