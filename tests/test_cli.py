@@ -464,7 +464,7 @@ def test_bad_usage_exits_2_with_one_line_naming_the_problem(trained, tmp_path):
         "diagnose no history": (["diagnose", "nowhere"], "no training history"),
         "augment not csv": (
             ["augment", "x.npy", "--target", "y", "--rows", 3, "-o", "a.csv"],
-            "reads a .csv table",
+            "reads a .csv or .parquet table",
         ),
     }
     results = run_many([args for args, _ in cases.values()], cwd=tmp_path)
@@ -756,3 +756,36 @@ def test_transform_refuses_a_model_that_is_not_a_translator(tmp_path):
     np.savetxt(tmp_path / "x.csv", X, delimiter=",")
     done = run_cli("transform", "m.npz", "--input", "x.csv", "-o", "o.csv", cwd=tmp_path)
     assert done.returncode == 2 and "not a Translator" in done.stderr
+
+
+def test_parquet_files_train_fit_a_table_and_augment(table_csv, tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    frame = pd.read_csv(table_csv)
+    table = tmp_path / "table.parquet"
+    frame.to_parquet(table, row_group_size=50)
+    numeric = tmp_path / "numeric.parquet"
+    frame[["size", "grade", "lpi"]].to_parquet(numeric, row_group_size=50)
+    run = tmp_path / "run"
+    assert (
+        cli.main(["train", "--data", str(numeric), *TINY[4:], "--steps", "4", "--out", str(run)])
+        == 0
+    )
+    assert "(120 rows x 3 columns)" in capsys.readouterr().out
+    assert cli.main(["sample", str(run), "-n", "5", "-o", str(tmp_path / "s.csv")]) == 0
+    assert list(pd.read_csv(tmp_path / "s.csv").columns) == ["size", "grade", "lpi"]
+    assert cli.main(["sample", str(run), "-n", "5", "-o", str(tmp_path / "s.parquet")]) == 2
+    assert "must end in .csv or .npy" in capsys.readouterr().err  # read, not written
+
+    code = cli.main(["train", "--data", str(table), *TINY[4:], "--out", str(tmp_path / "no")])
+    err = capsys.readouterr().err
+    assert code == 2 and "column 'city' (string) is not numeric" in err and "fit-table" in err
+
+    args = ["fit-table", str(table), "--steps", "3", "--hidden", "8", "--no-report"]
+    assert cli.main([*args, "--out", str(tmp_path / "t")]) == 0
+    assert "(120 rows x 4 columns)" in capsys.readouterr().out
+    out = tmp_path / "aug.csv"
+    args = ["augment", str(table), "--target", "grade", "--rows", "6", "--steps", "3"]
+    assert cli.main([*args, "--hidden", "8", "-o", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 126

@@ -339,8 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_gradcheck)
 
-    p = add("fit-table", "fit a synthesizer on a CSV table into a run folder", FIT_TABLE_EPILOG)
-    p.add_argument("data", metavar="TABLE.csv", help="the table, with a header row")
+    p = add(
+        "fit-table",
+        "fit a synthesizer on a CSV or Parquet table into a run folder",
+        FIT_TABLE_EPILOG,
+    )
+    p.add_argument("data", metavar="TABLE", help="the table: a .csv with a header row, or .parquet")
     p.add_argument(
         "--discrete",
         metavar="A,B,...",
@@ -380,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
         "add synthetic rows to a classification table and show whether they help",
         AUGMENT_EPILOG,
     )
-    p.add_argument("data", metavar="TABLE.csv", help="the table, with a header row")
+    p.add_argument("data", metavar="TABLE", help="the table: a .csv with a header row, or .parquet")
     p.add_argument("--target", required=True, metavar="COLUMN", help="the class column")
     p.add_argument(
         "--rows",

@@ -252,13 +252,14 @@ def cmd_train(args) -> int:
     comm = _mpi_comm()
     if comm is None or comm.Get_rank() == 0:  # rank 0 may have started the run already
         check_out(run_dir, args.overwrite)
-    X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
+    if comm is None:
+        X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
+    else:  # launched by mpiexec: each rank reads and trains on its share of the rows
+        X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"], comm.Get_rank(), comm.Get_size())
     model = WGANGP(**config.estimator_params(cfg))
-    if comm is not None:  # launched by mpiexec: each rank trains on its share of the rows
-        share = np.array_split(X, comm.Get_size())[comm.Get_rank()]
-        if comm.Get_rank() != 0:
-            return _train_other_rank(model, share, cfg, run_dir, comm)
-        X = share
+    n_rows = len(X) if comm is None else comm.allreduce(len(X))
+    if comm is not None and comm.Get_rank() != 0:
+        return _train_other_rank(model, X, cfg, run_dir, comm)
     with new_run(run_dir, args.overwrite):  # locked from here to the end
         config.write(
             cfg,
@@ -267,7 +268,8 @@ def cmd_train(args) -> int:
         )
         source = cfg["data"] if cfg["data"] in DATA_NAMES else Path(cfg["data"]).name
         say(
-            f"training WGAN-GP on {source} ({X.shape[0]} rows x {X.shape[1]} columns) for "
+            f"training WGAN-GP on {source} ({n_rows} rows x {X.shape[1]} columns"
+            f"{'' if comm is None else f', over {comm.Get_size()} ranks'}) for "
             f"{cfg['steps']} iterations into {run_dir}"
         )
         return _run_training(model, X, cfg, run_dir, cfg["steps"], resume=None, comm=comm)
@@ -315,8 +317,7 @@ def cmd_resume(args) -> int:
         if plan is None:
             return EXIT_OK
         cfg, checkpoint, steps, _ = plan
-        X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
-        share = np.array_split(X, comm.Get_size())[comm.Get_rank()]
+        share = load_data(cfg["data"], cfg["n_rows"], cfg["seed"], comm.Get_rank(), comm.Get_size())
         model = WGANGP(**config.estimator_params(cfg))
         return _train_other_rank(
             model, share, cfg, run_dir, comm, steps, Path(checkpoint), args.allow_new_data
@@ -331,9 +332,10 @@ def cmd_resume(args) -> int:
             return EXIT_OK
         cfg, checkpoint, steps, done = plan
         checkpoint = Path(checkpoint)
-        X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
-        if comm is not None:  # launched by mpiexec: each rank resumes on its share
-            X = np.array_split(X, comm.Get_size())[0]
+        if comm is None:
+            X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
+        else:  # launched by mpiexec: each rank reads and resumes on its share
+            X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"], 0, comm.Get_size())
         model = WGANGP(**config.estimator_params(cfg))
         say(f"resuming {run_dir} from {checkpoint.name} (iteration {done}) for {steps} iterations")
         return _run_training(

@@ -43,7 +43,7 @@ TRANSLATOR_FLAGS = (
 
 def _rows(source: str, flag: str) -> np.ndarray:
     if source in ("digits",) or Path(source).suffix.lower() not in DATA_SUFFIXES:
-        raise UsageError(f"{flag} {source}: give a .csv or .npy file")
+        raise UsageError(f"{flag} {source}: give a .csv, .npy or .parquet file")
     return load_data(check_data_source(source), 0, 0)
 
 
@@ -80,7 +80,7 @@ def cmd_translate(args) -> int:
 
 def cmd_transform(args) -> int:
     out = Path(args.output)
-    if out.suffix.lower() not in DATA_SUFFIXES:
+    if out.suffix.lower() not in (".csv", ".npy"):  # rows are not written as Parquet
         raise UsageError(f"-o {out}: the output must end in .csv or .npy")
     if out.exists() and not args.overwrite:
         raise UsageError(f"-o {out} exists; choose another name or pass --overwrite to replace it")
