@@ -453,11 +453,25 @@ def build_parser() -> argparse.ArgumentParser:
         "translate",
         "learn an unpaired translation between two data files (wgangp.Translator)",
         "example:\n  wgangp translate --source A.csv --target B.csv --steps 2000 --out runs/ab\n"
-        "  wgangp transform runs/ab --input A.csv -o A_as_B.csv",
+        "  wgangp transform runs/ab --input A.csv -o A_as_B.csv\n\n"
+        "CSV or Parquet files with a text, boolean or integer column are translated as\n"
+        "tables (one column transformer for both; transform gives back the columns' names\n"
+        "and dtypes); files of floating-point numbers and .npy files as arrays, unless --table.",
     )
     p.add_argument("--source", required=True, metavar="A.csv", help="rows of domain A (.csv/.npy)")
     p.add_argument(
         "--target", required=True, metavar="B.csv", help="rows of domain B, same columns"
+    )
+    p.add_argument(
+        "--table",
+        action="store_true",
+        help="translate the CSV or Parquet files as tables even when every column holds floats",
+    )
+    p.add_argument(
+        "--discrete",
+        metavar="A,B,...",
+        help="table columns to treat as categories, besides text, boolean and integer "
+        "columns with few values (implies --table)",
     )
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to create")
     p.add_argument("--overwrite", action="store_true", help="replace the run already in RUN_DIR")
