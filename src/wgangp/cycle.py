@@ -33,6 +33,13 @@ Three generator passes serve all terms: ``F`` over ``[b; a; p_b]``, ``G``
 over ``[a; b; p_a; F(b)]`` (one GEMM per layer for all uses), ``F`` over
 ``G(a)``; the identity and pair rows join only when their terms are on.
 The critic loss of each domain is :func:`wgangp.losses.critic_loss`.
+
+An optional output *head* ``h`` follows each generator, ``G(x) = h(x +
+MLP(x))`` or ``h(MLP(x))``: any object with ``forward(o) -> (y, cache)``
+and ``backward(cache, dy) -> do`` (its vector-Jacobian product). Tables
+use it (:class:`wgangp.Translator` on DataFrames): a softmax over each
+one-hot block of the encoded row, the scalars passed through. Every pass
+and every pullback above then runs through the head, nothing else changes.
 """
 
 from __future__ import annotations
@@ -50,26 +57,48 @@ __all__ = [
 ]
 
 
-def generator_forward(net: MLP, x: np.ndarray, residual: bool):
-    """``x + MLP(x)`` (residual) or ``MLP(x)``, and the cache for :func:`generator_backward`."""
+def generator_forward(net: MLP, x: np.ndarray, residual: bool, head=None):
+    """``h(x + MLP(x))`` (residual) or ``h(MLP(x))`` (``h`` the head, or none), and the
+    cache for :func:`generator_backward`."""
     out, cache = forward(net.params, net.activations, x)
     if residual:
         out = out + x  # a new array: the cache may hold the MLP's output
-    return out, cache
+    if head is None:
+        return out, cache
+    out, head_cache = head.forward(out)
+    return out, (cache, head_cache)
 
 
 def generator_backward(
-    net: MLP, cache, dy: np.ndarray, residual: bool, need_input_grad: bool = True
+    net: MLP,
+    cache,
+    dy: np.ndarray,
+    residual: bool,
+    need_input_grad: bool = True,
+    head=None,
+    grads_out: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, list[np.ndarray]]:
-    """Vector-Jacobian product of :func:`generator_forward`: ``dx = dy + J^T dy``
-    for the residual form, ``J^T dy`` for the plain one; parameter gradients alike."""
-    dx, grads = backward(net.params, net.activations, cache, dy, need_input_grad=need_input_grad)
+    """Vector-Jacobian product of :func:`generator_forward`: with ``do = h'(o)^T dy``
+    (``dy`` itself without a head), ``dx = do + J^T do`` for the residual form,
+    ``J^T do`` for the plain one; parameter gradients alike (into ``grads_out``,
+    such as ``net.grads``, when given)."""
+    if head is not None:
+        cache, head_cache = cache
+        dy = head.backward(head_cache, dy)
+    dx, grads = backward(
+        net.params,
+        net.activations,
+        cache,
+        dy,
+        need_input_grad=need_input_grad,
+        grads_out=grads_out,
+    )
     if need_input_grad and residual:
         dx += dy
     return dx, grads
 
 
-def translate(net: MLP, x: np.ndarray, residual: bool) -> np.ndarray:
+def translate(net: MLP, x: np.ndarray, residual: bool, head=None) -> np.ndarray:
     """The translation of ``x`` by a generator (chunked, no cache).
 
     >>> net = MLP([2, 4, 2], random_state=0, dtype=np.float64)
@@ -78,7 +107,9 @@ def translate(net: MLP, x: np.ndarray, residual: bool) -> np.ndarray:
     True
     """
     out = predict(net.params, net.activations, x)
-    return out + x if residual else out
+    if residual:
+        out = out + x
+    return out if head is None else head.forward(out)[0]
 
 
 def l1(diff: np.ndarray) -> tuple[float, np.ndarray]:
@@ -109,6 +140,7 @@ def translator_generator_loss(
     lambda_cycle: float = 10.0,
     lambda_identity: float = 0.0,
     residual: bool = True,
+    head=None,
     pairs: tuple[np.ndarray, np.ndarray] | None = None,
     lambda_pairs: float = 0.0,
 ) -> tuple[float, list[np.ndarray], list[np.ndarray], dict]:
@@ -126,6 +158,8 @@ def translator_generator_loss(
         Weights of the L1 cycle and identity terms (identity skipped at 0).
     residual : bool
         Generators in residual form ``x + MLP(x)``.
+    head : object with ``forward`` and ``backward``, optional
+        The output head of both generators (module docstring).
     pairs : (p_a, p_b), arrays of shape (k, d), optional
         Rows of A and their known translations in B.
     lambda_pairs : float
@@ -135,6 +169,8 @@ def translator_generator_loss(
     -------
     loss : float
     grads_ab, grads_ba : lists aligned with ``gen_ab.params`` and ``gen_ba.params``
+        The generators' gradient buffers ``gen_ab.grads`` and ``gen_ba.grads``,
+        overwritten by the next gradient call on the same network.
     stats : dict
         ``generator_loss``, ``adversarial_ab`` (``-mean D_B(G(a))``),
         ``adversarial_ba``, ``cycle_error_a`` (``<|F(G(a)) - a|>``),
@@ -165,14 +201,14 @@ def translator_generator_loss(
     # F(p_b) the pair term.
     f_parts = [x_b] + ([x_a] if identity else []) + ([pairs[1]] if paired else [])
     f_in = np.concatenate(f_parts) if len(f_parts) > 1 else x_b
-    f_out, f_cache = generator_forward(gen_ba, f_in, residual)
+    f_out, f_cache = generator_forward(gen_ba, f_in, residual, head)
     fake_a = f_out[:batch]
     # G over [a; b; p_a; F(b)]: the fake B, the identity and pair terms, the cycle of b.
     g_parts = [x_a] + ([x_b] if identity else []) + ([pairs[0]] if paired else []) + [fake_a]
-    g_out, g_cache = generator_forward(gen_ab, np.concatenate(g_parts), residual)
+    g_out, g_cache = generator_forward(gen_ab, np.concatenate(g_parts), residual, head)
     fake_b, cycled_b = g_out[:batch], g_out[-batch:]
     # F over G(a): the cycle of a.
-    cycled_a, c_cache = generator_forward(gen_ba, fake_b, residual)
+    cycled_a, c_cache = generator_forward(gen_ba, fake_b, residual, head)
 
     mean_d_b, adv_grad_b = _critic_input_gradient(critic_b, fake_b, -1.0 / batch)
     mean_d_a, adv_grad_a = _critic_input_gradient(critic_a, fake_a, -1.0 / batch)
@@ -190,7 +226,9 @@ def translator_generator_loss(
     }
 
     # Back through F from the cycle of a: F's parameters and dL/dG(a).
-    dx_fake_b, grads_ba = generator_backward(gen_ba, c_cache, d_cyc_a * lc, residual)
+    dx_fake_b, grads_ba = generator_backward(
+        gen_ba, c_cache, d_cyc_a * lc, residual, head=head, grads_out=gen_ba.grads
+    )
     # Back through G over [a; b; p_a; F(b)]: adversarial + cycle at G(a),
     # identity at G(b), pairs at G(p_a), cycle at G(F(b)); the last rows'
     # input gradient is dL/dF(b).
@@ -205,7 +243,9 @@ def translator_generator_loss(
         pair_ab, d_pair_ab = l1(g_out[row : row + n_pairs] - pairs[1])
         g_dy[row : row + n_pairs] = d_pair_ab * lp
     g_dy[-batch:] = d_cyc_b * lc
-    dx_g, grads_ab = generator_backward(gen_ab, g_cache, g_dy, residual)
+    dx_g, grads_ab = generator_backward(
+        gen_ab, g_cache, g_dy, residual, head=head, grads_out=gen_ab.grads
+    )
     # Back through F over [b; a; p_b]: adversarial + cycle at F(b), identity
     # at F(a), pairs at F(p_b).
     f_dy = np.empty_like(f_out)
@@ -223,7 +263,9 @@ def translator_generator_loss(
         loss += float(lambda_pairs) * (pair_ab + pair_ba)
         stats["pair_error"] = pair_ab
         stats["pair_error_ba"] = pair_ba
-    _, grads_first = generator_backward(gen_ba, f_cache, f_dy, residual, need_input_grad=False)
+    _, grads_first = generator_backward(
+        gen_ba, f_cache, f_dy, residual, need_input_grad=False, head=head
+    )
     for g, extra in zip(grads_ba, grads_first):
         g += extra
     stats = {"generator_loss": loss, **stats}
