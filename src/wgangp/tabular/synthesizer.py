@@ -32,8 +32,9 @@ from .checks import gradcheck_losses
 from .conditions import ConditionSampler, condition_targets
 from .frames import as_frame, import_pandas, json_value
 from .heads import HeadLayout, heads_forward
+from .marginals import apply_maps, marginal_maps
 from .sampling import generate, original_conditions
-from .settings import DEFAULT_STEPS, PARAMS, auto_batch_and_pac
+from .settings import PARAMS, auto_batch_and_pac, auto_steps
 from .transformer import TabularTransformer
 
 __all__ = ["TabularSynthesizer", "load"]
@@ -122,6 +123,7 @@ class TabularSynthesizer(Estimator):
         continuous: str = "auto",
         max_modes: int = 10,
         clip: bool = True,
+        match_marginals: bool = True,
         hidden: int = 128,
         depth: int = 2,
         critic_hidden: int = 256,
@@ -148,6 +150,7 @@ class TabularSynthesizer(Estimator):
         self.continuous = continuous
         self.max_modes = max_modes
         self.clip = clip
+        self.match_marginals = match_marginals
         self.hidden = hidden
         self.depth = depth
         self.critic_hidden = critic_hidden
@@ -269,6 +272,7 @@ class TabularSynthesizer(Estimator):
         self.best_iteration_ = None
         self.best_generator_params_ = None
         self.selection_history_ = []
+        self._marginal_cache = None
         self._fit_matrix = matrix  # transformed once; _training_data takes it
         return (
             f"column transformer fitted on {len(frame)} rows x {frame.shape[1]} columns "
@@ -310,7 +314,8 @@ class TabularSynthesizer(Estimator):
         ----------
         data : pandas.DataFrame or CSV path
         steps : int, optional
-            Generator iterations; default :data:`~wgangp.tabular.settings.DEFAULT_STEPS`.
+            Generator iterations; default :meth:`default_steps` (from the
+            number of discrete columns).
         eval_every : int, optional
             Model selection by data quality: every ``eval_every`` iterations,
             sample as many rows as ``validation`` holds and score them with
@@ -337,7 +342,7 @@ class TabularSynthesizer(Estimator):
         """
         frame = as_frame(data, sep=sep)
         if steps is None:
-            steps = DEFAULT_STEPS
+            steps = self.default_steps(frame)
         return self._fit(
             frame,
             steps,
@@ -351,6 +356,21 @@ class TabularSynthesizer(Estimator):
             options=self._selection_options(eval_every, validation),
             allow_new_data=allow_new_data,
         )
+
+    def default_steps(self, data) -> int:
+        """The iterations :meth:`fit` runs on ``data`` when ``steps`` is not given.
+
+        :func:`~wgangp.tabular.settings.auto_steps` of the number of discrete
+        columns (``discrete_columns``, or those inferred as the transformer does).
+        """
+        frame = as_frame(data)
+        if isinstance(self.discrete_columns, (list, tuple)):
+            n_discrete = len(set(self.discrete_columns) & set(frame.columns))
+        else:
+            from .scores import infer_discrete_columns
+
+            n_discrete = len(infer_discrete_columns(frame))
+        return auto_steps(n_discrete)
 
     def partial_fit(
         self,
@@ -576,11 +596,27 @@ class TabularSynthesizer(Estimator):
             cond = np.zeros((n, self.cond_dim_), dtype=self.dtype_)
             if self.cond_dim_:
                 cond = self._original_conditions(n, rng)
-            return self.transformer_.inverse_transform(self._generate(cond, rng, params))
-        targets = self._condition_targets(conditions)
-        max_tries = check_int(max_tries, "max_tries", minimum=0)
-        rows = sampling.conditional(self, n, targets, rng, params, max_tries)
+            rows = self._generate(cond, rng, params)
+        else:
+            targets = self._condition_targets(conditions)
+            max_tries = check_int(max_tries, "max_tries", minimum=0)
+            rows = sampling.conditional(self, n, targets, rng, params, max_tries)
+        if self.match_marginals:
+            rows = apply_maps(rows, self._marginal_maps(params))
         return self.transformer_.inverse_transform(rows)
+
+    def _marginal_maps(self, params) -> dict:
+        """The marginal correction of these parameters (:mod:`wgangp.tabular.marginals`),
+        kept while they stay the same (a hash of their bytes)."""
+        digest = hashlib.blake2b(digest_size=16)
+        for p in params:
+            digest.update(np.ascontiguousarray(p).tobytes())
+        key = digest.hexdigest()
+        cached = getattr(self, "_marginal_cache", None)
+        if cached is None or cached[0] != key:
+            cached = (key, marginal_maps(self, params))
+            self._marginal_cache = cached
+        return cached[1]
 
     def _original_conditions(self, n, rng) -> np.ndarray:
         """Conditions of plain sampling (:func:`wgangp.tabular.sampling.original_conditions`)."""
@@ -649,6 +685,12 @@ class TabularSynthesizer(Estimator):
         if not isinstance(fitted["selection_history"], list):
             raise InvalidParameterError("fitted.selection_history must be a list")
         self.selection_history_ = list(fitted["selection_history"])
+
+    @classmethod
+    def _from_json_params(cls, params, path):
+        if isinstance(params, dict) and "match_marginals" not in params:
+            params = {**params, "match_marginals": False}  # a file from before the correction
+        return super()._from_json_params(params, path)
 
     @classmethod
     def load(cls, path) -> TabularSynthesizer:
