@@ -440,6 +440,7 @@ def main(argv=None) -> None:
                 extra = {}
                 if tool == "wgangp":
                     model, seconds = run_wgangp(train, discrete, seed, args.steps, params)
+                    extra["iterations"] = model.n_iter_
                 elif tool == "ctgan":
                     model, seconds = run_ctgan(train, discrete, seed, args.ctgan_epochs)
                     per_epoch = seconds / args.ctgan_epochs

@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from tabular import TABLES, load_table, split  # noqa: E402
-
 from wgangp.metrics import tabular_report  # noqa: E402
 from wgangp.schedules import ExponentialDecay  # noqa: E402
 from wgangp.tabular import TabularSynthesizer  # noqa: E402

@@ -517,27 +517,3 @@ def test_marginal_correction_follows_the_generator_and_survives_save_and_load(tm
     pd.testing.assert_frame_equal(
         loaded.sample(30, random_state=1), synth.sample(30, random_state=1)
     )
-
-
-# --------------------------------------------------------------------------- #
-# Defaults chosen from the data                                                #
-# --------------------------------------------------------------------------- #
-
-
-def test_auto_steps_grow_with_discrete_columns_between_the_bounds():
-    from wgangp.tabular import auto_steps
-
-    steps = [auto_steps(n) for n in range(0, 12)]
-    assert steps[0] == steps[1] == 1500  # at most one condition column: as before
-    assert steps[2:5] == [1800, 2200, 2500] and steps[11] == 2500
-    assert all(a <= b for a, b in zip(steps, steps[1:]))
-
-
-def test_default_steps_count_given_or_inferred_discrete_columns():
-    from wgangp.tabular import auto_steps
-
-    df = mixed_frame(n=40, seed=1, nulls=False)  # city, flag, kids are discrete
-    assert TabularSynthesizer().default_steps(df) == auto_steps(3)
-    assert TabularSynthesizer(discrete_columns=["city"]).default_steps(df) == auto_steps(1)
-    numeric = df[["income", "score"]]
-    assert TabularSynthesizer().default_steps(numeric) == auto_steps(0)

@@ -53,7 +53,7 @@ from .heads import (
     pack,
     packed_critic_loss,
 )
-from .settings import DEFAULT_STEPS, auto_batch_and_pac, auto_steps
+from .settings import DEFAULT_STEPS, auto_batch_and_pac
 from .synthesizer import TabularSynthesizer, load
 from .transformer import TabularTransformer
 
@@ -67,7 +67,6 @@ __all__ = [
     "allocate_rows",
     "augment",
     "auto_batch_and_pac",
-    "auto_steps",
     "condition_cross_entropy",
     "generator_loss",
     "heads_backward",

@@ -7,7 +7,7 @@ from ..train import CORE_PARAMS
 from ..validation import Param
 from .transformer import CONTINUOUS_METHODS
 
-__all__ = ["DEFAULT_STEPS", "MAX_AUTO_STEPS", "PARAMS", "auto_batch_and_pac", "auto_steps"]
+__all__ = ["DEFAULT_STEPS", "PARAMS", "auto_batch_and_pac"]
 
 PARAMS: dict[str, Param] = {
     "discrete_columns": Param("columns", "discrete columns (default: inferred)", none="auto"),
@@ -69,34 +69,14 @@ def auto_batch_and_pac(n_rows: int, batch_size="auto", pac="auto") -> tuple[int,
 
 
 DEFAULT_STEPS = 1500
-"""Generator iterations of a table fit with at most one discrete column (see :func:`auto_steps`).
+"""Generator iterations of a table fit when ``steps`` is not given.
 
 Measured on 124 to 700 training rows (``benchmarks/tabular.py``): 800
 iterations left wine's TSTR at 0.66, 1500 reach 0.96. Rows are drawn with
-replacement, so the count does not grow with the table.
+replacement, so the count does not grow with the table. A count that grows
+with the number of discrete columns was tried on the development tables
+(``benchmarks/tune_defaults.py``, 500 to 2500 iterations): 2500 helped
+penguins (4 discrete columns; TSTR 0.62 -> 0.95) and biopsy (10), but
+not titanic (3), mroz (5) or survey (7), and the median pair trends fell
+from 0.887 to 0.827, so the count stays fixed.
 """
-
-STEPS_PER_DISCRETE = 400
-"""Iterations added per discrete column (see :func:`auto_steps`)."""
-
-MAX_AUTO_STEPS = 2500
-"""The most iterations :func:`auto_steps` gives."""
-
-
-def auto_steps(n_discrete: int) -> int:
-    """Generator iterations of a table fit with ``n_discrete`` discrete columns.
-
-    ``min(2500, max(1500, 1000 + 400 n_discrete))``: 1500 with at most one
-    discrete column, 1800 with two, 2200 with three, 2500 from four on. Training-by-sampling conditions
-    each iteration on one discrete column, so each column's conditions get
-    a share ``1 / n_discrete`` of the iterations. Chosen on the development
-    tables only (``benchmarks/tune_defaults.py``, BENCHMARKS.md): on wine
-    and breast_cancer (one discrete column) 2500 iterations scored no better
-    than 1500; on penguins (4) and biopsy (10) they did (TSTR 0.62 -> 0.95
-    and 0.92 -> 0.94). The count does not grow with the rows: they are drawn
-    with replacement.
-
-    >>> auto_steps(0), auto_steps(1), auto_steps(3), auto_steps(10)
-    (1500, 1500, 2200, 2500)
-    """
-    return int(min(MAX_AUTO_STEPS, max(DEFAULT_STEPS, 1000 + STEPS_PER_DISCRETE * n_discrete)))

@@ -34,7 +34,7 @@ from .frames import as_frame, import_pandas, json_value
 from .heads import HeadLayout, heads_forward
 from .marginals import apply_maps, marginal_maps
 from .sampling import generate, original_conditions
-from .settings import PARAMS, auto_batch_and_pac, auto_steps
+from .settings import DEFAULT_STEPS, PARAMS, auto_batch_and_pac
 from .transformer import TabularTransformer
 
 __all__ = ["TabularSynthesizer", "load"]
@@ -314,8 +314,7 @@ class TabularSynthesizer(Estimator):
         ----------
         data : pandas.DataFrame or CSV path
         steps : int, optional
-            Generator iterations; default :meth:`default_steps` (from the
-            number of discrete columns).
+            Generator iterations; default :data:`~wgangp.tabular.settings.DEFAULT_STEPS`.
         eval_every : int, optional
             Model selection by data quality: every ``eval_every`` iterations,
             sample as many rows as ``validation`` holds and score them with
@@ -342,7 +341,7 @@ class TabularSynthesizer(Estimator):
         """
         frame = as_frame(data, sep=sep)
         if steps is None:
-            steps = self.default_steps(frame)
+            steps = DEFAULT_STEPS
         return self._fit(
             frame,
             steps,
@@ -356,21 +355,6 @@ class TabularSynthesizer(Estimator):
             options=self._selection_options(eval_every, validation),
             allow_new_data=allow_new_data,
         )
-
-    def default_steps(self, data) -> int:
-        """The iterations :meth:`fit` runs on ``data`` when ``steps`` is not given.
-
-        :func:`~wgangp.tabular.settings.auto_steps` of the number of discrete
-        columns (``discrete_columns``, or those inferred as the transformer does).
-        """
-        frame = as_frame(data)
-        if isinstance(self.discrete_columns, (list, tuple)):
-            n_discrete = len(set(self.discrete_columns) & set(frame.columns))
-        else:
-            from .scores import infer_discrete_columns
-
-            n_discrete = len(infer_discrete_columns(frame))
-        return auto_steps(n_discrete)
 
     def partial_fit(
         self,
