@@ -28,12 +28,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .sampling import generate, original_conditions
+from .sampling import ROUND_BYTES, generate, original_conditions
 
-__all__ = ["KNOTS", "MARGINAL_ROWS", "apply_maps", "marginal_maps"]
+__all__ = ["KNOTS", "MARGINAL_ROWS", "ONE_DRAW_BYTES", "apply_maps", "marginal_maps"]
 
 MARGINAL_ROWS = 16384
 """Rows drawn to estimate the generator's marginals (a KS error of about 1/128)."""
+
+ONE_DRAW_BYTES = 1 << 28
+"""Memory up to which the rows are drawn at once (256 MiB); beyond, in rounds of 64 MiB."""
 
 KNOTS = 1000
 """Knots of each column's estimated distribution function (linear in between)."""
@@ -43,29 +46,51 @@ def marginal_maps(synth, params) -> dict[int, np.ndarray]:
     """``{matrix column: knots of G}`` for each quantile-transformed column.
 
     ``params`` are the generator's parameters to estimate ``G`` for; the
-    rows are drawn at seed 0 with the conditions of plain sampling.
+    rows are drawn at seed 0 with the conditions of plain sampling, at once
+    up to :data:`ONE_DRAW_BYTES`, else in rounds of
+    :data:`~wgangp.tabular.sampling.ROUND_BYTES`.
     """
-    rng = np.random.default_rng(0)
-    if synth.cond_dim_:
-        cond = original_conditions(synth, MARGINAL_ROWS, rng)
-    else:
-        cond = np.zeros((MARGINAL_ROWS, 0), dtype=synth.dtype_)
-    rows = generate(synth, cond, rng, params)
     blocks: dict[int, dict] = {}
     for block in synth.transformer_.output_info_:
         blocks.setdefault(block["column"], {})[block["role"]] = block
-    maps = {}
+    wanted = []  # (value column, null-flag column or None) per quantile column
     for i, spec in enumerate(synth.transformer_.columns_):
-        if spec["kind"] != "continuous" or spec["method"] != "quantile":
-            continue
-        start = blocks[i]["value"]["start"]
-        values = rows[:, start]
-        if "null" in blocks[i]:
-            null_start = blocks[i]["null"]["start"]
-            values = values[rows[:, null_start + 1] == 0]
-        if values.size < 2:
-            continue
-        maps[start] = np.quantile(values, np.linspace(0.0, 1.0, KNOTS))
+        if spec["kind"] == "continuous" and spec["method"] == "quantile":
+            null = blocks[i].get("null")
+            wanted.append(
+                (blocks[i]["value"]["start"], None if null is None else null["start"] + 1)
+            )
+    if not wanted:
+        return {}
+    # one draw when it fits in ONE_DRAW_BYTES, else rounds of ROUND_BYTES (a condition
+    # vector of thousands of categories)
+    row_bytes = 8 * (
+        synth.latent_dim
+        + synth.cond_dim_
+        + 2 * max(synth.generator_.sizes)
+        + 3 * synth.transformer_.output_dim_
+    )
+    round_rows = MARGINAL_ROWS
+    if MARGINAL_ROWS * row_bytes > ONE_DRAW_BYTES:
+        round_rows = max(64, ROUND_BYTES // row_bytes)
+    rng = np.random.default_rng(0)
+    columns = [[] for _ in wanted]
+    drawn = 0
+    while drawn < MARGINAL_ROWS:
+        n = min(round_rows, MARGINAL_ROWS - drawn)
+        if synth.cond_dim_:
+            cond = original_conditions(synth, n, rng)
+        else:
+            cond = np.zeros((n, 0), dtype=synth.dtype_)
+        rows = generate(synth, cond, rng, params)
+        for kept, (value, null) in zip(columns, wanted):
+            kept.append(rows[:, value] if null is None else rows[rows[:, null] == 0, value])
+        drawn += n
+    maps = {}
+    for kept, (value, _) in zip(columns, wanted):
+        values = np.concatenate(kept)
+        if values.size >= 2:
+            maps[value] = np.quantile(values, np.linspace(0.0, 1.0, KNOTS))
     return maps
 
 
