@@ -73,10 +73,9 @@ class TabularSynthesizer(Estimator):
         Map each quantile-transformed continuous column's generated values
         onto the training data's marginal (:mod:`wgangp.tabular.marginals`):
         a monotone map per column, re-estimated whenever the generator
-        changes, applied to plain and conditional sampling alike (with
-        conditions, a column's values then follow the unconditional
-        marginal's scale, not the conditional one's). Model files written
-        before this option load with it off.
+        changes (estimated under plain sampling's conditions), applied to
+        plain and conditional sampling alike. Model files written before
+        this option load with it off.
     hidden, depth : int
         Generator: ``depth`` ReLU layers of ``hidden`` units, linear output, heads.
     critic_hidden, critic_depth : int
