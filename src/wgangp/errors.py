@@ -42,3 +42,7 @@ class TrainingDiverged(WGANGPError, RuntimeError):
         super().__init__(message)
         self.iteration = iteration
         self.checkpoint = checkpoint
+
+
+class RankFailed(WGANGPError, RuntimeError):
+    """Another rank of a data-parallel (MPI) run failed; its message says how."""

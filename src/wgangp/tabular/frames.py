@@ -1,9 +1,11 @@
-"""DataFrames in and out of the tabular estimators: reading CSV files, checking, JSON values.
+"""DataFrames in and out of the tabular estimators: reading CSV and Parquet files, checking,
+JSON values.
 
-Every table wgangp reads goes through :func:`as_frame` (and a CSV through
+Every table wgangp reads goes through :func:`as_frame` (and a file through
 :func:`read_table`), here and nowhere else.
 
-pandas (``pip install wgangp[tabular]``) is imported when needed.
+pandas (``pip install wgangp[tabular]``) and pyarrow (``pip install
+wgangp[parquet]``, for Parquet files) are imported when needed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ import numpy as np
 from ..errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
 from ..validation import check_path, require
 
-__all__ = ["SEPARATORS", "as_frame", "import_pandas", "json_value", "read_table"]
+__all__ = [
+    "SEPARATORS",
+    "as_frame",
+    "frame_from_columns",
+    "frame_to_columns",
+    "import_pandas",
+    "json_value",
+    "read_table",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +40,9 @@ def import_pandas():
 
 
 def as_frame(data, name: str = "data", sep: str | None = None):
-    """A DataFrame from a DataFrame or a CSV path; validated once, here.
+    """A DataFrame from a DataFrame or a CSV or Parquet path; validated once, here.
 
-    A CSV is read by :func:`read_table` (dialect detected unless ``sep``).
+    A file is read by :func:`read_table` (a CSV's dialect detected unless ``sep``).
     Refused, with what to do: no rows or columns, duplicated or tuple column
     names, and columns a table cannot hold as it is (dicts, lists, bytes,
     complex numbers, intervals).
@@ -46,7 +56,7 @@ def as_frame(data, name: str = "data", sep: str | None = None):
         )
     if not isinstance(data, pd.DataFrame):
         raise InvalidParameterTypeError(
-            f"{name} must be a pandas DataFrame or a CSV path; got {type(data).__name__}"
+            f"{name} must be a pandas DataFrame or a CSV or Parquet path; got {type(data).__name__}"
         )
     if len(data) == 0 or data.shape[1] == 0:
         raise InvalidDataError(f"{name} has shape {data.shape}; at least 1 row and 1 column needed")
@@ -118,7 +128,11 @@ SAMPLE_BYTES = 1 << 16
 
 
 def read_table(path, name: str = "data", sep: str | None = None):
-    """A CSV file as a DataFrame, with its dialect detected and its faults named.
+    """A CSV or Parquet file as a DataFrame, with a CSV's dialect detected and its faults named.
+
+    A file named ``*.parquet`` is read with pyarrow (``pip install
+    'wgangp[parquet]'``), its column types as stored (dictionary-encoded
+    columns become categories). Otherwise the file is a CSV:
 
     The separator is detected among ``, ; tab |`` from the first 64 kB (the
     standard library's :class:`csv.Sniffer`) unless ``sep`` is given; a
@@ -136,7 +150,15 @@ def read_table(path, name: str = "data", sep: str | None = None):
     pd = import_pandas()
     path = check_path(path, name)
     if not path.is_file():
-        raise InvalidDataError(f"{name}={str(path)!r} is not a file; pass a DataFrame or a CSV")
+        raise InvalidDataError(
+            f"{name}={str(path)!r} is not a file; pass a DataFrame, a CSV or a Parquet file"
+        )
+    if path.suffix.lower() == ".parquet":
+        if sep is not None:
+            raise InvalidParameterError(
+                f"sep={sep!r} applies to a CSV only; {name}={str(path)!r} is a Parquet file"
+            )
+        return _read_parquet(path, name)
     if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in '"\n\r'):
         raise InvalidParameterError(
             f"sep={sep!r} must be one character such as ',', ';' or '\\t' (or None: detect it)"
@@ -194,6 +216,19 @@ def read_table(path, name: str = "data", sep: str | None = None):
     return frame
 
 
+def _read_parquet(path, name: str):
+    """A Parquet file as a DataFrame (pyarrow reads it, row group by row group)."""
+    pq = require("pyarrow.parquet", "parquet", "reading Parquet tables")
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow's ArrowInvalid, OSError, ...
+        raise InvalidDataError(
+            f"{name}={str(path)!r} is not a readable Parquet file ({type(exc).__name__}: "
+            f"{exc}); write it with DataFrame.to_parquet"
+        ) from None
+    return table.to_pandas()
+
+
 def _sniff(text: str) -> str:
     """The separator of a CSV sample (',' when the sample does not tell)."""
     lines = text.splitlines()[:50]
@@ -220,3 +255,54 @@ def json_value(value):
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
     return str(value)
+
+
+def frame_to_columns(frame) -> dict:
+    """A DataFrame as plain data (names, NumPy arrays, dtype names) to send between
+    MPI ranks; :func:`frame_from_columns` rebuilds it, dtypes included.
+
+    A categorical column travels as its codes and categories, so its dtype
+    (categories, order) comes back exactly.
+    """
+    pd = import_pandas()
+    columns = []
+    for name in frame.columns:
+        series = frame[name]
+        dtype = series.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            columns.append(
+                {
+                    "name": name,
+                    "codes": np.asarray(series.cat.codes),
+                    "categories": np.asarray(dtype.categories),
+                    "ordered": bool(dtype.ordered),
+                }
+            )
+        else:
+            columns.append({"name": name, "values": series.to_numpy(), "dtype": str(dtype)})
+    return {"columns": columns}
+
+
+def frame_from_columns(parts: list):
+    """The rows of several :func:`frame_to_columns` parts, one DataFrame in part order.
+
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"x": [1.5, 2.0], "k": pd.Categorical(["u", "v"])})
+    >>> b = pd.DataFrame({"x": [3.0], "k": pd.Categorical(["u"], categories=["u", "v"])})
+    >>> both = frame_from_columns([frame_to_columns(a), frame_to_columns(b)])
+    >>> both["x"].tolist(), both["k"].tolist(), list(both["k"].cat.categories)
+    ([1.5, 2.0, 3.0], ['u', 'v', 'u'], ['u', 'v'])
+    """
+    pd = import_pandas()
+    frames = []
+    for part in parts:
+        data = {}
+        for col in part["columns"]:
+            if "codes" in col:
+                data[col["name"]] = pd.Categorical.from_codes(
+                    col["codes"], categories=col["categories"], ordered=col["ordered"]
+                )
+            else:
+                data[col["name"]] = pd.Series(col["values"], dtype=col["dtype"])
+        frames.append(pd.DataFrame(data, columns=[c["name"] for c in part["columns"]]))
+    return pd.concat(frames, ignore_index=True)
