@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "history": 0,
     # 1 math
     "init": 1,
+    "flat": 1,
     "activations": 1,
     "nn": 1,
     "optim": 1,

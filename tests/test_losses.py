@@ -48,6 +48,7 @@ def test_critic_loss_gradient_matches_finite_differences(activation, depth, widt
 
     value, grads, stats = critic_loss(critic, x_real, x_fake, alpha, 10.0, penalty)
     assert value == pytest.approx(-stats["wasserstein"] + stats["penalty"])
+    grads = [g.copy() for g in grads]  # the finite differences below reuse the buffer
     err = max_relative_error(grads, numerical_grads(loss, critic.params))
     assert err < 1e-5, err
 
@@ -112,6 +113,7 @@ def test_generator_loss_gradient_flows_through_the_critic(activation, depth, wid
 
     loss, grads = generator_loss(gen, critic, z)
     assert loss == pytest.approx(-critic(gen(z)).mean())
+    grads = [g.copy() for g in grads]  # the finite differences below reuse the buffer
     numeric = numerical_grads(lambda: generator_loss(gen, critic, z)[0], gen.params)
     assert max_relative_error(grads, numeric) < 1e-5
     assert all(np.array_equal(a, b) for a, b in zip(critic_before, critic.params))
@@ -137,3 +139,42 @@ def test_float32_agrees_with_float64(activation):
     assert gl32 == pytest.approx(gl64, rel=1e-4, abs=1e-6)
     for g32, g64 in zip(gg32, gg64):
         assert np.abs(g32 - g64).max() <= 1e-4 * np.abs(g64).max() + 1e-6
+
+
+# ------------------------------------------- the gradient buffer and its reuse --
+
+
+def test_critic_gradients_are_views_of_the_flat_gradient_buffer():
+    critic, x_real, x_fake, alpha = _critic_case("relu", 3, 5, 2, seed=3)
+    _, grads, _ = critic_loss(critic, x_real, x_fake, alpha)
+    assert grads is critic.grads
+    assert all(np.shares_memory(g, critic.grad_flat) for g in grads)
+    assert [g.shape for g in grads] == [p.shape for p in critic.params]
+    np.testing.assert_array_equal(critic.grad_flat, np.concatenate([g.ravel() for g in grads]))
+
+
+def test_generator_gradients_are_views_and_leave_the_critic_buffer_alone():
+    gen = MLP([2, 6, 6, 2], random_state=0, dtype=np.float64)
+    critic, x_real, x_fake, alpha = _critic_case("relu", 2, 5, 2, seed=4)
+    _, critic_grads, _ = critic_loss(critic, x_real, x_fake, alpha)
+    held = critic.grad_flat.copy()
+    _, grads = generator_loss(gen, critic, np.ones((4, 2)))
+    assert grads is gen.grads and all(np.shares_memory(g, gen.grad_flat) for g in grads)
+    np.testing.assert_array_equal(critic.grad_flat, held)  # the critic's buffer is untouched
+
+
+def test_a_second_call_overwrites_the_views_and_copies_keep_the_first_result():
+    """The reuse rule: views hold the latest call's gradients; a copy keeps older ones."""
+    critic, x_real, x_fake, alpha = _critic_case("tanh", 2, 5, 3, seed=5)
+    _, first, _ = critic_loss(critic, x_real, x_fake, alpha)
+    kept = [g.copy() for g in first]
+    _, second, _ = critic_loss(critic, x_fake, x_real, 1 - alpha)  # other batch
+    assert second is first  # the same buffer ...
+    fresh = MLP(critic.sizes, "tanh", random_state=0, dtype=np.float64)
+    fresh.params = critic.params
+    _, expected, _ = critic_loss(fresh, x_fake, x_real, 1 - alpha)
+    for a, b in zip(second, expected):  # ... now holding the second result, exactly
+        np.testing.assert_array_equal(a, b)
+    _, again, _ = critic_loss(fresh, x_real, x_fake, alpha)
+    for a, b in zip(kept, again):  # and the copy still holds the first
+        np.testing.assert_array_equal(a, b)

@@ -317,3 +317,14 @@ def test_constant_column_stays_finite():
     X[:, 1] = 4.0
     model = WGANGP(**SMALL, random_state=0).fit(X, steps=2)
     assert np.all(np.isfinite(model.sample(5)))
+
+
+def test_flat_parameter_buffers_survive_save_and_load(tmp_path):
+    X = np.random.default_rng(0).normal(size=(64, 2))
+    model = wgangp.WGANGP(hidden=8, depth=2, batch_size=16, random_state=0).fit(X, steps=2)
+    loaded = wgangp.load(model.save(tmp_path / "m.npz"))
+    for net, other in ((model.critic_, loaded.critic_), (model.generator_, loaded.generator_)):
+        np.testing.assert_array_equal(net.flat, other.flat)
+        assert all(np.shares_memory(p, other.flat) for p in other.params)
+    loaded.partial_fit(X, steps=1)  # trains in place, through the views
+    assert all(np.shares_memory(p, loaded.critic_.flat) for p in loaded.critic_.params)

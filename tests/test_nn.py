@@ -168,3 +168,75 @@ def test_backward_with_input_gradient_leaves_the_input_alone(activation, rng):
         net.params, net.activations, cache, 4, np.ones((4, 1)), lambda g: (0.0, g)
     )
     np.testing.assert_array_equal(x, x_copy)
+
+
+# ------------------------------------------- flat parameter buffer --
+
+
+def test_params_are_views_of_one_flat_buffer_in_order():
+    net = MLP([3, 4, 2], random_state=0, dtype=np.float64)
+    assert net.flat.flags.c_contiguous and net.flat.ndim == 1
+    assert all(np.shares_memory(p, net.flat) for p in net.params)
+    np.testing.assert_array_equal(net.flat, np.concatenate([p.ravel() for p in net.params]))
+    assert net.grad_flat.shape == net.flat.shape
+
+
+def test_in_place_writes_and_assignments_reach_the_flat_buffer():
+    net = MLP([3, 4, 2], random_state=0, dtype=np.float64)
+    before = net.params
+    net.params[0][...] = 1.0  # what the training core does on load
+    net.params[1] = np.full(4, 2.0)  # an item
+    assert net.flat[:12].tolist() == [1.0] * 12 and net.flat[12:16].tolist() == [2.0] * 4
+    other = MLP([3, 4, 2], random_state=1, dtype=np.float64)
+    net.params = other.params  # the whole list: copied in
+    assert net.params is before and np.array_equal(net.flat, other.flat)
+    assert not np.shares_memory(net.flat, other.flat)
+    with pytest.raises(InvalidParameterError, match="shapes"):
+        net.params = [np.zeros((2, 2))]
+
+
+def test_forward_is_the_same_with_the_flat_buffer_and_with_plain_arrays(rng):
+    net = MLP([3, 7, 5, 2], "leaky_relu", "tanh", random_state=0, dtype=np.float64)
+    randomize_biases(net, rng)
+    x = rng.normal(size=(9, 3))
+    plain = [p.copy() for p in net.params]
+    np.testing.assert_array_equal(  # same sums in the same order: bit for bit
+        forward(net.params, net.activations, x)[0], forward(plain, net.activations, x)[0]
+    )
+
+
+@pytest.mark.parametrize("activation", ["relu", "softplus"])
+def test_backward_writes_into_the_gradient_buffer(activation, rng):
+    net = MLP([3, 6, 2], activation, random_state=0, dtype=np.float64)
+    randomize_biases(net, rng)
+    x, dy = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    _, grads = backward(net.params, net.activations, net.forward(x)[1], dy, grads_out=net.grads)
+    assert grads is net.grads
+    plain = [p.copy() for p in net.params]
+    _, expected = backward(plain, net.activations, forward(plain, net.activations, x)[1], dy)
+    for a, b in zip(net.grads, expected):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_the_penalty_pullback_writes_the_same_numbers_into_the_gradient_buffer(activation, rng):
+    """Into ``net.grads`` (the second-order terms of tanh added in place) or new
+    arrays: the same sums in the same order, bit for bit."""
+    net = MLP([3, 6, 5, 1], activation, random_state=0, dtype=np.float64)
+    randomize_biases(net, rng)
+    x, c = rng.normal(size=(8, 3)), rng.normal(size=(4, 1))
+
+    def grad_fn(g):
+        return float(np.sum(g**2)), 2 * g
+
+    plain = [p.copy() for p in net.params]
+    expected, g_plain, _ = backward_with_input_gradient(
+        plain, net.activations, forward(plain, net.activations, x)[1], 4, c, grad_fn
+    )
+    grads, g, _ = backward_with_input_gradient(
+        net.params, net.activations, net.forward(x)[1], 4, c, grad_fn, grads_out=net.grads
+    )
+    assert grads is net.grads
+    np.testing.assert_array_equal(g, g_plain)
+    for a, b in zip(net.grads, expected):
+        np.testing.assert_array_equal(a, b)

@@ -5,7 +5,10 @@ import math
 import numpy as np
 import pytest
 
+from wgangp import optim
 from wgangp.errors import InvalidParameterError
+from wgangp.flat import pack
+from wgangp.nn import MLP
 from wgangp.optim import SGD, Adam, RMSProp, get_optimizer
 
 
@@ -85,3 +88,62 @@ def test_unknown_optimizer_and_bad_lr_are_rejected():
         get_optimizer("adagrad")
     with pytest.raises(InvalidParameterError, match="lr=-1"):
         RMSProp(lr=-1)
+
+
+# ------------------------------------------- flat buffers: one pass per operation --
+
+
+@pytest.mark.parametrize("name", ["rmsprop", "adam", "adam-toy", "sgd"])
+@pytest.mark.parametrize("block", [7, optim.BLOCK])
+def test_one_pass_update_equals_the_array_by_array_update(name, block, monkeypatch):
+    """The flat path (a network's ViewLists) against plain lists: the same
+    elementwise operations, so the same numbers bit for bit."""
+    monkeypatch.setattr(optim, "BLOCK", block)  # several blocks, and one
+    rng = np.random.default_rng(1)
+    net = MLP([3, 5, 4, 1], random_state=0, dtype=np.float64)
+    plain = [p.copy() for p in net.params]
+    flat_opt, list_opt = get_optimizer(name, lr=1e-2), get_optimizer(name, lr=1e-2)
+    for _ in range(5):
+        for g in net.grads:
+            g[...] = rng.normal(size=g.shape)
+        flat_opt.step(net.params, net.grads)  # one call per operation
+        list_opt.step(plain, [g.copy() for g in net.grads])  # plain lists: per array
+    for p, q in zip(net.params, plain):
+        np.testing.assert_array_equal(p, q)
+    for slot in flat_opt.slots:
+        for a, b in zip(flat_opt.state[slot], list_opt.state[slot]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_optimizer_state_is_flat_with_views_aligned_with_the_parameters():
+    net = MLP([2, 4, 1], random_state=0, dtype=np.float64)
+    opt = Adam(lr=1e-3)
+    opt.init(net.params)
+    for slot in opt.slots:
+        views = opt.state[slot]
+        assert views.flat.shape == net.flat.shape
+        assert [v.shape for v in views] == [p.shape for p in net.params]
+        assert all(np.shares_memory(v, views.flat) for v in views)
+
+
+def test_state_dict_keeps_its_format_and_loads_back_into_flat_state():
+    net = MLP([2, 4, 1], random_state=0, dtype=np.float64)
+    opt = RMSProp(lr=1e-3)
+    net.grads[0][...] = 1.0
+    opt.step(net.params, net.grads)
+    state = opt.state_dict()
+    assert isinstance(state["square_avg"], list)
+    assert [a.shape for a in state["square_avg"]] == [p.shape for p in net.params]
+    assert not any(np.shares_memory(a, opt.state["square_avg"].flat) for a in state["square_avg"])
+    other = RMSProp(lr=1e-3)
+    other.load_state_dict(state)
+    assert other.state["square_avg"].flat is not None
+    np.testing.assert_array_equal(other.state["square_avg"].flat, opt.state["square_avg"].flat)
+
+
+def test_state_given_as_plain_arrays_is_packed_and_updated():
+    p = [np.ones((2, 2)), np.ones(2)]
+    opt = SGD(lr=0.1, momentum=0.5)
+    opt.state = {"step": 0, "momentum_buffer": [np.zeros((2, 2)), np.zeros(2)]}
+    opt.step(pack(p), pack([np.ones((2, 2)), np.ones(2)]))
+    assert opt.state["momentum_buffer"].flat.tolist() == [1.0] * 6

@@ -62,8 +62,9 @@ class Activation:
     # the derivatives need from the forward pass; subclasses may keep less
     # (ReLU keeps a boolean mask) and may compute h in place of z.
 
-    def forward_saved(self, z: np.ndarray):
-        """``(h, saved)``: the output and what :meth:`mul_df` needs. May overwrite ``z``."""
+    def forward_saved(self, z: np.ndarray, empty=np.empty):
+        """``(h, saved)``: the output and what :meth:`mul_df` needs. May overwrite ``z``;
+        may take the arrays it keeps from ``empty`` (:func:`numpy.empty`'s signature)."""
         h = self.f(z)
         return h, (z, h)
 
@@ -106,7 +107,7 @@ class Identity(Activation):
     def d2f(self, z, h):
         return np.zeros_like(z)
 
-    def forward_saved(self, z):
+    def forward_saved(self, z, empty=np.empty):
         return z, None
 
     def mul_df(self, d, saved, out=None):
@@ -131,10 +132,10 @@ class ReLU(Activation):
     def d2f(self, z, h):
         return np.zeros_like(z)
 
-    def forward_saved(self, z):
+    def forward_saved(self, z, empty=np.empty):
         # A boolean mask is all f' needs; multiplying by it is cheaper than
         # np.maximum, and h takes z's memory.
-        mask = z > 0
+        mask = np.greater(z, 0, out=empty(z.shape, bool))
         np.multiply(z, mask, out=z)
         return z, mask
 
@@ -169,7 +170,7 @@ class LeakyReLU(Activation):
     def d2f(self, z, h):
         return np.zeros_like(z)
 
-    def forward_saved(self, z):
+    def forward_saved(self, z, empty=np.empty):
         slope = self.df(z, None)  # 1 or slope per entry: f(z) = f'(z) z
         np.multiply(z, slope, out=z)
         return z, slope
@@ -278,12 +279,12 @@ class Dropout(Activation):
     def d2f(self, z, h):
         return self.inner.d2f(z, self.inner.f(z)) * self._mask_for(z)
 
-    def forward_saved(self, z):
+    def forward_saved(self, z, empty=np.empty):
         mask = self._mask_for(z)
         if self.piecewise_linear:
             # ReLU, LeakyReLU, identity: f(z) = f'(z) z, and f'(z) m is all the passes need.
             slope = self.inner.df(z, z) * mask
-            return z * slope, slope
+            return np.multiply(z, slope, out=z), slope
         h_inner = self.inner.f(z)
         return h_inner * mask, (z, h_inner, mask)
 

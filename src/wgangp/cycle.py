@@ -64,15 +64,29 @@ def generator_forward(net: MLP, x: np.ndarray, residual: bool, head=None):
 
 
 def generator_backward(
-    net: MLP, cache, dy: np.ndarray, residual: bool, need_input_grad: bool = True, head=None
+    net: MLP,
+    cache,
+    dy: np.ndarray,
+    residual: bool,
+    need_input_grad: bool = True,
+    head=None,
+    grads_out: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, list[np.ndarray]]:
     """Vector-Jacobian product of :func:`generator_forward`: with ``do = h'(o)^T dy``
     (``dy`` itself without a head), ``dx = do + J^T do`` for the residual form,
-    ``J^T do`` for the plain one; parameter gradients alike."""
+    ``J^T do`` for the plain one; parameter gradients alike (into ``grads_out``,
+    such as ``net.grads``, when given)."""
     if head is not None:
         cache, head_cache = cache
         dy = head.backward(head_cache, dy)
-    dx, grads = backward(net.params, net.activations, cache, dy, need_input_grad=need_input_grad)
+    dx, grads = backward(
+        net.params,
+        net.activations,
+        cache,
+        dy,
+        need_input_grad=need_input_grad,
+        grads_out=grads_out,
+    )
     if need_input_grad and residual:
         dx += dy
     return dx, grads
@@ -143,6 +157,8 @@ def translator_generator_loss(
     -------
     loss : float
     grads_ab, grads_ba : lists aligned with ``gen_ab.params`` and ``gen_ba.params``
+        The generators' gradient buffers ``gen_ab.grads`` and ``gen_ba.grads``,
+        overwritten by the next gradient call on the same network.
     stats : dict
         ``generator_loss``, ``adversarial_ab`` (``-mean D_B(G(a))``),
         ``adversarial_ba``, ``cycle_error_a`` (``<|F(G(a)) - a|>``),
@@ -193,7 +209,9 @@ def translator_generator_loss(
     }
 
     # Back through F from the cycle of a: F's parameters and dL/dG(a).
-    dx_fake_b, grads_ba = generator_backward(gen_ba, c_cache, d_cyc_a * lc, residual, head=head)
+    dx_fake_b, grads_ba = generator_backward(
+        gen_ba, c_cache, d_cyc_a * lc, residual, head=head, grads_out=gen_ba.grads
+    )
     # Back through G over [a; b; F(b)]: adversarial + cycle at G(a), identity
     # at G(b), cycle at G(F(b)); the last rows' input gradient is dL/dF(b).
     g_dy = np.empty_like(g_out)
@@ -202,7 +220,9 @@ def translator_generator_loss(
         idt_b, d_idt_b = l1(g_out[batch : 2 * batch] - x_b)
         g_dy[batch : 2 * batch] = d_idt_b * li
     g_dy[-batch:] = d_cyc_b * lc
-    dx_g, grads_ab = generator_backward(gen_ab, g_cache, g_dy, residual, head=head)
+    dx_g, grads_ab = generator_backward(
+        gen_ab, g_cache, g_dy, residual, head=head, grads_out=gen_ab.grads
+    )
     # Back through F over [b; a]: adversarial + cycle at F(b), identity at F(a).
     f_dy = np.empty_like(f_out)
     np.add(dx_g[-batch:], adv_grad_a, out=f_dy[:batch])

@@ -103,6 +103,9 @@ def _entries(analytic: np.ndarray, max_entries: int, rng) -> np.ndarray:
 
 
 def _check(loss_name, net, loss_value, analytic_grads, eps, max_entries, threshold, rng):
+    # the losses return views of the network's gradient buffer, which every
+    # loss_value() call below overwrites: keep copies
+    analytic_grads = [np.array(a, copy=True) for a in analytic_grads]
     rows = []
     for k, (p, a) in enumerate(zip(net.params, analytic_grads)):
         idx = _entries(a, max_entries, rng)

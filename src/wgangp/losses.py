@@ -53,6 +53,7 @@ def critic_loss(
     lambda_gp: float = 10.0,
     penalty: str = "two-sided",
     batch_total: int | None = None,
+    empty=np.empty,
 ) -> tuple[float, list[np.ndarray], dict]:
     """Critic loss with gradient penalty, its parameter gradient, and statistics.
 
@@ -84,11 +85,20 @@ def critic_loss(
         gradient and the statistics, is this part's share of the whole
         batch's mean (a sum over these rows divided by ``batch_total``), so
         that the parts add up to the batch's values.
+    empty : callable, optional
+        Where the passes' work arrays come from (:func:`wgangp.nn.forward`);
+        a training step passes :meth:`wgangp.flat.Scratch.empty`.
 
     Returns
     -------
     loss : float
     grads : list of arrays aligned with ``critic.params``
+        Views into the critic's gradient buffer ``critic.grad_flat`` (the
+        list is ``critic.grads``). Reuse rule: the buffer is overwritten by
+        the next call that computes this network's gradients (this function,
+        or :func:`generator_loss` for a generator); copy them
+        (``critic.grad_flat.copy()``, ``[g.copy() for g in grads]``) to keep
+        them across such a call.
     stats : dict
         ``loss``, ``wasserstein`` (mean D(real) - mean D(fake)), ``penalty``
         (the lambda-weighted term), ``d_real``, ``d_fake``, ``grad_norm_min``,
@@ -106,7 +116,7 @@ def critic_loss(
     batch = x_real.shape[0]
     dtype = critic.dtype
     alpha = np.asarray(alpha, dtype=dtype).reshape(batch, 1)
-    x_all = np.empty((3 * batch, x_real.shape[1]), dtype=dtype)
+    x_all = empty((3 * batch, x_real.shape[1]), dtype)
     x_all[:batch] = x_real
     x_all[batch : 2 * batch] = x_fake
     x_interp = x_all[2 * batch :]  # x_f + a (x_r - x_f), built in place
@@ -115,7 +125,7 @@ def critic_loss(
     x_interp += x_fake
 
     divisor = batch if batch_total is None else batch_total
-    out, cache = forward(critic.params, critic.activations, x_all)
+    out, cache = forward(critic.params, critic.activations, x_all, empty)
     d_real = float(out[:batch].sum(dtype=np.float64) / divisor)
     d_fake = float(out[batch : 2 * batch].sum(dtype=np.float64) / divisor)
 
@@ -124,7 +134,14 @@ def critic_loss(
     dy_plain[batch:] = 1.0 / divisor
     grad_fn, holder = _penalty_fn(lambda_gp, penalty, batch, dtype, divisor)
     grads, _, penalty_value = backward_with_input_gradient(
-        critic.params, critic.activations, cache, 2 * batch, dy_plain, grad_fn
+        critic.params,
+        critic.activations,
+        cache,
+        2 * batch,
+        dy_plain,
+        grad_fn,
+        grads_out=critic.grads,
+        empty=empty,
     )
     norms = holder["norms"]
     wasserstein = d_real - d_fake
@@ -143,7 +160,7 @@ def critic_loss(
 
 
 def generator_loss(
-    generator: MLP, critic: MLP, z: np.ndarray, batch_total: int | None = None
+    generator: MLP, critic: MLP, z: np.ndarray, batch_total: int | None = None, empty=np.empty
 ) -> tuple[float, list[np.ndarray]]:
     """Generator loss ``L_G = -mean D(G(z))`` and its gradient for the generator.
 
@@ -160,11 +177,15 @@ def generator_loss(
     batch_total : int, optional
         ``z`` is a part of a batch of this many rows: the loss and its
         gradient are this part's share of the batch's mean.
+    empty : callable, optional
+        Where the passes' work arrays come from, as in :func:`critic_loss`.
 
     Returns
     -------
     loss : float
     grads : list of arrays aligned with ``generator.params``
+        Views into ``generator.grad_flat``, overwritten by the next gradient
+        call on the generator (the reuse rule of :func:`critic_loss`).
 
     Examples
     --------
@@ -175,12 +196,25 @@ def generator_loss(
     True
     """
     batch = z.shape[0] if batch_total is None else batch_total
-    x_fake, gen_cache = forward(generator.params, generator.activations, z)
-    out, critic_cache = forward(critic.params, critic.activations, x_fake)
+    x_fake, gen_cache = forward(generator.params, generator.activations, z, empty)
+    out, critic_cache = forward(critic.params, critic.activations, x_fake, empty)
     loss = -float(out.sum(dtype=np.float64) / batch)
     dy = np.full_like(out, -1.0 / batch)
-    dx, _ = backward(critic.params, critic.activations, critic_cache, dy, need_param_grads=False)
+    dx, _ = backward(
+        critic.params,
+        critic.activations,
+        critic_cache,
+        dy,
+        need_param_grads=False,
+        empty=empty,
+    )
     _, grads = backward(
-        generator.params, generator.activations, gen_cache, dx, need_input_grad=False
+        generator.params,
+        generator.activations,
+        gen_cache,
+        dx,
+        need_input_grad=False,
+        grads_out=generator.grads,
+        empty=empty,
     )
     return loss, grads

@@ -518,6 +518,7 @@ class WGANGP(Estimator):
                 shard=shard,
                 positions=positions,
                 batch=self._sampler.batch_size,
+                scratch=self._step_scratch("critic"),
             )
             self.n_critic_steps_ += 1
         gen_stats = generator_step(
@@ -527,6 +528,7 @@ class WGANGP(Estimator):
             self._sampler.batch_size,
             self._rng,
             shard=shard,
+            scratch=self._step_scratch("generator"),
         )
         record = {"critic_loss": stats.pop("loss")}
         record.update(gen_stats)

@@ -6,7 +6,12 @@ A network of ``L`` dense layers computes, from ``h_0 = x``,
 
 with ``W_k`` of shape ``(n_{k-1}, n_k)`` and ``b_k`` of shape ``(n_k,)``.
 Parameters are the plain list ``[W_1, b_1, ..., W_L, b_L]``; every gradient
-list has the same structure.
+list has the same structure. An :class:`MLP` keeps them as views into one
+flat array (``MLP.flat``, :mod:`wgangp.flat`) and owns a flat gradient buffer
+of the same layout (``MLP.grad_flat``, views ``MLP.grads``) that the backward
+passes write into when given it (``grads_out``). The bias is added apart from
+the GEMM and its gradient is a row sum, so every sum runs in the same order
+whether the arrays are views or not: the numbers are the same bit for bit.
 
 Three passes are offered as pure functions of ``(params, activations, ...)``:
 
@@ -49,6 +54,7 @@ from .activations import (
     get_activation,
 )
 from .errors import InvalidParameterError
+from .flat import ViewList, flat_views
 from .init import get_initializer
 from .validation import check_dtype
 
@@ -94,16 +100,20 @@ def _rows(saved, rows: slice):
     return saved[rows]
 
 
-def _times_transpose(u: np.ndarray, W: np.ndarray) -> np.ndarray:
+def _times_transpose(u: np.ndarray, W: np.ndarray, empty=np.empty) -> np.ndarray:
     """``u @ W.T``; an outer product (one output unit) by broadcasting, which
     OpenBLAS runs several times slower as a GEMM of inner size 1."""
+    out = empty((u.shape[0], W.shape[0]), np.result_type(u.dtype, W.dtype))
     if u.shape[1] == 1:
-        return u * W[:, 0]
-    return u @ W.T
+        return np.multiply(u, W[:, 0], out=out)
+    return np.matmul(u, W.T, out=out)
 
 
 def forward(
-    params: Sequence[np.ndarray], activations: Sequence[Activation], x: np.ndarray
+    params: Sequence[np.ndarray],
+    activations: Sequence[Activation],
+    x: np.ndarray,
+    empty=np.empty,
 ) -> tuple[np.ndarray, Cache]:
     """Forward pass.
 
@@ -115,6 +125,10 @@ def forward(
         One per layer.
     x : array, shape (rows, n_0)
         Never modified.
+    empty : callable, optional
+        Where the layers' arrays come from, with :func:`numpy.empty`'s
+        signature (a training step passes :meth:`wgangp.flat.Scratch.empty`
+        to reuse its memory from step to step).
 
     Returns
     -------
@@ -124,9 +138,10 @@ def forward(
     cache = []
     h = x
     for k, act in enumerate(activations):
-        z = h @ params[2 * k]
+        W = params[2 * k]
+        z = np.matmul(h, W, out=empty((h.shape[0], W.shape[1]), np.result_type(h.dtype, W.dtype)))
         z += params[2 * k + 1]
-        h_next, saved = act.forward_saved(z)
+        h_next, saved = act.forward_saved(z, empty)
         cache.append((h, saved, h_next))
         h = h_next
     return h, cache
@@ -137,11 +152,13 @@ def predict(
     activations: Sequence[Activation],
     x: np.ndarray,
     chunk_rows: int = 2048,
+    empty=np.empty,
 ) -> np.ndarray:
     """Forward pass without a cache, in chunks of rows.
 
     Each chunk's activations stay in the CPU cache, which makes sampling many
-    rows faster and keeps memory at ``chunk_rows`` rows per layer.
+    rows faster and keeps memory at ``chunk_rows`` rows per layer. ``empty``
+    as in :func:`forward`.
 
     >>> net = MLP([2, 8, 3], random_state=0, dtype=np.float64)
     >>> x = np.ones((5000, 2))
@@ -151,12 +168,12 @@ def predict(
     """
     n_rows = x.shape[0]
     if n_rows <= chunk_rows:
-        return forward(params, activations, x)[0]
+        return forward(params, activations, x, empty)[0]
     out = None
     for start in range(0, n_rows, chunk_rows):
-        h = forward(params, activations, x[start : start + chunk_rows])[0]
+        h = forward(params, activations, x[start : start + chunk_rows], empty)[0]
         if out is None:
-            out = np.empty((n_rows, h.shape[1]), dtype=h.dtype)
+            out = empty((n_rows, h.shape[1]), h.dtype)
         out[start : start + h.shape[0]] = h
     return out
 
@@ -191,6 +208,17 @@ def far_from_kinks(net, x: np.ndarray, margin: float) -> bool:
     )
 
 
+def _layer_grads(grads: list, k: int, h_in: np.ndarray, u: np.ndarray, bias_rows: slice):
+    """Layer ``k``'s gradient: ``grads[2k] = h_in^T u``, ``grads[2k+1] = sum(u[bias_rows])``,
+    written into the arrays already there (an MLP's gradient buffer), else new ones."""
+    if grads[2 * k] is None:
+        grads[2 * k] = h_in.T @ u
+        grads[2 * k + 1] = u[bias_rows].sum(axis=0)
+    else:
+        np.matmul(h_in.T, u, out=grads[2 * k])
+        np.sum(u[bias_rows], axis=0, out=grads[2 * k + 1])
+
+
 def backward(
     params: Sequence[np.ndarray],
     activations: Sequence[Activation],
@@ -198,6 +226,8 @@ def backward(
     dy: np.ndarray,
     need_input_grad: bool = True,
     need_param_grads: bool = True,
+    grads_out: Sequence[np.ndarray] | None = None,
+    empty=np.empty,
 ) -> tuple[np.ndarray | None, list[np.ndarray] | None]:
     """Vector-Jacobian product: from ``dy = dLoss/dy`` to the input and parameters.
 
@@ -212,6 +242,11 @@ def backward(
         Skip the GEMMs whose result is not wanted (the generator step needs no
         critic weight gradients; the first layer's input gradient is often
         unused).
+    grads_out : list of arrays aligned with ``params``, optional
+        Where to write the parameter gradients (an MLP's gradient buffer,
+        ``net.grads``); it is returned as ``grads``. New arrays otherwise.
+    empty : callable, optional
+        Where the sweep's arrays (``dx`` among them) come from; see :func:`forward`.
 
     Returns
     -------
@@ -219,16 +254,18 @@ def backward(
     grads : list aligned with ``params``, or None
     """
     n_layers = len(activations)
-    grads = [None] * (2 * n_layers) if need_param_grads else None
+    grads = None
+    if need_param_grads:
+        grads = grads_out if grads_out is not None else [None] * (2 * n_layers)
+    everything = slice(None)
     d, owned = dy, False
     for k in reversed(range(n_layers)):
         h_prev, saved, _ = cache[k]
         u = activations[k].mul_df(d, saved, out=d if owned else None)
         if need_param_grads:
-            grads[2 * k] = h_prev.T @ u
-            grads[2 * k + 1] = u.sum(axis=0)
+            _layer_grads(grads, k, h_prev, u, everything)
         if k > 0 or need_input_grad:
-            d, owned = _times_transpose(u, params[2 * k]), True
+            d, owned = _times_transpose(u, params[2 * k], empty), True
     return (d if need_input_grad else None), grads
 
 
@@ -239,6 +276,8 @@ def backward_with_input_gradient(
     n_plain: int,
     dy_plain: np.ndarray,
     grad_fn: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    grads_out: Sequence[np.ndarray] | None = None,
+    empty=np.empty,
 ) -> tuple[list[np.ndarray], np.ndarray, float]:
     """One backward sweep serving an output-gradient term and an input-gradient term.
 
@@ -266,6 +305,10 @@ def backward_with_input_gradient(
     dy_plain : array, shape (n_plain, n_L)
     grad_fn : callable
         ``g (m, n_0) -> (P(g), dP/dg (m, n_0))``.
+    grads_out : list of arrays aligned with ``params``, optional
+        Where to write the parameter gradients (``net.grads``); returned as ``grads``.
+    empty : callable, optional
+        Where the sweep's arrays (``g`` among them) come from; see :func:`forward`.
 
     Returns
     -------
@@ -281,9 +324,10 @@ def backward_with_input_gradient(
     # For piecewise-linear activations f'' = 0: no second-order terms, and the
     # sweep's d_k need not be kept, so u_k can overwrite them.
     smooth = not all(act.piecewise_linear for act in activations)
+    grads = grads_out if grads_out is not None else [None] * (2 * n_layers)
 
     # Backward sweep: plain rows seeded with dy_plain, gradient rows with 1.
-    d = np.empty((n_rows, out_dim), dtype=dtype)
+    d = empty((n_rows, out_dim), dtype)
     d[:n_plain] = dy_plain
     d[n_plain:] = 1
     ds, us = [None] * n_layers, [None] * n_layers
@@ -293,27 +337,26 @@ def backward_with_input_gradient(
         u = activations[k].mul_df(d, cache[k][1], out=None if smooth else d)
         us[k] = u
         if k > 0:
-            d = _times_transpose(u, params[2 * k])
+            d = _times_transpose(u, params[2 * k], empty)
         else:
-            g = _times_transpose(u[grad_rows], params[0])  # gradient rows only
+            g = _times_transpose(u[grad_rows], params[0], empty)  # gradient rows only
 
     p_value, dbar = grad_fn(g)
     dbar = np.asarray(dbar, dtype=dtype)
 
     # Pullback of P through the sweep, from the first layer up; one weight
     # GEMM per layer over [h_{k-1}(plain); dbar_{k-1}].
-    grads = [None] * (2 * n_layers)
     zbars = [None] * n_layers
     for k in range(n_layers):
         act = activations[k]
         h_prev, saved, h = cache[k]
         W, u = params[2 * k], us[k]
         if k == 0 or smooth:
-            stacked = np.concatenate([h_prev[:n_plain], dbar], axis=0)
+            stacked = empty((n_rows, h_prev.shape[1]), np.result_type(h_prev.dtype, dtype))
+            np.concatenate([h_prev[:n_plain], dbar], axis=0, out=stacked)
         else:
             stacked = h_prev  # its gradient rows already hold dbar (written below)
-        grads[2 * k] = stacked.T @ u
-        grads[2 * k + 1] = u[:n_plain].sum(axis=0)
+        _layer_grads(grads, k, stacked, u, slice(None, n_plain))
         last = k + 1 == n_layers
         if last and act.piecewise_linear:
             break
@@ -374,7 +417,17 @@ class MLP:
     Attributes
     ----------
     params : list of arrays
-        ``[W_1, b_1, ..., W_L, b_L]``, ``W_k`` of shape (n_{k-1}, n_k), ``b_k`` (n_k,).
+        ``[W_1, b_1, ..., W_L, b_L]``, ``W_k`` of shape (n_{k-1}, n_k), ``b_k`` (n_k,):
+        views into ``flat`` (a :class:`~wgangp.flat.ViewList`). Writing into
+        them (``p[...] = x``), assigning an item (``params[i] = x``) or the
+        whole list (``net.params = [...]``, same shapes) copies into ``flat``.
+    flat : array, shape (n_parameters,)
+        All parameters in one contiguous array, in the order of ``params``.
+    grads : list of arrays
+        Views into ``grad_flat``, aligned with ``params``: the gradient buffer
+        that :mod:`wgangp.losses` writes into (allocated once, reused by
+        every call; see :func:`wgangp.losses.critic_loss` for the reuse rule).
+    grad_flat : array, shape (n_parameters,)
     activations : list of Activation, one per layer.
 
     Examples
@@ -382,6 +435,8 @@ class MLP:
     >>> net = MLP([2, 8, 1], random_state=0, dtype=np.float64)
     >>> [p.shape for p in net.params]
     [(2, 8), (8,), (8, 1), (1,)]
+    >>> net.flat.shape, bool(np.shares_memory(net.params[2], net.flat))
+    ((33,), True)
     >>> net(np.zeros((3, 2))).shape
     (3, 1)
     """
@@ -407,10 +462,34 @@ class MLP:
         self.init = init
         initializer = get_initializer(init)
         rng = np.random.default_rng(random_state)
-        self.params = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            self.params.append(initializer(fan_in, fan_out, rng, self.dtype))
-            self.params.append(np.zeros(fan_out, dtype=self.dtype))
+        self._allocate()
+        for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            self._params[2 * k][...] = initializer(fan_in, fan_out, rng, self.dtype)
+
+    def _allocate(self) -> None:
+        """Zeroed flat parameter and gradient buffers for ``sizes`` and ``dtype``."""
+        shapes = []
+        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
+            shapes += [(fan_in, fan_out), (fan_out,)]
+        self.flat, self._params = flat_views(shapes, self.dtype)
+        self.grad_flat, self.grads = flat_views(shapes, self.dtype)
+
+    @property
+    def params(self) -> ViewList:
+        return self._params
+
+    @params.setter
+    def params(self, values: Sequence[np.ndarray]) -> None:
+        values = list(values)
+        if len(values) != len(self._params) or any(
+            np.shape(v) != p.shape for v, p in zip(values, self._params)
+        ):
+            raise InvalidParameterError(
+                f"params must be {len(self._params)} arrays of shapes "
+                f"{[p.shape for p in self._params]}, got shapes {[np.shape(v) for v in values]}"
+            )
+        for p, v in zip(self._params, values):
+            np.copyto(p, v)
 
     @property
     def n_layers(self) -> int:
@@ -440,7 +519,8 @@ class MLP:
         clone.dtype = check_dtype(dtype)
         clone.activations = list(self.activations)
         clone.init = self.init
-        clone.params = [p.astype(clone.dtype, copy=True) for p in self.params]
+        clone._allocate()
+        np.copyto(clone.flat, self.flat, casting="unsafe")
         return clone
 
     def config(self) -> dict:

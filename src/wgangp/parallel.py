@@ -40,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import InvalidParameterTypeError, RankFailed
+from .flat import flat_of
 
 __all__ = [
     "Shard",
@@ -294,6 +295,9 @@ class Shard:
     def reduce(self, grads: list, stats: dict, holds_rows: bool = True) -> dict:
         """Sum ``grads`` (in place) and ``stats`` over the ranks: one ``Allreduce``.
 
+        ``grads`` is a network's gradient buffer (``net.grads``, whose flat
+        array goes into the message with one copy) or a plain list of arrays.
+
         Each rank's gradient and statistics are its part of the batch's mean
         (``batch_total`` of the losses), so their sum is the batch's.
         ``stats`` entries named ``*_min`` / ``*_max`` are reduced to the
@@ -303,16 +307,20 @@ class Shard:
         keys = list(stats)
         extreme = [k for k in keys if k.endswith(("_min", "_max"))]
         summed = [k for k in keys if k not in extreme]
-        n_grad = sum(g.size for g in grads)
+        flat = flat_of(grads)
+        n_grad = flat.size if flat is not None else sum(g.size for g in grads)
         n = n_grad + len(summed) + 2 * self.size * len(extreme)
         if self._buffer is None or self._buffer.shape[0] != n:
             self._buffer = np.zeros(n, dtype=np.float64)
             self._result = np.empty(n, dtype=np.float64)
         buf = self._buffer
-        pos = 0
-        for g in grads:
-            buf[pos : pos + g.size] = g.ravel()
-            pos += g.size
+        if flat is not None:
+            buf[:n_grad] = flat  # a network's gradient buffer: one copy
+        else:
+            pos = 0
+            for g in grads:
+                buf[pos : pos + g.size] = g.ravel()
+                pos += g.size
         buf[n_grad:] = 0.0
         for i, k in enumerate(summed):
             buf[n_grad + i] = float(stats[k])
@@ -324,10 +332,13 @@ class Shard:
         self.comm.Allreduce(buf, self._result)
         self.allreduce_calls += 1
         out = self._result
-        pos = 0
-        for g in grads:
-            g[...] = out[pos : pos + g.size].reshape(g.shape)
-            pos += g.size
+        if flat is not None:
+            flat[...] = out[:n_grad]
+        else:
+            pos = 0
+            for g in grads:
+                g[...] = out[pos : pos + g.size].reshape(g.shape)
+                pos += g.size
         reduced = {k: float(out[n_grad + i]) for i, k in enumerate(summed)}
         for j, k in enumerate(extreme):
             slots = out[base + 2 * self.size * j : base + 2 * self.size * (j + 1)].reshape(-1, 2)

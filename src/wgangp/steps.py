@@ -14,15 +14,19 @@ import numpy as np
 
 from . import losses
 from .errors import ModelFileError
+from .flat import Scratch, flat_of
 from .modelfile import header_int
-from .nn import MLP
+from .nn import MLP, predict
 from .optim import Optimizer
 
 __all__ = ["MinibatchSampler", "critic_step", "generator_step", "grad_norm", "quiet_overflow"]
 
 
 def grad_norm(grads) -> float:
-    """Euclidean norm of all parameter gradients together."""
+    """Euclidean norm of all parameter gradients together (one call on a flat buffer)."""
+    flat = flat_of(grads)
+    if flat is not None:
+        return float(np.sqrt(np.vdot(flat, flat)))
     return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
 
 
@@ -104,6 +108,7 @@ def critic_step(
     shard=None,
     positions: np.ndarray | None = None,
     batch: int | None = None,
+    scratch: Scratch | None = None,
 ) -> dict:
     """One critic update on a real batch; fresh fakes and interpolation coefficients.
 
@@ -113,15 +118,19 @@ def critic_step(
     global minibatch of ``batch`` rows, at ``positions`` in it: the noise and
     the coefficients are drawn for the whole batch (as every rank does),
     this rank's losses are weighted by its share, and one ``Allreduce`` sums
-    the gradient and the statistics.
+    the gradient and the statistics. The step's work arrays come from
+    ``scratch`` when given (the caller's, reset here), so that a run of
+    steps reuses their memory.
     """
+    empty = _empty_of(scratch)
     batch = x_real.shape[0] if batch is None else batch
     latent_dim = generator.sizes[0]
     z = rng.standard_normal((batch, latent_dim), dtype=generator.dtype)
     alpha = rng.random((batch, 1), dtype=critic.dtype)
     if shard is None:
+        x_fake = predict(generator.params, generator.activations, z, empty=empty)
         _, grads, stats = losses.critic_loss(
-            critic, x_real, generator(z), alpha, lambda_gp, penalty
+            critic, x_real, x_fake, alpha, lambda_gp, penalty, empty=empty
         )
     else:
         grads, stats = _critic_part(
@@ -139,13 +148,22 @@ def _critic_part(generator, critic, x_real, z, alpha, lambda_gp, penalty, batch)
         _, grads, stats = losses.critic_loss(
             critic, x_real, generator(z), alpha, lambda_gp, penalty, batch_total=batch
         )
-        return [np.array(g) for g in grads], stats
+        return grads, stats
     # no rows of this minibatch here: the same statistics, all zero, to sum
     probe = np.zeros((1, critic.sizes[0]), dtype=critic.dtype)
     _, grads, stats = losses.critic_loss(
         critic, probe, probe, np.zeros((1, 1), critic.dtype), lambda_gp, penalty
     )
-    return [np.zeros_like(g) for g in grads], {k: 0.0 for k in stats}
+    critic.grad_flat[...] = 0
+    return grads, {k: 0.0 for k in stats}
+
+
+def _empty_of(scratch: Scratch | None):
+    """The allocator of a step: ``scratch``'s, reset for this step, or NumPy's."""
+    if scratch is None:
+        return np.empty
+    scratch.reset()
+    return scratch.empty
 
 
 @quiet_overflow
@@ -156,20 +174,21 @@ def generator_step(
     batch: int,
     rng: np.random.Generator,
     shard=None,
+    scratch: Scratch | None = None,
 ) -> dict:
     """One generator update with fresh noise; the gradient flows through the critic.
 
     In a data-parallel run each rank takes its equal part of the ``batch``
     noise rows (all drawn by every rank) and one ``Allreduce`` sums the
-    weighted gradients and the loss.
+    weighted gradients and the loss. ``scratch`` as in :func:`critic_step`.
     """
+    empty = _empty_of(scratch)
     z = rng.standard_normal((batch, generator.sizes[0]), dtype=generator.dtype)
     if shard is None:
-        loss, grads = losses.generator_loss(generator, critic, z)
+        loss, grads = losses.generator_loss(generator, critic, z, empty=empty)
     else:
         part = shard.noise_positions(batch)
         loss, grads = losses.generator_loss(generator, critic, z[part], batch_total=batch)
-        grads = [np.array(g) for g in grads]
         loss = shard.reduce(grads, {"loss": loss}, holds_rows=len(part) > 0)["loss"]
     norm = grad_norm(grads)
     optimizer.step(generator.params, grads)

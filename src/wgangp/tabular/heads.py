@@ -245,6 +245,8 @@ def generator_loss(
     -------
     loss : float
     grads : list aligned with ``generator.params``
+        Views into ``generator.grad_flat``, overwritten by the next gradient
+        call on the generator (as :func:`wgangp.losses.generator_loss`).
     stats : dict with ``generator_loss`` (the critic term) and ``cross_entropy``
     """
     batch = z.shape[0]
@@ -265,7 +267,12 @@ def generator_loss(
         ce, dce = condition_cross_entropy(logits, cond, cond_blocks, batch_total)
         dlogits += dlogits.dtype.type(ce_weight) * dce
     _, grads = backward(
-        generator.params, generator.activations, g_cache, dlogits, need_input_grad=False
+        generator.params,
+        generator.activations,
+        g_cache,
+        dlogits,
+        need_input_grad=False,
+        grads_out=generator.grads,
     )
     loss = critic_term + ce_weight * ce
     return loss, grads, {"generator_loss": critic_term, "cross_entropy": ce}
