@@ -42,3 +42,7 @@ class TrainingDiverged(WGANGPError, RuntimeError):
         super().__init__(message)
         self.iteration = iteration
         self.checkpoint = checkpoint
+
+
+class DeviceUnavailableError(WGANGPError, RuntimeError):
+    """The device asked for (a CUDA GPU) is not present on this machine."""

@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 
 from . import losses
+from .backend import NUMPY, take_rows, to_numpy
 from .errors import InvalidDataError, ModelFileError
 from .init import INITIALIZERS
 from .modelfile import header_int, register_format
@@ -69,6 +70,8 @@ PARAMS: dict[str, Param] = {
         none="none",
     ),
     "dtype": CORE_PARAMS["dtype"],
+    "backend": CORE_PARAMS["backend"],
+    "device": CORE_PARAMS["device"],
     "random_state": CORE_PARAMS["random_state"],
     "threads": CORE_PARAMS["threads"],
 }
@@ -159,6 +162,14 @@ class WGANGP(Estimator):
     scale : {"standard", None}
         Standardise columns inside (inverted by ``sample``), or use data as is.
     dtype : numpy.float32 or numpy.float64
+    backend : {"auto", "numpy", "cupy", "torch", "array-api-strict"}
+        The array library that trains (:mod:`wgangp.backend`): ``"auto"`` is
+        NumPy on the CPU and CuPy (else torch) on ``device="cuda"``. CuPy
+        needs ``pip install 'wgangp[gpu]'``, torch ``'wgangp[torch]'``. The
+        model file holds NumPy arrays whatever trained it; resuming on the
+        same backend is bit for bit, on another it continues.
+    device : {"cpu", "cuda"}
+        Where training runs; ``"cuda"`` is the first visible GPU.
     random_state : None, int or numpy.random.Generator
         The same seed gives the same model.
     threads : "auto" or int
@@ -213,6 +224,8 @@ class WGANGP(Estimator):
         latent_dim: int | None = None,
         scale: str | None = "standard",
         dtype=np.float32,
+        backend: str = "auto",
+        device: str = "cpu",
         random_state=None,
         threads="auto",
     ):
@@ -232,6 +245,8 @@ class WGANGP(Estimator):
         self.dtype = dtype
         self.random_state = random_state
         self.threads = threads
+        self.backend = backend
+        self.device = device
 
     # ------------------------------------------------------------- setup --
 
@@ -349,7 +364,7 @@ class WGANGP(Estimator):
         n_rows = X.shape[0] if self._shard is None else self._shard.n_rows
         if n_rows != self._sampler.n_rows:
             self._sampler = MinibatchSampler(n_rows, self._effective_batch(n_rows, settings))
-        return self._transform(X)
+        return self._on_networks(self._transform(X))
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore", invalid="ignore"):
@@ -502,6 +517,7 @@ class WGANGP(Estimator):
 
     def _iteration(self, Xs: np.ndarray, settings: dict) -> dict:
         shard = self._shard
+        xp = self._backend.xp
         for _ in range(settings["n_critic"]):
             indices = self._sampler.next_indices(self._rng)
             positions = None
@@ -511,8 +527,8 @@ class WGANGP(Estimator):
                 self.generator_,
                 self.critic_,
                 self.critic_optimizer_,
-                Xs[indices],
-                self._rng,
+                take_rows(xp, Xs, indices),
+                self._random,
                 settings["lambda_gp"],
                 settings["penalty"],
                 shard=shard,
@@ -525,21 +541,23 @@ class WGANGP(Estimator):
             self.critic_,
             self.generator_optimizer_,
             self._sampler.batch_size,
-            self._rng,
+            self._random,
             shard=shard,
         )
         record = {"critic_loss": stats.pop("loss")}
         record.update(gen_stats)
         record.update(stats)
-        return record
+        # off NumPy the statistics are 0-d arrays on the device: read once, here
+        return {key: float(value) for key, value in record.items()}
 
     def outputs_finite(self) -> bool:
         z = np.random.default_rng(0).standard_normal(
             (64, self.generator_.sizes[0]), dtype=self.generator_.dtype
         )
         with np.errstate(over="ignore", invalid="ignore"):
-            x = self.generator_(z)
-            return bool(np.isfinite(x).all() and np.isfinite(self.critic_(x)).all())
+            x = self.generator_(self._on_networks(z))
+            d = self.critic_(x)
+            return bool(np.isfinite(to_numpy(x)).all() and np.isfinite(to_numpy(d)).all())
 
     def gradcheck_losses(self, rng: np.random.Generator, n_samples: int, margin: float):
         """The losses :func:`wgangp.gradcheck` compares with finite differences:
@@ -550,8 +568,8 @@ class WGANGP(Estimator):
         critic; inputs are redrawn until no ReLU-like pre-activation lies
         within ``margin`` of its kink.
         """
-        critic = self.critic_.astype(np.float64)
-        generator = self.generator_.astype(np.float64)
+        critic = self.critic_.astype(np.float64).to(NUMPY)
+        generator = self.generator_.astype(np.float64).to(NUMPY)
         lambda_gp, penalty = float(self.lambda_gp), self.penalty
         for _ in range(200):
             x_real = rng.standard_normal((n_samples, self.n_features_in_))
@@ -584,12 +602,12 @@ class WGANGP(Estimator):
         ``("grad_norm/interpolates", points)`` between real rows ``X`` and fresh
         fakes, as the penalty sees them, or ``("grad_norm/fake", fakes)``."""
         z = rng.standard_normal((n, self.latent_dim_), dtype=self.dtype_)
-        x_fake = self.generator_(z)
+        x_fake = self.generator_(self._on_networks(z))
         if X is None:
             return [("grad_norm/fake", self.critic_, x_fake)]
         rows = np.asarray(X, dtype=np.float64)[rng.integers(0, len(X), n)]
-        x_real = self._transform(rows)
-        alpha = rng.random((n, 1)).astype(self.dtype_)
+        x_real = self._on_networks(self._transform(rows))
+        alpha = self._on_networks(rng.random((n, 1)).astype(self.dtype_))
         return [("grad_norm/interpolates", self.critic_, x_fake + alpha * (x_real - x_fake))]
 
     # --------------------------------------------------------- inference --
@@ -615,7 +633,8 @@ class WGANGP(Estimator):
         )
         z = rng.standard_normal((n, self.latent_dim_), dtype=self.dtype_)
         with np.errstate(over="ignore", invalid="ignore"):
-            return self._check_output("sample", self._inverse_transform(self.generator_(z)))
+            x = to_numpy(self.generator_(self._on_networks(z)))
+            return self._check_output("sample", self._inverse_transform(x))
 
     def score_samples(self, X) -> np.ndarray:
         """Critic value ``D(x)`` per row (higher looks more real to the critic).
@@ -627,7 +646,8 @@ class WGANGP(Estimator):
         self.check_fitted()
         X = check_array(X, "X", n_features=self.n_features_in_)
         with np.errstate(over="ignore", invalid="ignore"):
-            scores = self.critic_(self._transform(X))[:, 0].astype(np.float64)
+            scores = to_numpy(self.critic_(self._on_networks(self._transform(X))))
+            scores = scores[:, 0].astype(np.float64)
         return self._check_output("score_samples", scores)
 
     # ----------------------------------------------------------- files --

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import losses
+from .backend import namespace
 from .errors import ModelFileError
 from .flat import flat_of
 from .modelfile import header_int
@@ -23,10 +24,14 @@ __all__ = ["MinibatchSampler", "critic_step", "generator_step", "grad_norm", "qu
 
 
 def grad_norm(grads) -> float:
-    """Euclidean norm of all parameter gradients together (one call on a flat buffer)."""
+    """Euclidean norm of all parameter gradients together (one call on a flat buffer);
+    a 0-d array left on the device off NumPy (:func:`wgangp.backend.scalar`)."""
     flat = flat_of(grads)
     if flat is not None:
-        return float(np.sqrt(np.vdot(flat, flat)))
+        xp = namespace(flat)
+        if xp is np:
+            return float(np.sqrt(np.vdot(flat, flat)))
+        return xp.sqrt(xp.sum(flat * flat))
     return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
 
 
@@ -118,6 +123,11 @@ def critic_step(
     the coefficients are drawn for the whole batch (as every rank does),
     this rank's losses are weighted by its share, and one ``Allreduce`` sums
     the gradient and the statistics.
+
+    ``rng`` is the estimator's ``numpy.random.Generator`` or a backend's random
+    source (:meth:`wgangp.backend.Backend.random`: the same ``standard_normal``
+    and ``random``), and ``x_real`` an array of the networks' namespace; off
+    NumPy the statistics stay 0-d arrays on the device.
     """
     batch = x_real.shape[0] if batch is None else batch
     latent_dim = generator.sizes[0]

@@ -339,6 +339,10 @@ def cmd_resume(args) -> int:
             )
         X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
         model = WGANGP(**config.estimator_params(cfg))
+        # where to train is this call's choice: --backend / --device, else the run's
+        model.set_params(
+            **{k: getattr(args, k) for k in ("backend", "device") if getattr(args, k) is not None}
+        )
         say(f"resuming {run_dir} from {checkpoint.name} (iteration {done}) for {steps} iterations")
         return _run_training(
             model, X, cfg, run_dir, steps, resume=checkpoint, allow_new_data=args.allow_new_data
