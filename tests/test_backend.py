@@ -211,6 +211,48 @@ def test_a_model_trained_on_any_backend_loads_and_samples_on_numpy(backend, tmp_
     assert loaded.n_iter_ == 3 and np.isfinite(loaded.score_samples(X)).all()
 
 
+def test_cuda_graph_is_refused_off_a_gpu_and_with_adam():
+    X = np.random.default_rng(6).normal(size=(32, 2))
+    with pytest.raises(InvalidParameterError, match="needs backend='torch' on device='cuda'"):
+        wgangp.WGANGP(hidden=4, depth=1, cuda_graph=True).fit(X, steps=1)
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():  # pragma: no cover - a machine with a GPU
+        model = wgangp.WGANGP(optimizer="adam", cuda_graph=True, backend="torch", device="cuda")
+        with pytest.raises(InvalidParameterError, match="cannot capture Adam"):
+            model.fit(X, steps=1)
+
+
+def test_cli_train_takes_backend_and_device(tmp_path, capsys):
+    from wgangp.cli import main
+
+    out = tmp_path / "run"
+    code = main(
+        [
+            "train",
+            "--data",
+            "8gaussians",
+            "--n-rows",
+            "256",
+            "--steps",
+            "2",
+            "--hidden",
+            "8",
+            "--batch-size",
+            "32",
+            "--backend",
+            "array-api-strict",
+            "--no-report",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    model = wgangp.load(out / "model.npz")
+    assert model.backend == "array-api-strict" and model.n_iter_ == 2
+    code = main(["resume", str(out), "--steps", "1", "--backend", "numpy"])
+    assert code == 0 and wgangp.load(out / "model.npz").n_iter_ == 3
+
+
 def test_tabular_synthesizer_refuses_other_backends_clearly():
     pd = pytest.importorskip("pandas")
     pytest.importorskip("torch")

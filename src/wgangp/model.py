@@ -17,12 +17,13 @@ import numpy as np
 
 from . import losses
 from .backend import NUMPY, take_rows, to_numpy
-from .errors import InvalidDataError, ModelFileError
+from .errors import InvalidDataError, InvalidParameterError, ModelFileError
 from .init import INITIALIZERS
 from .modelfile import header_int, register_format
 from .nn import ACTIVATIONS, MLP, Activation, far_from_kinks, get_activation
+from .optim import get_optimizer
 from .saving import check_sizes
-from .steps import MinibatchSampler, critic_step, generator_step
+from .steps import CriticStepGraph, MinibatchSampler, critic_step, generator_step
 from .train import CORE_PARAMS, Estimator
 from .validation import (
     Param,
@@ -72,6 +73,11 @@ PARAMS: dict[str, Param] = {
     "dtype": CORE_PARAMS["dtype"],
     "backend": CORE_PARAMS["backend"],
     "device": CORE_PARAMS["device"],
+    "cuda_graph": Param(
+        "bool",
+        "capture the critic step in a CUDA graph (backend torch on cuda; RMSProp or SGD; "
+        "untested on hardware)",
+    ),
     "random_state": CORE_PARAMS["random_state"],
     "threads": CORE_PARAMS["threads"],
 }
@@ -170,6 +176,12 @@ class WGANGP(Estimator):
         same backend is bit for bit, on another it continues.
     device : {"cpu", "cuda"}
         Where training runs; ``"cuda"`` is the first visible GPU.
+    cuda_graph : bool
+        Capture the critic step in a CUDA graph and replay it
+        (:class:`wgangp.steps.CriticStepGraph`): one launch per step instead
+        of hundreds, statistics kept on the GPU. Needs ``backend="torch"``
+        on ``device="cuda"`` and RMSProp or SGD. Written but untested on
+        hardware.
     random_state : None, int or numpy.random.Generator
         The same seed gives the same model.
     threads : "auto" or int
@@ -226,6 +238,7 @@ class WGANGP(Estimator):
         dtype=np.float32,
         backend: str = "auto",
         device: str = "cpu",
+        cuda_graph: bool = False,
         random_state=None,
         threads="auto",
     ):
@@ -247,12 +260,29 @@ class WGANGP(Estimator):
         self.threads = threads
         self.backend = backend
         self.device = device
+        self.cuda_graph = cuda_graph
 
     # ------------------------------------------------------------- setup --
 
     def _check_params(self, settings: dict) -> dict:
         settings["activation"] = get_activation(self.activation)
         return settings
+
+    def _check_backend(self, backend) -> None:
+        if not self.cuda_graph:
+            return
+        if backend.name != "torch" or not backend.on_gpu:
+            raise InvalidParameterError(
+                f"cuda_graph=True captures the critic step in a CUDA graph, which needs "
+                f"backend='torch' on device='cuda' (not backend={backend.name!r} on "
+                f"{backend.device!r}); set cuda_graph=False"
+            )
+        optimizer = get_optimizer(self.optimizer, lr=1.0)
+        if optimizer.name == "adam":
+            raise InvalidParameterError(
+                "cuda_graph=True cannot capture Adam (its bias correction changes every "
+                "step); use optimizer='rmsprop' or 'sgd', or cuda_graph=False"
+            )
 
     def _check_data(self, X, settings: dict, fitted: bool) -> np.ndarray:
         if fitted:
@@ -359,6 +389,12 @@ class WGANGP(Estimator):
             )
             return n_rows
         return batch
+
+    def _use_backend(self, settings: dict) -> None:
+        super()._use_backend(settings)
+        graph = getattr(self, "_critic_graph", None)
+        if settings["cuda_graph"] and (graph is None or graph.backend != self._backend):
+            self._critic_graph = CriticStepGraph(self._backend)
 
     def _training_data(self, X: np.ndarray, settings: dict) -> np.ndarray:
         n_rows = X.shape[0] if self._shard is None else self._shard.n_rows
@@ -523,6 +559,18 @@ class WGANGP(Estimator):
             positions = None
             if shard is not None:  # this rank's rows of the global minibatch
                 positions, indices = shard.rows(indices)
+            if settings["cuda_graph"]:
+                stats = self._critic_graph(
+                    self.generator_,
+                    self.critic_,
+                    self.critic_optimizer_,
+                    take_rows(xp, Xs, indices),
+                    self._random,
+                    settings["lambda_gp"],
+                    settings["penalty"],
+                )
+                self.n_critic_steps_ += 1
+                continue
             stats = critic_step(
                 self.generator_,
                 self.critic_,
