@@ -334,9 +334,10 @@ def environment(args, gpu: str | None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     gpu = require_cuda() if args.device == "cuda" else None
-    if args.device == "cpu":
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     import torch
+
+    if args.device == "cpu":  # the dry run: one thread for every library, as wgangp's small nets
+        torch.set_num_threads(1)
 
     torch.set_float32_matmul_precision("highest")  # float32 GEMMs, no TF32, for all alike
     X = data()

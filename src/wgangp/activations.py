@@ -71,7 +71,7 @@ class Activation:
     def mul_df(self, d: np.ndarray, saved, out=None) -> np.ndarray:
         """``d * f'(z)``; ``out`` may be ``d`` itself."""
         z, h = saved
-        return into(namespace(d), "multiply", d, self.df(z, h), out=out)
+        return into("multiply", d, self.df(z, h), out=out)
 
     def d2f_saved(self, saved) -> np.ndarray:
         """``f''(z)`` from what :meth:`forward_saved` kept."""
@@ -136,13 +136,12 @@ class ReLU(Activation):
     def forward_saved(self, z):
         # A mask is all f' needs (NumPy keeps it boolean); multiplying by it is
         # cheaper than a maximum, and h takes z's memory.
-        xp = namespace(z)
-        mask = as_mask(xp, z > 0, z)
-        into(xp, "multiply", z, mask, out=z)
+        mask = as_mask(z > 0, z)
+        into("multiply", z, mask, out=z)
         return z, mask
 
     def mul_df(self, d, saved, out=None):
-        return into(namespace(d), "multiply", d, saved, out=out)
+        return into("multiply", d, saved, out=out)
 
 
 class LeakyReLU(Activation):
@@ -167,18 +166,18 @@ class LeakyReLU(Activation):
         return z * self.df(z, None)
 
     def df(self, z, h):
-        return where_scalars(namespace(z), z > 0, 1.0, self.slope, z)
+        return where_scalars(z > 0, 1.0, self.slope, z)
 
     def d2f(self, z, h):
         return namespace(z).zeros_like(z)
 
     def forward_saved(self, z):
         slope = self.df(z, None)  # 1 or slope per entry: f(z) = f'(z) z
-        into(namespace(z), "multiply", z, slope, out=z)
+        into("multiply", z, slope, out=z)
         return z, slope
 
     def mul_df(self, d, saved, out=None):
-        return into(namespace(d), "multiply", d, saved, out=out)
+        return into("multiply", d, saved, out=out)
 
     def config(self):
         return {"name": self.name, "slope": self.slope}

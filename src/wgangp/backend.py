@@ -71,6 +71,8 @@ def namespace(*arrays) -> Any:
     >>> namespace(np.zeros(2), None, 1.0) is np
     True
     """
+    if len(arrays) == 1 and type(arrays[0]) is np.ndarray:  # the engine's usual call
+        return np
     others = [a for a in arrays if not isinstance(a, _NUMPY_TYPES) and a is not None]
     if not others:
         return np
@@ -91,17 +93,21 @@ def is_numpy(xp) -> bool:
 # --------------------------------------------------------------------------- #
 
 
-def into(xp, name: str, *args, out=None, **kwargs):
-    """``xp.<name>(*args, **kwargs)``, written into ``out`` when it is given.
+def into(name: str, *args, out=None, **kwargs):
+    """``xp.<name>(*args, **kwargs)`` in the namespace of the arguments, written
+    into ``out`` when it is given.
 
     NumPy computes in place (``np.matmul(a, b, out=out)``); another namespace
     computes and assigns (``out[...] = xp.matmul(a, b)``). ``out`` may be
-    one of the arguments.
+    one of the arguments. The first argument is an array.
 
     >>> a = np.ones((2, 2))
-    >>> into(np, "multiply", a, 3.0, out=a)[0, 0]
+    >>> into("multiply", a, 3.0, out=a)[0, 0]
     np.float64(3.0)
     """
+    if type(args[0]) is np.ndarray:
+        return _NUMPY_FUNCTIONS[name](*args, out=out, **kwargs)
+    xp = namespace(*args)
     if xp is np:
         return getattr(np, name)(*args, out=out, **kwargs)
     result = getattr(xp, name)(*args, **kwargs)
@@ -109,6 +115,19 @@ def into(xp, name: str, *args, out=None, **kwargs):
         return result
     out[...] = result
     return out
+
+
+class _NumpyFunctions(dict):
+    """NumPy's functions by name, looked up once (any other name falls through)."""
+
+    def __missing__(self, name):
+        return getattr(np, name)
+
+
+_NUMPY_FUNCTIONS = _NumpyFunctions(
+    (name, getattr(np, name))
+    for name in ("matmul", "multiply", "subtract", "divide", "square", "sqrt", "sum")
+)
 
 
 def copy_into(xp, out, a) -> None:
@@ -149,19 +168,20 @@ def row_norms(xp, g):
     return xp.sqrt(xp.sum(g * g, axis=1))
 
 
-def where_scalars(xp, condition, a: float, b: float, like):
-    """``a`` where ``condition`` holds, else ``b``, in ``like``'s dtype."""
-    if xp is np:
+def where_scalars(condition, a: float, b: float, like):
+    """``a`` where ``condition`` holds, else ``b``, in ``like``'s dtype and namespace."""
+    if type(like) is np.ndarray:
         return np.where(condition, like.dtype.type(a), like.dtype.type(b))
+    xp = namespace(like)
     return xp.where(condition, xp.full_like(like, a), xp.full_like(like, b))
 
 
-def as_mask(xp, condition, like):
+def as_mask(condition, like):
     """A mask to multiply ``like``-typed arrays by: NumPy keeps the booleans
     (``np.multiply`` mixes them in for free), the standard needs ``like``'s dtype."""
-    if xp is np:
+    if type(like) is np.ndarray:
         return condition
-    return xp.astype(condition, like.dtype)
+    return namespace(like).astype(condition, like.dtype)
 
 
 def scalar(xp, value):

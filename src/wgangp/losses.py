@@ -146,7 +146,7 @@ def critic_loss(
     x_all[:batch, ...] = x_real
     x_all[batch : 2 * batch, ...] = x_fake
     x_interp = x_all[2 * batch :, ...]  # x_f + a (x_r - x_f), built in place
-    into(xp, "subtract", x_real, x_fake, out=x_interp)
+    into("subtract", x_real, x_fake, out=x_interp)
     x_interp *= alpha
     x_interp += x_fake
 
@@ -171,9 +171,9 @@ def critic_loss(
         "penalty": penalty_value,
         "d_real": d_real,
         "d_fake": d_fake,
-        "grad_norm_min": scalar(xp, xp.min(norms)),
+        "grad_norm_min": float(norms.min()) if xp is np else xp.min(norms),
         "grad_norm_mean": _mean(xp, norms, divisor),
-        "grad_norm_max": scalar(xp, xp.max(norms)),
+        "grad_norm_max": float(norms.max()) if xp is np else xp.max(norms),
     }
     return loss, grads, stats
 

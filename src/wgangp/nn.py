@@ -203,13 +203,12 @@ def far_from_kinks(net, x: np.ndarray, margin: float) -> bool:
 def _layer_grads(grads: list, k: int, h_in: np.ndarray, u: np.ndarray, bias_rows: slice):
     """Layer ``k``'s gradient: ``grads[2k] = h_in^T u``, ``grads[2k+1] = sum(u[bias_rows])``,
     written into the arrays already there (an MLP's gradient buffer), else new ones."""
-    xp = namespace(u)
     if grads[2 * k] is None:
         grads[2 * k] = h_in.T @ u
-        grads[2 * k + 1] = xp.sum(u[bias_rows, ...], axis=0)
+        grads[2 * k + 1] = into("sum", u[bias_rows, ...], axis=0)
     else:
-        into(xp, "matmul", h_in.T, u, out=grads[2 * k])
-        into(xp, "sum", u[bias_rows, ...], axis=0, out=grads[2 * k + 1])
+        into("matmul", h_in.T, u, out=grads[2 * k])
+        into("sum", u[bias_rows, ...], axis=0, out=grads[2 * k + 1])
 
 
 def backward(
@@ -355,7 +354,7 @@ def backward_with_input_gradient(
         else:
             # Build dbar_k in place, inside the next layer's stacked operand.
             target = h[grad_rows, ...]
-            into(xp, "matmul", dbar, W, out=target)
+            into("matmul", dbar, W, out=target)
             dbar = act.mul_df(target, saved_g, out=target)
 
     if smooth:

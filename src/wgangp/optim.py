@@ -215,14 +215,13 @@ class RMSProp(Optimizer):
 
     def _update(self, p, g, slots, work):
         (v,) = slots
-        xp = namespace(p)
         v *= self.rho
-        into(xp, "square", g, out=work)
+        into("square", g, out=work)
         work *= 1 - self.rho
         v += work
-        into(xp, "sqrt", v, out=work)
+        into("sqrt", v, out=work)
         work += self.eps
-        into(xp, "divide", g, work, out=work)
+        into("divide", g, work, out=work)
         work *= self.lr
         p -= work
 
@@ -277,18 +276,17 @@ class Adam(Optimizer):
     def _update(self, p, g, slots, work):
         b1, b2 = self.betas
         m, v = slots
-        xp = namespace(p)
         m *= b1
-        into(xp, "multiply", g, 1 - b1, out=work)
+        into("multiply", g, 1 - b1, out=work)
         m += work
         v *= b2
-        into(xp, "square", g, out=work)
+        into("square", g, out=work)
         work *= 1 - b2
         v += work
-        into(xp, "multiply", v, self._v_scale, out=work)
-        into(xp, "sqrt", work, out=work)
+        into("multiply", v, self._v_scale, out=work)
+        into("sqrt", work, out=work)
         work += self.eps
-        into(xp, "divide", m, work, out=work)
+        into("divide", m, work, out=work)
         work *= self._step_size
         p -= work
 
@@ -323,13 +321,13 @@ class SGD(Optimizer):
         (buf,) = slots
         buf *= self.momentum
         buf += g
-        into(namespace(p), "multiply", buf, self.lr, out=work)
+        into("multiply", buf, self.lr, out=work)
         p -= work
 
 
 def _size(a) -> int:
     """Elements of an array of any namespace (torch's ``size`` is a method)."""
-    return math.prod(a.shape)
+    return a.size if type(a) is np.ndarray else math.prod(a.shape)
 
 
 OPTIMIZER_NAMES = ("rmsprop", "adam", "adam-toy", "sgd")
