@@ -557,7 +557,15 @@ class Estimator(ParamsMixin, Saving):
                 opt.lr = settings["lr"]
         self._fitted_params = now
 
-    LIVE_PARAMS: tuple[str, ...] = ("lr", "lambda_gp", "n_critic", "threads", "backend", "device")
+    LIVE_PARAMS: tuple[str, ...] = (
+        "lr",
+        "lambda_gp",
+        "n_critic",
+        "threads",
+        "backend",
+        "device",
+        "cuda_graph",
+    )
     """Constructor arguments that ``partial_fit`` applies to a fitted model."""
 
     def _resumed(self, checkpoint: Path) -> Estimator:
@@ -747,7 +755,7 @@ class Estimator(ParamsMixin, Saving):
             self._sampler.perm, self._sampler.pos, self._sampler.epoch = state["sampler"]
 
 
-_PLACEMENT = ("backend", "device")
+_PLACEMENT = ("backend", "device", "cuda_graph")
 """Constructor arguments that say where to train, not what: a resumed checkpoint
 keeps the caller's."""
 
