@@ -253,6 +253,18 @@ def test_cli_train_takes_backend_and_device(tmp_path, capsys):
     assert code == 0 and wgangp.load(out / "model.npz").n_iter_ == 3
 
 
+def test_cli_on_cuda_without_a_gpu_says_so_in_one_line(tmp_path, capsys):
+    from wgangp.cli import main
+
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():  # pragma: no cover - a machine with a GPU
+        pytest.skip("a CUDA GPU is present")
+    argv = ["train", "--data", "8gaussians", "--n-rows", "64", "--steps", "1", "--hidden", "4"]
+    code = main([*argv, "--device", "cuda", "--backend", "torch", "--out", str(tmp_path / "r")])
+    assert code != 0
+    assert "no such CUDA GPU is present" in capsys.readouterr().err
+
+
 def test_tabular_synthesizer_refuses_other_backends_clearly():
     pd = pytest.importorskip("pandas")
     pytest.importorskip("torch")
