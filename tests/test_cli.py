@@ -464,7 +464,7 @@ def test_bad_usage_exits_2_with_one_line_naming_the_problem(trained, tmp_path):
         "diagnose no history": (["diagnose", "nowhere"], "no training history"),
         "augment not csv": (
             ["augment", "x.npy", "--target", "y", "--rows", 3, "-o", "a.csv"],
-            "reads a .csv table",
+            "reads a .csv or .parquet table",
         ),
     }
     results = run_many([args for args, _ in cases.values()], cwd=tmp_path)
@@ -756,3 +756,123 @@ def test_transform_refuses_a_model_that_is_not_a_translator(tmp_path):
     np.savetxt(tmp_path / "x.csv", X, delimiter=",")
     done = run_cli("transform", "m.npz", "--input", "x.csv", "-o", "o.csv", cwd=tmp_path)
     assert done.returncode == 2 and "not a Translator" in done.stderr
+
+
+def _two_tables(folder: Path) -> tuple[Path, Path]:
+    """Two sites' CSV files: text, integer, boolean and float columns."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    for name, shift, n in (("a", 0, 60), ("b", 1, 50)):
+        pd.DataFrame(
+            {
+                "site_value": rng.normal(5.0 + 4 * shift, 1.0, n).round(3),
+                "arm": rng.choice(["x", "y", "z"], n),
+                "visits": rng.integers(shift, 4 + shift, n),
+                "flag": rng.random(n) < 0.3 + 0.4 * shift,
+            }
+        ).to_csv(folder / f"{name}.csv", index=False)
+    return folder / "a.csv", folder / "b.csv"
+
+
+def test_translate_then_transform_tables_keeps_names_and_dtypes(tmp_path):
+    pd = pytest.importorskip("pandas")
+    a, b = _two_tables(tmp_path)
+    done = run_cli(
+        "translate", "--source", a, "--target", b, "--out", "run", "--steps", "5",
+        "--hidden", "8", "--batch-size", "16", "--tau", "0.5", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "4 columns (a table)" in done.stdout
+    assert (tmp_path / "run" / "report.html").is_file()
+    source = pd.read_csv(a)
+    for extra, name in (([], "ab.csv"), (["--inverse"], "ba.csv")):
+        done = run_cli("transform", "run", "--input", a, "-o", name, *extra, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        out = pd.read_csv(tmp_path / name)
+        assert list(out.columns) == list(source.columns) and len(out) == len(source)
+        assert out.dtypes.to_dict() == source.dtypes.to_dict()
+        assert set(out["arm"]) <= {"x", "y", "z"}
+    model = wgangp.load(tmp_path / "run" / "model.npz")
+    assert model.get_params()["tau"] == 0.5
+    expected = model.transform(source)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "ab.csv"), expected, check_exact=False)
+    done = run_cli("transform", "run", "--input", a, "-o", "ab.npy", cwd=tmp_path)
+    assert done.returncode == 2 and "writes a .csv file" in done.stderr
+
+
+def test_translate_reads_parquet_tables_and_transform_writes_csv(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    a, b = _two_tables(tmp_path)
+    for path in (a, b):
+        pd.read_csv(path).to_parquet(path.with_suffix(".parquet"))
+    done = run_cli(
+        "translate", "--source", "a.parquet", "--target", "b.parquet", "--out", "run",
+        "--steps", "2", "--hidden", "8", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "(a table)" in done.stdout
+    done = run_cli("transform", "run", "--input", "a.parquet", "-o", "ab.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert pd.read_csv(tmp_path / "ab.csv").dtypes.to_dict() == pd.read_csv(a).dtypes.to_dict()
+
+
+def test_translate_refuses_tables_whose_columns_differ_in_kind(tmp_path):
+    pd = pytest.importorskip("pandas")
+    a, b = _two_tables(tmp_path)
+    frame = pd.read_csv(b)
+    frame["visits"] = frame["visits"].map(lambda v: f"{v} visits")
+    frame.to_csv(b, index=False)
+    done = run_cli("translate", "--source", a, "--target", b, "--out", "run", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "column 'visits' holds number values in X_source" in done.stderr
+
+
+def test_translate_discrete_makes_a_column_categories_in_both_domains(tmp_path):
+    pd = pytest.importorskip("pandas")
+    a, b = _two_tables(tmp_path)
+    frame = pd.read_csv(b)
+    frame["visits"] = np.arange(len(frame))  # continuous in B, discrete in A
+    frame.to_csv(b, index=False)
+    args = ("translate", "--source", a, "--target", b, "--steps", "2", "--hidden", "8")
+    done = run_cli(*args, "--out", "r1", cwd=tmp_path)
+    assert done.returncode != 0 and "pass discrete_columns=" in done.stderr
+    done = run_cli(*args, "--out", "r2", "--discrete", "visits", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    model = wgangp.load(tmp_path / "r2" / "model.npz")
+    kinds = {spec["name"]: spec["kind"] for spec in model.transformer_.columns_}
+    assert kinds == {"site_value": "continuous", "arm": "discrete", "visits": "discrete",
+                     "flag": "discrete"}  # fmt: skip
+
+
+def test_parquet_files_train_fit_a_table_and_augment(table_csv, tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    frame = pd.read_csv(table_csv)
+    table = tmp_path / "table.parquet"
+    frame.to_parquet(table, row_group_size=50)
+    numeric = tmp_path / "numeric.parquet"
+    frame[["size", "grade", "lpi"]].to_parquet(numeric, row_group_size=50)
+    run = tmp_path / "run"
+    assert (
+        cli.main(["train", "--data", str(numeric), *TINY[4:], "--steps", "4", "--out", str(run)])
+        == 0
+    )
+    assert "(120 rows x 3 columns)" in capsys.readouterr().out
+    assert cli.main(["sample", str(run), "-n", "5", "-o", str(tmp_path / "s.csv")]) == 0
+    assert list(pd.read_csv(tmp_path / "s.csv").columns) == ["size", "grade", "lpi"]
+    assert cli.main(["sample", str(run), "-n", "5", "-o", str(tmp_path / "s.parquet")]) == 2
+    assert "must end in .csv or .npy" in capsys.readouterr().err  # read, not written
+
+    code = cli.main(["train", "--data", str(table), *TINY[4:], "--out", str(tmp_path / "no")])
+    err = capsys.readouterr().err
+    assert code == 2 and "column 'city' (string) is not numeric" in err and "fit-table" in err
+
+    args = ["fit-table", str(table), "--steps", "3", "--hidden", "8", "--no-report"]
+    assert cli.main([*args, "--out", str(tmp_path / "t")]) == 0
+    assert "(120 rows x 4 columns)" in capsys.readouterr().out
+    out = tmp_path / "aug.csv"
+    args = ["augment", str(table), "--target", "grade", "--rows", "6", "--steps", "3"]
+    assert cli.main([*args, "--hidden", "8", "-o", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 126

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -15,7 +16,9 @@ from wgangp.data import (
     load_digits,
     load_idx,
     load_npy,
+    load_parquet,
     output_activation_for,
+    rank_rows,
     toy,
     toy_modes,
 )
@@ -451,3 +454,97 @@ def test_load_csv_says_when_a_first_row_of_numbers_looks_like_a_header(tmp_path,
     with caplog.at_level("WARNING", logger="wgangp.data"):
         load_csv(path)
     assert caplog.text == ""
+
+
+# ---------------------------------------------------------------------------
+# Parquet, and one rank's rows of a file
+# ---------------------------------------------------------------------------
+
+
+def _table_files(folder, X: np.ndarray, row_group: int) -> dict:
+    """``X`` written as .parquet (row groups of ``row_group`` rows), .npy and .csv (a header,
+    blank lines here and there)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    paths = {ext: folder / f"x.{ext}" for ext in ("parquet", "npy", "csv")}
+    columns = {f"c{j}": X[:, j] for j in range(X.shape[1])}
+    pq.write_table(pa.table(columns), paths["parquet"], row_group_size=row_group)
+    np.save(paths["npy"], X)
+    lines = ["", "a,b,c", ""]
+    for i, row in enumerate(X):
+        lines.append(",".join(repr(float(v)) for v in row))
+        if i % 7 == 3:
+            lines.append("")
+    paths["csv"].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return paths
+
+
+@pytest.mark.parametrize("ext", ["parquet", "npy", "csv"])
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 13, 14])
+def test_rank_rows_of_every_rank_concatenate_to_the_whole_file(tmp_path, ext, size):
+    X = np.random.default_rng(0).normal(size=(103, 3))
+    path = _table_files(tmp_path, X, row_group=8)[ext]  # 13 row groups: 14 ranks split rows
+    parts = [rank_rows(path, rank, size) for rank in range(size)]
+    np.testing.assert_array_equal(np.concatenate(parts), X)
+    assert all(abs(len(p) - len(X) / size) <= 8 for p in parts)  # balanced to a row group
+    assert all(p.dtype == np.float64 for p in parts)
+
+
+def test_rank_rows_of_a_csv_reads_what_load_csv_reads(tmp_path):
+    X = np.random.default_rng(1).normal(size=(20, 3))
+    path = _table_files(tmp_path, X, row_group=5)["csv"]
+    np.testing.assert_array_equal(rank_rows(path), load_csv(path))
+
+
+def test_rank_rows_refuses_more_ranks_than_rows_and_other_suffixes(tmp_path):
+    path = _table_files(tmp_path, np.ones((3, 3)), row_group=2)["npy"]
+    with pytest.raises(ValueError, match="3 data rows, fewer than the 4 ranks"):
+        rank_rows(path, 0, 4)
+    with pytest.raises(ValueError, match="rank=2 must be below size=2"):
+        rank_rows(path, 2, 2)
+    (tmp_path / "x.txt").write_text("1,2\n")
+    with pytest.raises(ValueError, match="reads .csv, .npy and .parquet"):
+        rank_rows(tmp_path / "x.txt")
+
+
+def test_load_parquet_converts_numeric_columns_and_selects_some(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "t.parquet"
+    table = pa.table({"i": [1, 2, 3], "f": [0.5, 1.5, 2.5], "b": [True, False, True]})
+    pq.write_table(table, path, row_group_size=2)
+    np.testing.assert_array_equal(load_parquet(path), [[1, 0.5, 1], [2, 1.5, 0], [3, 2.5, 1]])
+    np.testing.assert_array_equal(
+        load_parquet(path, columns=["f", 0]), [[0.5, 1], [1.5, 2], [2.5, 3]]
+    )
+
+
+def test_load_parquet_refuses_text_columns_missing_values_and_other_files(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"x": [1.0, 2.0], "city": ["Oslo", "Lima"]}), path)
+    with pytest.raises(ValueError, match=r"column 'city' \(string\) is not numeric.*fit-table"):
+        load_parquet(path)
+    np.testing.assert_array_equal(load_parquet(path, columns=["x"]), [[1.0], [2.0]])
+    pq.write_table(pa.table({"x": [1.0, None]}), path)
+    with pytest.raises(ValueError, match="column 'x': 1 missing values"):
+        load_parquet(path)
+    (tmp_path / "fake.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(ValueError, match="not a readable Parquet file"):
+        load_parquet(tmp_path / "fake.parquet")
+
+
+def test_load_parquet_without_pyarrow_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)  # import pyarrow.parquet fails
+    (tmp_path / "t.parquet").write_bytes(b"PAR1")
+    with pytest.raises(ImportError, match=r"pip install 'wgangp\[parquet\]'"):
+        load_parquet(tmp_path / "t.parquet")
+
+
+def test_rank_rows_of_a_csv_names_a_bad_cell_in_the_ranks_range(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n1,2\n3,4\n5,x\n7,8\n", encoding="utf-8")
+    np.testing.assert_array_equal(rank_rows(path, 0, 2), [[1, 2], [3, 4]])
+    with pytest.raises(ValueError, match=r"rows from line 4: could not convert string 'x'"):
+        rank_rows(path, 1, 2)

@@ -45,6 +45,9 @@ def _saved(kind, folder) -> Path:
         A, B = rng.normal(size=(24, 2)), rng.normal(loc=1.0, size=(20, 2))
         model = Translator(hidden=4, depth=1, batch_size=8, n_critic=1, random_state=0)
         model.fit(A, B, steps=2)
+    elif kind == "TableTranslator":
+        model = Translator(hidden=4, depth=1, batch_size=8, n_critic=1, random_state=0)
+        model.fit(*_two_tables(), steps=2)
     else:
         pd = pytest.importorskip("pandas")
         from wgangp.tabular import TabularSynthesizer
@@ -55,7 +58,17 @@ def _saved(kind, folder) -> Path:
     return model.save(folder / "good.npz")
 
 
-KINDS = ("WGANGP", "TabularSynthesizer", "Translator")
+def _two_tables():
+    """Two small tables with a continuous and a text column (24 and 20 rows)."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    return tuple(
+        pd.DataFrame({"x": rng.normal(loc=k, size=n), "k": rng.choice(["a", "b", "c"], n)})
+        for k, n in ((0, 24), (1, 20))
+    )
+
+
+KINDS = ("WGANGP", "TabularSynthesizer", "Translator", "TableTranslator")
 
 
 def _weight(header, index: int = 0) -> str:
@@ -347,7 +360,16 @@ ALL = KINDS
 BOTH = ("WGANGP", "TabularSynthesizer")  # files whose networks are "generator" and "critic"
 W = ("WGANGP",)
 T = ("TabularSynthesizer",)
-X = ("Translator",)
+X = ("Translator", "TableTranslator")
+XT = ("TableTranslator",)
+
+
+def _transformer_column(index, **changes):
+    def mutate(header, arrays):
+        header["fitted"]["transformer"]["columns"][index].update(changes)
+
+    return mutate
+
 
 HEADER_MUTATIONS = {
     "unknown top-level key": (
@@ -479,9 +501,63 @@ HEADER_MUTATIONS = {
         X,
     ),
     "translator sizes": (
-        lambda h, a: h["fitted"]["critic_b"].update(sizes=[2, 10**12, 1]),
-        r"critic_b parameter 0 .*does not match the architecture \[2, 1000000000000, 1\]",
+        lambda h, a: h["fitted"]["critic_b"].update(
+            sizes=[h["fitted"]["critic_b"]["sizes"][0], 10**12, 1]
+        ),
+        r"critic_b parameter 0 .*does not match the architecture \[\d+, 1000000000000, 1\]",
         X,
+    ),
+    "missing transformer of a table translator": (
+        lambda h, a: h["fitted"].pop("transformer"),
+        r"header field 'transformer' is missing",
+        XT,
+    ),
+    "transformer not an object": (
+        lambda h, a: h["fitted"].update(transformer=[1, 2]),
+        r"fitted.transformer is not a JSON object or null",
+        XT,
+    ),
+    "transformer of an unknown shape": (
+        lambda h, a: h["fitted"]["transformer"].update(evil=1),
+        r"transformer state: must be a JSON object with 'params' and 'columns'",
+        XT,
+    ),
+    "transformer with an unknown param": (
+        lambda h, a: h["fitted"]["transformer"]["params"].update(evil=1),
+        r"transformer state: params must be a JSON object",
+        XT,
+    ),
+    "transformer column of unknown kind": (
+        _transformer_column(1, kind="__import__('os')"),
+        r"column 1: kind=.* is not 'discrete' or 'continuous'",
+        XT,
+    ),
+    "transformer knots out of order": (
+        _transformer_column(0, knots=[3.0, 1.0, 2.0]),
+        r"column 0 \('x'\): knots must be finite and non-decreasing",
+        XT,
+    ),
+    "transformer bounds reversed": (
+        _transformer_column(0, min=5.0, max=-5.0),
+        r"min, max and fill must be finite, min <= max",
+        XT,
+    ),
+    "transformer categories of objects": (
+        _transformer_column(1, categories=[{"a": 1}, "b"]),
+        r"categories must be JSON scalars",
+        XT,
+    ),
+    "transformer with a column too many": (
+        lambda h, a: h["fitted"]["transformer"]["columns"].append(
+            dict(h["fitted"]["transformer"]["columns"][1], name="k2")
+        ),
+        r"the transformer has 3 columns, but fitted.n_features_in=2",
+        XT,
+    ),
+    "transformer of another width than the networks": (
+        _transformer_column(1, categories=["a", "b", "c", "d"]),
+        r"generator_ab.sizes|generator_ab parameter 0",
+        XT,
     ),
     "history column missing": (
         lambda h, a: h["history"]["columns"].append("ghost"),
@@ -558,7 +634,11 @@ ARRAY_MUTATIONS = {
         r"condition_frequencies must be \d+ finite numbers",
         T,
     ),
-    "translator zero scale": (_set_array("scale/std", np.zeros(2)), r"deviations > 0", X),
+    "translator zero scale": (
+        _set_array("scale/std", lambda a: np.zeros_like(a)),
+        r"deviations > 0",
+        ("Translator",),
+    ),
     "translator order repeats a row": (
         _set_array("sampler_a/perm", np.zeros(24, dtype=np.int64)),
         r"not a permutation of the 24 rows",
@@ -568,6 +648,11 @@ ARRAY_MUTATIONS = {
         _set_array("generator_ba/0", lambda a: np.full_like(a, np.nan)),
         r"NaN or inf",
         X,
+    ),
+    "table translator scale": (
+        _set_array("scale/mean", lambda a: np.ones_like(a)),
+        r"a table translator's scaling arrays must be zeros and ones",
+        XT,
     ),
     "history column of text": (
         _set_array("history/0", np.array(["a", "b"])),
@@ -608,7 +693,9 @@ def test_random_damage_loads_or_raises_model_file_error(saved_files, tmp_path_fa
         model = load(path)
     except ModelFileError:
         return
-    if isinstance(model, Translator):
+    if isinstance(model, Translator) and model.transformer_ is not None:
+        rows = model.transform(_two_tables()[0][:3])
+    elif isinstance(model, Translator):
         rows = model.transform(np.zeros((3, model.n_features_in_)))
     else:
         rows = model.sample(3, random_state=0)
@@ -665,3 +752,15 @@ def test_truncated_tabular_file_is_refused(saved_tabular, tmp_path, keep):
 def test_tabular_header_that_is_not_an_object_is_refused(saved_tabular, tmp_path):
     _, arrays = _members(saved_tabular)
     _refused(_write(tmp_path / "l.npz", b"[1, 2]", arrays), r"header is a JSON list")
+
+
+def test_translator_file_of_format_version_1_loads_as_an_array_translator(saved_files, tmp_path):
+    """Files from before tables (format 1) have no fitted.transformer: arrays."""
+    header, arrays = _members(saved_files["Translator"])
+    assert header["format_version"] == 2 and header["fitted"].pop("transformer") is None
+    header["format_version"] = 1
+    model = load(_write(tmp_path / "v1.npz", header, arrays))
+    assert model.transformer_ is None
+    np.testing.assert_array_equal(
+        model.transform(np.ones((3, 2))), load(saved_files["Translator"]).transform(np.ones((3, 2)))
+    )

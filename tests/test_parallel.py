@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import wgangp
-from wgangp.parallel import Shard, check_comm, mpi_launched
+from wgangp.parallel import Shard, check_comm, mpi_launched, rank_bounds, rank_row_groups
 
 SCRIPT = r'''
 import sys
@@ -206,3 +206,57 @@ def test_reduce_of_a_network_gradient_buffer_sums_the_flat_buffer_in_place():
     np.testing.assert_array_equal(net.grad_flat, 2 * np.arange(17.0))  # the sum, in place
     assert all(np.shares_memory(g, net.grad_flat) for g in net.grads)
     assert stats == {"loss": 3.0}
+
+
+def test_wgangp_train_on_a_parquet_file_under_mpiexec_reads_row_groups_per_rank(tmp_path):
+    """``mpiexec -n 2 wgangp train --data X.parquet``: each rank reads its row groups;
+    the model is the one process's, which read the whole file."""
+    mpiexec = _mpiexec()
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X = np.random.default_rng(1).normal(size=(700, 3)) * [1.0, 3.0, 0.2]
+    table = pa.table({name: X[:, j] for j, name in enumerate(["a", "b", "c"])})
+    pq.write_table(table, tmp_path / "X.parquet", row_group_size=100)  # 7 groups: 4 + 3 rows
+    args = ["train", "--data", "X.parquet", "--steps", "20", "--hidden", "16", "--depth", "2"]
+    args += ["--batch-size", "64", "--dtype", "float64", "--no-report"]
+    env = {**os.environ, "PYTHONPATH": str(Path(wgangp.__file__).parents[1])}
+    launched = subprocess.run(
+        [mpiexec, "-n", "2", sys.executable, "-m", "wgangp", *args, "--out", "dp"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert launched.returncode == 0, launched.stderr[-2000:]
+    assert "(700 rows x 3 columns, over 2 ranks)" in launched.stdout
+    single = subprocess.run(
+        [sys.executable, "-m", "wgangp", *args, "--out", "single"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert single.returncode == 0, single.stderr[-2000:]
+    a, b = (
+        wgangp.load(tmp_path / "dp" / "model.npz"),
+        wgangp.load(tmp_path / "single" / "model.npz"),
+    )
+    gap = max(np.abs(x - y).max() for x, y in zip(a.state_arrays(), b.state_arrays()))
+    assert gap / max(np.abs(y).max() for y in b.state_arrays()) < 1e-10
+    assert a.data_fingerprint_ == b.data_fingerprint_  # summed over the ranks, never gathered
+    np.testing.assert_allclose(a.scale_std_, X.std(axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7])
+def test_rank_row_groups_are_contiguous_cover_every_group_and_balance_rows(size):
+    counts = [50, 10, 10, 80, 30, 30, 40]
+    parts = [rank_row_groups(counts, r, size) for r in range(size)]
+    assert parts[0][0] == 0 and parts[-1][1] == len(counts)
+    assert all(a[1] == b[0] and a[0] < a[1] for a, b in zip(parts, parts[1:]))
+    if size == 2:
+        assert parts == [(0, 4), (4, 7)]  # 150 + 100 rows, the nearest to 125 + 125
+    assert rank_row_groups(counts, 0, 8) is None  # fewer groups than ranks: split rows
+    bounds = [rank_bounds(10, r, size) for r in range(size)]
+    assert [b - a for a, b in bounds] == [len(p) for p in np.array_split(np.arange(10), size)]

@@ -669,7 +669,7 @@ BAD_TABLES = {
         lambda t: t.to_numpy(),
         {},
         InvalidParameterTypeError,
-        r"data must be a pandas DataFrame or a CSV path; got ndarray",
+        r"data must be a pandas DataFrame or a CSV or Parquet path; got ndarray",
     ),
     "negative seed": (
         lambda t: t,

@@ -274,3 +274,271 @@ def test_the_report_shows_where_rows_go(tmp_path):
     wide = wgangp.Translator(hidden=8, batch_size=16, random_state=0).fit(wide_a, wide_b, 2)
     page = write_translation_report(tmp_path / "w", wide, wide_a, wide_b).read_text()
     assert "source (blue), translated source (green) and target (orange)" in page
+
+
+# ------------------------------------------------------------------- tables --
+
+pd = pytest.importorskip("pandas")
+
+from wgangp.errors import InvalidParameterTypeError  # noqa: E402
+from wgangp.tabular.domains import TableHead  # noqa: E402
+
+# a scalar, a 3-wide one-hot block, a scalar, a 2-wide block (encoded width 7)
+_INFO = [
+    {"kind": "tanh", "start": 0, "width": 1},
+    {"kind": "softmax", "start": 1, "width": 3},
+    {"kind": "tanh", "start": 4, "width": 1},
+    {"kind": "softmax", "start": 5, "width": 2},
+]
+
+
+def test_the_table_head_passes_scalars_and_softmaxes_blocks():
+    head = TableHead(_INFO, tau=0.5)
+    logits = np.array([[3.0, 1.0, 0.0, 0.0, -2.0, 0.0, 0.0]])
+    y, _ = head.forward(logits)
+    assert y[0, 0] == 3.0 and y[0, 4] == -2.0  # scalars as they are, not tanh
+    np.testing.assert_allclose(y[0, 1:4], np.exp([2, 0, 0]) / np.exp([2, 0, 0]).sum())
+    np.testing.assert_allclose(y[0, 5:7], [0.5, 0.5])
+
+
+def test_the_table_head_gradient_matches_finite_differences(rng):
+    head = TableHead(_INFO, tau=0.3)
+    logits, dy = rng.normal(size=(4, 7)), rng.normal(size=(4, 7))
+    _, cache = head.forward(logits)
+    analytic = head.backward(cache, dy)
+    numeric = numerical_grads(lambda: float((head.forward(logits)[0] * dy).sum()), [logits])
+    assert max_relative_error([analytic], numeric) < 1e-7
+
+
+def _straight_table_loss(nets, head, x_a, x_b, lc, li, residual):
+    """The objective with heads, term by term (G(x) = h(x + MLP(x)) or h(MLP(x)))."""
+    g, f, d_a, d_b = nets
+
+    def G(x):
+        return head.forward(g(x) + x if residual else g(x))[0]
+
+    def F(x):
+        return head.forward(f(x) + x if residual else f(x))[0]
+
+    loss = -d_b(G(x_a)).mean() - d_a(F(x_b)).mean()
+    loss += lc * (np.abs(F(G(x_a)) - x_a).mean() + np.abs(G(F(x_b)) - x_b).mean())
+    loss += li * (np.abs(G(x_b) - x_b).mean() + np.abs(F(x_a) - x_a).mean())
+    return loss
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("residual", [True, False], ids=["residual", "plain"])
+@pytest.mark.parametrize("lambda_identity", [0.0, 5.0], ids=["no-identity", "identity"])
+def test_generator_objective_through_the_table_head_matches_finite_differences(
+    rng, activation, residual, lambda_identity
+):
+    """The cycle passes through both generators and both heads; float64."""
+    nets = _nets(rng, activation, d=7)
+    head = TableHead(_INFO, tau=0.4)
+    x_a = head.sample_rows(rng, 5, np.float64)
+    x_b = head.sample_rows(rng, 5, np.float64)
+
+    def value():
+        return translator_generator_loss(
+            *nets, x_a, x_b, 10.0, lambda_identity, residual, head=head
+        )
+
+    loss, grads_ab, grads_ba, _ = value()
+    straight = _straight_table_loss(nets, head, x_a, x_b, 10.0, lambda_identity, residual)
+    assert loss == pytest.approx(straight)
+    assert max_relative_error(grads_ab, numerical_grads(lambda: value()[0], nets[0].params)) < 1e-6
+    assert max_relative_error(grads_ba, numerical_grads(lambda: value()[0], nets[1].params)) < 1e-6
+
+
+def _tables(n_a=60, n_b=48, seed=0):
+    """Two sites: a float with missing values in B, a text, an integer and a boolean column."""
+    rng = np.random.default_rng(seed)
+    A = pd.DataFrame(
+        {
+            "dose": rng.normal(5.0, 1.0, n_a),
+            "arm": rng.choice(["x", "y", "z"], n_a),
+            "visits": rng.integers(0, 4, n_a),
+            "flag": rng.random(n_a) < 0.3,
+        }
+    )
+    B = pd.DataFrame(
+        {
+            "dose": rng.normal(9.0, 2.0, n_b),
+            "arm": rng.choice(["x", "y", "z"], n_b, p=[0.6, 0.3, 0.1]),
+            "visits": rng.integers(1, 5, n_b),
+            "flag": rng.random(n_b) < 0.7,
+        }
+    )
+    B.loc[[2, 7], "dose"] = np.nan
+    return A, B
+
+
+def _table_model(**params):
+    return Translator(**{**dict(hidden=16, batch_size=16, random_state=0), **params})
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"residual": False}, {"lambda_identity": 5.0, "activation": "tanh"}]
+)
+def test_gradcheck_passes_on_a_table_translator(params):
+    A, B = _tables()
+    model = _table_model(dtype=np.float64, **params).fit(A, B, steps=3)
+    result = wgangp.gradcheck(model)
+    assert result.passed, str(result)
+    assert {row["loss"] for row in result.table} == set(model.NETWORKS)
+
+
+def test_gradcheck_catches_a_broken_head_gradient(monkeypatch):
+    from wgangp.tabular import domains
+
+    A, B = _tables()
+    model = _table_model(dtype=np.float64).fit(A, B, steps=3)
+    real = domains.heads_backward
+    monkeypatch.setattr(domains, "heads_backward", lambda cache, dy: real(cache, dy) * 1.01)
+    failed = {r["loss"] for r in wgangp.gradcheck(model).table if not r["passed"]}
+    assert failed == {"generator_ab", "generator_ba"}
+
+
+def test_table_translations_keep_the_columns_names_and_dtypes():
+    A, B = _tables()
+    A["arm"] = A["arm"].astype("category")
+    B["arm"] = B["arm"].astype("category")
+    model = _table_model().fit(A, B, steps=5)
+    assert model.n_features_in_ == 4 and model.transformer_ is not None
+    for out, source in ((model.transform(A), A), (model.inverse_transform(B[:9]), B[:9])):
+        assert list(out.columns) == list(A.columns) and len(out) == len(source)
+        assert out["arm"].dtype == "category" and out["flag"].dtype == bool
+        assert out["visits"].dtype == np.int64 and out["dose"].dtype == np.float64
+        assert set(out["arm"]) <= {"x", "y", "z"} and set(out["visits"]) <= set(range(5))
+    both = pd.concat([A, B])
+    dose = model.transform(A)["dose"].dropna()  # B's missing values may appear
+    assert dose.between(both["dose"].min(), both["dose"].max()).all()  # clip=True
+
+
+def test_categorical_columns_keep_the_categories_of_both_domains():
+    A, B = _tables()
+    A["arm"] = A["arm"].astype(pd.CategoricalDtype(["x", "y", "z"]))
+    B["arm"] = B["arm"].astype(pd.CategoricalDtype(["x", "y", "z", "w"]))
+    model = _table_model().fit(A, B, steps=2)
+    out = model.transform(A)
+    assert list(out["arm"].cat.categories) == ["x", "y", "z", "w"]
+
+
+def test_a_residual_table_translator_starts_at_the_identity():
+    A, B = _tables()
+    model = _table_model().fit(A, B, steps=1)
+    out = model.transform(A)
+    for column in ("arm", "visits", "flag"):
+        assert (out[column] == A[column]).all(), column
+    encode = model.transformer_.transform  # the scalars: near the identity once encoded
+    np.testing.assert_allclose(encode(out)[:, 0], encode(A)[:, 0], atol=0.05)
+
+
+def test_the_target_may_list_the_columns_in_another_order():
+    A, B = _tables()
+    model = _table_model().fit(A, B[["flag", "dose", "visits", "arm"]], steps=2)
+    assert model.transformer_.column_names_ == ["dose", "arm", "visits", "flag"]
+    assert list(model.inverse_transform(B[["visits", "arm", "flag", "dose"]]).columns) == list(
+        A.columns
+    )
+
+
+def test_a_table_translator_learns_to_move_a_discrete_column():
+    """Training moves the translated category shares and values toward the target's:
+    B has 'flag' True on ~70% of rows, A on ~30%; 'dose' is about 9 in B, 5 in A."""
+    A, B = _tables(n_a=200, n_b=200)
+    model = _table_model(hidden=32, batch_size=64, lr=1e-3).fit(A, B, steps=150)
+    out = model.transform(A)
+    assert out["flag"].mean() - A["flag"].mean() > 0.15  # measured: 0.27 -> 0.59 (B: 0.70)
+    assert out["dose"].mean() > 7.0  # measured: 5.0 -> 8.7 (B: 9.0)
+
+
+def test_save_load_and_resume_of_a_table_translator(tmp_path):
+    A, B = _tables()
+    straight = _table_model().fit(A, B, steps=5)
+    first = _table_model().fit(A, B, steps=3)
+    loaded = wgangp.load(first.save(tmp_path / "t.npz"))
+    assert loaded.transformer_.state_dict() == first.transformer_.state_dict()
+    pd.testing.assert_frame_equal(loaded.transform(A), first.transform(A))
+    loaded.partial_fit(A, B, steps=2)
+    assert all(np.array_equal(p, q) for p, q in zip(loaded.state_arrays(), straight.state_arrays()))
+    pd.testing.assert_frame_equal(loaded.inverse_transform(B), straight.inverse_transform(B))
+
+
+def test_csv_paths_are_tables_too(tmp_path):
+    A, B = _tables()
+    A.to_csv(tmp_path / "a.csv", index=False)
+    B.to_csv(tmp_path / "b.csv", index=False)
+    model = _table_model().fit(tmp_path / "a.csv", str(tmp_path / "b.csv"), steps=2)
+    assert list(model.transform(tmp_path / "a.csv").columns) == list(A.columns)
+
+
+# ------------------------------------------------------- tables: bad input --
+
+
+def test_tables_with_different_column_sets_are_refused():
+    A, B = _tables()
+    with pytest.raises(InvalidDataError, match=r"only in X_source \['flag'\], only in X_target"):
+        _table_model().fit(A, B.drop(columns="flag").assign(extra=1.0), steps=1)
+
+
+def test_a_column_of_numbers_in_one_domain_and_text_in_the_other_is_refused():
+    A, B = _tables()
+    B["visits"] = B["visits"].map(lambda v: f"{v} visits")
+    with pytest.raises(
+        InvalidDataError, match=r"column 'visits' holds number values in X_source .* text values"
+    ):
+        _table_model().fit(A, B, steps=1)
+
+
+def test_a_column_discrete_in_one_domain_and_continuous_in_the_other_is_refused():
+    A, B = _tables()
+    B["visits"] = np.arange(len(B))  # 48 distinct integers: continuous; A's 4: discrete
+    with pytest.raises(
+        InvalidDataError, match=r"'visits' reads as discrete in X_source .* continuous in X_target"
+    ):
+        _table_model().fit(A, B, steps=1)
+    model = _table_model(discrete_columns=["arm", "flag"]).fit(A, B, steps=1)  # the fix
+    assert model.transform(A)["visits"].dtype == np.int64
+
+
+def test_a_table_and_an_array_are_refused_together():
+    A, B = _tables()
+    with pytest.raises(InvalidDataError, match="X_source is a DataFrame and X_target a ndarray"):
+        _table_model().fit(A, np.zeros((10, 4)), steps=1)
+
+
+def test_a_table_translator_needs_tables_with_its_columns():
+    A, B = _tables()
+    model = _table_model().fit(A, B, steps=1)
+    with pytest.raises(InvalidParameterTypeError, match="fitted on tables; pass a DataFrame"):
+        model.transform(np.zeros((3, 4)))
+    with pytest.raises(InvalidDataError, match=r"lacks the columns \['flag'\]"):
+        model.transform(A.drop(columns="flag"))
+    unseen = A.copy()
+    unseen.loc[0, "arm"] = "w"
+    with pytest.raises(InvalidDataError, match="'arm' has the value 'w', not seen at fit"):
+        model.transform(unseen)
+    with pytest.raises(InvalidDataError, match="fitted on tables; continue it on tables"):
+        model.partial_fit(np.zeros((10, 4)), np.zeros((10, 4)), steps=1)
+    with pytest.raises(InvalidDataError, match="the data differ from those"):
+        model.partial_fit(A, B.iloc[::-1], steps=1)
+
+
+def test_the_report_draws_discrete_columns_as_bars(tmp_path):
+    pytest.importorskip("matplotlib")
+    from wgangp.plot import translation_marginals
+    from wgangp.report import write_translation_report
+
+    A, B = _tables()
+    model = _table_model().fit(A, B, steps=3)
+    page = write_translation_report(tmp_path, model, A, B).read_text()
+    assert "shares of rows per category for discrete columns" in page
+    fig = translation_marginals(model, A, B)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["dose", "arm", "visits", "flag"]
+    arm = fig.axes[1]
+    assert len(arm.patches) == 9  # 3 categories x (source, translated, target)
+    assert [t.get_text() for t in arm.get_xticklabels()] == ["x", "y", "z"]
+    heights = [p.get_height() for p in arm.patches]
+    np.testing.assert_allclose(heights[6:], B["arm"].value_counts(normalize=True)[["x", "y", "z"]])

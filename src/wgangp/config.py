@@ -5,7 +5,7 @@ data come from, how many iterations, the seed, and every parameter of the
 :class:`wgangp.WGANGP` estimator. ``wgangp train --config run.toml`` reads
 one; every run folder gets a ``config.toml`` that reproduces the run::
 
-    data = "8gaussians"          # a toy set, "digits", or a .csv / .npy file
+    data = "8gaussians"          # a toy set, "digits", or a .csv / .npy / .parquet file
     n_rows = 20000               # rows drawn from a toy set
     steps = 1000                 # generator iterations
     seed = 0                     # seeds the model and the toy data
@@ -97,7 +97,8 @@ RUN_PARAMS: dict[str, Param] = {
         choices=("auto", "none", *TOY_PRESETS),
     ),
     "data": Param(
-        "str", "8gaussians, 25gaussians, swissroll, digits, or the path of a .csv or .npy file"
+        "str",
+        "8gaussians, 25gaussians, swissroll, digits, or the path of a .csv, .npy or .parquet file",
     ),
     "n_rows": Param("int", "rows drawn from a toy set (ignored for digits and files)", minimum=1),
     "steps": Param("int", "generator iterations (each after n_critic critic steps)", minimum=1),

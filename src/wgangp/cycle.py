@@ -27,6 +27,13 @@ where :math:`\\langle\\cdot\\rangle` is the mean over all ``B * d`` entries
 Three generator passes serve all terms: ``F`` over ``[b; a]``, ``G`` over
 ``[a; b; F(b)]`` (one GEMM per layer for three uses), ``F`` over ``G(a)``.
 The critic loss of each domain is :func:`wgangp.losses.critic_loss`.
+
+An optional output *head* ``h`` follows each generator, ``G(x) = h(x +
+MLP(x))`` or ``h(MLP(x))``: any object with ``forward(o) -> (y, cache)``
+and ``backward(cache, dy) -> do`` (its vector-Jacobian product). Tables
+use it (:class:`wgangp.Translator` on DataFrames): a softmax over each
+one-hot block of the encoded row, the scalars passed through. Every pass
+and every pullback above then runs through the head, nothing else changes.
 """
 
 from __future__ import annotations
@@ -44,12 +51,16 @@ __all__ = [
 ]
 
 
-def generator_forward(net: MLP, x: np.ndarray, residual: bool):
-    """``x + MLP(x)`` (residual) or ``MLP(x)``, and the cache for :func:`generator_backward`."""
+def generator_forward(net: MLP, x: np.ndarray, residual: bool, head=None):
+    """``h(x + MLP(x))`` (residual) or ``h(MLP(x))`` (``h`` the head, or none), and the
+    cache for :func:`generator_backward`."""
     out, cache = forward(net.params, net.activations, x)
     if residual:
         out = out + x  # a new array: the cache may hold the MLP's output
-    return out, cache
+    if head is None:
+        return out, cache
+    out, head_cache = head.forward(out)
+    return out, (cache, head_cache)
 
 
 def generator_backward(
@@ -58,11 +69,16 @@ def generator_backward(
     dy: np.ndarray,
     residual: bool,
     need_input_grad: bool = True,
+    head=None,
     grads_out: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, list[np.ndarray]]:
-    """Vector-Jacobian product of :func:`generator_forward`: ``dx = dy + J^T dy``
-    for the residual form, ``J^T dy`` for the plain one; parameter gradients alike
-    (into ``grads_out``, such as ``net.grads``, when given)."""
+    """Vector-Jacobian product of :func:`generator_forward`: with ``do = h'(o)^T dy``
+    (``dy`` itself without a head), ``dx = do + J^T do`` for the residual form,
+    ``J^T do`` for the plain one; parameter gradients alike (into ``grads_out``,
+    such as ``net.grads``, when given)."""
+    if head is not None:
+        cache, head_cache = cache
+        dy = head.backward(head_cache, dy)
     dx, grads = backward(
         net.params,
         net.activations,
@@ -76,7 +92,7 @@ def generator_backward(
     return dx, grads
 
 
-def translate(net: MLP, x: np.ndarray, residual: bool) -> np.ndarray:
+def translate(net: MLP, x: np.ndarray, residual: bool, head=None) -> np.ndarray:
     """The translation of ``x`` by a generator (chunked, no cache).
 
     >>> net = MLP([2, 4, 2], random_state=0, dtype=np.float64)
@@ -85,7 +101,9 @@ def translate(net: MLP, x: np.ndarray, residual: bool) -> np.ndarray:
     True
     """
     out = predict(net.params, net.activations, x)
-    return out + x if residual else out
+    if residual:
+        out = out + x
+    return out if head is None else head.forward(out)[0]
 
 
 def l1(diff: np.ndarray) -> tuple[float, np.ndarray]:
@@ -116,6 +134,7 @@ def translator_generator_loss(
     lambda_cycle: float = 10.0,
     lambda_identity: float = 0.0,
     residual: bool = True,
+    head=None,
 ) -> tuple[float, list[np.ndarray], list[np.ndarray], dict]:
     """The generators' objective (module docstring) and its gradient for both.
 
@@ -131,6 +150,8 @@ def translator_generator_loss(
         Weights of the L1 cycle and identity terms (identity skipped at 0).
     residual : bool
         Generators in residual form ``x + MLP(x)``.
+    head : object with ``forward`` and ``backward``, optional
+        The output head of both generators (module docstring).
 
     Returns
     -------
@@ -162,15 +183,15 @@ def translator_generator_loss(
 
     # F over [b; a]: F(b) is the fake A; F(a) enters the identity term.
     f_out, f_cache = generator_forward(
-        gen_ba, np.concatenate([x_b, x_a]) if identity else x_b, residual
+        gen_ba, np.concatenate([x_b, x_a]) if identity else x_b, residual, head
     )
     fake_a = f_out[:batch]
     # G over [a; b; F(b)]: the fake B, the identity term, the cycle of b.
     parts = [x_a, x_b, fake_a] if identity else [x_a, fake_a]
-    g_out, g_cache = generator_forward(gen_ab, np.concatenate(parts), residual)
+    g_out, g_cache = generator_forward(gen_ab, np.concatenate(parts), residual, head)
     fake_b, cycled_b = g_out[:batch], g_out[-batch:]
     # F over G(a): the cycle of a.
-    cycled_a, c_cache = generator_forward(gen_ba, fake_b, residual)
+    cycled_a, c_cache = generator_forward(gen_ba, fake_b, residual, head)
 
     mean_d_b, adv_grad_b = _critic_input_gradient(critic_b, fake_b, -1.0 / batch)
     mean_d_a, adv_grad_a = _critic_input_gradient(critic_a, fake_a, -1.0 / batch)
@@ -189,7 +210,7 @@ def translator_generator_loss(
 
     # Back through F from the cycle of a: F's parameters and dL/dG(a).
     dx_fake_b, grads_ba = generator_backward(
-        gen_ba, c_cache, d_cyc_a * lc, residual, grads_out=gen_ba.grads
+        gen_ba, c_cache, d_cyc_a * lc, residual, head=head, grads_out=gen_ba.grads
     )
     # Back through G over [a; b; F(b)]: adversarial + cycle at G(a), identity
     # at G(b), cycle at G(F(b)); the last rows' input gradient is dL/dF(b).
@@ -199,7 +220,9 @@ def translator_generator_loss(
         idt_b, d_idt_b = l1(g_out[batch : 2 * batch] - x_b)
         g_dy[batch : 2 * batch] = d_idt_b * li
     g_dy[-batch:] = d_cyc_b * lc
-    dx_g, grads_ab = generator_backward(gen_ab, g_cache, g_dy, residual, grads_out=gen_ab.grads)
+    dx_g, grads_ab = generator_backward(
+        gen_ab, g_cache, g_dy, residual, head=head, grads_out=gen_ab.grads
+    )
     # Back through F over [b; a]: adversarial + cycle at F(b), identity at F(a).
     f_dy = np.empty_like(f_out)
     np.add(dx_g[-batch:], adv_grad_a, out=f_dy[:batch])
@@ -208,7 +231,9 @@ def translator_generator_loss(
         f_dy[batch:] = d_idt_a * li
         loss += float(lambda_identity) * (idt_a + idt_b)
         stats["identity_error"] = 0.5 * (idt_a + idt_b)
-    _, grads_first = generator_backward(gen_ba, f_cache, f_dy, residual, need_input_grad=False)
+    _, grads_first = generator_backward(
+        gen_ba, f_cache, f_dy, residual, need_input_grad=False, head=head
+    )
     for g, extra in zip(grads_ba, grads_first):
         g += extra
     stats = {"generator_loss": loss, **stats}

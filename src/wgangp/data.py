@@ -1,8 +1,12 @@
-"""Data sets and loaders: the paper's toy sets, digits, CSV, NPY and IDX files.
+"""Data sets and loaders: the paper's toy sets, digits, CSV, NPY, Parquet and IDX files.
 
 Only NumPy is needed to import this module. The functions that need
-scikit-learn (``toy("swissroll")`` and :func:`load_digits`) import it when
-called and say which extra to install when it is missing.
+scikit-learn (``toy("swissroll")`` and :func:`load_digits`) or pyarrow
+(:func:`load_parquet`) import it when called and say which extra to install
+when it is missing.
+
+:func:`rank_rows` reads one rank's contiguous share of a CSV, NPY or Parquet
+file for data-parallel training, never the whole file.
 
 Every loader returns a 2-D ``float64`` array of shape ``(n_samples,
 n_features)`` (except :func:`load_idx`, which keeps the file's own dtype and
@@ -18,12 +22,14 @@ import logging
 import math
 import os
 import struct
+import warnings
 from collections.abc import Sequence
 from typing import Literal, overload
 
 import numpy as np
 
 from .errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
+from .parallel import rank_bounds, rank_row_groups
 from .validation import check_int, check_random_state, require
 
 __all__ = [
@@ -33,7 +39,10 @@ __all__ = [
     "load_digits",
     "load_idx",
     "load_npy",
+    "load_parquet",
     "output_activation_for",
+    "parquet_column_names",
+    "rank_rows",
     "toy",
     "toy_modes",
 ]
@@ -481,6 +490,11 @@ def load_npy(path: str | os.PathLike[str]) -> np.ndarray:
            [2., 3.],
            [4., 5.]])
     """
+    return np.asarray(_open_npy(path), dtype=np.float64)
+
+
+def _open_npy(path, mmap: bool = False) -> np.ndarray:
+    """A checked 2-D numeric array of a ``.npy`` file (memory-mapped when ``mmap``)."""
     path = _check_file(path)
     with open(path, "rb") as handle:
         magic = handle.read(len(_NPY_MAGIC))
@@ -497,9 +511,9 @@ def load_npy(path: str | os.PathLike[str]) -> np.ndarray:
             f".npy magic {_NPY_MAGIC!r}. Write the array with numpy.save."
         )
     try:
-        loaded = np.load(path, allow_pickle=False)
+        loaded = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except ValueError as exc:
-        if "allow_pickle" in str(exc):
+        if "allow_pickle" in str(exc) or "Python objects" in str(exc):
             raise InvalidDataError(
                 f"path={path!r} holds an object array, which would need unpickling (running "
                 f"code from the file) to load; refused. Save plain numbers instead, e.g. "
@@ -524,7 +538,278 @@ def load_npy(path: str | os.PathLike[str]) -> np.ndarray:
             f"path={path!r} holds an array of shape {loaded.shape}; load_npy needs 2-D "
             f"(n_samples, n_features), e.g. x.reshape(len(x), -1)."
         )
-    return np.asarray(loaded, dtype=np.float64)
+    return loaded
+
+
+def _import_parquet():
+    return require("pyarrow.parquet", "parquet", "reading Parquet files")
+
+
+def _open_parquet(path):
+    """A ``pyarrow.parquet.ParquetFile`` of ``path``, or a clear error."""
+    path = _check_file(path)
+    pq = _import_parquet()
+    try:
+        return pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow's ArrowInvalid, OSError, ...
+        raise InvalidDataError(
+            f"path={path!r} is not a readable Parquet file ({type(exc).__name__}: {exc}); "
+            "write it with pandas.DataFrame.to_parquet or pyarrow.parquet.write_table."
+        ) from None
+
+
+def parquet_column_names(path: str | os.PathLike[str]) -> list[str]:
+    """The column names of a Parquet file, from its metadata (no rows are read)."""
+    handle = _open_parquet(path)
+    try:
+        return list(handle.schema_arrow.names)
+    finally:
+        handle.close()
+
+
+def _numeric_parquet_columns(handle, path: str, columns) -> list[str]:
+    """The names of the columns to read, each checked to hold numbers."""
+    import pyarrow as pa
+
+    schema = handle.schema_arrow
+    names = list(schema.names)
+    if columns is not None:
+        names = [names[j] for j in _resolve_columns(columns, names, len(names))]
+    numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.types.is_decimal)
+    bad = [n for n in names if not any(test(schema.field(n).type) for test in numeric)]
+    if bad:
+        kinds = ", ".join(f"{n!r} ({schema.field(n).type})" for n in bad[:4])
+        raise InvalidDataError(
+            f"path={path!r}: column{'s' if len(bad) > 1 else ''} {kinds} "
+            f"{'are' if len(bad) > 1 else 'is'} not numeric; load_parquet (and wgangp train) "
+            f"read numeric columns only (select numeric ones with columns=...). A table with "
+            f"text or category columns is for the table model: wgangp fit-table {path} "
+            f"--out RUN, or wgangp.TabularSynthesizer."
+        )
+    return names
+
+
+def _parquet_rows(path, rank: int = 0, size: int = 1, columns=None) -> np.ndarray:
+    """Rank ``rank``'s rows of a Parquet file (all of them for one rank), as float64.
+
+    Ranks take contiguous row groups balanced by rows; with fewer row groups
+    than ranks, contiguous rows (reading only the groups that hold them).
+    The rows are copied group by group into the result, so that no more
+    than one row group is held twice.
+    """
+    path = os.fspath(path)
+    handle = _open_parquet(path)
+    try:
+        return _read_parquet_rows(handle, path, rank, size, columns)
+    finally:
+        handle.close()
+
+
+def _read_parquet_rows(handle, path: str, rank: int, size: int, columns) -> np.ndarray:
+    names = _numeric_parquet_columns(handle, path, columns)
+    meta = handle.metadata
+    group_rows = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+    n_rows = sum(group_rows)
+    _check_enough_rows(path, n_rows, size)
+    groups = rank_row_groups(group_rows, rank, size)
+    if groups is not None:
+        first, stop = groups
+        start, end = sum(group_rows[:first]), sum(group_rows[:stop])
+    else:
+        start, end = rank_bounds(n_rows, rank, size)
+    import pyarrow as pa
+
+    out = np.empty((end - start, len(names)), dtype=np.float64)
+    group_start = 0
+    for g, rows in enumerate(group_rows):
+        lo, hi = max(start, group_start), min(end, group_start + rows)
+        if lo < hi:
+            table = handle.read_row_group(g, columns=names)
+            for j, name in enumerate(names):
+                column = table.column(name)
+                if column.null_count:
+                    raise InvalidDataError(
+                        f"path={path!r}, column {name!r}: {column.null_count} missing values "
+                        f"in row group {g}; remove or impute them first."
+                    )
+                values = column.cast(pa.float64()).to_numpy()
+                out[lo - start : hi - start, j] = values[lo - group_start : hi - group_start]
+            del table
+        group_start += rows
+    return out
+
+
+def load_parquet(
+    path: str | os.PathLike[str], columns: Sequence[int | str] | None = None
+) -> np.ndarray:
+    """Load the numeric columns of a Parquet file as a float64 array.
+
+    Needs pyarrow (``pip install 'wgangp[parquet]'``). The file is read row
+    group by row group into the result. Integer, boolean, decimal and float
+    columns are converted to float64; any other column (text, dates,
+    categories) is refused with the table model as the fix, and so are
+    missing values.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A Parquet file (``DataFrame.to_parquet``, ``pyarrow.parquet.write_table``).
+    columns : sequence of int or str, optional
+        Which columns to return, in this order: 0-based indices or names.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_rows, n_columns), float64
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import pyarrow as pa, pyarrow.parquet as pq
+    >>> path = os.path.join(tempfile.mkdtemp(), "points.parquet")
+    >>> pq.write_table(pa.table({"x": [1, 3], "y": [2.0, 4.5]}), path)
+    >>> load_parquet(path)
+    array([[1. , 2. ],
+           [3. , 4.5]])
+    """
+    return _parquet_rows(path, columns=columns)
+
+
+def _check_enough_rows(path: str, n_rows: int, size: int) -> None:
+    if n_rows == 0:
+        raise InvalidDataError(f"path={path!r} has no data rows.")
+    if n_rows < size:
+        raise InvalidDataError(
+            f"path={path!r} has {n_rows} data rows, fewer than the {size} ranks that share "
+            "it; start fewer ranks (mpiexec -n ...) or give more rows."
+        )
+
+
+def _npy_rows(path, rank: int, size: int) -> np.ndarray:
+    """Rank ``rank``'s rows of a ``.npy`` file: a slice of its memory map, copied."""
+    mapped = _open_npy(path, mmap=True)
+    _check_enough_rows(os.fspath(path), len(mapped), size)
+    start, stop = rank_bounds(len(mapped), rank, size)
+    return np.array(mapped[start:stop], dtype=np.float64)
+
+
+def _csv_rows(path, rank: int, size: int, delimiter: str = ",") -> np.ndarray:
+    """Rank ``rank``'s rows of a numeric CSV file, as :func:`load_csv` reads them.
+
+    One pass counts the non-blank lines (and notes the blank ones); NumPy's
+    reader then parses only the rank's lines, after skipping those before.
+    """
+    path = _check_file(path)
+    blank: list[int] = []  # 0-based numbers of the blank lines
+    first_line = None
+    n_lines = 0
+    with open(path, "rb") as handle:
+        for n_lines, line in enumerate(handle, start=1):
+            if not line.strip():
+                blank.append(n_lines - 1)
+            elif first_line is None:
+                first_line = line
+    if first_line is None:
+        raise InvalidDataError(f"path={path!r} is empty: expected a header and/or rows of numbers.")
+    try:
+        first_text = first_line.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidDataError(
+            f"path={path!r} is not UTF-8 text (byte {exc.start}: {exc.reason}); "
+            "is it a binary file? Save the table as a UTF-8 CSV."
+        ) from None
+    first_row = [c.strip() for c in next(csv.reader([first_text], delimiter=delimiter))]
+    has_header = any(_parse_float(cell) is None for cell in first_row)
+    n_data = n_lines - len(blank) - (1 if has_header else 0)
+    _check_enough_rows(path, n_data, size)
+    start, stop = rank_bounds(n_data, rank, size)
+    # the line number (0-based) of data row `start`: skip the header and the blank lines
+    target = start + (1 if has_header else 0)  # non-blank lines before it
+    line = target
+    for b in blank:
+        if b <= line:
+            line += 1
+        else:
+            break
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Input line", UserWarning)  # blank lines: skipped
+        try:
+            values = np.loadtxt(
+                path,
+                dtype=np.float64,
+                delimiter=delimiter,
+                comments=None,
+                quotechar='"',
+                skiprows=line,
+                max_rows=stop - start,
+                ndmin=2,
+                encoding="utf-8-sig",
+            )
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidDataError(
+                f"path={path!r}, in the {stop - start} rows from line {line + 1}: {exc}; "
+                "every cell must be a number and every row as long as the first."
+            ) from None
+    if values.shape[1] != len(first_row):
+        raise InvalidDataError(
+            f"path={path!r}, rows from line {line + 1}: {values.shape[1]} cells, expected "
+            f"{len(first_row)} like line 1; every row needs the same number of cells."
+        )
+    return values
+
+
+def rank_rows(path: str | os.PathLike[str], rank: int = 0, size: int = 1) -> np.ndarray:
+    """Rank ``rank``'s contiguous share of the rows of a data file, as float64.
+
+    For data-parallel training (``fit(X, comm=...)`` under ``mpiexec -n
+    size``): the ranks' shares, in rank order, are the whole file, and no
+    rank reads the whole file into memory.
+
+    * ``.parquet``: a contiguous range of row groups, balanced by the row
+      counts in the file's metadata (with fewer row groups than ranks,
+      contiguous rows, reading only the groups that hold them);
+    * ``.npy``: a slice of the memory-mapped array (:func:`numpy.load` with
+      ``mmap_mode="r"``);
+    * ``.csv``: the file's lines are counted once, then only the rank's
+      range is parsed; a header row is detected as :func:`load_csv` does.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.csv``, ``.npy`` or ``.parquet`` file.
+    rank, size : int
+        This rank and the number of ranks (``comm.Get_rank()``,
+        ``comm.Get_size()``); the default is the whole file.
+
+    Returns
+    -------
+    numpy.ndarray of shape (rows of this rank, n_columns), float64
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
+    >>> np.save(path, np.arange(10).reshape(5, 2))
+    >>> rank_rows(path, 1, 2)
+    array([[6., 7.],
+           [8., 9.]])
+    """
+    rank = check_int(rank, "rank", minimum=0)
+    size = check_int(size, "size", minimum=1)
+    if rank >= size:
+        raise InvalidParameterError(f"rank={rank} must be below size={size}.")
+    suffix = (
+        os.path.splitext(os.fspath(path))[1].lower() if isinstance(path, (str, os.PathLike)) else ""
+    )
+    if suffix == ".parquet":
+        return _parquet_rows(path, rank, size)
+    if suffix == ".npy":
+        return _npy_rows(path, rank, size)
+    if suffix == ".csv":
+        return _csv_rows(path, rank, size)
+    raise InvalidParameterError(
+        f"path={path!r}: rank_rows reads .csv, .npy and .parquet files; "
+        f"got {suffix or 'no'} suffix."
+    )
 
 
 # IDX type codes (third byte of the magic number) and their big-endian dtypes.

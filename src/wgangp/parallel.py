@@ -34,7 +34,7 @@ import numpy as np
 from .errors import InvalidParameterTypeError
 from .flat import flat_of
 
-__all__ = ["Shard", "check_comm", "mpi_launched"]
+__all__ = ["Shard", "check_comm", "mpi_launched", "rank_bounds", "rank_row_groups"]
 
 _MPI_RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK")
 _MPI_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
@@ -61,6 +61,49 @@ def check_comm(comm, name: str = "comm"):
             "mpi4py.MPI.COMM_WORLD under mpiexec, or None for one process"
         )
     return comm if comm.Get_size() > 1 else None
+
+
+def rank_bounds(n_rows: int, rank: int, size: int) -> tuple[int, int]:
+    """Rank ``rank``'s contiguous rows ``[start, stop)`` of ``n_rows`` split over ``size`` ranks.
+
+    The split of :func:`numpy.array_split`: the first ``n_rows % size`` ranks
+    hold one row more.
+
+    >>> [rank_bounds(10, r, 3) for r in range(3)]
+    [(0, 4), (4, 7), (7, 10)]
+    """
+    share, extra = divmod(n_rows, size)
+    start = rank * share + min(rank, extra)
+    return start, start + share + (1 if rank < extra else 0)
+
+
+def rank_row_groups(group_rows, rank: int, size: int) -> tuple[int, int] | None:
+    """Rank ``rank``'s contiguous row groups ``[first, stop)``, balanced by rows.
+
+    ``group_rows`` are the row counts of a file's row groups (a Parquet
+    file's, from its metadata). Rank ``r`` starts at the group boundary
+    nearest to ``r / size`` of the rows, every rank holding at least one
+    group. None when there are fewer groups than ranks: split by rows then
+    (:func:`rank_bounds`).
+
+    >>> rank_row_groups([100, 100, 100, 50], 0, 2), rank_row_groups([100, 100, 100, 50], 1, 2)
+    ((0, 2), (2, 4))
+    >>> rank_row_groups([100], 0, 2) is None
+    True
+    """
+    counts = np.asarray(group_rows, dtype=np.int64)
+    n_groups = len(counts)
+    if n_groups < size:
+        return None
+    ends = np.concatenate([[0], np.cumsum(counts)])  # ends[k]: rows before group k
+    starts = [0]
+    for r in range(1, size):
+        target = ends[-1] * r / size
+        low, high = starts[-1] + 1, n_groups - (size - r)  # at least one group each
+        candidates = np.arange(low, high + 1)
+        starts.append(int(candidates[np.argmin(np.abs(ends[candidates] - target))]))
+    starts.append(n_groups)
+    return starts[rank], starts[rank + 1]
 
 
 class Shard:

@@ -10,6 +10,12 @@ the parameter table, four networks, two domains' minibatches, one
 iteration, the transforms and its fields of the model file; the loop,
 callbacks, divergence, history, checkpoints, resume and the file's safety
 are the training core's, as for :class:`wgangp.WGANGP`.
+
+Tables (two DataFrames or CSV files with the same columns) are encoded by
+one :class:`~wgangp.tabular.TabularTransformer` fitted on both domains'
+rows (:mod:`wgangp.tabular.domains`); the generators map encoded rows to
+encoded rows through a softmax head on the one-hot blocks, and the
+transforms decode their output back to the columns' names and dtypes.
 """
 
 from __future__ import annotations
@@ -26,13 +32,24 @@ from .modelfile import header_int, register_format
 from .nn import ACTIVATIONS, MLP, Activation, far_from_kinks, get_activation
 from .saving import check_sizes
 from .steps import MinibatchSampler, grad_norm, quiet_overflow
+from .tabular.domains import (
+    TableHead,
+    check_domains,
+    check_table_input,
+    fit_domains_transformer,
+    is_table,
+    tables_fingerprint,
+)
+from .tabular.settings import PARAMS as TABLE_PARAMS
+from .tabular.transformer import TabularTransformer
 from .train import CORE_PARAMS, Estimator
 from .validation import Param, check_array, check_dtype, check_fits_in_memory
 
 __all__ = ["Translator"]
 
 FORMAT_NAME = "wgangp-translator"
-FORMAT_VERSIONS = (1,)
+FORMAT_VERSIONS = (1, 2)
+"""Version 2 added ``fitted.transformer`` (null for arrays); version 1 files are arrays'."""
 RESIDUAL_INIT_SCALE = 0.01
 """The last layer of a residual generator starts at this fraction of its
 initialiser's weights: ``x + MLP(x)`` starts next to the identity."""
@@ -58,6 +75,13 @@ PARAMS: dict[str, Param] = {
         "standardise columns with the statistics of both domains together, or use data as is",
         choices=("standard",),
         none="none",
+    ),
+    "discrete_columns": TABLE_PARAMS["discrete_columns"],
+    "continuous": TABLE_PARAMS["continuous"],
+    "max_modes": TABLE_PARAMS["max_modes"],
+    "clip": TABLE_PARAMS["clip"],
+    "tau": Param(
+        "float", "softmax temperature of the one-hot blocks (tables)", minimum=0.0, strict=True
     ),
     "dtype": CORE_PARAMS["dtype"],
     "random_state": CORE_PARAMS["random_state"],
@@ -101,6 +125,16 @@ class Translator(Estimator):
         Rows of each domain per minibatch; clipped (with a warning) to the
         smaller domain.
     scale : {"standard", None}
+        Arrays only: tables are used as their column transformer encodes them.
+    discrete_columns, continuous, max_modes, clip
+        Tables only: the column transformer's, as for
+        :class:`wgangp.tabular.TabularSynthesizer`. With
+        ``discrete_columns=None`` the discrete columns are inferred on each
+        domain, and a column read as discrete in one domain and as
+        continuous in the other is refused.
+    tau : float
+        Tables only: temperature of the softmax on each one-hot block of a
+        translated row (:class:`wgangp.tabular.domains.TableHead`).
     dtype : numpy.float32 or numpy.float64
     random_state : None, int or numpy.random.Generator
     threads : "auto" or int
@@ -122,8 +156,12 @@ class Translator(Estimator):
         ``<|F(G(a)) - a|>`` and cycle_error_b), shift_ab (``<|G(a) - a|>``,
         how far translation moves) and shift_ba, identity_error (with the
         identity term), critic_grad_norm, generator_grad_norm, learning
-        rates, seconds, elapsed; errors in the scaled space.
+        rates, seconds, elapsed; errors in the scaled space (tables: the
+        encoded space).
     n_features_in_ : int
+        Columns of the data (tables: before encoding).
+    transformer_ : TabularTransformer or None
+        Tables: the column transformer of both domains; arrays: None.
 
     Examples
     --------
@@ -132,6 +170,17 @@ class Translator(Estimator):
     >>> model = Translator(hidden=16, batch_size=32, random_state=0).fit(A, B, steps=3)
     >>> model.transform(A[:5]).shape, model.inverse_transform(B[:5]).shape
     ((5, 2), (5, 2))
+
+    Tables: two DataFrames (or CSV paths) with the same columns; the
+    transforms return DataFrames with the original column names and dtypes.
+
+    >>> import pandas as pd
+    >>> site_a = pd.DataFrame({"dose": rng.normal(5, 1, 40), "arm": rng.choice(["x", "y"], 40)})
+    >>> site_b = pd.DataFrame({"dose": rng.normal(9, 2, 30), "arm": rng.choice(["x", "y"], 30)})
+    >>> table = Translator(hidden=16, batch_size=16, random_state=0).fit(site_a, site_b, steps=3)
+    >>> out = table.transform(site_a[:4])
+    >>> list(out.columns), out["arm"].dtype == site_a["arm"].dtype
+    (['dose', 'arm'], True)
     """
 
     PARAMS = PARAMS
@@ -141,7 +190,15 @@ class Translator(Estimator):
     HEADER_EXTRAS = ("samplers",)
     FIT_CALL = "fit(X_source, X_target)"
     STATE_ATTRIBUTES = ("n_critic_steps_",)
-    LIVE_PARAMS = ("lr", "lambda_gp", "n_critic", "threads", "lambda_cycle", "lambda_identity")
+    LIVE_PARAMS = (
+        "lr",
+        "lambda_gp",
+        "n_critic",
+        "threads",
+        "lambda_cycle",
+        "lambda_identity",
+        "tau",
+    )
 
     def __init__(
         self,
@@ -159,6 +216,11 @@ class Translator(Estimator):
         n_critic: int = 2,
         batch_size: int = 128,
         scale: str | None = "standard",
+        discrete_columns=None,
+        continuous: str = "auto",
+        max_modes: int = 10,
+        clip: bool = True,
+        tau: float = 0.2,
         dtype=np.float32,
         random_state=None,
         threads="auto",
@@ -177,6 +239,11 @@ class Translator(Estimator):
         self.n_critic = n_critic
         self.batch_size = batch_size
         self.scale = scale
+        self.discrete_columns = discrete_columns
+        self.continuous = continuous
+        self.max_modes = max_modes
+        self.clip = clip
+        self.tau = tau
         self.dtype = dtype
         self.random_state = random_state
         self.threads = threads
@@ -189,6 +256,22 @@ class Translator(Estimator):
 
     def _check_data(self, data, settings: dict, fitted: bool):
         X_source, X_target = data
+        tables = is_table(X_source), is_table(X_target)
+        if tables[0] != tables[1]:
+            kinds = [type(X).__name__ for X in data]
+            raise InvalidDataError(
+                f"X_source is a {kinds[0]} and X_target a {kinds[1]}; give both domains as "
+                "tables (DataFrames or CSV paths) or both as arrays"
+            )
+        if fitted and tables[0] != (self.transformer_ is not None):
+            fitted_on = "tables" if self.transformer_ is not None else "arrays"
+            raise InvalidDataError(
+                f"this Translator was fitted on {fitted_on}; continue it on {fitted_on} "
+                "with the same columns"
+            )
+        if tables[0]:
+            columns = self.transformer_.column_names_ if fitted else None
+            return check_domains(X_source, X_target, settings["discrete_columns"], columns)
         width = self.n_features_in_ if fitted else None
         A = check_array(X_source, "X_source", n_features=width, min_rows=2)
         B = check_array(X_target, "X_target", n_features=width, min_rows=2)
@@ -204,7 +287,10 @@ class Translator(Estimator):
 
     def _data_fingerprint(self, data) -> dict:
         """Rows (of both domains together), columns and a hash (blake2b) of both
-        domains' float64 values, each domain's size included."""
+        domains' float64 values, each domain's size included (tables: of their rows,
+        :func:`~wgangp.tabular.domains.tables_fingerprint`)."""
+        if not isinstance(data[0], np.ndarray):
+            return tables_fingerprint(*data)
         digest = hashlib.blake2b(digest_size=16)
         for X in data:
             digest.update(repr(X.shape).encode("ascii"))
@@ -234,8 +320,13 @@ class Translator(Estimator):
                 f"compute with (its mean, standard deviation or {dtype.name} value overflows); "
                 "rescale it in both domains, e.g. divide by a power of 10"
             )
-        hidden, depth, width = settings["hidden"], settings["depth"], A.shape[1]
-        batch = min(settings["batch_size"], len(A), len(B))
+        self._check_memory(A.shape[1], len(A), len(B), settings)
+
+    def _check_memory(self, width: int, n_a: int, n_b: int, settings: dict) -> None:
+        """Refuse networks of ``width`` columns in and out beyond this machine's memory."""
+        dtype = settings["dtype"]
+        hidden, depth = settings["hidden"], settings["depth"]
+        batch = min(settings["batch_size"], n_a, n_b)
         n_params = 2 * sum(
             (a + 1) * b
             for sizes in ([width] + [hidden] * depth + [width], [width] + [hidden] * depth + [1])
@@ -248,12 +339,31 @@ class Translator(Estimator):
             "choose a smaller hidden, depth or batch_size",
         )
 
-    def _initialize(self, data, settings: dict) -> None:
+    def _initialize(self, data, settings: dict) -> str | None:
         A, B = data
         self.n_features_in_ = A.shape[1]
         self.dtype_ = settings["dtype"]
         self._rng = np.random.default_rng(self.random_state)
-        if self.scale == "standard":
+        self.transformer_, note = None, None
+        if not isinstance(A, np.ndarray):
+            self.transformer_ = fit_domains_transformer(
+                A,
+                B,
+                settings["discrete_columns"],
+                settings["continuous"],
+                settings["max_modes"],
+                settings["clip"],
+                self._rng,
+            )
+            width = self.transformer_.output_dim_
+            self._check_memory(width, len(A), len(B), settings)
+            self._fit_matrices = tuple(self.transformer_.transform(X) for X in data)
+            self.scale_mean_, self.scale_std_ = np.zeros(width), np.ones(width)
+            note = (
+                f"column transformer fitted on {len(A) + len(B)} rows x {A.shape[1]} columns "
+                f"of both domains ({width} network columns)"
+            )
+        elif self.scale == "standard":
             both = np.concatenate([A, B])
             std = both.std(axis=0)
             std[std == 0] = 1.0  # a constant column stays constant
@@ -270,9 +380,23 @@ class Translator(Estimator):
         batch = self._effective_batch(len(A), len(B), settings)
         self._samplers = (MinibatchSampler(len(A), batch), MinibatchSampler(len(B), batch))
         self.n_critic_steps_ = 0
+        self._head = self._make_head(settings["tau"])
+        return note
+
+    def _network_width(self) -> int:
+        """Columns in and out of the generators: the data's, or the encoded table's."""
+        if self.transformer_ is not None:
+            return self.transformer_.output_dim_
+        return self.n_features_in_
+
+    def _make_head(self, tau: float) -> TableHead | None:
+        """The generators' output head: a softmax on each one-hot block (tables), or none."""
+        if self.transformer_ is None:
+            return None
+        return TableHead(self.transformer_.output_info_, tau)
 
     def _build_networks(self, hidden: int, depth: int, activation) -> None:
-        width = self.n_features_in_
+        width = self._network_width()
         for name, out in (("generator_ab", width), ("generator_ba", width)):
             setattr(self, f"{name}_", self._mlp([width] + [hidden] * depth + [out], activation))
         for name in ("critic_a", "critic_b"):
@@ -306,6 +430,12 @@ class Translator(Estimator):
         if (len(A), len(B)) != tuple(s.n_rows for s in self._samplers):
             batch = self._effective_batch(len(A), len(B), settings)
             self._samplers = (MinibatchSampler(len(A), batch), MinibatchSampler(len(B), batch))
+        if self.transformer_ is not None:
+            self._head = self._make_head(settings["tau"])
+            matrices = self.__dict__.pop("_fit_matrices", None)  # encoded once at a fresh fit
+            if matrices is None:
+                matrices = tuple(self.transformer_.transform(X) for X in data)
+            A, B = matrices
         return self._scaled(A, "X_source"), self._scaled(B, "X_target")
 
     def _scaled(self, X: np.ndarray, name: str) -> np.ndarray:
@@ -399,13 +529,13 @@ class Translator(Estimator):
     def _iteration(self, data, settings: dict) -> dict:
         A, B = data
         sampler_a, sampler_b = self._samplers
-        rng, residual = self._rng, self.residual_
+        rng, residual, head = self._rng, self.residual_, self._head
         lambda_gp, penalty = settings["lambda_gp"], settings["penalty"]
         for _ in range(settings["n_critic"]):
             x_a = A[sampler_a.next_indices(rng)]
             x_b = B[sampler_b.next_indices(rng)]
-            fake_b = cycle.translate(self.generator_ab_, x_a, residual)
-            fake_a = cycle.translate(self.generator_ba_, x_b, residual)
+            fake_b = cycle.translate(self.generator_ab_, x_a, residual, head)
+            fake_a = cycle.translate(self.generator_ba_, x_b, residual, head)
             alpha = rng.random((2, len(x_a), 1), dtype=self.dtype_)
             critic_stats = []
             for critic, opt, real, fake, a in (
@@ -429,6 +559,7 @@ class Translator(Estimator):
             settings["lambda_cycle"],
             settings["lambda_identity"],
             residual,
+            head=head,
         )
         gen_norm = grad_norm(grads_ab + grads_ba)
         self.generator_ab_optimizer_.step(self.generator_ab_.params, grads_ab)
@@ -454,11 +585,12 @@ class Translator(Estimator):
 
     def outputs_finite(self) -> bool:
         probe = np.random.default_rng(0).standard_normal(
-            (64, self.n_features_in_), dtype=self.dtype_
+            (64, self._network_width()), dtype=self.dtype_
         )
+        head = self._head
         with np.errstate(over="ignore", invalid="ignore"):
-            fake_b = cycle.translate(self.generator_ab_, probe, self.residual_)
-            fake_a = cycle.translate(self.generator_ba_, probe, self.residual_)
+            fake_b = cycle.translate(self.generator_ab_, probe, self.residual_, head)
+            fake_a = cycle.translate(self.generator_ba_, probe, self.residual_, head)
             outs = (fake_b, fake_a, self.critic_b_(fake_b), self.critic_a_(fake_a))
             return all(bool(np.isfinite(o).all()) for o in outs)
 
@@ -471,27 +603,36 @@ class Translator(Estimator):
         generator: ``critic_a``, ``critic_b``, ``generator_ab``,
         ``generator_ba``. Inputs are redrawn until no ReLU-like
         pre-activation and no L1 residual lies within ``margin`` of its kink.
+        Tables: the rows are points of the encoded space (scalars and
+        softmax blocks, :meth:`~wgangp.tabular.domains.TableHead.sample_rows`)
+        and both generators' objective runs through the softmax head.
         """
         g, f = self.generator_ab_.astype(np.float64), self.generator_ba_.astype(np.float64)
         d_a, d_b = self.critic_a_.astype(np.float64), self.critic_b_.astype(np.float64)
-        res = self.residual_
+        res, head = self.residual_, self._make_head(float(self.tau))
         lambda_gp, penalty = float(self.lambda_gp), self.penalty
         lc, li = float(self.lambda_cycle), float(self.lambda_identity)
-        shape = (n_samples, self.n_features_in_)
+        shape = (n_samples, self._network_width())
+
+        def draw():
+            if head is None:
+                return rng.standard_normal(shape)
+            return head.sample_rows(rng, n_samples, np.float64)
+
         for _ in range(200):
-            x_a, x_b = rng.standard_normal(shape), rng.standard_normal(shape)
+            x_a, x_b = draw(), draw()
             alpha = rng.random((2, n_samples, 1))
-            fake_b, fake_a = cycle.translate(g, x_a, res), cycle.translate(f, x_b, res)
+            fake_b, fake_a = cycle.translate(g, x_a, res, head), cycle.translate(f, x_b, res, head)
             interp_a = fake_a + alpha[0] * (x_a - fake_a)
             interp_b = fake_b + alpha[1] * (x_b - fake_b)
             residuals = [
-                cycle.translate(f, fake_b, res) - x_a,
-                cycle.translate(g, fake_a, res) - x_b,
+                cycle.translate(f, fake_b, res, head) - x_a,
+                cycle.translate(g, fake_a, res, head) - x_b,
             ]
             if li > 0:
                 residuals += [
-                    cycle.translate(g, x_b, res) - x_b,
-                    cycle.translate(f, x_a, res) - x_a,
+                    cycle.translate(g, x_b, res, head) - x_b,
+                    cycle.translate(f, x_a, res, head) - x_a,
                 ]
             if (
                 far_from_kinks(d_a, np.concatenate([x_a, fake_a, interp_a]), margin)
@@ -516,7 +657,7 @@ class Translator(Estimator):
         def generator_value(which):
             def value():
                 loss, grads_ab, grads_ba, _ = cycle.translator_generator_loss(
-                    g, f, d_a, d_b, x_a, x_b, lc, li, res
+                    g, f, d_a, d_b, x_a, x_b, lc, li, res, head=head
                 )
                 return loss, (grads_ab if which == 0 else grads_ba)
 
@@ -531,14 +672,22 @@ class Translator(Estimator):
 
     def grad_norm_points(self, rng: np.random.Generator, n: int, X=None):
         """Where each critic's input-gradient norm is worth watching: translations
-        of ``X`` (source rows) or of standard normal rows of the scaled space."""
-        if X is None:
+        of ``X`` (source rows) or of standard normal rows of the scaled space
+        (tables: of random points of the encoded space)."""
+        head = self._head
+        if X is None and head is not None:
+            x_a = head.sample_rows(rng, n, self.dtype_)
+        elif X is None:
             x_a = rng.standard_normal((n, self.n_features_in_), dtype=self.dtype_)
+        elif head is not None:
+            frame = check_table_input(X, "X", self.transformer_.column_names_)
+            rows = frame.iloc[rng.integers(0, len(frame), n)]
+            x_a = self.transformer_.transform(rows).astype(self.dtype_)
         else:
             rows = np.asarray(X, dtype=np.float64)[rng.integers(0, len(X), n)]
             x_a = self._scaled(rows, "X")
-        fake_b = cycle.translate(self.generator_ab_, x_a, self.residual_)
-        fake_a = cycle.translate(self.generator_ba_, fake_b, self.residual_)
+        fake_b = cycle.translate(self.generator_ab_, x_a, self.residual_, head)
+        fake_a = cycle.translate(self.generator_ba_, fake_b, self.residual_, head)
         return [
             ("grad_norm/translated_b", self.critic_b_, fake_b),
             ("grad_norm/cycled_a", self.critic_a_, fake_a),
@@ -546,7 +695,9 @@ class Translator(Estimator):
 
     # --------------------------------------------------------- inference --
 
-    def _apply(self, X, net: MLP, method: str, name: str) -> np.ndarray:
+    def _apply(self, X, net: MLP, method: str, name: str):
+        if self.transformer_ is not None:
+            return self._apply_table(X, net, method, name)
         X = check_array(X, name, n_features=self.n_features_in_)
         check_fits_in_memory(
             f"{method}({name} of {len(X)} rows)",
@@ -558,18 +709,42 @@ class Translator(Estimator):
             out = out.astype(np.float64) * self.scale_std_ + self.scale_mean_
         return self._check_output(method, out)
 
-    def transform(self, X) -> np.ndarray:
+    def _apply_table(self, X, net: MLP, method: str, name: str):
+        """Encode the rows of a table, translate them, decode: a DataFrame."""
+        frame = check_table_input(X, name, self.transformer_.column_names_)
+        check_fits_in_memory(
+            f"{method}({name} of {len(frame)} rows)",
+            len(frame) * (4 * max(net.sizes) + 6 * self._network_width()) * 8,
+            "translate the rows in smaller chunks",
+        )
+        encoded = self.transformer_.transform(frame).astype(self.dtype_)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = cycle.translate(net, encoded, self.residual_, self._head)
+        out = self._check_output(method, out.astype(np.float64))
+        return self.transformer_.inverse_transform(out)
+
+    def transform(self, X):
         """Translate rows of domain A into domain B: ``G(X)``, in the data's units.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_rows, n_features), or a DataFrame (or CSV path)
+            Rows of domain A, as the model was fitted (arrays or tables).
 
         Returns
         -------
-        array, shape (n_rows, n_features), float64
+        array, shape (n_rows, n_features), float64; or for tables a DataFrame
+            with the fitted columns' names and dtypes: continuous values
+            clipped to the range seen in training (``clip=True``) and
+            rounded where the column holds integers, each discrete column
+            (and missing-value indicator) the argmax of its block.
         """
         self.check_fitted()
         return self._apply(X, self.generator_ab_, "transform", "X")
 
-    def inverse_transform(self, X) -> np.ndarray:
-        """Translate rows of domain B back into domain A: ``F(X)``, in the data's units."""
+    def inverse_transform(self, X):
+        """Translate rows of domain B back into domain A: ``F(X)``, in the data's units
+        (tables: a DataFrame, as :meth:`transform`)."""
         self.check_fitted()
         return self._apply(X, self.generator_ba_, "inverse_transform", "X")
 
@@ -581,6 +756,7 @@ class Translator(Estimator):
             "dtype": self.dtype_.name,
             "residual": self.residual_,
             "n_critic_steps": self.n_critic_steps_,
+            "transformer": (None if self.transformer_ is None else self.transformer_.state_dict()),
         }
         header.update({name: net.config() for name, net in self.networks().items()})
         return header
@@ -599,6 +775,21 @@ class Translator(Estimator):
         self.dtype_ = check_dtype(fitted["dtype"])
         width = header_int(fitted["n_features_in"], "fitted.n_features_in", 1)
         self.n_features_in_ = width
+        state = fitted["transformer"] if header["format_version"] >= 2 else None
+        self.transformer_ = None
+        if state is not None:
+            if not isinstance(state, dict):
+                raise ModelFileError(
+                    f"{path}: header field fitted.transformer is not a JSON object or null"
+                )
+            self.transformer_ = TabularTransformer.from_state_dict(state)
+            n_columns = len(self.transformer_.columns_)
+            if n_columns != width:
+                raise ModelFileError(
+                    f"{path}: the transformer has {n_columns} columns, but "
+                    f"fitted.n_features_in={width}"
+                )
+            width = self.transformer_.output_dim_
         if not isinstance(fitted["residual"], bool):
             raise ModelFileError(
                 f"header field fitted.residual={fitted['residual']!r} is not a bool"
@@ -630,6 +821,13 @@ class Translator(Estimator):
             raise ModelFileError(
                 f"{path}: scaling arrays must be finite, with standard deviations > 0"
             )
+        if self.transformer_ is not None and (
+            (self.scale_mean_ != 0).any() or (self.scale_std_ != 1).any()
+        ):
+            raise ModelFileError(
+                f"{path}: a table translator's scaling arrays must be zeros and ones (its "
+                "column transformer does the scaling)"
+            )
         samplers = header["samplers"]
         self._samplers = tuple(
             MinibatchSampler.from_state(
@@ -639,6 +837,7 @@ class Translator(Estimator):
         )
         if self._samplers[0].batch_size != self._samplers[1].batch_size:
             raise ModelFileError(f"{path}: the two domains' minibatch sizes differ")
+        self._head = self._make_head(settings["tau"])
 
 
 def _record(critic_stats: list[dict], gen_stats: dict, gen_norm: float) -> dict:

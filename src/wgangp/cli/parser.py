@@ -344,8 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_gradcheck)
 
-    p = add("fit-table", "fit a synthesizer on a CSV table into a run folder", FIT_TABLE_EPILOG)
-    p.add_argument("data", metavar="TABLE.csv", help="the table, with a header row")
+    p = add(
+        "fit-table",
+        "fit a synthesizer on a CSV or Parquet table into a run folder",
+        FIT_TABLE_EPILOG,
+    )
+    p.add_argument("data", metavar="TABLE", help="the table: a .csv with a header row, or .parquet")
     p.add_argument(
         "--discrete",
         metavar="A,B,...",
@@ -385,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
         "add synthetic rows to a classification table and show whether they help",
         AUGMENT_EPILOG,
     )
-    p.add_argument("data", metavar="TABLE.csv", help="the table, with a header row")
+    p.add_argument("data", metavar="TABLE", help="the table: a .csv with a header row, or .parquet")
     p.add_argument("--target", required=True, metavar="COLUMN", help="the class column")
     p.add_argument(
         "--rows",
@@ -454,11 +458,25 @@ def build_parser() -> argparse.ArgumentParser:
         "translate",
         "learn an unpaired translation between two data files (wgangp.Translator)",
         "example:\n  wgangp translate --source A.csv --target B.csv --steps 2000 --out runs/ab\n"
-        "  wgangp transform runs/ab --input A.csv -o A_as_B.csv",
+        "  wgangp transform runs/ab --input A.csv -o A_as_B.csv\n\n"
+        "CSV or Parquet files with a text, boolean or integer column are translated as\n"
+        "tables (one column transformer for both; transform gives back the columns' names\n"
+        "and dtypes); files of floating-point numbers and .npy files as arrays, unless --table.",
     )
     p.add_argument("--source", required=True, metavar="A.csv", help="rows of domain A (.csv/.npy)")
     p.add_argument(
         "--target", required=True, metavar="B.csv", help="rows of domain B, same columns"
+    )
+    p.add_argument(
+        "--table",
+        action="store_true",
+        help="translate the CSV or Parquet files as tables even when every column holds floats",
+    )
+    p.add_argument(
+        "--discrete",
+        metavar="A,B,...",
+        help="table columns to treat as categories, besides text, boolean and integer "
+        "columns with few values (implies --table)",
     )
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to create")
     p.add_argument("--overwrite", action="store_true", help="replace the run already in RUN_DIR")

@@ -26,38 +26,48 @@ from ..runs import (
 from .exits import UsageError
 
 DATA_NAMES = (*TOY_DATASETS, "digits")
-DATA_SUFFIXES = (".csv", ".npy")
+DATA_SUFFIXES = (".csv", ".npy", ".parquet")
 
 
 def check_data_source(source: str) -> str:
-    """A toy name or ``digits`` as is; a .csv / .npy path made absolute (it must exist)."""
+    """A toy name or ``digits`` as is; a .csv / .npy / .parquet path made absolute (it must
+    exist)."""
     if source in DATA_NAMES:
         return source
     path = Path(source)
     if path.suffix.lower() not in DATA_SUFFIXES:
         raise UsageError(
             f"data {source!r} is neither a built-in set ({', '.join(DATA_NAMES)}) "
-            "nor a .csv or .npy file"
+            "nor a .csv, .npy or .parquet file"
         )
     if path.is_dir():
-        raise UsageError(f"data {source!r} is a directory; give a .csv or .npy file")
+        raise UsageError(f"data {source!r} is a directory; give a .csv, .npy or .parquet file")
     if not path.is_file():
         raise UsageError(f"data file {source!r} does not exist")
     return str(path.resolve())
 
 
-def load_data(source: str, n_rows: int, seed: int) -> np.ndarray:
-    """The training rows of a data source (toy sets are drawn with ``seed``)."""
+def load_data(source: str, n_rows: int, seed: int, rank: int = 0, size: int = 1) -> np.ndarray:
+    """The training rows of a data source (toy sets are drawn with ``seed``).
+
+    Under ``mpiexec`` (``size`` ranks), rank ``rank``'s contiguous share of
+    them: a file is read by row range or row group (:func:`wgangp.data.rank_rows`),
+    never whole on every rank; a built-in set is drawn whole and split.
+    """
     from .. import data
+    from ..parallel import rank_bounds
 
     source = check_data_source(source)
-    if source in TOY_DATASETS:
-        return data.toy(source, n_rows, random_state=seed)
-    if source == "digits":
-        return data.load_digits(return_labels=False)
-    if source.lower().endswith(".csv"):
-        return data.load_csv(source)
-    return data.load_npy(source)
+    if source in DATA_NAMES:
+        if source == "digits":
+            X = data.load_digits(return_labels=False)
+        else:
+            X = data.toy(source, n_rows, random_state=seed)
+        start, stop = rank_bounds(len(X), rank, size)
+        return X[start:stop]
+    if size == 1 and source.lower().endswith(".csv"):
+        return data.load_csv(source)  # the same rows, with load_csv's messages line by line
+    return data.rank_rows(source, rank, size)
 
 
 def data_name(source: str) -> str | None:
@@ -66,8 +76,17 @@ def data_name(source: str) -> str | None:
 
 
 def csv_header(source: str | None, n_columns: int) -> list[str]:
-    """Column names for sampled rows: the training CSV's header when it has one."""
+    """Column names for sampled rows: the training CSV's header when it has one (a
+    Parquet file's column names)."""
     default = [f"x{i}" for i in range(n_columns)]
+    if source and source.lower().endswith(".parquet") and Path(source).is_file():
+        from ..data import parquet_column_names
+
+        try:
+            names = parquet_column_names(source)
+        except (ImportError, ValueError):
+            return default
+        return names if len(names) == n_columns else default
     if not source or not source.lower().endswith(".csv") or not Path(source).is_file():
         return default
     with open(source, newline="", encoding="utf-8-sig") as fh:

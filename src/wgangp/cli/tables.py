@@ -1,6 +1,6 @@
 """The table commands: ``fit-table`` (a synthesizer into a run folder) and ``augment``.
 
-Both fit a :class:`wgangp.TabularSynthesizer` on a CSV table with text,
+Both fit a :class:`wgangp.TabularSynthesizer` on a CSV or Parquet table with text,
 category, integer, continuous and missing values; ``fit-table`` keeps the
 model in a run folder for ``wgangp sample`` and ``wgangp report`` later,
 ``augment`` adds synthetic rows to the rare classes and scores a classifier
@@ -21,8 +21,8 @@ from .sources import check_out, new_run
 
 def _table_path(value: str, command: str) -> Path:
     data = Path(value)
-    if data.suffix.lower() != ".csv":
-        raise UsageError(f"{command} reads a .csv table; got {value!r}")
+    if data.suffix.lower() not in (".csv", ".parquet"):
+        raise UsageError(f"{command} reads a .csv or .parquet table; got {value!r}")
     if not data.is_file():
         raise UsageError(f"data file {value!r} does not exist")
     return data

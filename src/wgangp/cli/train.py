@@ -250,14 +250,15 @@ def cmd_train(args) -> int:
     label = Path(cfg["data"]).stem if cfg["data"] not in DATA_NAMES else cfg["data"]
     run_dir = Path(args.out) if args.out else Path("runs") / label
     check_out(run_dir, args.overwrite)
-    X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
-    model = WGANGP(**config.estimator_params(cfg))
     comm = _mpi_comm()
-    if comm is not None:  # launched by mpiexec: each rank trains on its share of the rows
-        share = np.array_split(X, comm.Get_size())[comm.Get_rank()]
-        if comm.Get_rank() != 0:
-            return _train_other_rank(model, share, cfg, run_dir, comm)
-        X = share
+    if comm is None:
+        X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
+    else:  # launched by mpiexec: each rank reads and trains on its share of the rows
+        X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"], comm.Get_rank(), comm.Get_size())
+    model = WGANGP(**config.estimator_params(cfg))
+    n_rows = len(X) if comm is None else comm.allreduce(len(X))
+    if comm is not None and comm.Get_rank() != 0:
+        return _train_other_rank(model, X, cfg, run_dir, comm)
     with new_run(run_dir, args.overwrite):  # locked from here to the end
         config.write(
             cfg,
@@ -266,7 +267,8 @@ def cmd_train(args) -> int:
         )
         source = cfg["data"] if cfg["data"] in DATA_NAMES else Path(cfg["data"]).name
         say(
-            f"training WGAN-GP on {source} ({X.shape[0]} rows x {X.shape[1]} columns) for "
+            f"training WGAN-GP on {source} ({n_rows} rows x {X.shape[1]} columns"
+            f"{'' if comm is None else f', over {comm.Get_size()} ranks'}) for "
             f"{cfg['steps']} iterations into {run_dir}"
         )
         return _run_training(model, X, cfg, run_dir, cfg["steps"], resume=None, comm=comm)

@@ -4,16 +4,26 @@
 :class:`wgangp.Translator` into a run folder (``history.jsonl``,
 ``checkpoints/``, ``model.npz``); ``wgangp transform RUN --input A.csv -o
 out.csv`` translates rows from A to B (``--inverse``: from B to A).
+
+Two CSV or Parquet files whose columns are all floating-point numbers (or
+two .npy files) are translated as arrays; a file with a text, boolean or
+integer column (or any CSV or Parquet file with ``--table``) as a table:
+the translator encodes the columns of both files with one column
+transformer, and ``transform`` writes a CSV with the original column names
+and dtypes.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 from ..modelfile import load
 from ..runs import MODEL_FILE
+from ..tabular.frames import read_table
+from ..tabular.scores import infer_discrete_columns
 from ..translate import Translator
 from .exits import EXIT_OK, UsageError, say
 from .sources import (
@@ -36,28 +46,80 @@ TRANSLATOR_FLAGS = (
     "lambda_identity",
     "n_critic",
     "batch_size",
+    "tau",
     "threads",
 )
 """The Translator parameters that ``wgangp translate`` offers as flags."""
 
+TABLE_SUFFIXES = (".csv", ".parquet")
+"""Files a translator of tables reads (it writes CSV)."""
+
 
 def _rows(source: str, flag: str) -> np.ndarray:
     if source in ("digits",) or Path(source).suffix.lower() not in DATA_SUFFIXES:
-        raise UsageError(f"{flag} {source}: give a .csv or .npy file")
+        raise UsageError(f"{flag} {source}: give a .csv, .npy or .parquet file")
     return load_data(check_data_source(source), 0, 0)
+
+
+def _is_table(source: str) -> bool:
+    """Whether a data file needs the column transformer: a CSV with a header, or a
+    Parquet file, with a column that is not floating point (text, boolean, integer)."""
+    path = check_data_source(source)
+    if not path.lower().endswith(TABLE_SUFFIXES):
+        return False
+    if path.lower().endswith(".csv"):
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+            first = next((line for line in fh if line.strip()), "")
+        if all(_is_number(c.strip().strip('"')) for c in re.split(r"[,;\t|]", first)):
+            return False  # no header: a numeric array
+    frame = read_table(path, "data")
+    return any(frame[c].dtype.kind != "f" for c in frame.columns)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _table(source: str, flag: str):
+    if Path(source).suffix.lower() not in TABLE_SUFFIXES:
+        raise UsageError(f"{flag} {source}: a table translator reads .csv or .parquet files")
+    return read_table(check_data_source(source), flag.lstrip("-"))
+
+
+def _discrete_columns(args, A, B) -> list | None:
+    """``--discrete``: the listed columns besides those inferred in either domain."""
+    if args.discrete is None:
+        return None
+    listed = [c.strip() for c in args.discrete.split(",") if c.strip()]
+    unknown = [c for c in listed if c not in A.columns]
+    if unknown:
+        raise UsageError(f"--discrete names {unknown}, which are not columns of {args.source}")
+    inferred = [*infer_discrete_columns(A), *infer_discrete_columns(B)]
+    return list(dict.fromkeys([*inferred, *listed]))
 
 
 def cmd_translate(args) -> int:
     run_dir = Path(args.out)
     check_out(run_dir, args.overwrite)
-    A, B = _rows(args.source, "--source"), _rows(args.target, "--target")
+    table = args.table or args.discrete is not None
+    table = table or any(_is_table(s) for s in (args.source, args.target))
+    if table:
+        A, B = _table(args.source, "--source"), _table(args.target, "--target")
+    else:
+        A, B = _rows(args.source, "--source"), _rows(args.target, "--target")
     params = {k: getattr(args, k) for k in TRANSLATOR_FLAGS if getattr(args, k) is not None}
+    if table:
+        params["discrete_columns"] = _discrete_columns(args, A, B)
     model = Translator(random_state=args.seed, **params)
     with new_run(run_dir, args.overwrite):  # locked from here to the end
         say(
             f"translating {Path(args.source).name} ({A.shape[0]} rows) <-> "
-            f"{Path(args.target).name} ({B.shape[0]} rows), {A.shape[1]} columns, for "
-            f"{args.steps} iterations into {run_dir}"
+            f"{Path(args.target).name} ({B.shape[0]} rows), {A.shape[1]} columns"
+            f"{' (a table)' if table else ''}, for {args.steps} iterations into {run_dir}"
         )
         model.fit(A, B, steps=args.steps, run_dir=run_dir, checkpoint_every=args.checkpoint_every)
         model.save(run_dir / MODEL_FILE)
@@ -80,7 +142,7 @@ def cmd_translate(args) -> int:
 
 def cmd_transform(args) -> int:
     out = Path(args.output)
-    if out.suffix.lower() not in DATA_SUFFIXES:
+    if out.suffix.lower() not in (".csv", ".npy"):  # rows are not written as Parquet
         raise UsageError(f"-o {out}: the output must end in .csv or .npy")
     if out.exists() and not args.overwrite:
         raise UsageError(f"-o {out} exists; choose another name or pass --overwrite to replace it")
@@ -88,10 +150,17 @@ def cmd_transform(args) -> int:
     model = load(path)
     if not isinstance(model, Translator):
         raise UsageError(f"{path} holds a {type(model).__name__}, not a Translator")
-    X = _rows(args.input, "--input")
+    if model.transformer_ is not None:
+        if out.suffix.lower() != ".csv":
+            raise UsageError(f"-o {out}: a translator of tables writes a .csv file")
+        X = _table(args.input, "--input")
+    else:
+        X = _rows(args.input, "--input")
     rows = model.inverse_transform(X) if args.inverse else model.transform(X)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".npy":
+    if model.transformer_ is not None:
+        rows.to_csv(out, index=False)
+    elif out.suffix.lower() == ".npy":
         np.save(out, rows)
     else:
         header = csv_header(check_data_source(args.input), rows.shape[1])

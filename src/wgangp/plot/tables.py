@@ -21,7 +21,7 @@ from .figure import (
     panel_grid,
 )
 
-__all__ = ["MISSING_LABEL", "correlation_heatmaps", "marginals"]
+__all__ = ["MISSING_LABEL", "category_shares", "correlation_heatmaps", "marginals"]
 
 _MAX_CATEGORIES = 12
 #: How a missing value of a discrete column is labelled, in figures and reports.
@@ -41,7 +41,7 @@ def _short(label, width: int = 22) -> str:
     return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
-def _category_shares(series) -> dict:
+def category_shares(series) -> dict:
     """Category label -> share of rows, missing values as ``(missing)``."""
     import pandas as pd
 
@@ -54,7 +54,7 @@ def _category_shares(series) -> dict:
 
 
 def _draw_discrete(ax, real_col, synth_col, log_scale="auto"):
-    real_shares, synth_shares = _category_shares(real_col), _category_shares(synth_col)
+    real_shares, synth_shares = category_shares(real_col), category_shares(synth_col)
     labels = sorted(
         set(real_shares) | set(synth_shares),
         key=lambda c: (-real_shares.get(c, 0.0), -synth_shares.get(c, 0.0), c),

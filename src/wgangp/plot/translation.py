@@ -7,6 +7,7 @@ import numpy as np
 from ..errors import InvalidDataError
 from .figure import FAKE_COLOUR, REAL_COLOUR, finish_figure, new_figure, panel_grid
 from .samples import digit_grid
+from .tables import MISSING_LABEL, category_shares
 
 __all__ = ["translation_arrows", "translation_marginals", "translation_rows"]
 
@@ -67,7 +68,15 @@ def translation_rows(translator, source, n: int = 10, random_state=0, path=None)
 
 
 def translation_marginals(translator, source, target, max_columns: int = 12, path=None):
-    """Each column's distribution: source, translated source and target, overlaid."""
+    """Each column's distribution: source, translated source and target, overlaid.
+
+    For a translator fitted on tables (DataFrames), each discrete column is
+    a bar chart of its categories' shares (missing values as a category of
+    their own) in the three tables, and each continuous column three
+    histograms over its non-missing values.
+    """
+    if getattr(translator, "transformer_", None) is not None:
+        return _table_marginals(translator, source, target, max_columns, path)
     source = np.asarray(source, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     moved = translator.transform(source)
@@ -85,5 +94,54 @@ def translation_marginals(translator, source, target, max_columns: int = 12, pat
                 values, bins=edges, density=True, histtype="step", lw=1.3, color=colour, label=label
             )
         ax.set_title(f"column {j}", fontsize=9)
+    axes[0].legend(fontsize=7)
+    return finish_figure(fig, path)
+
+
+_MAX_BARS = 10
+
+
+def _table_marginals(translator, source, target, max_columns: int, path):
+    """:func:`translation_marginals` of a table translator: bars and histograms."""
+    specs = translator.transformer_.columns_
+    moved = translator.transform(source)
+    shown = min(len(specs), max_columns)
+    fig, axes = panel_grid(shown, 4, 3.0, 2.5, pad_width=0.4, pad_height=0.7)
+    tables = (
+        (source, SOURCE_COLOUR, "source"),
+        (moved, FAKE_COLOUR, "translated"),
+        (target, REAL_COLOUR, "target"),
+    )
+    for spec, ax in zip(specs[:shown], axes):
+        name = spec["name"]
+        if spec["kind"] == "discrete":
+            shares = [category_shares(frame[name]) for frame, _, _ in tables]
+            labels = [str(c) for c in spec["categories"]] + [MISSING_LABEL] * spec["has_null"]
+            if len(labels) > _MAX_BARS:  # the categories most common in the three tables
+                common = sorted(labels, key=lambda c: -sum(share.get(c, 0.0) for share in shares))
+                labels = [c for c in labels if c in set(common[:_MAX_BARS])]
+            x = np.arange(len(labels))
+            for k, ((_, colour, label), share) in enumerate(zip(tables, shares)):
+                heights = [share.get(c, 0.0) for c in labels]
+                ax.bar(x + (k - 1) * 0.27, heights, 0.27, color=colour, label=label)
+            ax.set_xticks(x)
+            ax.set_xticklabels(
+                [str(c)[:10] for c in labels], rotation=45 if len(labels) > 4 else 0, fontsize=7
+            )
+            ax.set_ylabel("share of rows", fontsize=7)
+        else:
+            values = [
+                frame[name].to_numpy(dtype=np.float64, na_value=np.nan) for frame, _, _ in tables
+            ]
+            values = [v[np.isfinite(v)] for v in values]
+            pooled = np.concatenate(values)
+            edges = np.histogram_bin_edges(pooled, bins=30) if pooled.size else 10
+            for v, (_, colour, label) in zip(values, tables):
+                if v.size:
+                    ax.hist(
+                        v, bins=edges, density=True, histtype="step", lw=1.3, color=colour,
+                        label=label,
+                    )  # fmt: skip
+        ax.set_title(str(name)[:30], fontsize=9)
     axes[0].legend(fontsize=7)
     return finish_figure(fig, path)

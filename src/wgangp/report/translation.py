@@ -23,7 +23,14 @@ __all__ = ["write_translation_report"]
 
 def _translation_figure(translator, source, target):
     """(file name, caption, Figure): arrows for 2-D data, image rows for images,
-    else each column's marginals."""
+    else each column's marginals (tables: bars for discrete columns)."""
+    if translator.transformer_ is not None:
+        return (
+            "translation.png",
+            "Each column: source (blue), translated source (green) and target (orange); "
+            "shares of rows per category for discrete columns, histograms for continuous ones.",
+            plot.translation_marginals(translator, source, target),
+        )
     width = source.shape[1]
     if width == 2:
         return (
@@ -53,14 +60,17 @@ def write_translation_report(run_dir, translator, source, target) -> Path:
     the figures (training curves; for 2-D data arrows from source points to
     their translations over the target cloud, for images rows of source /
     translated / cycled-back images, else each column's marginals of source,
-    translated and target), the diagnosis (the translator's rules among
-    them) and the configuration.
+    translated and target, bar charts for the discrete columns of tables),
+    the diagnosis (the translator's rules among them) and the configuration.
+    ``source`` and ``target`` are arrays, or DataFrames for a translator
+    fitted on tables.
     """
     translator.check_fitted()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    source = np.asarray(source, dtype=np.float64)
-    target = np.asarray(target, dtype=np.float64)
+    if translator.transformer_ is None:
+        source = np.asarray(source, dtype=np.float64)
+        target = np.asarray(target, dtype=np.float64)
     records = plot.history_records(translator.history_)
     findings = run_diagnose(records, translator.get_params())
     last = records[-1] if records else {}

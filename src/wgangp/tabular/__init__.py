@@ -34,8 +34,10 @@ against finite differences in ``tests/test_tabular.py``.
 The package's modules, by job: :mod:`~wgangp.tabular.frames` (reading and
 checking DataFrames), :mod:`~wgangp.tabular.transformer`,
 :mod:`~wgangp.tabular.heads` (heads, packing, the losses),
-:mod:`~wgangp.tabular.conditions`, :mod:`~wgangp.tabular.synthesizer` and
-:mod:`~wgangp.tabular.augment`.
+:mod:`~wgangp.tabular.conditions`, :mod:`~wgangp.tabular.synthesizer`,
+:mod:`~wgangp.tabular.augment` and :mod:`~wgangp.tabular.domains` (two tables
+as the domains of a :class:`wgangp.Translator`: checks, one encoding, its
+output head).
 
 pandas and scikit-learn (``pip install wgangp[tabular]``) are imported when
 needed; sampling from a loaded model needs pandas only.

@@ -1,9 +1,11 @@
-"""DataFrames in and out of the tabular estimators: reading CSV files, checking, JSON values.
+"""DataFrames in and out of the tabular estimators: reading CSV and Parquet files, checking,
+JSON values.
 
-Every table wgangp reads goes through :func:`as_frame` (and a CSV through
+Every table wgangp reads goes through :func:`as_frame` (and a file through
 :func:`read_table`), here and nowhere else.
 
-pandas (``pip install wgangp[tabular]``) is imported when needed.
+pandas (``pip install wgangp[tabular]``) and pyarrow (``pip install
+wgangp[parquet]``, for Parquet files) are imported when needed.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ def import_pandas():
 
 
 def as_frame(data, name: str = "data", sep: str | None = None):
-    """A DataFrame from a DataFrame or a CSV path; validated once, here.
+    """A DataFrame from a DataFrame or a CSV or Parquet path; validated once, here.
 
-    A CSV is read by :func:`read_table` (dialect detected unless ``sep``).
+    A file is read by :func:`read_table` (a CSV's dialect detected unless ``sep``).
     Refused, with what to do: no rows or columns, duplicated or tuple column
     names, and columns a table cannot hold as it is (dicts, lists, bytes,
     complex numbers, intervals).
@@ -46,7 +48,7 @@ def as_frame(data, name: str = "data", sep: str | None = None):
         )
     if not isinstance(data, pd.DataFrame):
         raise InvalidParameterTypeError(
-            f"{name} must be a pandas DataFrame or a CSV path; got {type(data).__name__}"
+            f"{name} must be a pandas DataFrame or a CSV or Parquet path; got {type(data).__name__}"
         )
     if len(data) == 0 or data.shape[1] == 0:
         raise InvalidDataError(f"{name} has shape {data.shape}; at least 1 row and 1 column needed")
@@ -118,7 +120,11 @@ SAMPLE_BYTES = 1 << 16
 
 
 def read_table(path, name: str = "data", sep: str | None = None):
-    """A CSV file as a DataFrame, with its dialect detected and its faults named.
+    """A CSV or Parquet file as a DataFrame, with a CSV's dialect detected and its faults named.
+
+    A file named ``*.parquet`` is read with pyarrow (``pip install
+    'wgangp[parquet]'``), its column types as stored (dictionary-encoded
+    columns become categories). Otherwise the file is a CSV:
 
     The separator is detected among ``, ; tab |`` from the first 64 kB (the
     standard library's :class:`csv.Sniffer`) unless ``sep`` is given; a
@@ -136,7 +142,15 @@ def read_table(path, name: str = "data", sep: str | None = None):
     pd = import_pandas()
     path = check_path(path, name)
     if not path.is_file():
-        raise InvalidDataError(f"{name}={str(path)!r} is not a file; pass a DataFrame or a CSV")
+        raise InvalidDataError(
+            f"{name}={str(path)!r} is not a file; pass a DataFrame, a CSV or a Parquet file"
+        )
+    if path.suffix.lower() == ".parquet":
+        if sep is not None:
+            raise InvalidParameterError(
+                f"sep={sep!r} applies to a CSV only; {name}={str(path)!r} is a Parquet file"
+            )
+        return _read_parquet(path, name)
     if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in '"\n\r'):
         raise InvalidParameterError(
             f"sep={sep!r} must be one character such as ',', ';' or '\\t' (or None: detect it)"
@@ -192,6 +206,19 @@ def read_table(path, name: str = "data", sep: str | None = None):
             ", ".join(map(str, frame.columns[:5])),
         )
     return frame
+
+
+def _read_parquet(path, name: str):
+    """A Parquet file as a DataFrame (pyarrow reads it, row group by row group)."""
+    pq = require("pyarrow.parquet", "parquet", "reading Parquet tables")
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow's ArrowInvalid, OSError, ...
+        raise InvalidDataError(
+            f"{name}={str(path)!r} is not a readable Parquet file ({type(exc).__name__}: "
+            f"{exc}); write it with DataFrame.to_parquet"
+        ) from None
+    return table.to_pandas()
 
 
 def _sniff(text: str) -> str:

@@ -4,8 +4,8 @@ Pure functions, every gradient hand-derived and checked against finite
 differences in ``tests/test_tabular.py``:
 
 * :func:`heads_forward` / :func:`heads_backward`: ``tanh`` on each scalar
-  and a (Gumbel-)softmax on each one-hot block, after the generator's
-  linear output;
+  (or the identity, on blocks of kind ``linear``) and a (Gumbel-)softmax on
+  each one-hot block, after the generator's linear output;
 * :func:`condition_cross_entropy`: the term that makes the generator honour
   its condition vector;
 * :func:`pack` (PacGAN: ``pac`` rows side by side, one interpolation
@@ -34,17 +34,23 @@ logger = logging.getLogger(__name__)
 
 
 class HeadLayout:
-    """Where the tanh scalars and the softmax blocks sit in the generator output.
+    """Where the tanh scalars, linear scalars and softmax blocks sit in the generator output.
 
     Parameters
     ----------
     output_info : list of dict
-        :attr:`TabularTransformer.output_info_` (``kind``, ``start``, ``width``).
+        :attr:`TabularTransformer.output_info_` (``kind``, ``start``, ``width``);
+        a block of kind ``linear`` (a scalar passed through as it is) is
+        what :class:`wgangp.Translator` makes of the ``tanh`` scalars, so
+        that its residual generators can start at the identity.
     """
 
     def __init__(self, output_info: Sequence[dict]):
         self.tanh_index = np.array(
             [b["start"] for b in output_info if b["kind"] == "tanh"], dtype=np.intp
+        )
+        self.linear_index = np.array(
+            [b["start"] for b in output_info if b["kind"] == "linear"], dtype=np.intp
         )
         self.softmax_blocks = [
             (b["start"], b["width"]) for b in output_info if b["kind"] == "softmax"
@@ -59,7 +65,7 @@ def heads_forward(
 
     .. math::
 
-        y_j = \\tanh o_j \\text{ (scalars)}, \\qquad
+        y_j = \\tanh o_j \\text{ (scalars; } y_j = o_j \\text{ if linear)}, \\qquad
         y_B = \\mathrm{softmax}((o_B + g_B) / \\tau) \\text{ (each one-hot block B)}
 
     with ``g`` Gumbel noise (Gumbel-softmax) or zero.
@@ -80,6 +86,7 @@ def heads_forward(
     y = np.empty_like(logits)
     t = layout.tanh_index
     y[:, t] = np.tanh(logits[:, t])
+    y[:, layout.linear_index] = logits[:, layout.linear_index]
     inv_tau = logits.dtype.type(1.0 / tau)
     for start, width in layout.softmax_blocks:
         o = logits[:, start : start + width]
@@ -97,7 +104,7 @@ def heads_backward(cache: tuple, dy: np.ndarray) -> np.ndarray:
 
     .. math::
 
-        \\bar o_j = \\bar y_j (1 - y_j^2), \\qquad
+        \\bar o_j = \\bar y_j (1 - y_j^2) \\text{ (linear: } \\bar y_j), \\qquad
         \\bar o_B = \\frac{1}{\\tau} y_B \\odot (\\bar y_B - \\langle \\bar y_B, y_B \\rangle)
     """
     layout, y, inv_tau = cache
@@ -105,6 +112,7 @@ def heads_backward(cache: tuple, dy: np.ndarray) -> np.ndarray:
     t = layout.tanh_index
     yt = y[:, t]
     dlogits[:, t] = dy[:, t] * (1 - yt * yt)
+    dlogits[:, layout.linear_index] = dy[:, layout.linear_index]
     for start, width in layout.softmax_blocks:
         ys = y[:, start : start + width]
         d = dy[:, start : start + width]

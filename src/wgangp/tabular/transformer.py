@@ -425,10 +425,82 @@ class TabularTransformer:
 
     @classmethod
     def from_state_dict(cls, state: dict) -> TabularTransformer:
+        """The transformer :meth:`state_dict` describes, checked first (it may come
+        from a forged model file): :class:`InvalidParameterError` naming the fault."""
+        _check_state(state)
         tt = cls(**state["params"])
         tt.columns_ = [dict(c) for c in state["columns"]]
         tt._build_layout()
         return tt
+
+
+_STATE_PARAMS = ("discrete_columns", "continuous", "max_modes", "clip")
+
+
+def _check_state(state) -> None:
+    """Refuse a transformer state that could not have come from :meth:`state_dict`."""
+
+    def bad(what: str):
+        raise InvalidParameterError(f"transformer state: {what}")
+
+    if not isinstance(state, dict) or set(state) != {"params", "columns"}:
+        bad("must be a JSON object with 'params' and 'columns'")
+    params, columns = state["params"], state["columns"]
+    if not isinstance(params, dict) or set(params) - set(_STATE_PARAMS):
+        bad(f"params must be a JSON object with some of {list(_STATE_PARAMS)}")
+    if not isinstance(columns, list) or not columns:
+        bad("columns must be a non-empty list")
+    for i, spec in enumerate(columns):
+        if not isinstance(spec, dict) or not isinstance(spec.get("has_null"), bool):
+            bad(f"column {i} must be a JSON object with a boolean has_null")
+        if not isinstance(spec.get("dtype"), str):
+            bad(f"column {i} has no dtype name")
+        if spec.get("kind") == "discrete":
+            cats = spec.get("categories")
+            if not isinstance(cats, list) or not (cats or spec["has_null"]):
+                bad(f"column {i} ({spec.get('name')!r}): categories must be a list")
+            if any(isinstance(c, (dict, list)) for c in cats):
+                bad(f"column {i} ({spec.get('name')!r}): categories must be JSON scalars")
+            continue
+        if spec.get("kind") != "continuous":
+            bad(f"column {i}: kind={spec.get('kind')!r} is not 'discrete' or 'continuous'")
+        numbers = [spec.get(k) for k in ("min", "max", "fill")]
+        if not all(_finite_number(v) for v in numbers) or numbers[0] > numbers[1]:
+            bad(f"column {i} ({spec.get('name')!r}): min, max and fill must be finite, min <= max")
+        if not isinstance(spec.get("integer"), bool):
+            bad(f"column {i} ({spec.get('name')!r}): integer must be a boolean")
+        method = spec.get("method")
+        if method == "quantile":
+            knots = spec.get("knots")
+            if (
+                not isinstance(knots, list)
+                or not knots
+                or not all(_finite_number(v) for v in knots)
+                or any(b < a for a, b in zip(knots, knots[1:]))
+            ):
+                bad(f"column {i} ({spec.get('name')!r}): knots must be finite and non-decreasing")
+        elif method == "gmm":
+            parts = [spec.get(k) for k in ("means", "stds", "weights")]
+            if (
+                not all(isinstance(p, list) and p for p in parts)
+                or len({len(p) for p in parts}) != 1
+                or not all(_finite_number(v) for p in parts for v in p)
+                or min(parts[1]) <= 0
+                or min(parts[2]) <= 0
+            ):
+                bad(
+                    f"column {i} ({spec.get('name')!r}): means, stds and weights must be "
+                    "lists of one length, finite, stds and weights > 0"
+                )
+            for key in ("unit", "loc", "spread"):
+                if key in spec and not _finite_number(spec[key]):
+                    bad(f"column {i} ({spec.get('name')!r}): {key} must be a finite number")
+        else:
+            bad(f"column {i}: method={method!r} is not 'gmm' or 'quantile'")
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
 
 
 def _normaliser(observed: np.ndarray) -> tuple[float, float, float]:
