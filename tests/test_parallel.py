@@ -46,8 +46,9 @@ share = np.array_split(X, comm.Get_size())[comm.Get_rank()]
 steps = int(sys.argv[3])
 model = wgangp.WGANGP(hidden=16, depth=2, batch_size=256, dtype=np.float64, random_state=0)
 model.fit(share, steps=steps, comm=comm, run_dir=sys.argv[4], checkpoint_every=50)
-print("rank", comm.Get_rank(), "allreduce", comm.allreduce_calls, flush=True)
-if comm.Get_rank() == 0:
+lines = comm.gather(f"rank {comm.Get_rank()} allreduce {comm.allreduce_calls}", root=0)
+if comm.Get_rank() == 0:  # rank 0 prints all: two ranks' output can interleave mid-line
+    print("\n".join(lines), flush=True)
     model.save(sys.argv[2])
 '''
 

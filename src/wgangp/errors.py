@@ -46,3 +46,7 @@ class TrainingDiverged(WGANGPError, RuntimeError):
 
 class DeviceUnavailableError(WGANGPError, RuntimeError):
     """The device asked for (a CUDA GPU) is not present on this machine."""
+
+
+class RankFailed(WGANGPError, RuntimeError):
+    """Another rank of a data-parallel (MPI) run failed; its message says how."""

@@ -18,7 +18,15 @@ rows, to the rounding of the sums:
   step's statistics (and each rank's smallest and largest input-gradient
   norm, in slots of its own) in one buffer;
 * what is computed from the data at the start (the scaling's means and
-  standard deviations, the data's range) is reduced over all ranks.
+  standard deviations, the data's range) is reduced over all ranks;
+* an estimator whose steps need whole rows of a minibatch together (the
+  table synthesizer's packs) assembles the global minibatch's real rows on
+  every rank with :meth:`Shard.gather_rows` (one ``Allgatherv`` of the
+  batch's rows, each rank sending those it holds), then takes its own part
+  of the batch (:meth:`Shard.part`);
+* a set-up step that one rank does for all (:func:`on_rank0`) sends its
+  result, or its error, to every rank, so that an error there never leaves
+  the other ranks waiting.
 
 Rank 0 alone writes run folders, histories, checkpoints and reports; since
 every rank's state is the same, rank 0's checkpoint resumes every rank.
@@ -31,10 +39,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InvalidParameterTypeError
+from .errors import InvalidParameterTypeError, RankFailed
 from .flat import flat_of
 
-__all__ = ["Shard", "check_comm", "mpi_launched", "rank_bounds", "rank_row_groups"]
+__all__ = [
+    "Shard",
+    "check_comm",
+    "launched_comm",
+    "mpi_launched",
+    "on_rank0",
+    "rank_bounds",
+    "rank_row_groups",
+    "sample_counts",
+]
 
 _MPI_RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK")
 _MPI_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
@@ -49,6 +66,20 @@ def mpi_launched(environ) -> bool:
     return False
 
 
+def launched_comm(environ):
+    """``MPI.COMM_WORLD`` when ``mpiexec`` started more than one rank, else None."""
+    if not mpi_launched(environ):
+        return None
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        raise ImportError(
+            "wgangp was started by mpiexec but mpi4py is missing; install it with: "
+            "pip install 'wgangp[mpi]'"
+        ) from None
+    return MPI.COMM_WORLD
+
+
 def check_comm(comm, name: str = "comm"):
     """None, or an mpi4py communicator (anything with its methods); None for one rank."""
     if comm is None:
@@ -61,6 +92,47 @@ def check_comm(comm, name: str = "comm"):
             "mpi4py.MPI.COMM_WORLD under mpiexec, or None for one process"
         )
     return comm if comm.Get_size() > 1 else None
+
+
+def on_rank0(comm, compute):
+    """``compute()`` run on rank 0 alone, its value broadcast to every rank.
+
+    An exception on rank 0 is raised there as it is, and on the other ranks
+    as :class:`~wgangp.errors.RankFailed` with rank 0's message, so that no
+    rank waits for a value that never comes. The value travels through
+    mpi4py's ``bcast`` (pickled between the job's own ranks): keep it plain
+    data (dicts, lists, numbers, strings, arrays).
+    """
+    if comm.Get_rank() == 0:
+        try:
+            value = compute()
+        except BaseException as exc:
+            comm.bcast(("error", f"{type(exc).__name__}: {exc}"), root=0)
+            raise
+        comm.bcast(("ok", value), root=0)
+        return value
+    status, value = comm.bcast(None, root=0)
+    if status == "error":
+        raise RankFailed(f"rank 0 failed: {value}")
+    return value
+
+
+def sample_counts(counts: list[int], max_rows: int) -> list[int]:
+    """How many rows each rank gives to a sample of at most ``max_rows`` rows,
+    in proportion to the rows it holds (largest remainders; all rows when
+    they fit).
+
+    >>> sample_counts([3, 5], 100), sample_counts([600, 300, 100], 10)
+    ([3, 5], [6, 3, 1])
+    """
+    total = sum(counts)
+    if total <= max_rows:
+        return list(counts)
+    exact = np.array(counts, dtype=np.float64) * max_rows / total
+    take = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - take), kind="stable")
+    take[order[: max_rows - int(take.sum())]] += 1
+    return [int(min(t, c)) for t, c in zip(take, counts)]
 
 
 def rank_bounds(n_rows: int, rank: int, size: int) -> tuple[int, int]:
@@ -126,6 +198,7 @@ class Shard:
         self.n_local = int(n_local)
         self.n_rows = sum(counts)
         self.allreduce_calls = 0
+        self.gather_calls = 0
         self._buffer: np.ndarray | None = None
         self._result: np.ndarray | None = None
 
@@ -166,6 +239,15 @@ class Shard:
         """Rank 0's ``value`` (any picklable object, set-up only) on every rank."""
         return self.comm.bcast(value, root=0)
 
+    def allgather(self, value) -> list:
+        """Every rank's ``value`` (plain data, set-up only), in rank order, on every rank."""
+        return self.comm.allgather(value)
+
+    def gather(self, value) -> list | None:
+        """Every rank's ``value`` (plain data, set-up only), in rank order, on rank 0
+        (None on the others)."""
+        return self.comm.gather(value, root=0)
+
     # ------------------------------------------------------------- steps --
 
     def rows(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -177,8 +259,38 @@ class Shard:
 
     def noise_positions(self, batch: int) -> np.ndarray:
         """This rank's equal part of ``batch`` noise rows (the generator step)."""
-        bounds = np.linspace(0, batch, self.size + 1).round().astype(int)
-        return np.arange(bounds[self.rank], bounds[self.rank + 1])
+        return np.arange(*self.part(batch))
+
+    def part(self, n: int) -> tuple[int, int]:
+        """``(start, stop)`` of this rank's equal, contiguous part of ``n`` items."""
+        bounds = np.linspace(0, n, self.size + 1).round().astype(int)
+        return int(bounds[self.rank]), int(bounds[self.rank + 1])
+
+    def locate(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of global row ``indices``: the rank that holds each, and its row there."""
+        ends = np.cumsum(self.counts)
+        owners = np.searchsorted(ends, indices, side="right")
+        return owners, indices - (ends - self.counts)[owners]
+
+    def gather_rows(self, data: np.ndarray, owners: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """The rows of a global minibatch, whole, on every rank: one ``Allgatherv``.
+
+        Position ``i`` of the minibatch is row ``local[i]`` of rank
+        ``owners[i]`` (``local`` is read only where ``owners`` is this rank);
+        every rank knows ``owners`` (drawn identically everywhere) and sends
+        the rows it holds, in position order. Rows are copied, never summed,
+        so the batch is exactly the single process's ``data[indices]``.
+        """
+        width = data.shape[1]
+        mine = owners == self.rank
+        send = np.ascontiguousarray(data[local[mine]])
+        counts = np.bincount(owners, minlength=self.size) * width
+        received = np.empty((len(owners), width), dtype=data.dtype)
+        self.comm.Allgatherv(send, [received, counts])
+        self.gather_calls += 1
+        batch = np.empty_like(received)
+        batch[np.argsort(owners, kind="stable")] = received  # grouped by rank -> positions
+        return batch
 
     def reduce(self, grads: list, stats: dict, holds_rows: bool = True) -> dict:
         """Sum ``grads`` (in place) and ``stats`` over the ranks: one ``Allreduce``.

@@ -19,6 +19,12 @@ Exit codes
     130; ``wgangp resume RUN_DIR`` continues bit for bit. A second Ctrl-C
     aborts at once.
 
+Under ``mpiexec`` a rank that ends with a non-zero code (an error, an
+interrupt) ends every rank of the job with that code (``MPI_Abort``),
+after printing its error, instead of leaving the others waiting for it;
+checkpoints are written atomically, so the run folder's last one stays
+whole and ``mpiexec -n P wgangp resume RUN_DIR`` continues from it.
+
 Errors are one line, ``wgangp: error: ...``; ``--debug`` adds the traceback.
 
 The command line only calls the library's API. Its modules, by job:
@@ -37,10 +43,12 @@ The command line only calls the library's API. Its modules, by job:
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
 from ..errors import WGANGPError
+from ..parallel import mpi_launched
 from .exits import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -66,7 +74,40 @@ __all__ = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
+    """Run the command line; return the exit code.
+
+    Under ``mpiexec`` a non-zero code ends every rank (:func:`end_job`)."""
+    code = _main(argv)
+    if code != EXIT_OK:
+        end_job(code)
+    return code
+
+
+def end_job(code: int) -> None:
+    """Under ``mpiexec`` with several ranks, end every rank with ``code`` (``MPI_Abort``).
+
+    The other ranks may be waiting in a collective for this one; without
+    the abort the job would hang. A no-op in one process.
+    """
+    if not mpi_launched(os.environ):
+        return
+    try:  # also when this rank failed before it started MPI: the others may have
+        from mpi4py import MPI
+    except ImportError:
+        return
+    if MPI.Is_finalized():
+        return
+    world = MPI.COMM_WORLD
+    print(
+        f"{PROG}: rank {world.Get_rank()} of {world.Get_size()} ended with exit code {code}; "
+        "ending every rank of the job (the run folder keeps its last checkpoint)",
+        file=sys.stderr,
+        flush=True,
+    )
+    world.Abort(code)
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     try:

@@ -4,16 +4,20 @@ Both fit a :class:`wgangp.TabularSynthesizer` on a CSV or Parquet table with tex
 category, integer, continuous and missing values; ``fit-table`` keeps the
 model in a run folder for ``wgangp sample`` and ``wgangp report`` later,
 ``augment`` adds synthetic rows to the rare classes and scores a classifier
-without and with them.
+without and with them. Under ``mpiexec`` each rank trains on its share of
+the rows (data-parallel, :mod:`wgangp.parallel`) and rank 0 alone writes and
+prints.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 
 import numpy as np
 
+from ..parallel import launched_comm
 from ..runs import MODEL_FILE
 from .exits import EXIT_OK, UsageError, say
 from .sources import check_out, new_run
@@ -39,7 +43,10 @@ def _synthesizer_params(args) -> dict:
 def cmd_fit_table(args) -> int:
     data = _table_path(args.data, "fit-table")
     run_dir = Path(args.out) if args.out else Path("runs") / data.stem
-    check_out(run_dir, args.overwrite)
+    comm = launched_comm(os.environ)
+    rank = 0 if comm is None else comm.Get_rank()
+    if rank == 0:  # another rank's check could see the run that rank 0 started
+        check_out(run_dir, args.overwrite)
     from ..tabular import TabularSynthesizer
     from ..tabular.frames import as_frame
 
@@ -60,13 +67,22 @@ def cmd_fit_table(args) -> int:
     synth = TabularSynthesizer(
         discrete_columns=discrete, random_state=args.seed, **_synthesizer_params(args)
     )
+    rows = len(frame)
+    if comm is not None:  # launched by mpiexec: each rank trains on its share of the rows
+        share = np.array_split(np.arange(rows), comm.Get_size())[rank]
+        frame = frame.iloc[share].reset_index(drop=True)
+        if rank != 0:
+            with np.errstate(all="ignore"):
+                synth.fit(frame, steps=args.steps, run_dir=run_dir, comm=comm)
+            return EXIT_OK
     with new_run(run_dir, args.overwrite):  # locked from here to the end
+        ranks = "" if comm is None else f" on {comm.Get_size()} MPI ranks"
         say(
-            f"fitting a table model on {data.name} ({frame.shape[0]} rows x "
-            f"{frame.shape[1]} columns) into {run_dir}"
+            f"fitting a table model on {data.name} ({rows} rows x "
+            f"{frame.shape[1]} columns){ranks} into {run_dir}"
         )
         with np.errstate(all="ignore"):
-            synth.fit(frame, steps=args.steps, verbose=1, run_dir=run_dir)
+            synth.fit(frame, steps=args.steps, verbose=1, run_dir=run_dir, comm=comm)
         synth.save(run_dir / MODEL_FILE)
     say(f"model:  {run_dir / MODEL_FILE}")
     if args.report:
@@ -92,6 +108,7 @@ def cmd_augment(args) -> int:
     params = _synthesizer_params(args)
     from ..tabular import augment
 
+    comm = launched_comm(os.environ)
     with np.errstate(all="ignore"):
         augmented, table = augment(
             str(data),
@@ -105,8 +122,11 @@ def cmd_augment(args) -> int:
             run_dir=args.save,
             mark_synthetic=args.mark_synthetic,
             sep=args.sep,
+            comm=comm,
             **params,
         )
+    if comm is not None and comm.Get_rank() != 0:
+        return EXIT_OK  # rank 0 alone writes and prints
     out.parent.mkdir(parents=True, exist_ok=True)
     augmented.to_csv(out, index=False)
     say(f"{len(augmented)} rows, real then {args.rows} synthetic, written to {out}\n")

@@ -22,7 +22,7 @@ from ..errors import TrainingDiverged
 from ..history import read_history
 from ..model import WGANGP
 from ..modelfile import load
-from ..parallel import mpi_launched
+from ..parallel import launched_comm, on_rank0
 from ..plot import SampleSnapshots
 from ..runs import (
     CHECKPOINT_DIR,
@@ -249,8 +249,9 @@ def cmd_train(args) -> int:
         return EXIT_OK
     label = Path(cfg["data"]).stem if cfg["data"] not in DATA_NAMES else cfg["data"]
     run_dir = Path(args.out) if args.out else Path("runs") / label
-    check_out(run_dir, args.overwrite)
     comm = _mpi_comm()
+    if comm is None or comm.Get_rank() == 0:  # rank 0 may have started the run already
+        check_out(run_dir, args.overwrite)
     if comm is None:
         X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
     else:  # launched by mpiexec: each rank reads and trains on its share of the rows
@@ -276,24 +277,26 @@ def cmd_train(args) -> int:
 
 def _mpi_comm():
     """``MPI.COMM_WORLD`` when ``mpiexec`` started more than one rank, else None."""
-    if not mpi_launched(os.environ):
-        return None
-    try:
-        from mpi4py import MPI
-    except ImportError:
-        raise ImportError(
-            "wgangp was started by mpiexec but mpi4py is missing; install it with: "
-            "pip install 'wgangp[mpi]'"
-        ) from None
-    return MPI.COMM_WORLD
+    return launched_comm(os.environ)
 
 
-def _train_other_rank(model, X, cfg: dict, run_dir: Path, comm) -> int:
+def _train_other_rank(
+    model,
+    X,
+    cfg: dict,
+    run_dir: Path,
+    comm,
+    steps: int | None = None,
+    resume: Path | None = None,
+    allow_new_data: bool = False,
+) -> int:
     """A rank other than 0: the same training on its rows; rank 0 writes and prints."""
     with np.errstate(all="ignore"):
         model.fit(
             X,
-            steps=cfg["steps"],
+            steps=cfg["steps"] if steps is None else steps,
+            resume=resume,
+            allow_new_data=allow_new_data,
             callbacks=_preset_callbacks(cfg),
             log_every=cfg["log_every"],
             run_dir=run_dir,
@@ -306,46 +309,96 @@ def _train_other_rank(model, X, cfg: dict, run_dir: Path, comm) -> int:
 
 def cmd_resume(args) -> int:
     run_dir = Path(args.run_dir)
+    comm = _mpi_comm()
+    if comm is not None and comm.Get_rank() != 0:
+        # rank 0 holds the lock and says where to resume from; each rank reads the
+        # checkpoint itself (the run folder is on a filesystem every rank sees)
+        plan = on_rank0(comm, None)
+        if plan is None:
+            return EXIT_OK
+        cfg, checkpoint, steps, _ = plan
+        share = load_data(cfg["data"], cfg["n_rows"], cfg["seed"], comm.Get_rank(), comm.Get_size())
+        model = WGANGP(**config.estimator_params(cfg)).set_params(**_placement(args))
+        return _train_other_rank(
+            model, share, cfg, run_dir, comm, steps, Path(checkpoint), args.allow_new_data
+        )
+    _check_run_folder(run_dir)  # before the lock, which would create the folder
+    with RunLock(run_dir):  # one writer: config.toml and the training below
+        if comm is None:
+            plan = _resume_plan(run_dir, args)
+        else:
+            plan = on_rank0(comm, lambda: _resume_plan(run_dir, args))
+        if plan is None:
+            return EXIT_OK
+        cfg, checkpoint, steps, done = plan
+        checkpoint = Path(checkpoint)
+        if comm is None:
+            X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
+        else:  # launched by mpiexec: each rank reads and resumes on its share
+            X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"], 0, comm.Get_size())
+        model = WGANGP(**config.estimator_params(cfg)).set_params(**_placement(args))
+        say(f"resuming {run_dir} from {checkpoint.name} (iteration {done}) for {steps} iterations")
+        return _run_training(
+            model,
+            X,
+            cfg,
+            run_dir,
+            steps,
+            resume=checkpoint,
+            allow_new_data=args.allow_new_data,
+            comm=comm,
+        )
+
+
+def _check_run_folder(run_dir: Path) -> dict:
+    """The run's configuration; a usage error when ``run_dir`` is not a run folder."""
     cfg = run_config(run_dir) if run_dir.is_dir() else None
     if cfg is None:
         raise UsageError(
             f"{run_dir} is not a run folder (no {CONFIG_FILE}); start one with "
             f"'wgangp train --data ... --out {run_dir}'"
         )
-    with RunLock(run_dir):  # one writer: config.toml and the training below
-        checkpoints = list_checkpoints(run_dir / CHECKPOINT_DIR)
-        if not checkpoints:
-            raise UsageError(
-                f"{run_dir} has no checkpoint to resume from ({CHECKPOINT_DIR}/ckpt-*.npz); "
-                f"start it again with 'wgangp train --config {run_dir / CONFIG_FILE} "
-                f"--out {run_dir}'"
-            )
-        checkpoint = checkpoints[-1]
-        done = load(checkpoint).n_iter_
-        if args.steps is not None:
-            steps = args.steps
-        elif done >= cfg["steps"]:
-            say(
-                f"{run_dir} is complete ({done} of {cfg['steps']} iterations); "
-                "pass --steps N to train N more"
-            )
-            return EXIT_OK
-        else:
-            steps = cfg["steps"] - done
-        if done + steps != cfg["steps"]:
-            cfg["steps"] = done + steps  # config.toml keeps reproducing the whole run
-            config.write(
-                cfg,
-                run_dir / CONFIG_FILE,
-                command=f"wgangp train --config {run_dir / CONFIG_FILE} --out NEW_RUN_DIR",
-            )
-        X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
-        model = WGANGP(**config.estimator_params(cfg))
-        # where to train is this call's choice: --backend / --device, else the run's
-        model.set_params(
-            **{k: getattr(args, k) for k in ("backend", "device") if getattr(args, k) is not None}
+    return cfg
+
+
+def _placement(args) -> dict:
+    """``--backend`` / ``--device`` of a resume: where to train is this call's choice,
+    else the run's."""
+    return {k: getattr(args, k) for k in ("backend", "device") if getattr(args, k) is not None}
+
+
+def _resume_plan(run_dir: Path, args) -> tuple[dict, str, int, int] | None:
+    """``(config, checkpoint, steps, iterations done)`` of a resume, or None when
+    the run is complete.
+
+    Updates ``config.toml`` when ``--steps`` changes the run's length; plain
+    data only, for rank 0 to send to the other ranks under ``mpiexec``.
+    """
+    cfg = _check_run_folder(run_dir)
+    checkpoints = list_checkpoints(run_dir / CHECKPOINT_DIR)
+    if not checkpoints:
+        raise UsageError(
+            f"{run_dir} has no checkpoint to resume from ({CHECKPOINT_DIR}/ckpt-*.npz); "
+            f"start it again with 'wgangp train --config {run_dir / CONFIG_FILE} "
+            f"--out {run_dir}'"
         )
-        say(f"resuming {run_dir} from {checkpoint.name} (iteration {done}) for {steps} iterations")
-        return _run_training(
-            model, X, cfg, run_dir, steps, resume=checkpoint, allow_new_data=args.allow_new_data
+    checkpoint = checkpoints[-1]
+    done = load(checkpoint).n_iter_
+    if args.steps is not None:
+        steps = args.steps
+    elif done >= cfg["steps"]:
+        say(
+            f"{run_dir} is complete ({done} of {cfg['steps']} iterations); "
+            "pass --steps N to train N more"
         )
+        return None
+    else:
+        steps = cfg["steps"] - done
+    if done + steps != cfg["steps"]:
+        cfg["steps"] = done + steps  # config.toml keeps reproducing the whole run
+        config.write(
+            cfg,
+            run_dir / CONFIG_FILE,
+            command=f"wgangp train --config {run_dir / CONFIG_FILE} --out NEW_RUN_DIR",
+        )
+    return cfg, str(checkpoint), steps, done

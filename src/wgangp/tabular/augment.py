@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InvalidDataError, InvalidParameterError
+from ..parallel import check_comm
 from ..runs import MODEL_FILE, start_run
 from ..validation import check_float, check_int
 from .frames import as_frame, import_pandas, json_value
@@ -56,6 +57,7 @@ def augment(
     run_dir=None,
     mark_synthetic: str | None = None,
     sep: str | None = None,
+    comm=None,
     **synthesizer_params,
 ):
     """Add synthetic rows of a classification table and show whether they help.
@@ -91,6 +93,13 @@ def augment(
         Add a column of this name, False on real rows and True on synthetic ones.
     sep : str, optional
         The CSV's separator when ``data`` is a path (default: detected).
+    comm : mpi4py communicator, optional
+        Data-parallel training under ``mpiexec``: every rank reads the whole
+        table and makes the same holdout split; the synthesizer trains on
+        each rank's share of the training rows
+        (:meth:`TabularSynthesizer.fit` with ``comm``); rank 0 alone writes
+        ``run_dir``. Every rank then draws the same rows and returns the same
+        tables.
     **synthesizer_params
         Passed to :class:`TabularSynthesizer`.
 
@@ -153,11 +162,16 @@ def augment(
         discrete = infer_discrete_columns(frame)
     discrete = list(dict.fromkeys([*discrete, target]))
     synth = TabularSynthesizer(discrete_columns=discrete, random_state=seed, **synthesizer_params)
-    if run_dir is None:
-        synth.fit(train, steps=steps, verbose=verbose)
+    comm = check_comm(comm)
+    fit_rows, writer = train, True
+    if comm is not None:  # this rank's share of the training rows
+        share = np.array_split(np.arange(len(train)), comm.Get_size())[comm.Get_rank()]
+        fit_rows, writer = train.iloc[share], comm.Get_rank() == 0
+    if run_dir is None or not writer:
+        synth.fit(fit_rows, steps=steps, verbose=verbose, comm=comm)
     else:
         with start_run(run_dir):  # one writer from the fit to the saved model
-            synth.fit(train, steps=steps, verbose=verbose, run_dir=run_dir)
+            synth.fit(fit_rows, steps=steps, verbose=verbose, run_dir=run_dir, comm=comm)
             synth.save(Path(run_dir) / MODEL_FILE)
     train_counts = train[target].value_counts()
     plan = allocate_rows({k: int(v) for k, v in train_counts.items()}, rows, minority)

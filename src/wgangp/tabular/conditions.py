@@ -30,20 +30,36 @@ class ConditionSampler:
         Category index per row and discrete column.
     cards : list of int
         Categories per discrete column.
+    shard : wgangp.parallel.Shard, optional
+        In a data-parallel run, ``codes`` are this rank's rows: the category
+        counts (and so the conditions' probabilities) are summed over the
+        ranks, and :meth:`real_rows` draws from all ranks' rows exactly as
+        one process holding them all (in rank order) would.
     """
 
-    def __init__(self, codes: np.ndarray, cards: Sequence[int], log_frequency: bool = True):
+    def __init__(
+        self, codes: np.ndarray, cards: Sequence[int], log_frequency: bool = True, shard=None
+    ):
         self.n_rows = codes.shape[0]
         self.cards = [int(c) for c in cards]
         self.offsets = np.concatenate([[0], np.cumsum(self.cards)[:-1]]).astype(np.intp)
         self.cond_dim = int(sum(self.cards))
+        self.shard = shard
         self.orders, self.starts, self.counts, self.cum_train, self.cum_true = [], [], [], [], []
-        for j, card in enumerate(self.cards):
+        self.local_counts, self.local_starts, self.rank_ends = [], [], []
+        local = [np.bincount(codes[:, j], minlength=c) for j, c in enumerate(self.cards)]
+        # (ranks, categories) per column: every rank's counts, in rank order
+        by_rank = [[c] for c in local] if shard is None else list(zip(*shard.allgather(local)))
+        for j in range(len(self.cards)):
             col = codes[:, j]
             self.orders.append(np.argsort(col, kind="stable"))
-            counts = np.bincount(col, minlength=card)
+            per_rank = np.stack(by_rank[j])
+            counts = per_rank.sum(axis=0)
             self.counts.append(counts)
             self.starts.append(np.concatenate([[0], np.cumsum(counts)[:-1]]))
+            self.local_counts.append(local[j])
+            self.local_starts.append(np.concatenate([[0], np.cumsum(local[j])[:-1]]))
+            self.rank_ends.append(np.cumsum(per_rank, axis=0))
             weights = np.log1p(counts) if log_frequency else counts.astype(float)
             self.cum_train.append(np.cumsum(weights / weights.sum()))
             self.cum_true.append(np.cumsum(counts / counts.sum()))
@@ -74,6 +90,32 @@ class ConditionSampler:
             pos = self.starts[j][c] + np.floor(u[rows] * self.counts[j][c]).astype(np.intp)
             idx[rows] = self.orders[j][pos]
         return idx
+
+    def real_rows(self, data: np.ndarray, cols, cats, rng) -> np.ndarray:
+        """A real row of ``data`` per condition (:meth:`sample_rows`), over all ranks' rows.
+
+        With a shard the ``q``-th row of a category, counted over all ranks
+        in rank order, is the single process's choice for the same ``u``; its
+        rank holds it and sends it (:meth:`wgangp.parallel.Shard.gather_rows`).
+        """
+        if self.shard is None:
+            return data[self.sample_rows(cols, cats, rng)]
+        rank = self.shard.rank
+        owners = np.empty(len(cols), dtype=np.intp)
+        local = np.zeros(len(cols), dtype=np.intp)
+        u = rng.random(len(cols))
+        for j in range(len(self.cards)):
+            rows = np.flatnonzero(cols == j)
+            c = cats[rows]
+            q = np.floor(u[rows] * self.counts[j][c]).astype(np.intp)  # within the category
+            ends = self.rank_ends[j][:, c]  # (ranks, rows)
+            owner = (ends <= q).sum(axis=0)
+            owners[rows] = owner
+            mine = owner == rank
+            begin = ends[rank, mine] - self.local_counts[j][c[mine]]
+            pos = self.local_starts[j][c[mine]] + q[mine] - begin
+            local[rows[mine]] = self.orders[j][pos]
+        return self.shard.gather_rows(data, owners, local)
 
 
 # --------------------------------------------------------------------------- #

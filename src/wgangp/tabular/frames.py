@@ -21,7 +21,15 @@ import numpy as np
 from ..errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
 from ..validation import check_path, require
 
-__all__ = ["SEPARATORS", "as_frame", "import_pandas", "json_value", "read_table"]
+__all__ = [
+    "SEPARATORS",
+    "as_frame",
+    "frame_from_columns",
+    "frame_to_columns",
+    "import_pandas",
+    "json_value",
+    "read_table",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -247,3 +255,54 @@ def json_value(value):
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
     return str(value)
+
+
+def frame_to_columns(frame) -> dict:
+    """A DataFrame as plain data (names, NumPy arrays, dtype names) to send between
+    MPI ranks; :func:`frame_from_columns` rebuilds it, dtypes included.
+
+    A categorical column travels as its codes and categories, so its dtype
+    (categories, order) comes back exactly.
+    """
+    pd = import_pandas()
+    columns = []
+    for name in frame.columns:
+        series = frame[name]
+        dtype = series.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            columns.append(
+                {
+                    "name": name,
+                    "codes": np.asarray(series.cat.codes),
+                    "categories": np.asarray(dtype.categories),
+                    "ordered": bool(dtype.ordered),
+                }
+            )
+        else:
+            columns.append({"name": name, "values": series.to_numpy(), "dtype": str(dtype)})
+    return {"columns": columns}
+
+
+def frame_from_columns(parts: list):
+    """The rows of several :func:`frame_to_columns` parts, one DataFrame in part order.
+
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"x": [1.5, 2.0], "k": pd.Categorical(["u", "v"])})
+    >>> b = pd.DataFrame({"x": [3.0], "k": pd.Categorical(["u"], categories=["u", "v"])})
+    >>> both = frame_from_columns([frame_to_columns(a), frame_to_columns(b)])
+    >>> both["x"].tolist(), both["k"].tolist(), list(both["k"].cat.categories)
+    ([1.5, 2.0, 3.0], ['u', 'v', 'u'], ['u', 'v'])
+    """
+    pd = import_pandas()
+    frames = []
+    for part in parts:
+        data = {}
+        for col in part["columns"]:
+            if "codes" in col:
+                data[col["name"]] = pd.Categorical.from_codes(
+                    col["codes"], categories=col["categories"], ordered=col["ordered"]
+                )
+            else:
+                data[col["name"]] = pd.Series(col["values"], dtype=col["dtype"])
+        frames.append(pd.DataFrame(data, columns=[c["name"] for c in part["columns"]]))
+    return pd.concat(frames, ignore_index=True)

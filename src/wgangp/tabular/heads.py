@@ -121,7 +121,10 @@ def heads_backward(cache: tuple, dy: np.ndarray) -> np.ndarray:
 
 
 def condition_cross_entropy(
-    logits: np.ndarray, cond: np.ndarray, cond_blocks: Sequence[tuple[int, int, int]]
+    logits: np.ndarray,
+    cond: np.ndarray,
+    cond_blocks: Sequence[tuple[int, int, int]],
+    batch_total: int | None = None,
 ) -> tuple[float, np.ndarray]:
     """Cross-entropy between the conditioned blocks' logits and the condition.
 
@@ -139,13 +142,17 @@ def condition_cross_entropy(
     cond : array, shape (B, cond width)
         One-hot conditions; a row's block of zeros means "not conditioned".
     cond_blocks : list of (output start, condition start, width)
+    batch_total : int, optional
+        These rows are a part of a batch of this many (one rank's part in
+        data-parallel training): ``B`` above is ``batch_total``, so that the
+        parts add up to the batch's value and gradient.
 
     Returns
     -------
     value : float
     dlogits : array like ``logits``
     """
-    batch = logits.shape[0]
+    batch = logits.shape[0] if batch_total is None else batch_total
     grad = np.zeros_like(logits)
     value = 0.0
     for out_start, cond_start, width in cond_blocks:
@@ -175,14 +182,31 @@ def pack(x: np.ndarray, pac: int) -> np.ndarray:
 
 
 def packed_critic_loss(
-    critic, x_real, x_fake, alpha, pac: int, lambda_gp=10.0, penalty="two-sided"
+    critic,
+    x_real,
+    x_fake,
+    alpha,
+    pac: int,
+    lambda_gp=10.0,
+    penalty="two-sided",
+    packs_total: int | None = None,
 ):
     """:func:`wgangp.losses.critic_loss` on packed rows: one ``alpha`` per pack.
 
     The interpolates are ``a_j pack(x_r)_j + (1 - a_j) pack(x_f)_j`` and the
     penalty is on the gradient with respect to the whole packed row, as in PacGAN.
+    ``packs_total``: these packs are a part of a batch of that many packs
+    (``batch_total`` of :func:`~wgangp.losses.critic_loss`).
     """
-    return critic_loss(critic, pack(x_real, pac), pack(x_fake, pac), alpha, lambda_gp, penalty)
+    return critic_loss(
+        critic,
+        pack(x_real, pac),
+        pack(x_fake, pac),
+        alpha,
+        lambda_gp,
+        penalty,
+        batch_total=packs_total,
+    )
 
 
 def generator_loss(
@@ -196,6 +220,7 @@ def generator_loss(
     pac: int = 1,
     ce_weight: float = 1.0,
     cond_blocks: Sequence[tuple[int, int, int]] = (),
+    batch_total: int | None = None,
 ) -> tuple[float, list[np.ndarray], dict]:
     """Generator loss with heads, conditions and packing, and its gradient.
 
@@ -211,6 +236,10 @@ def generator_loss(
     cond : array, shape (B, cond width); width 0 when unconditional
     gumbel : array, shape (B, output width), or None
     pac : int, dividing B
+    batch_total : int, optional
+        These rows are a part of a batch of this many rows (a multiple of
+        ``pac``; one rank's packs in data-parallel training): both means are
+        over the whole batch, so that the parts add up to its loss and gradient.
 
     Returns
     -------
@@ -227,15 +256,15 @@ def generator_loss(
     x_c = np.concatenate([x, cond], axis=1) if cond.shape[1] else x
     packed = pack(x_c, pac)
     out, c_cache = forward(critic.params, critic.activations, packed)
-    n_packs = packed.shape[0]
-    critic_term = -float(out.mean(dtype=np.float64))
+    n_packs = packed.shape[0] if batch_total is None else batch_total // pac
+    critic_term = -float(out.sum(dtype=np.float64) / n_packs)
     dout = np.full_like(out, -1.0 / n_packs)
     dpacked, _ = backward(critic.params, critic.activations, c_cache, dout, need_param_grads=False)
     dx = dpacked.reshape(batch, -1)[:, : x.shape[1]]
     dlogits = heads_backward(h_cache, dx)
     ce = 0.0
     if cond_blocks and ce_weight:
-        ce, dce = condition_cross_entropy(logits, cond, cond_blocks)
+        ce, dce = condition_cross_entropy(logits, cond, cond_blocks, batch_total)
         dlogits += dlogits.dtype.type(ce_weight) * dce
     _, grads = backward(
         generator.params,

@@ -34,7 +34,7 @@ from .frames import as_frame, import_pandas, json_value
 from .heads import HeadLayout, heads_forward
 from .sampling import generate, original_conditions
 from .settings import DEFAULT_STEPS, PARAMS, auto_batch_and_pac
-from .transformer import TabularTransformer
+from .transformer import TabularTransformer, fit_across_ranks
 
 __all__ = ["TabularSynthesizer", "load"]
 
@@ -252,13 +252,27 @@ class TabularSynthesizer(Estimator):
         if not blocks:
             return None
         codes = np.stack([np.argmax(matrix[:, s : s + w], axis=1) for s, _, w in blocks], axis=1)
-        return ConditionSampler(codes, [w for _, _, w in blocks], self.log_frequency)
+        return ConditionSampler(
+            codes, [w for _, _, w in blocks], self.log_frequency, shard=self._shard
+        )
+
+    def _check_packs_per_rank(self) -> None:
+        """Every rank needs a pack of each minibatch: packs never straddle ranks."""
+        shard = self._shard
+        if shard is not None and self.batch_size_ // self.pac_ < shard.size:
+            raise InvalidParameterError(
+                f"batch_size={self.batch_size_} with pac={self.pac_} makes "
+                f"{self.batch_size_ // self.pac_} packs, fewer than the {shard.size} MPI ranks; "
+                "each rank takes whole packs, so raise batch_size or lower pac, or run on "
+                "fewer ranks"
+            )
 
     # ------------------------------------------------------------- setup --
 
     def _check_data(self, data, settings: dict, fitted: bool):
         frame = as_frame(data)
-        if len(frame) < 2:
+        shard = getattr(self, "_shard", None)
+        if (len(frame) if shard is None else shard.n_rows) < 2:  # all ranks' rows
             raise InvalidDataError(
                 "data has 1 row; at least 2 rows are needed to learn a distribution"
             )
@@ -274,20 +288,29 @@ class TabularSynthesizer(Estimator):
     def _initialize(self, frame, settings: dict) -> str:
         self.dtype_ = settings["dtype"]
         self._rng = np.random.default_rng(self.random_state)
-        self.transformer_ = TabularTransformer(
+        shard = self._shard
+        transformer = TabularTransformer(
             self.discrete_columns,
             self.continuous,
             self.max_modes,
             self.clip,
             random_state=self._rng,
-        ).fit(frame)
+        )
+        if shard is None:
+            self.transformer_ = transformer.fit(frame)
+        else:  # fitted once, on rank 0, from a sample of every rank's rows
+            self.transformer_ = fit_across_ranks(transformer, frame, shard, self._rng)
+        n_rows = len(frame) if shard is None else shard.n_rows
         matrix = self.transformer_.transform(frame)
-        self.batch_size_, self.pac_ = auto_batch_and_pac(len(frame), self.batch_size, self.pac)
+        self.batch_size_, self.pac_ = auto_batch_and_pac(n_rows, self.batch_size, self.pac)
+        self._check_packs_per_rank()
         self.cond_blocks_ = self._condition_blocks()
         self.cond_dim_ = sum(w for _, _, w in self.cond_blocks_)
         self._condition_frequencies = np.concatenate(
             [matrix[:, s : s + w].sum(axis=0) for s, _, w in self.cond_blocks_] or [np.zeros(0)]
         )
+        if shard is not None:  # counts over all ranks' rows
+            self._condition_frequencies = shard.sum(self._condition_frequencies)
         self._build_networks()
         self._new_optimizers(settings)
         self.best_score_ = None
@@ -296,7 +319,7 @@ class TabularSynthesizer(Estimator):
         self.selection_history_ = []
         self._fit_matrix = matrix  # transformed once; _training_data takes it
         return (
-            f"column transformer fitted on {len(frame)} rows x {frame.shape[1]} columns "
+            f"column transformer fitted on {n_rows} rows x {frame.shape[1]} columns "
             f"({self.transformer_.output_dim_} network columns)"
         )
 
@@ -307,7 +330,8 @@ class TabularSynthesizer(Estimator):
         selection = settings.get("eval_every")
         validation = settings.get("validation")
         if selection is not None and validation is None:
-            validation = frame
+            validation = frame  # in a data-parallel run: this rank's rows
+        self._check_packs_per_rank()
         return matrix.astype(self.dtype_), self._make_sampler(matrix), selection, validation
 
     # ---------------------------------------------------------- training --
@@ -328,6 +352,7 @@ class TabularSynthesizer(Estimator):
         resume=None,
         sep: str | None = None,
         allow_new_data: bool = False,
+        comm=None,
     ) -> TabularSynthesizer:
         """Train from scratch (or from a checkpoint).
 
@@ -353,6 +378,22 @@ class TabularSynthesizer(Estimator):
         allow_new_data : bool
             As for :meth:`wgangp.WGANGP.fit`: resuming on other data than the
             model's (by its saved fingerprint) is refused unless True.
+        comm : mpi4py communicator, optional
+            Data-parallel training under ``mpiexec`` (:mod:`wgangp.parallel`):
+            ``data`` is this rank's rows (the table is the ranks' rows in rank
+            order). The column transformer is fitted once, on rank 0, from a
+            sample of every rank's rows (all of them up to
+            :data:`~wgangp.tabular.transformer.RANK_SAMPLE_ROWS`), and sent
+            to all; the conditions' category counts are summed over the
+            ranks; every rank draws each global minibatch whole (conditions,
+            rows, noise, masks), the ranks' rows of it are exchanged (one
+            ``Allgatherv``), each rank computes the loss of its own packs
+            (a pack never straddles ranks) and one ``Allreduce`` per
+            optimizer step sums the gradients. The model is then the one a
+            single process fits on the whole table, to the rounding of the
+            sums, as long as the table fits in the transformer's sample.
+            With ``eval_every``, model selection scores against this rank's
+            rows unless ``validation`` is given.
 
         Raises
         ------
@@ -375,6 +416,7 @@ class TabularSynthesizer(Estimator):
             resume=resume,
             options=self._selection_options(eval_every, validation),
             allow_new_data=allow_new_data,
+            comm=comm,
         )
 
     def partial_fit(
@@ -392,8 +434,11 @@ class TabularSynthesizer(Estimator):
         keep_checkpoints: int = 3,
         sep: str | None = None,
         allow_new_data: bool = False,
+        comm=None,
     ) -> TabularSynthesizer:
-        """Continue training (fit first if unfitted); a loaded model resumes bit for bit."""
+        """Continue training (fit first if unfitted); a loaded model resumes bit for bit.
+
+        ``comm``: as for :meth:`fit`, this rank's rows of the table."""
         return self._fit(
             as_frame(data, sep=sep),
             steps,
@@ -406,6 +451,7 @@ class TabularSynthesizer(Estimator):
             partial=True,
             options=self._selection_options(eval_every, validation),
             allow_new_data=allow_new_data,
+            comm=comm,
         )
 
     def _data_fingerprint(self, frame) -> dict:
@@ -451,49 +497,90 @@ class TabularSynthesizer(Estimator):
         gumbel = rng.gumbel(size=(batch, self.transformer_.output_dim_)).astype(dtype)
         return z, cond, gumbel
 
-    def _set_masks(self, rows: int) -> None:
+    def _set_masks(self, rows: int, packs: tuple[int, int], n_packs: int) -> None:
+        """Dropout masks for ``rows`` stacked rows (drawn whole, as every rank does),
+        cut to this rank's ``packs`` (start, stop) in each stack of ``n_packs``."""
+        start, stop = packs
         for k in range(self.critic_depth):
             act = self.critic_.activations[k]
             if isinstance(act, Dropout):
                 act.new_mask(self._rng, rows, self.critic_hidden, self.dtype_)
+                if (start, stop) != (0, n_packs):
+                    stacks = range(0, rows, n_packs)
+                    act.mask = np.concatenate([act.mask[s + start : s + stop] for s in stacks])
+
+    def _packs(self) -> tuple[int, int]:
+        """(start, stop) of this rank's packs of a minibatch (all of them in one process)."""
+        n_packs = self.batch_size_ // self.pac_
+        return (0, n_packs) if self._shard is None else self._shard.part(n_packs)
 
     def _critic_step(self, data, sampler) -> dict:
-        rng, batch, pac = self._rng, self.batch_size_, self.pac_
+        """One critic update. In a data-parallel run every rank draws the whole
+        minibatch's randomness, as one process does, gets the batch's real rows
+        (:meth:`wgangp.parallel.Shard.gather_rows`) and computes the loss of its
+        own packs (:meth:`_packs`); one ``Allreduce`` sums the gradients."""
+        rng, batch, pac, shard = self._rng, self.batch_size_, self.pac_, self._shard
+        n_packs = batch // pac
+        start, stop = self._packs()
+        rows = slice(start * pac, stop * pac)
         z, cond_f, gumbel = self._fake_rows(batch, sampler, rng)
+        z, cond_f, gumbel = z[rows], cond_f[rows], gumbel[rows]
         g_in = np.concatenate([z, cond_f], axis=1) if self.cond_dim_ else z
         fake, _ = heads_forward(self.layout_, self.generator_(g_in), self.tau, gumbel)
         if sampler is None:
-            real = data[rng.integers(len(data), size=batch)]
-            x_real, x_fake = real, fake
+            if shard is None:
+                real = data[rng.integers(len(data), size=batch)]
+            else:
+                owners, local = shard.locate(rng.integers(shard.n_rows, size=batch))
+                real = shard.gather_rows(data, owners, local)
+            x_real, x_fake = real[rows], fake
         else:
             cols, cats = sampler.sample_condition(batch, rng)
-            real = data[sampler.sample_rows(cols, cats, rng)]
-            x_real = np.concatenate([real, sampler.vector(cols, cats, self.dtype_)], axis=1)
+            real = sampler.real_rows(data, cols, cats, rng)
+            cond_r = sampler.vector(cols[rows], cats[rows], self.dtype_)
+            x_real = np.concatenate([real[rows], cond_r], axis=1)
             x_fake = np.concatenate([fake, cond_f], axis=1)
-        alpha = rng.random(batch // pac, dtype=self.dtype_)
-        self._set_masks(3 * (batch // pac))
+        alpha = rng.random(n_packs, dtype=self.dtype_)[start:stop]
+        self._set_masks(3 * n_packs, (start, stop), n_packs)
         _, grads, stats = heads.packed_critic_loss(
-            self.critic_, x_real, x_fake, alpha, pac, self.lambda_gp, self.penalty
+            self.critic_,
+            x_real,
+            x_fake,
+            alpha,
+            pac,
+            self.lambda_gp,
+            self.penalty,
+            packs_total=None if shard is None else n_packs,
         )
+        if shard is not None:
+            grads = [np.array(g) for g in grads]
+            stats = shard.reduce(grads, stats)
         self.critic_optimizer_.step(self.critic_.params, grads)
         return stats
 
     def _generator_step(self, sampler) -> dict:
-        rng, batch = self._rng, self.batch_size_
+        rng, batch, pac, shard = self._rng, self.batch_size_, self.pac_, self._shard
+        n_packs = batch // pac
+        start, stop = self._packs()
+        rows = slice(start * pac, stop * pac)
         z, cond, gumbel = self._fake_rows(batch, sampler, rng)
-        self._set_masks(batch // self.pac_)
+        self._set_masks(n_packs, (start, stop), n_packs)
         _, grads, stats = heads.generator_loss(
             self.generator_,
             self.critic_,
             self.layout_,
-            z,
-            cond,
-            gumbel,
+            z[rows],
+            cond[rows],
+            gumbel[rows],
             self.tau,
-            self.pac_,
+            pac,
             self.ce_weight,
             self.cond_blocks_,
+            batch_total=None if shard is None else batch,
         )
+        if shard is not None:
+            grads = [np.array(g) for g in grads]
+            stats = shard.reduce(grads, stats)
         self.generator_optimizer_.step(self.generator_.params, grads)
         return stats
 

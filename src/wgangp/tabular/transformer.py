@@ -22,10 +22,11 @@ from ..errors import (
     InvalidParameterTypeError,
     NotFittedError,
 )
+from ..parallel import on_rank0, sample_counts
 from ..validation import require
-from .frames import as_frame, import_pandas, json_value
+from .frames import as_frame, frame_from_columns, frame_to_columns, import_pandas, json_value
 
-__all__ = ["CONTINUOUS_METHODS", "TabularTransformer"]
+__all__ = ["CONTINUOUS_METHODS", "RANK_SAMPLE_ROWS", "TabularTransformer", "fit_across_ranks"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,15 @@ MIXTURE_ROWS = 20_000
 
 Bounds, categories, quantiles and the fill value still come from every row.
 """
+
+
+RANK_SAMPLE_ROWS = 100_000
+"""Most rows a transformer is fitted on in a data-parallel run: a sample of them
+drawn from every rank in proportion to its rows (all rows when they fit)."""
+
+COVER_VALUES = 1000
+"""In a sampled data-parallel fit, a column of at most this many distinct values on
+a rank (a candidate category) sends one row of each, so that no category is missed."""
 
 
 class TabularTransformer:
@@ -432,6 +442,95 @@ class TabularTransformer:
         tt.columns_ = [dict(c) for c in state["columns"]]
         tt._build_layout()
         return tt
+
+
+def fit_across_ranks(
+    transformer: TabularTransformer, frame, shard, rng, max_rows: int = RANK_SAMPLE_ROWS
+) -> TabularTransformer:
+    """``transformer`` fitted once, on rank 0, from rows of every rank; the same on all.
+
+    Each rank sends its share of a sample of at most ``max_rows`` rows (in
+    proportion to the rows it holds, :func:`wgangp.parallel.sample_counts`;
+    all rows when they fit, so the transformer is then the one a single
+    process fits on the whole table). A sampled rank adds one row of each
+    value of every column that could be discrete (text, boolean, category,
+    integer, or named in ``discrete_columns``, with at most
+    :data:`COVER_VALUES` values on the rank), so every category is known.
+    Rank 0 fits; its state (the plain data of :meth:`state_dict`, as in the
+    model file) is broadcast; each continuous column's bounds, integrality
+    and missing values are then those of all ranks' rows. Quantiles, modes
+    and the fill value come from the sample.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        This rank's rows.
+    shard : wgangp.parallel.Shard
+    rng : numpy.random.Generator
+        Draws the sample (this rank's rows).
+    """
+    take = sample_counts(shard.counts, max_rows)[shard.rank]
+    if take >= len(frame):
+        part = frame
+    else:
+        rows = np.union1d(
+            rng.choice(len(frame), take, replace=False),
+            _cover_rows(frame, transformer.discrete_columns),
+        )
+        part = frame.iloc[rows]
+    parts = shard.gather(frame_to_columns(part))
+    state = on_rank0(shard.comm, lambda: transformer.fit(frame_from_columns(parts)).state_dict())
+    summaries = shard.allgather(_continuous_summary(state, frame))
+    for i, spec in enumerate(state["columns"]):
+        if spec["kind"] != "continuous":
+            continue
+        seen = [s[i] for s in summaries if s[i] is not None]
+        spec["min"] = min([spec["min"], *(s[0] for s in seen)])
+        spec["max"] = max([spec["max"], *(s[1] for s in seen)])
+        spec["integer"] = bool(spec["integer"] and all(s[2] for s in seen))
+        spec["has_null"] = bool(spec["has_null"] or any(s[3] for s in seen))
+    return TabularTransformer.from_state_dict(state)
+
+
+def _cover_rows(frame, discrete_columns) -> np.ndarray:
+    """Positions of one row of each value of the columns that could be discrete."""
+    pd = import_pandas()
+    named = set(discrete_columns or ())
+    rows = [np.zeros(0, dtype=np.intp)]
+    for name in frame.columns:
+        series = frame[name]
+        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+        if numeric and not pd.api.types.is_integer_dtype(series) and name not in named:
+            continue
+        first = np.flatnonzero(~series.duplicated().to_numpy())
+        if len(first) <= COVER_VALUES:
+            rows.append(first)
+    return np.unique(np.concatenate(rows))
+
+
+def _continuous_summary(state: dict, frame) -> list:
+    """Per column of ``state``: (min, max, all integer, any missing) of this rank's
+    values of a continuous column (None for others, or no values here)."""
+    out = []
+    for spec in state["columns"]:
+        if spec["kind"] != "continuous" or spec["name"] not in frame.columns:
+            out.append(None)
+            continue
+        values = frame[spec["name"]].to_numpy(dtype=np.float64, na_value=np.nan)
+        null = np.isnan(values)
+        observed = values[~null]
+        if observed.size == 0:
+            out.append(None if not null.any() else (np.inf, -np.inf, True, True))
+            continue
+        out.append(
+            (
+                float(observed.min()),
+                float(observed.max()),
+                bool(np.all(observed == np.round(observed))),
+                bool(null.any()),
+            )
+        )
+    return out
 
 
 _STATE_PARAMS = ("discrete_columns", "continuous", "max_modes", "clip")
