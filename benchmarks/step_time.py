@@ -1,19 +1,26 @@
-"""Seconds per WGAN-GP iteration: wgangp against PyTorch-CPU, numpy-ml and the FLOP floor.
+"""Seconds per WGAN-GP iteration: wgangp against JAX-CPU, PyTorch-CPU, numpy-ml and the FLOP floor.
 
 Usage::
 
     python benchmarks/step_time.py                  # the full run (make bench); minutes
     python benchmarks/step_time.py --quick --configs h128-b256-2d
     python benchmarks/step_time.py --json out.json --repeats 30
+    python benchmarks/step_time.py --threads 1 --configs h512-b256-2d,h128-b256-2d
+    python benchmarks/step_time.py --threads 1 --clock cpu   # on a busy machine
 
 One *iteration* is ``n_critic = 5`` critic steps plus one generator step.
 In one process, for each configuration, the implementations are timed one
 iteration at a time, interleaved (A B C D, B C D A, ...: the order rotates
 every round), and the median over rounds is reported:
 
-* ``wgangp``: ``WGANGP(..., dtype=float32)``, ``partial_fit(X, steps=1)``;
+* ``wgangp``: ``WGANGP(..., dtype=float32, threads=<threads or "auto">)``,
+  ``partial_fit(X, steps=1)``;
+* ``jax``: :mod:`jax_reference`, the strongest CPU peer: the whole
+  iteration (the critic steps and the generator step) in one ``jax.jit``
+  function, same architecture, batch, optimizer, penalty, float32;
+  ``fit_iterations(X, 1)``;
 * ``torch``: :mod:`torch_reference` (same architecture, batch, optimizer,
-  float32, ``torch.set_num_threads(<cores>)``), ``fit_iterations(X, 1)``;
+  float32, ``torch.set_num_threads(<threads>)``), ``fit_iterations(X, 1)``;
 * ``numpy-ml``: its ``WGAN_GP.fit(X, n_steps=1)``, float64 as that library
   uses (imported through :mod:`_numpy_ml_compat`, which says when it applied
   its Python 3.10+ import fix);
@@ -27,6 +34,18 @@ shuffled epoch and a row gather per batch; numpy-ml takes its first rows in
 order), so the data handling is the same small cost for all. The latent size
 equals the data's dimension in every configuration, because numpy-ml's noise
 always has the data's shape.
+
+Threads: ``--threads N`` gives every implementation N threads: NumPy's BLAS
+(through threadpoolctl, for wgangp, numpy-ml and the floor), PyTorch's
+intra-op pool, and XLA's CPU pool (``XLA_FLAGS``, set before jax is
+imported). Without it each library takes its default (every core).
+
+Clock: wall time by default. ``--clock cpu`` times each call by the
+process's CPU time instead (every thread's, :func:`time.process_time`):
+on a shared machine other processes take cores away, which inflates wall
+time, and far less the CPU time a call needs. With one thread each
+(``--threads 1``) the two agree on a quiet machine; with more threads CPU
+time also counts threads that spin or wait, so it is not for those.
 
 Thread pools: NumPy's OpenBLAS threads, and PyTorch's OpenMP threads, keep
 spinning for up to ~0.1 s after their last call. Measured here, a torch
@@ -68,7 +87,7 @@ import flops  # noqa: E402
 LAMBDA_GP = 10.0
 LR = 1e-4
 SEED = 0
-IMPLS = ("wgangp", "torch", "numpy-ml", "floor")
+IMPLS = ("wgangp", "jax", "torch", "numpy-ml", "floor")
 
 
 @dataclass(frozen=True)
@@ -157,6 +176,7 @@ class Wgangp:
             lambda_gp=LAMBDA_GP,
             dtype=np.float32,
             random_state=SEED,
+            threads=args.threads or "auto",
         )
         self.model.fit(self.X, steps=1)
 
@@ -188,6 +208,35 @@ class Torch:
             threads=args.threads,
         )
         self.model.fit_iterations(self.X, 1)
+
+    def step(self) -> None:
+        self.model.fit_iterations(self.X, 1)
+
+    def sample(self, n: int) -> None:
+        self.model.sample(n)
+
+
+class Jax:
+    name = "jax"
+
+    def __init__(self, cfg: Config, X: np.ndarray, args: argparse.Namespace) -> None:
+        from jax_reference import JaxWGANGP
+
+        self.X = np.ascontiguousarray(X, dtype=np.float32)
+        self.model = JaxWGANGP(
+            data_dim=cfg.data_dim,
+            latent_dim=cfg.latent_dim,
+            hidden=cfg.hidden,
+            depth=cfg.depth,
+            lambda_gp=LAMBDA_GP,
+            n_critic=cfg.n_critic,
+            batch_size=cfg.batch,
+            optimizer=args.optimizer,
+            lr=LR,
+            seed=SEED,
+            threads=args.threads,
+        )
+        self.model.fit_iterations(self.X, 1)  # compiles
 
     def step(self) -> None:
         self.model.fit_iterations(self.X, 1)
@@ -238,7 +287,7 @@ class Floor:
         self._sample_passes[n].run()
 
 
-RUNNERS = {"wgangp": Wgangp, "torch": Torch, "numpy-ml": NumpyML, "floor": Floor}
+RUNNERS = {"wgangp": Wgangp, "jax": Jax, "torch": Torch, "numpy-ml": NumpyML, "floor": Floor}
 
 
 def build(name: str, cfg: Config, X: np.ndarray, args: argparse.Namespace):
@@ -251,6 +300,11 @@ def build(name: str, cfg: Config, X: np.ndarray, args: argparse.Namespace):
 
 
 # -- timing ------------------------------------------------------------------------------------
+
+
+CLOCK = time.perf_counter
+"""The timer of :func:`interleaved`: wall time, or with ``--clock cpu`` the
+process's CPU time (:func:`time.process_time`, every thread's)."""
 
 
 def interleaved(runners: dict, call: str, repeats: int, gap: float, reasons: dict, *a) -> dict:
@@ -266,9 +320,9 @@ def interleaved(runners: dict, call: str, repeats: int, gap: float, reasons: dic
             fn = getattr(active[name], call)
             time.sleep(gap)
             try:
-                t0 = time.perf_counter()
+                t0 = CLOCK()
                 fn(*a)
-                times[name].append(time.perf_counter() - t0)
+                times[name].append(CLOCK() - t0)
             except Exception as exc:
                 reasons[name] = f"failed while timing: {type(exc).__name__}: {exc}"
                 del active[name]
@@ -299,6 +353,11 @@ def memory_child(args: argparse.Namespace) -> None:
             import wgangp  # noqa: F401
         elif name == "torch":
             import torch_reference  # noqa: F401
+        elif name == "jax":
+            from jax_reference import set_threads
+
+            set_threads(args.threads)
+            import jax  # noqa: F401
         elif name == "numpy-ml":
             from _numpy_ml_compat import load_wgan_gp
 
@@ -358,6 +417,7 @@ def environment(args: argparse.Namespace) -> dict:
         "numpy": np.__version__,
         "optimizer": args.optimizer,
         "gap_s": args.gap,
+        "clock": args.clock,
         "repeats": args.repeats,
     }
     try:
@@ -367,12 +427,15 @@ def environment(args: argparse.Namespace) -> dict:
         env["torch_threads"] = args.threads or os.cpu_count()
     except ImportError:
         env["torch"] = None
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-        env["numpy_ml"] = version("numpy-ml")
-    except Exception:
-        env["numpy_ml"] = None
+    for key, dist in (("jax", "jax"), ("numpy_ml", "numpy-ml")):
+        try:
+            env[key] = version(dist)
+        except PackageNotFoundError:
+            env[key] = None
+    env["threads"] = args.threads or "library defaults"
+    env["xla_flags"] = os.environ.get("XLA_FLAGS", "")
     try:
         from threadpoolctl import threadpool_info
 
@@ -442,34 +505,45 @@ def run_config(cfg: Config, args: argparse.Namespace, impls: list[str]) -> dict:
 
 
 def print_report(results: list[dict], env: dict, notes: list[str]) -> None:
-    print("## WGAN-GP iteration time (median s/iteration; 5 critic steps + 1 generator step)\n")
+    clock = "CPU seconds" if env.get("clock") == "cpu" else "s"
     print(
-        "| config | GFLOP/iter | wgangp | torch | numpy-ml (f64) | floor | GEMM GFLOP/s "
-        "| wgangp/torch | wgangp/floor | torch/floor | numpy-ml/wgangp "
-        "| peak MiB wgangp / torch / numpy-ml |"
+        f"## WGAN-GP iteration time (median {clock}/iteration; 5 critic steps + 1 generator step)\n"
     )
-    print("| --- " * 12 + "|")
+    print(
+        "| config | GFLOP/iter | wgangp | jax | torch | numpy-ml (f64) | floor | GEMM GFLOP/s "
+        "| wgangp/jax | wgangp/torch | wgangp/floor | jax/floor | torch/floor | numpy-ml/wgangp "
+        "| peak MiB wgangp / jax / torch / numpy-ml |"
+    )
+    print("| --- " * 15 + "|")
     for r in results:
         m = r["median_s"]
-        mem = " / ".join(fmt(r["peak_mib"].get(n), ".0f") for n in ("wgangp", "torch", "numpy-ml"))
+        mem = " / ".join(
+            fmt(r["peak_mib"].get(n), ".0f") for n in ("wgangp", "jax", "torch", "numpy-ml")
+        )
         print(
             f"| {r['config']['name']} | {r['flops'] / 1e9:.2f} | {fmt(m.get('wgangp'))} "
-            f"| {fmt(m.get('torch'))} | {fmt(m.get('numpy-ml'))} | {fmt(m.get('floor'))} "
-            f"| {fmt(r['gemm_gflops'], '.1f')} "
+            f"| {fmt(m.get('jax'))} | {fmt(m.get('torch'))} | {fmt(m.get('numpy-ml'))} "
+            f"| {fmt(m.get('floor'))} | {fmt(r['gemm_gflops'], '.1f')} "
+            f"| {fmt(ratio(m.get('wgangp'), m.get('jax')), '.2f')} "
             f"| {fmt(ratio(m.get('wgangp'), m.get('torch')), '.2f')} "
             f"| {fmt(ratio(m.get('wgangp'), m.get('floor')), '.2f')} "
+            f"| {fmt(ratio(m.get('jax'), m.get('floor')), '.2f')} "
             f"| {fmt(ratio(m.get('torch'), m.get('floor')), '.2f')} "
             f"| {fmt(ratio(m.get('numpy-ml'), m.get('wgangp')), '.1f')} | {mem} |"
         )
     if any(r["samples_per_s"] for r in results):
         n = results[0].get("sample_n")
         print(f"\n## Sampling throughput, sample(n) with n = {n} (samples/s)\n")
-        print("| config | wgangp | torch | floor | wgangp/floor |\n| --- | --- | --- | --- | --- |")
+        print(
+            "| config | wgangp | jax | torch | floor | wgangp/floor |\n"
+            "| --- | --- | --- | --- | --- | --- |"
+        )
         for r in results:
             s = r["samples_per_s"]
             print(
                 f"| {r['config']['name']} | {fmt(s.get('wgangp'), ',.0f')} "
-                f"| {fmt(s.get('torch'), ',.0f')} | {fmt(s.get('floor'), ',.0f')} "
+                f"| {fmt(s.get('jax'), ',.0f')} | {fmt(s.get('torch'), ',.0f')} "
+                f"| {fmt(s.get('floor'), ',.0f')} "
                 f"| {fmt(ratio(s.get('wgangp'), s.get('floor')), '.2f')} |"
             )
     print("\n## Notes\n")
@@ -484,6 +558,19 @@ def print_report(results: list[dict], env: dict, notes: list[str]) -> None:
     print("* environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
 
 
+def limit_threads(threads: int | None) -> None:
+    """Give every library ``threads`` threads for the rest of the process: XLA now
+    (before jax is imported), BLAS through threadpoolctl, torch in its runner."""
+    if threads is None:
+        return
+    from jax_reference import set_threads
+
+    set_threads(threads)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads, user_api="blas")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="few repeats, small sampling: a smoke test")
@@ -493,7 +580,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=1, help="untimed iterations after the first")
     p.add_argument("--gap", type=float, default=0.3, help="idle seconds before each timed call")
     p.add_argument("--optimizer", default="rmsprop", choices=["rmsprop", "adam", "adam-paper"])
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: cores)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for every implementation: BLAS, torch, XLA (default: each library's own)",
+    )
+    p.add_argument(
+        "--clock",
+        default="wall",
+        choices=["wall", "cpu"],
+        help="wall time (default), or the process's CPU time: on a shared, busy machine "
+        "other processes inflate it far less; meant for --threads 1",
+    )
     p.add_argument("--sample-n", type=int, default=None, help="rows per sample() (100000)")
     p.add_argument("--sample-repeats", type=int, default=None)
     p.add_argument("--memory-iterations", type=int, default=None)
@@ -513,6 +612,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args._memory:
+        limit_threads(args.threads)
         memory_child(args)
         return
     names = list(CONFIGS) if args.configs == "all" else args.configs.split(",")
@@ -521,6 +621,9 @@ def main(argv: list[str] | None = None) -> None:
     if unknown or any(i not in IMPLS for i in impls):
         sys.exit(f"unknown config or implementation; configs: {list(CONFIGS)}, impls: {IMPLS}")
 
+    limit_threads(args.threads)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     notes = []
     load_start = os.getloadavg()[0]
     if load_start > 0.5:

@@ -273,3 +273,30 @@ def test_tabular_synthesizer_refuses_other_backends_clearly():
     with pytest.raises(InvalidParameterError, match="TabularSynthesizer trains on NumPy only"):
         synth.fit(frame, steps=1)
     assert not synth.is_fitted()
+
+
+def test_steps_with_reused_work_arrays_run_on_every_namespace(backend):
+    """A training step hands its networks a Scratch on every namespace: NumPy
+    reuses its arrays, another namespace allocates its own (the Scratch stays
+    empty) and the step is the step without one."""
+    from wgangp.flat import Scratch
+    from wgangp.steps import critic_step, generator_step
+
+    X = np.random.default_rng(6).normal(size=(32, 2))
+    runs = []
+    for scratch in (None, Scratch()):
+        gen = MLP([2, 8, 2], "relu", random_state=0, dtype=np.float64).to(backend)
+        critic = MLP([2, 8, 1], "relu", random_state=1, dtype=np.float64).to(backend)
+        opt_c, opt_g = get_optimizer("rmsprop", 1e-3), get_optimizer("rmsprop", 1e-3)
+        rng = backend.random(np.random.default_rng(7))
+        x_real = backend.asarray(X[:16])
+        for _ in range(2):
+            stats = critic_step(gen, critic, opt_c, x_real, rng, 10.0, "two-sided", scratch=scratch)
+            generator_step(gen, critic, opt_g, 16, rng, scratch=scratch)
+        runs.append((float(stats["loss"]), bk.to_numpy(gen.flat), bk.to_numpy(critic.flat)))
+        if scratch is not None:
+            assert (len(scratch._arrays) > 10) == backend.is_numpy
+    (loss_a, gen_a, critic_a), (loss_b, gen_b, critic_b) = runs
+    assert loss_a == loss_b
+    np.testing.assert_array_equal(gen_a, gen_b)
+    np.testing.assert_array_equal(critic_a, critic_b)

@@ -195,20 +195,6 @@ def test_wgangp_train_under_mpiexec_is_the_single_process_run(tmp_path):
     assert gap / max(np.abs(y).max() for y in b.state_arrays()) < 1e-10
 
 
-def test_reduce_of_a_network_gradient_buffer_sums_the_flat_buffer_in_place():
-    from wgangp.nn import MLP
-
-    net = MLP([2, 4, 1], random_state=0, dtype=np.float64)
-    net.grad_flat[...] = np.arange(net.grad_flat.size)
-    shard = Shard(Recorder(0), 300)
-    stats = shard.reduce(net.grads, {"loss": 1.5})
-    assert len(shard.comm.sent) == 1  # gradient and statistics in one message
-    np.testing.assert_array_equal(shard.comm.sent[0][: net.grad_flat.size], np.arange(17.0))
-    np.testing.assert_array_equal(net.grad_flat, 2 * np.arange(17.0))  # the sum, in place
-    assert all(np.shares_memory(g, net.grad_flat) for g in net.grads)
-    assert stats == {"loss": 3.0}
-
-
 def test_wgangp_train_on_a_parquet_file_under_mpiexec_reads_row_groups_per_rank(tmp_path):
     """``mpiexec -n 2 wgangp train --data X.parquet``: each rank reads its row groups;
     the model is the one process's, which read the whole file."""
@@ -261,3 +247,17 @@ def test_rank_row_groups_are_contiguous_cover_every_group_and_balance_rows(size)
     assert rank_row_groups(counts, 0, 8) is None  # fewer groups than ranks: split rows
     bounds = [rank_bounds(10, r, size) for r in range(size)]
     assert [b - a for a, b in bounds] == [len(p) for p in np.array_split(np.arange(10), size)]
+
+
+def test_reduce_of_a_network_gradient_buffer_sums_the_flat_buffer_in_place():
+    from wgangp.nn import MLP
+
+    net = MLP([2, 4, 1], random_state=0, dtype=np.float64)
+    net.grad_flat[...] = np.arange(net.grad_flat.size)
+    shard = Shard(Recorder(0), 300)
+    stats = shard.reduce(net.grads, {"loss": 1.5})
+    assert len(shard.comm.sent) == 1  # gradient and statistics in one message
+    np.testing.assert_array_equal(shard.comm.sent[0][: net.grad_flat.size], np.arange(17.0))
+    np.testing.assert_array_equal(net.grad_flat, 2 * np.arange(17.0))  # the sum, in place
+    assert all(np.shares_memory(g, net.grad_flat) for g in net.grads)
+    assert stats == {"loss": 3.0}

@@ -421,3 +421,21 @@ def test_a_file_without_a_fingerprint_resumes_on_any_data(kind, tmp_path):
     loaded = wgangp.load(model.save(tmp_path / "m.npz"))
     assert loaded.data_fingerprint_ is None
     loaded.partial_fit(_changed(kind, _data(kind)), steps=1)
+
+
+def test_a_loop_of_partial_fit_on_one_float32_array_hashes_it_once(monkeypatch):
+    """The check converts float32 to a new float64 array; the cache keys on the caller's."""
+    X = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    model = wgangp.WGANGP(hidden=8, depth=2, batch_size=32, random_state=0).fit(X, steps=1)
+    calls = []
+    original = wgangp.WGANGP._fingerprint
+    monkeypatch.setattr(
+        wgangp.WGANGP, "_fingerprint", lambda self, data: calls.append(1) or original(self, data)
+    )
+    for _ in range(3):
+        model.partial_fit(X, steps=1)
+    assert len(calls) == 1
+    X += 1.0  # every row changes, the sampled ones too: hashed again, and refused
+    with pytest.raises(InvalidDataError, match="differ"):
+        model.partial_fit(X, steps=1)
+    assert len(calls) == 2

@@ -344,7 +344,7 @@ def test_generator_objective_through_the_table_head_matches_finite_differences(
         )
 
     loss, grads_ab, grads_ba, _ = value()
-    # views of the generators' gradient buffers: copied before the differences reuse them
+    # views of the generators' gradient buffers, which the finite differences reuse
     grads_ab, grads_ba = [g.copy() for g in grads_ab], [g.copy() for g in grads_ba]
     straight = _straight_table_loss(nets, head, x_a, x_b, 10.0, lambda_identity, residual)
     assert loss == pytest.approx(straight)

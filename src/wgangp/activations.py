@@ -63,8 +63,9 @@ class Activation:
     # the derivatives need from the forward pass; subclasses may keep less
     # (ReLU keeps a boolean mask) and may compute h in place of z.
 
-    def forward_saved(self, z: np.ndarray):
-        """``(h, saved)``: the output and what :meth:`mul_df` needs. May overwrite ``z``."""
+    def forward_saved(self, z: np.ndarray, empty=np.empty):
+        """``(h, saved)``: the output and what :meth:`mul_df` needs. May overwrite ``z``;
+        may take the arrays it keeps from ``empty`` (:func:`numpy.empty`'s signature)."""
         h = self.f(z)
         return h, (z, h)
 
@@ -107,7 +108,7 @@ class Identity(Activation):
     def d2f(self, z, h):
         return namespace(z).zeros_like(z)
 
-    def forward_saved(self, z):
+    def forward_saved(self, z, empty=np.empty):
         return z, None
 
     def mul_df(self, d, saved, out=None):
@@ -133,10 +134,14 @@ class ReLU(Activation):
     def d2f(self, z, h):
         return namespace(z).zeros_like(z)
 
-    def forward_saved(self, z):
-        # A mask is all f' needs (NumPy keeps it boolean); multiplying by it is
-        # cheaper than a maximum, and h takes z's memory.
-        mask = as_mask(z > 0, z)
+    def forward_saved(self, z, empty=np.empty):
+        # A mask is all f' needs (NumPy keeps it boolean, in an array from
+        # ``empty``); multiplying by it is cheaper than a maximum, and h takes
+        # z's memory.
+        if type(z) is np.ndarray:
+            mask = np.greater(z, 0, out=empty(z.shape, bool))
+        else:
+            mask = as_mask(z > 0, z)
         into("multiply", z, mask, out=z)
         return z, mask
 
@@ -171,7 +176,7 @@ class LeakyReLU(Activation):
     def d2f(self, z, h):
         return namespace(z).zeros_like(z)
 
-    def forward_saved(self, z):
+    def forward_saved(self, z, empty=np.empty):
         slope = self.df(z, None)  # 1 or slope per entry: f(z) = f'(z) z
         into("multiply", z, slope, out=z)
         return z, slope
@@ -281,12 +286,12 @@ class Dropout(Activation):
     def d2f(self, z, h):
         return self.inner.d2f(z, self.inner.f(z)) * self._mask_for(z)
 
-    def forward_saved(self, z):
+    def forward_saved(self, z, empty=np.empty):
         mask = self._mask_for(z)
         if self.piecewise_linear:
             # ReLU, LeakyReLU, identity: f(z) = f'(z) z, and f'(z) m is all the passes need.
             slope = self.inner.df(z, z) * mask
-            return np.multiply(z, slope, out=z), slope
+            return into("multiply", z, slope, out=z), slope
         h_inner = self.inner.f(z)
         return h_inner * mask, (z, h_inner, mask)
 

@@ -54,6 +54,7 @@ __all__ = [
     "take_rows",
     "to_numpy",
     "where_scalars",
+    "work",
 ]
 
 BACKENDS = ("auto", "numpy", "cupy", "torch", "array-api-strict")
@@ -145,6 +146,33 @@ def empty(xp, shape, like):
     if xp is np:
         return np.empty(shape, dtype=like.dtype)
     return xp.empty(shape, dtype=like.dtype, device=device_of(like))
+
+
+def work(empty, shape, like, *others, fresh: bool = False):
+    """A work array of ``shape`` for a result computed from ``like`` (and ``others``).
+
+    ``empty`` has :func:`numpy.empty`'s signature (:meth:`wgangp.flat.Scratch.empty`
+    reuses memory from step to step); NumPy arrays take theirs from it, in the
+    dtype NumPy gives ``like`` with ``others``. Another namespace allocates in
+    its own way, with ``like``'s dtype and device: a new array, or None when
+    ``fresh`` (the caller computes with ``into(..., out=None)``, which makes
+    the result without a copy).
+
+    >>> work(np.empty, (2, 3), np.ones(1, np.float32)).dtype
+    dtype('float32')
+    """
+    if type(like) is np.ndarray:
+        if others:
+            return empty(shape, np.result_type(like.dtype, *(o.dtype for o in others)))
+        return empty(shape, like.dtype)
+    if fresh:
+        return None
+    return _new_like(like, shape)
+
+
+def _new_like(like, shape):
+    """An uninitialised array of ``shape`` with ``like``'s namespace, dtype and device."""
+    return empty(namespace(like), shape, like)
 
 
 def astype(xp, x, dtype):

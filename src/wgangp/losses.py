@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import empty, into, namespace, row_norms, scalar
+from .backend import into, namespace, row_norms, scalar, work
 from .errors import InvalidParameterError
 from .nn import MLP, backward, backward_with_input_gradient, forward
 
@@ -78,6 +78,7 @@ def critic_loss(
     lambda_gp: float = 10.0,
     penalty: str = "two-sided",
     batch_total: int | None = None,
+    empty=np.empty,
 ) -> tuple[float, list[np.ndarray], dict]:
     """Critic loss with gradient penalty, its parameter gradient, and statistics.
 
@@ -109,6 +110,9 @@ def critic_loss(
         gradient and the statistics, is this part's share of the whole
         batch's mean (a sum over these rows divided by ``batch_total``), so
         that the parts add up to the batch's values.
+    empty : callable, optional
+        Where the passes' work arrays come from (:func:`wgangp.nn.forward`);
+        a training step passes :meth:`wgangp.flat.Scratch.empty`.
 
     Returns
     -------
@@ -142,7 +146,7 @@ def critic_loss(
         alpha = np.asarray(alpha, dtype=dtype).reshape(batch, 1)
     else:
         alpha = xp.reshape(alpha, (batch, 1))
-    x_all = empty(xp, (3 * batch, x_real.shape[1]), like)
+    x_all = work(empty, (3 * batch, x_real.shape[1]), like)
     x_all[:batch, ...] = x_real
     x_all[batch : 2 * batch, ...] = x_fake
     x_interp = x_all[2 * batch :, ...]  # x_f + a (x_r - x_f), built in place
@@ -151,16 +155,23 @@ def critic_loss(
     x_interp += x_fake
 
     divisor = batch if batch_total is None else batch_total
-    out, cache = forward(critic.params, critic.activations, x_all)
+    out, cache = forward(critic.params, critic.activations, x_all, empty)
     d_real = _mean(xp, out[:batch, ...], divisor)
     d_fake = _mean(xp, out[batch : 2 * batch, ...], divisor)
 
-    dy_plain = empty(xp, (2 * batch, 1), like)
+    dy_plain = work(np.empty, (2 * batch, 1), like)
     dy_plain[:batch, ...] = -1.0 / divisor
     dy_plain[batch:, ...] = 1.0 / divisor
     grad_fn, holder = _penalty_fn(lambda_gp, penalty, batch, dtype, divisor)
     grads, _, penalty_value = backward_with_input_gradient(
-        critic.params, critic.activations, cache, 2 * batch, dy_plain, grad_fn, critic.grads
+        critic.params,
+        critic.activations,
+        cache,
+        2 * batch,
+        dy_plain,
+        grad_fn,
+        grads_out=critic.grads,
+        empty=empty,
     )
     norms = holder["norms"]
     wasserstein = d_real - d_fake
@@ -179,7 +190,7 @@ def critic_loss(
 
 
 def generator_loss(
-    generator: MLP, critic: MLP, z: np.ndarray, batch_total: int | None = None
+    generator: MLP, critic: MLP, z: np.ndarray, batch_total: int | None = None, empty=np.empty
 ) -> tuple[float, list[np.ndarray]]:
     """Generator loss ``L_G = -mean D(G(z))`` and its gradient for the generator.
 
@@ -196,6 +207,8 @@ def generator_loss(
     batch_total : int, optional
         ``z`` is a part of a batch of this many rows: the loss and its
         gradient are this part's share of the batch's mean.
+    empty : callable, optional
+        Where the passes' work arrays come from, as in :func:`critic_loss`.
 
     Returns
     -------
@@ -213,12 +226,19 @@ def generator_loss(
     True
     """
     batch = z.shape[0] if batch_total is None else batch_total
-    x_fake, gen_cache = forward(generator.params, generator.activations, z)
-    out, critic_cache = forward(critic.params, critic.activations, x_fake)
+    x_fake, gen_cache = forward(generator.params, generator.activations, z, empty)
+    out, critic_cache = forward(critic.params, critic.activations, x_fake, empty)
     xp = namespace(out)
     loss = -_mean(xp, out, batch)
     dy = xp.full_like(out, -1.0 / batch)
-    dx, _ = backward(critic.params, critic.activations, critic_cache, dy, need_param_grads=False)
+    dx, _ = backward(
+        critic.params,
+        critic.activations,
+        critic_cache,
+        dy,
+        need_param_grads=False,
+        empty=empty,
+    )
     _, grads = backward(
         generator.params,
         generator.activations,
@@ -226,5 +246,6 @@ def generator_loss(
         dx,
         need_input_grad=False,
         grads_out=generator.grads,
+        empty=empty,
     )
     return loss, grads

@@ -582,6 +582,7 @@ class WGANGP(Estimator):
                 shard=shard,
                 positions=positions,
                 batch=self._sampler.batch_size,
+                scratch=self._step_scratch("critic"),
             )
             self.n_critic_steps_ += 1
         gen_stats = generator_step(
@@ -591,6 +592,7 @@ class WGANGP(Estimator):
             self._sampler.batch_size,
             self._random,
             shard=shard,
+            scratch=self._step_scratch("generator"),
         )
         record = {"critic_loss": stats.pop("loss")}
         record.update(gen_stats)

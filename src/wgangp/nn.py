@@ -53,7 +53,7 @@ from .activations import (
     Tanh,
     get_activation,
 )
-from .backend import NUMPY, astype, concat, copy_into, empty, into, namespace
+from .backend import NUMPY, astype, concat, copy_into, into, namespace, work
 from .errors import InvalidParameterError
 from .flat import ViewList, flat_views, moved
 from .init import get_initializer
@@ -101,16 +101,20 @@ def _rows(saved, rows: slice):
     return saved[rows, ...]
 
 
-def _times_transpose(u: np.ndarray, W: np.ndarray) -> np.ndarray:
+def _times_transpose(u: np.ndarray, W: np.ndarray, empty=np.empty) -> np.ndarray:
     """``u @ W.T``; an outer product (one output unit) by broadcasting, which
     OpenBLAS runs several times slower as a GEMM of inner size 1."""
+    out = work(empty, (u.shape[0], W.shape[0]), u, W, fresh=True)
     if u.shape[1] == 1:
-        return u * W[:, 0]
-    return u @ W.T
+        return into("multiply", u, W[:, 0], out=out)
+    return into("matmul", u, W.T, out=out)
 
 
 def forward(
-    params: Sequence[np.ndarray], activations: Sequence[Activation], x: np.ndarray
+    params: Sequence[np.ndarray],
+    activations: Sequence[Activation],
+    x: np.ndarray,
+    empty=np.empty,
 ) -> tuple[np.ndarray, Cache]:
     """Forward pass.
 
@@ -122,6 +126,11 @@ def forward(
         One per layer.
     x : array, shape (rows, n_0)
         Never modified.
+    empty : callable, optional
+        Where the layers' arrays come from, with :func:`numpy.empty`'s
+        signature (a training step passes :meth:`wgangp.flat.Scratch.empty`
+        to reuse its memory from step to step). NumPy arrays only: other
+        namespaces allocate their own (:func:`wgangp.backend.work`).
 
     Returns
     -------
@@ -131,9 +140,10 @@ def forward(
     cache = []
     h = x
     for k, act in enumerate(activations):
-        z = h @ params[2 * k]
+        W = params[2 * k]
+        z = into("matmul", h, W, out=work(empty, (h.shape[0], W.shape[1]), h, W, fresh=True))
         z += params[2 * k + 1]  # in place, in every namespace
-        h_next, saved = act.forward_saved(z)
+        h_next, saved = act.forward_saved(z, empty)
         cache.append((h, saved, h_next))
         h = h_next
     return h, cache
@@ -144,11 +154,13 @@ def predict(
     activations: Sequence[Activation],
     x: np.ndarray,
     chunk_rows: int = 2048,
+    empty=np.empty,
 ) -> np.ndarray:
     """Forward pass without a cache, in chunks of rows.
 
     Each chunk's activations stay in the CPU cache, which makes sampling many
-    rows faster and keeps memory at ``chunk_rows`` rows per layer.
+    rows faster and keeps memory at ``chunk_rows`` rows per layer. ``empty``
+    as in :func:`forward`.
 
     >>> net = MLP([2, 8, 3], random_state=0, dtype=np.float64)
     >>> x = np.ones((5000, 2))
@@ -158,13 +170,12 @@ def predict(
     """
     n_rows = x.shape[0]
     if n_rows <= chunk_rows:
-        return forward(params, activations, x)[0]
-    xp = namespace(x)
+        return forward(params, activations, x, empty)[0]
     out = None
     for start in range(0, n_rows, chunk_rows):
-        h = forward(params, activations, x[start : start + chunk_rows, ...])[0]
+        h = forward(params, activations, x[start : start + chunk_rows, ...], empty)[0]
         if out is None:
-            out = empty(xp, (n_rows, h.shape[1]), h)
+            out = work(empty, (n_rows, h.shape[1]), h)
         out[start : start + h.shape[0], ...] = h
     return out
 
@@ -219,6 +230,7 @@ def backward(
     need_input_grad: bool = True,
     need_param_grads: bool = True,
     grads_out: Sequence[np.ndarray] | None = None,
+    empty=np.empty,
 ) -> tuple[np.ndarray | None, list[np.ndarray] | None]:
     """Vector-Jacobian product: from ``dy = dLoss/dy`` to the input and parameters.
 
@@ -236,6 +248,8 @@ def backward(
     grads_out : list of arrays aligned with ``params``, optional
         Where to write the parameter gradients (an MLP's gradient buffer,
         ``net.grads``); it is returned as ``grads``. New arrays otherwise.
+    empty : callable, optional
+        Where the sweep's arrays (``dx`` among them) come from; see :func:`forward`.
 
     Returns
     -------
@@ -254,7 +268,7 @@ def backward(
         if need_param_grads:
             _layer_grads(grads, k, h_prev, u, everything)
         if k > 0 or need_input_grad:
-            d, owned = _times_transpose(u, params[2 * k]), True
+            d, owned = _times_transpose(u, params[2 * k], empty), True
     return (d if need_input_grad else None), grads
 
 
@@ -266,6 +280,7 @@ def backward_with_input_gradient(
     dy_plain: np.ndarray,
     grad_fn: Callable[[np.ndarray], tuple[float, np.ndarray]],
     grads_out: Sequence[np.ndarray] | None = None,
+    empty=np.empty,
 ) -> tuple[list[np.ndarray], np.ndarray, float]:
     """One backward sweep serving an output-gradient term and an input-gradient term.
 
@@ -295,6 +310,8 @@ def backward_with_input_gradient(
         ``g (m, n_0) -> (P(g), dP/dg (m, n_0))``.
     grads_out : list of arrays aligned with ``params``, optional
         Where to write the parameter gradients (``net.grads``); returned as ``grads``.
+    empty : callable, optional
+        Where the sweep's arrays (``g`` among them) come from; see :func:`forward`.
 
     Returns
     -------
@@ -313,7 +330,7 @@ def backward_with_input_gradient(
     grads = grads_out if grads_out is not None else [None] * (2 * n_layers)
 
     # Backward sweep: plain rows seeded with dy_plain, gradient rows with 1.
-    d = empty(xp, (n_rows, out_dim), params[0])
+    d = work(empty, (n_rows, out_dim), params[0])
     d[:n_plain, ...] = dy_plain
     d[n_plain:, ...] = 1
     ds, us = [None] * n_layers, [None] * n_layers
@@ -323,11 +340,13 @@ def backward_with_input_gradient(
         u = activations[k].mul_df(d, cache[k][1], out=None if smooth else d)
         us[k] = u
         if k > 0:
-            d = _times_transpose(u, params[2 * k])
+            d = _times_transpose(u, params[2 * k], empty)
         else:
-            g = _times_transpose(u[grad_rows, ...], params[0])  # gradient rows only
+            g = _times_transpose(u[grad_rows, ...], params[0], empty)  # gradient rows only
 
     p_value, dbar = grad_fn(g)
+    if xp is np:
+        dbar = np.asarray(dbar, dtype=params[0].dtype)
 
     # Pullback of P through the sweep, from the first layer up; one weight
     # GEMM per layer over [h_{k-1}(plain); dbar_{k-1}].
@@ -337,7 +356,11 @@ def backward_with_input_gradient(
         h_prev, saved, h = cache[k]
         W, u = params[2 * k], us[k]
         if k == 0 or smooth:
-            stacked = concat(xp, [h_prev[:n_plain, ...], dbar], axis=0)
+            stacked = work(empty, (n_rows, h_prev.shape[1]), h_prev, dbar, fresh=True)
+            if stacked is None:
+                stacked = concat(xp, [h_prev[:n_plain, ...], dbar], axis=0)
+            else:
+                np.concatenate([h_prev[:n_plain], dbar], axis=0, out=stacked)
         else:
             stacked = h_prev  # its gradient rows already hold dbar (written below)
         _layer_grads(grads, k, stacked, u, slice(None, n_plain))

@@ -15,9 +15,9 @@ import numpy as np
 from . import losses
 from .backend import namespace
 from .errors import ModelFileError
-from .flat import flat_of
+from .flat import Scratch, flat_of
 from .modelfile import header_int
-from .nn import MLP
+from .nn import MLP, predict
 from .optim import Optimizer
 
 __all__ = [
@@ -120,6 +120,7 @@ def critic_step(
     shard=None,
     positions: np.ndarray | None = None,
     batch: int | None = None,
+    scratch: Scratch | None = None,
 ) -> dict:
     """One critic update on a real batch; fresh fakes and interpolation coefficients.
 
@@ -129,20 +130,25 @@ def critic_step(
     global minibatch of ``batch`` rows, at ``positions`` in it: the noise and
     the coefficients are drawn for the whole batch (as every rank does),
     this rank's losses are weighted by its share, and one ``Allreduce`` sums
-    the gradient and the statistics.
+    the gradient and the statistics. The step's work arrays come from
+    ``scratch`` when given (the caller's, reset here), so that a run of
+    steps reuses their memory (NumPy's arrays; another namespace allocates
+    its own, see :func:`wgangp.backend.work`).
 
     ``rng`` is the estimator's ``numpy.random.Generator`` or a backend's random
     source (:meth:`wgangp.backend.Backend.random`: the same ``standard_normal``
     and ``random``), and ``x_real`` an array of the networks' namespace; off
     NumPy the statistics stay 0-d arrays on the device.
     """
+    empty = _empty_of(scratch)
     batch = x_real.shape[0] if batch is None else batch
     latent_dim = generator.sizes[0]
     z = rng.standard_normal((batch, latent_dim), dtype=generator.dtype)
     alpha = rng.random((batch, 1), dtype=critic.dtype)
     if shard is None:
+        x_fake = predict(generator.params, generator.activations, z, empty=empty)
         _, grads, stats = losses.critic_loss(
-            critic, x_real, generator(z), alpha, lambda_gp, penalty
+            critic, x_real, x_fake, alpha, lambda_gp, penalty, empty=empty
         )
     else:
         grads, stats = _critic_part(
@@ -170,6 +176,14 @@ def _critic_part(generator, critic, x_real, z, alpha, lambda_gp, penalty, batch)
     return grads, {k: 0.0 for k in stats}
 
 
+def _empty_of(scratch: Scratch | None):
+    """The allocator of a step: ``scratch``'s, reset for this step, or NumPy's."""
+    if scratch is None:
+        return np.empty
+    scratch.reset()
+    return scratch.empty
+
+
 @quiet_overflow
 def generator_step(
     generator: MLP,
@@ -178,16 +192,18 @@ def generator_step(
     batch: int,
     rng: np.random.Generator,
     shard=None,
+    scratch: Scratch | None = None,
 ) -> dict:
     """One generator update with fresh noise; the gradient flows through the critic.
 
     In a data-parallel run each rank takes its equal part of the ``batch``
     noise rows (all drawn by every rank) and one ``Allreduce`` sums the
-    weighted gradients and the loss.
+    weighted gradients and the loss. ``scratch`` as in :func:`critic_step`.
     """
+    empty = _empty_of(scratch)
     z = rng.standard_normal((batch, generator.sizes[0]), dtype=generator.dtype)
     if shard is None:
-        loss, grads = losses.generator_loss(generator, critic, z)
+        loss, grads = losses.generator_loss(generator, critic, z, empty=empty)
     else:
         part = shard.noise_positions(batch)
         loss, grads = losses.generator_loss(generator, critic, z[part], batch_total=batch)

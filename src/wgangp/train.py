@@ -27,6 +27,7 @@ generator step, as in the paper's Algorithm 1.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import math
@@ -40,6 +41,7 @@ import numpy as np
 
 from .backend import BACKENDS, Backend, get_backend, namespace, to_numpy
 from .errors import InvalidDataError, InvalidParameterError, NotFittedError, TrainingDiverged
+from .flat import Scratch
 from .history import History, read_history
 from .losses import PENALTIES
 from .nn import MLP
@@ -150,6 +152,13 @@ def register_standard_callbacks(factory) -> None:
 # --------------------------------------------------------------------------- #
 
 
+@functools.cache
+def _init_parameters(cls) -> tuple[str, ...]:
+    """The names of a class's constructor arguments (read once per class: a loop
+    of short ``partial_fit`` calls asks for them twice a call)."""
+    return tuple(p for p in inspect.signature(cls.__init__).parameters if p != "self")
+
+
 class ParamsMixin:
     """``get_params`` / ``set_params`` / ``__repr__`` from the constructor's signature.
 
@@ -160,8 +169,7 @@ class ParamsMixin:
 
     @classmethod
     def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
+        return list(_init_parameters(cls))
 
     def get_params(self, deep: bool = True) -> dict:
         """Constructor arguments as stored."""
@@ -406,8 +414,9 @@ class Estimator(ParamsMixin, Saving):
             if log_every is not None:
                 self.history_.log_every = log_every
         elif continuing:
+            given = data
             data = self._check_data(data, settings, fitted=True)
-            fingerprint = self._check_same_data(data, settings, "partial_fit")
+            fingerprint = self._check_same_data(data, settings, "partial_fit", given)
             self._apply_params(settings)
             self.data_fingerprint_ = fingerprint
             if log_every is not None:
@@ -468,13 +477,13 @@ class Estimator(ParamsMixin, Saving):
         """Rows of checked training data (this rank's share in a data-parallel run)."""
         return len(data)
 
-    def _check_same_data(self, data, settings: dict, what: str) -> dict | None:
+    def _check_same_data(self, data, settings: dict, what: str, given=None) -> dict | None:
         """The fingerprint of ``data``, refused when it is not the model's own data.
 
         A model saved before fingerprints were recorded has none: any data
         is taken then. With ``allow_new_data`` a warning says what changed.
         """
-        new = self._cached_fingerprint(data)
+        new = self._cached_fingerprint(data, given)
         old = getattr(self, "data_fingerprint_", None)
         if old is None or new is None or old == new:
             return new
@@ -499,18 +508,21 @@ class Estimator(ParamsMixin, Saving):
         )
         return new
 
-    def _cached_fingerprint(self, data) -> dict | None:
-        """:meth:`_fingerprint`, remembered for the array last given: a loop of short
-        ``partial_fit`` calls on the same array rehashes only a sample of its rows
-        (still every row when the array changed shape or the sample changed)."""
-        if not isinstance(data, np.ndarray):
+    def _cached_fingerprint(self, data, given=None) -> dict | None:
+        """:meth:`_fingerprint` of the checked ``data``, remembered for the array last
+        given: a loop of short ``partial_fit`` calls on the same array rehashes only a
+        sample of its rows (still every row when the array changed shape or the
+        sample changed). ``given`` is the array as the caller passed it, when the
+        check made ``data`` a new array (a float32 array checked to float64)."""
+        key = given if isinstance(given, np.ndarray) else data
+        if not isinstance(key, np.ndarray):
             return self._fingerprint(data)
-        probe = _probe(data)
+        probe = _probe(key)
         cached = getattr(self, "_fingerprint_cache", None)
-        if cached is not None and cached[0]() is data and cached[1] == probe:
+        if cached is not None and cached[0]() is key and cached[1] == probe:
             return cached[2]
         fingerprint = self._fingerprint(data)
-        self._fingerprint_cache = (weakref.ref(data), probe, fingerprint)
+        self._fingerprint_cache = (weakref.ref(key), probe, fingerprint)
         return fingerprint
 
     def _fingerprint(self, data) -> dict | None:
@@ -714,6 +726,16 @@ class Estimator(ParamsMixin, Saving):
                 iteration=self.n_iter_,
             )
         return out
+
+    def _step_scratch(self, step: str) -> Scratch:
+        """The work arrays of one kind of training step (``"critic"``, ``"generator"``),
+        reused from step to step and from one ``partial_fit`` call to the next. Not
+        training state: never saved, and rebuilt when missing."""
+        scratches = self.__dict__.setdefault("_scratches", {})
+        scratch = scratches.get(step)
+        if scratch is None:
+            scratch = scratches[step] = Scratch()
+        return scratch
 
     def state_arrays(self) -> list[np.ndarray]:
         """Every array of the training state: parameters, then optimizer moments."""

@@ -552,8 +552,7 @@ class TabularSynthesizer(Estimator):
             self.penalty,
             packs_total=None if shard is None else n_packs,
         )
-        if shard is not None:
-            grads = [np.array(g) for g in grads]
+        if shard is not None:  # summed in place, in the network's gradient buffer
             stats = shard.reduce(grads, stats)
         self.critic_optimizer_.step(self.critic_.params, grads)
         return stats
@@ -578,8 +577,7 @@ class TabularSynthesizer(Estimator):
             self.cond_blocks_,
             batch_total=None if shard is None else batch,
         )
-        if shard is not None:
-            grads = [np.array(g) for g in grads]
+        if shard is not None:  # summed in place, in the network's gradient buffer
             stats = shard.reduce(grads, stats)
         self.generator_optimizer_.step(self.generator_.params, grads)
         return stats
