@@ -41,6 +41,8 @@ PARAMS: dict[str, Param] = {
     "conditional": Param("bool", "condition on the discrete columns"),
     "log_frequency": Param("bool", "draw training conditions by log-frequency"),
     "dtype": CORE_PARAMS["dtype"],
+    "backend": CORE_PARAMS["backend"],
+    "device": CORE_PARAMS["device"],
     "random_state": CORE_PARAMS["random_state"],
     "threads": CORE_PARAMS["threads"],
 }

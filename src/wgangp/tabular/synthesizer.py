@@ -96,6 +96,10 @@ class TabularSynthesizer(Estimator):
     log_frequency : bool
         Draw training conditions by log-frequency (else by frequency).
     dtype : numpy.float32 or numpy.float64
+    backend, device : str
+        Where training runs, as for :class:`wgangp.WGANGP`; the synthesizer
+        trains on NumPy only (``"auto"`` with ``device="cpu"``): its heads and
+        Gumbel-softmax are NumPy code, and another backend is refused.
     random_state : None, int or numpy.random.Generator
     threads : "auto" or int
         BLAS threads while training (:mod:`wgangp.threads`): ``"auto"`` runs
@@ -128,7 +132,16 @@ class TabularSynthesizer(Estimator):
     FORMAT_VERSIONS = FORMAT_VERSIONS
     HEADER_EXTRAS = ("transformer",)
     FIT_CALL = "fit(data)"
-    LIVE_PARAMS = ("lr", "lambda_gp", "n_critic", "tau", "ce_weight", "threads")
+    LIVE_PARAMS = (
+        "lr",
+        "lambda_gp",
+        "n_critic",
+        "tau",
+        "ce_weight",
+        "threads",
+        "backend",
+        "device",
+    )
 
     def __init__(
         self,
@@ -156,6 +169,8 @@ class TabularSynthesizer(Estimator):
         conditional: bool = True,
         log_frequency: bool = True,
         dtype=np.float32,
+        backend: str = "auto",
+        device: str = "cpu",
         random_state=None,
         threads="auto",
     ):
@@ -185,6 +200,16 @@ class TabularSynthesizer(Estimator):
         self.dtype = dtype
         self.random_state = random_state
         self.threads = threads
+        self.backend = backend
+        self.device = device
+
+    def _check_backend(self, backend) -> None:
+        if not backend.is_numpy:
+            raise InvalidParameterError(
+                f"backend={self.backend!r}, device={self.device!r}: TabularSynthesizer trains "
+                "on NumPy only (its output heads are NumPy code); use backend='numpy' and "
+                "device='cpu', or wgangp.WGANGP for a GPU"
+            )
 
     def _network_sizes(self) -> tuple[list[int], list[int]]:
         """Layer widths of the generator and of the critic."""
