@@ -381,6 +381,13 @@ def markdown(runs, tables, tools) -> list[str]:
 TOOLS = ("wgangp", "ctgan", "ctgan-equal-time", "copula")
 
 
+def save_json(path: Path, content: dict) -> None:
+    """Write ``content`` to ``path`` atomically (a temporary file renamed into place)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(content, indent=1))
+    os.replace(tmp, path)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--suite", choices=["dev", "check", "all"], default="dev")
@@ -429,10 +436,15 @@ def main(argv=None) -> None:
     runs = []
     started = time.time()
     load_start = os.getloadavg()
-    for table in names:
-        frame, discrete, target = load_table(table)
-        train, test = split(frame, target)
-        for seed in range(args.seeds):
+    loaded = {}
+    # seed by seed over every table, each run saved as it ends: a run stopped
+    # early keeps whole seeds of every table
+    for seed in range(args.seeds):
+        for table in names:
+            if table not in loaded:
+                frame, discrete, target = load_table(table)
+                loaded[table] = (discrete, target, *split(frame, target))
+            discrete, target, train, test = loaded[table]
             fit_s = {}
             per_epoch = None
             for tool in tools:
@@ -440,6 +452,7 @@ def main(argv=None) -> None:
                 extra = {}
                 if tool == "wgangp":
                     model, seconds = run_wgangp(train, discrete, seed, args.steps, params)
+                    extra["iterations"] = model.n_iter_
                 elif tool == "ctgan":
                     model, seconds = run_ctgan(train, discrete, seed, args.ctgan_epochs)
                     per_epoch = seconds / args.ctgan_epochs
@@ -459,6 +472,10 @@ def main(argv=None) -> None:
                 result = score(train, test, rows, discrete, target, seed)
                 result.update(fit_s=seconds, load=load, **extra)
                 runs.append({"table": table, "seed": seed, "tool": tool, **result})
+                if args.json:
+                    save_json(
+                        args.json, {"partial": True, "load_at_start": load_start, "runs": runs}
+                    )
                 print(
                     table,
                     seed,
@@ -485,7 +502,7 @@ def main(argv=None) -> None:
         "cpus": os.cpu_count(),
     }
     if args.json:
-        args.json.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
+        save_json(args.json, {"meta": meta, "runs": runs})
     print(
         f"\nmedians over {args.seeds} seed(s), one thread per tool; load average "
         f"{load_start[0]:.1f} at start, {meta['load_at_end'][0]:.1f} at end on {meta['cpus']} CPUs"

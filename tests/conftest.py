@@ -70,3 +70,28 @@ def randomize_biases(net, rng, scale: float = 0.5):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+# The namespaces the engine is tested on: NumPy and array-api-strict always (the
+# latter rejects every NumPy-only call, so passing there proves the standard
+# path), torch on the CPU when installed; CuPy and CUDA skip without a GPU.
+BACKEND_CASES = [
+    pytest.param(("numpy", "cpu"), id="numpy"),
+    pytest.param(("array-api-strict", "cpu"), id="array-api-strict"),
+    pytest.param(("torch", "cpu"), id="torch-cpu"),
+    pytest.param(("torch", "cuda"), id="torch-cuda"),
+    pytest.param(("cupy", "cuda"), id="cupy-cuda"),
+]
+
+
+@pytest.fixture(params=BACKEND_CASES)
+def backend(request):
+    """A :class:`wgangp.backend.Backend`; skipped, with the reason, where it cannot run."""
+    from wgangp.backend import get_backend
+    from wgangp.errors import DeviceUnavailableError
+
+    name, device = request.param
+    try:
+        return get_backend(name, device)
+    except (ImportError, DeviceUnavailableError) as exc:
+        pytest.skip(f"{name} on {device}: {exc}")

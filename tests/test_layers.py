@@ -25,8 +25,9 @@ LAYERS: dict[str, int] = {
     "validation": 0,
     "history": 0,
     # 1 math
-    "init": 1,
+    "backend": 1,
     "flat": 1,
+    "init": 1,
     "activations": 1,
     "nn": 1,
     "optim": 1,

@@ -12,6 +12,7 @@ observable while it trains.
 from ._version import __version__
 from .diagnose import Finding, diagnose, format_findings
 from .errors import (
+    DeviceUnavailableError,
     InvalidDataError,
     InvalidParameterError,
     InvalidParameterTypeError,
@@ -56,6 +57,7 @@ __all__ = [
     "GradcheckResult",
     "gradcheck",
     "load",
+    "DeviceUnavailableError",
     "InvalidDataError",
     "InvalidParameterError",
     "InvalidParameterTypeError",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import as_mask, astype, copy_into, into, namespace, where_scalars
 from .errors import InvalidParameterError, InvalidParameterTypeError
 
 __all__ = [
@@ -71,7 +72,7 @@ class Activation:
     def mul_df(self, d: np.ndarray, saved, out=None) -> np.ndarray:
         """``d * f'(z)``; ``out`` may be ``d`` itself."""
         z, h = saved
-        return np.multiply(d, self.df(z, h), out=out)
+        return into("multiply", d, self.df(z, h), out=out)
 
     def d2f_saved(self, saved) -> np.ndarray:
         """``f''(z)`` from what :meth:`forward_saved` kept."""
@@ -102,10 +103,10 @@ class Identity(Activation):
         return z
 
     def df(self, z, h):
-        return np.ones_like(z)
+        return namespace(z).ones_like(z)
 
     def d2f(self, z, h):
-        return np.zeros_like(z)
+        return namespace(z).zeros_like(z)
 
     def forward_saved(self, z, empty=np.empty):
         return z, None
@@ -113,7 +114,7 @@ class Identity(Activation):
     def mul_df(self, d, saved, out=None):
         if out is None or out is d:
             return d
-        np.copyto(out, d)
+        copy_into(namespace(d), out, d)
         return out
 
 
@@ -124,23 +125,28 @@ class ReLU(Activation):
     piecewise_linear = True
 
     def f(self, z):
-        return np.maximum(z, 0)
+        xp = namespace(z)
+        return xp.maximum(z, xp.zeros_like(z))
 
     def df(self, z, h):
-        return (z > 0).astype(z.dtype)
+        return astype(namespace(z), z > 0, z.dtype)
 
     def d2f(self, z, h):
-        return np.zeros_like(z)
+        return namespace(z).zeros_like(z)
 
     def forward_saved(self, z, empty=np.empty):
-        # A boolean mask is all f' needs; multiplying by it is cheaper than
-        # np.maximum, and h takes z's memory.
-        mask = np.greater(z, 0, out=empty(z.shape, bool))
-        np.multiply(z, mask, out=z)
+        # A mask is all f' needs (NumPy keeps it boolean, in an array from
+        # ``empty``); multiplying by it is cheaper than a maximum, and h takes
+        # z's memory.
+        if type(z) is np.ndarray:
+            mask = np.greater(z, 0, out=empty(z.shape, bool))
+        else:
+            mask = as_mask(z > 0, z)
+        into("multiply", z, mask, out=z)
         return z, mask
 
     def mul_df(self, d, saved, out=None):
-        return np.multiply(d, saved, out=out)
+        return into("multiply", d, saved, out=out)
 
 
 class LeakyReLU(Activation):
@@ -162,21 +168,21 @@ class LeakyReLU(Activation):
         self.slope = slope
 
     def f(self, z):
-        return np.where(z > 0, z, z * z.dtype.type(self.slope))
+        return z * self.df(z, None)
 
     def df(self, z, h):
-        return np.where(z > 0, z.dtype.type(1), z.dtype.type(self.slope))
+        return where_scalars(z > 0, 1.0, self.slope, z)
 
     def d2f(self, z, h):
-        return np.zeros_like(z)
+        return namespace(z).zeros_like(z)
 
     def forward_saved(self, z, empty=np.empty):
         slope = self.df(z, None)  # 1 or slope per entry: f(z) = f'(z) z
-        np.multiply(z, slope, out=z)
+        into("multiply", z, slope, out=z)
         return z, slope
 
     def mul_df(self, d, saved, out=None):
-        return np.multiply(d, saved, out=out)
+        return into("multiply", d, saved, out=out)
 
     def config(self):
         return {"name": self.name, "slope": self.slope}
@@ -191,7 +197,7 @@ class Tanh(Activation):
     name = "tanh"
 
     def f(self, z):
-        return np.tanh(z)
+        return namespace(z).tanh(z)
 
     def df(self, z, h):
         return 1 - h * h
@@ -206,12 +212,13 @@ class Softplus(Activation):
     name = "softplus"
 
     def f(self, z):
-        return np.logaddexp(z.dtype.type(0), z)
+        xp = namespace(z)
+        return xp.logaddexp(xp.zeros_like(z), z)
 
     @staticmethod
     def _sigmoid(z):
         # tanh form: no overflow for large |z|.
-        return 0.5 * (1 + np.tanh(0.5 * z))
+        return 0.5 * (1 + namespace(z).tanh(0.5 * z))
 
     def df(self, z, h):
         return self._sigmoid(z)
@@ -284,7 +291,7 @@ class Dropout(Activation):
         if self.piecewise_linear:
             # ReLU, LeakyReLU, identity: f(z) = f'(z) z, and f'(z) m is all the passes need.
             slope = self.inner.df(z, z) * mask
-            return np.multiply(z, slope, out=z), slope
+            return into("multiply", z, slope, out=z), slope
         h_inner = self.inner.f(z)
         return h_inner * mask, (z, h_inner, mask)
 

@@ -44,5 +44,9 @@ class TrainingDiverged(WGANGPError, RuntimeError):
         self.checkpoint = checkpoint
 
 
+class DeviceUnavailableError(WGANGPError, RuntimeError):
+    """The device asked for (a CUDA GPU) is not present on this machine."""
+
+
 class RankFailed(WGANGPError, RuntimeError):
     """Another rank of a data-parallel (MPI) run failed; its message says how."""

@@ -12,7 +12,9 @@ list structure for everything else.
 at every step, so that a step allocates no new memory. Fresh memory costs
 more than it seems: the C library returns freed blocks of this size to the
 system, and every new one then page-faults on first touch (measured here:
-about a third of a critic step's time at hidden 128).
+about a third of a critic step's time at hidden 128). Its arrays are
+NumPy's: the engine asks for them through :func:`wgangp.backend.work`, which
+lets another namespace (CuPy, torch) allocate its own.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["Scratch", "ViewList", "flat_of", "flat_views", "pack"]
+from .backend import NUMPY, copy_into, namespace, to_numpy
+
+__all__ = ["Scratch", "ViewList", "flat_of", "flat_views", "moved", "pack", "views_of"]
 
 
 class ViewList(list):
@@ -47,22 +51,42 @@ class ViewList(list):
         self.flat = flat
 
     def __setitem__(self, index, value):
+        xp = namespace(self.flat)
         if isinstance(index, slice):
             for view, v in zip(self[index], value):
-                np.copyto(view, v)
+                copy_into(xp, view, v)
         else:
-            np.copyto(self[index], value)
+            copy_into(xp, self[index], value)
 
 
-def flat_views(shapes: Sequence[tuple[int, ...]], dtype) -> tuple[np.ndarray, ViewList]:
-    """A zeroed flat array and its views of the given ``shapes``, in order."""
+def flat_views(
+    shapes: Sequence[tuple[int, ...]], dtype, backend=NUMPY
+) -> tuple[np.ndarray, ViewList]:
+    """A zeroed flat array (on ``backend``, NumPy by default) and its views of the
+    given ``shapes``, in order."""
     sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
-    flat = np.zeros(sum(sizes), dtype=dtype)
+    flat = backend.zeros((sum(sizes),), dtype)
+    return flat, views_of(flat, shapes)
+
+
+def views_of(flat, shapes: Sequence[tuple[int, ...]]) -> ViewList:
+    """The views of ``shapes``, in order, into the 1-D array ``flat`` (any namespace)."""
+    xp = namespace(flat)
     views, offset = [], 0
-    for shape, size in zip(shapes, sizes):
-        views.append(flat[offset : offset + size].reshape(shape))
+    for shape in shapes:
+        size = int(np.prod(shape, dtype=np.int64))
+        views.append(xp.reshape(flat[offset : offset + size], tuple(shape)))
         offset += size
-    return flat, ViewList(flat, views)
+    return ViewList(flat, views)
+
+
+def moved(views: ViewList, backend) -> ViewList:
+    """``views`` on ``backend`` (a :class:`~wgangp.backend.Backend`): the same
+    list when its flat array is there already, else a copy there."""
+    if backend.holds(views.flat):
+        return views
+    flat = backend.asarray(np.array(to_numpy(views.flat), copy=True))
+    return views_of(flat, [tuple(v.shape) for v in views])
 
 
 def pack(arrays: Sequence[np.ndarray], dtype=None) -> ViewList:

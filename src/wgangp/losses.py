@@ -2,12 +2,19 @@
 
 Everything random (the fake samples, the interpolation coefficients, the
 noise) is an argument, so anyone can recompute a loss and check its gradient.
+
+The losses run in the namespace of the networks' arrays (NumPy, CuPy, torch,
+any array-API library; :mod:`wgangp.backend`); the inputs must be of the same.
+On NumPy the loss and the statistics are Python floats; on another namespace
+they are 0-d arrays left on the device, so that a step never waits for the
+GPU: ``float()`` reads one when it is logged.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .backend import into, namespace, row_norms, scalar, work
 from .errors import InvalidParameterError
 from .nn import MLP, backward, backward_with_input_gradient, forward
 
@@ -28,21 +35,39 @@ def _penalty_fn(lambda_gp: float, penalty: str, batch: int, dtype, divisor: int 
     if penalty not in PENALTIES:
         raise InvalidParameterError(f"penalty={penalty!r} is not known; choose one of {PENALTIES}")
     one_sided = penalty == "one-sided"
-    scale = dtype.type(2.0 * lambda_gp / divisor)
     holder = {}
 
     def grad_fn(g):
-        norms = np.sqrt(np.einsum("ij,ij->i", g, g))
+        xp = namespace(g)
+        # NumPy: a scalar of g's dtype; the standard: a Python float, which keeps it
+        scale = g.dtype.type(2.0 * lambda_gp / divisor) if xp is np else 2.0 * lambda_gp / divisor
+        norms = row_norms(xp, g)
         excess = norms - 1
         if one_sided:
-            excess = np.maximum(excess, 0)
-        value = float(lambda_gp * np.sum(excess.astype(np.float64) ** 2) / divisor)
-        safe = np.where(norms > 0, norms, 1)
-        coef = np.where(norms > 0, scale * excess / safe, 0).astype(dtype)
+            excess = xp.maximum(excess, xp.zeros_like(excess))
+        value = scalar(xp, lambda_gp * xp.sum(_float64(xp, excess) ** 2) / divisor)
+        positive = norms > 0
+        safe = xp.where(positive, norms, xp.ones_like(norms))
+        coef = xp.where(positive, scale * excess / safe, xp.zeros_like(norms))
         holder["norms"] = norms
         return value, g * coef[:, None]
 
     return grad_fn, holder
+
+
+def _float64(xp, a):
+    """``a`` in float64, for sums that must not lose digits (CuPy and torch keep
+    float64 on the device; a copy only when ``a`` is float32)."""
+    if xp is np:
+        return a.astype(np.float64, copy=False)
+    return xp.astype(a, xp.float64)
+
+
+def _mean(xp, a, divisor):
+    """``sum(a) / divisor``, summed in float64; a float on NumPy (see backend.scalar)."""
+    if xp is np:
+        return float(a.sum(dtype=np.float64) / divisor)
+    return xp.sum(_float64(xp, a)) / divisor
 
 
 def critic_loss(
@@ -91,7 +116,7 @@ def critic_loss(
 
     Returns
     -------
-    loss : float
+    loss : float (a 0-d array off NumPy)
     grads : list of arrays aligned with ``critic.params``
         Views into the critic's gradient buffer ``critic.grad_flat`` (the
         list is ``critic.grads``). Reuse rule: the buffer is overwritten by
@@ -115,23 +140,28 @@ def critic_loss(
     """
     batch = x_real.shape[0]
     dtype = critic.dtype
-    alpha = np.asarray(alpha, dtype=dtype).reshape(batch, 1)
-    x_all = empty((3 * batch, x_real.shape[1]), dtype)
-    x_all[:batch] = x_real
-    x_all[batch : 2 * batch] = x_fake
-    x_interp = x_all[2 * batch :]  # x_f + a (x_r - x_f), built in place
-    np.subtract(x_real, x_fake, out=x_interp)
+    like = critic.params[0]
+    xp = namespace(like)
+    if xp is np:
+        alpha = np.asarray(alpha, dtype=dtype).reshape(batch, 1)
+    else:
+        alpha = xp.reshape(alpha, (batch, 1))
+    x_all = work(empty, (3 * batch, x_real.shape[1]), like)
+    x_all[:batch, ...] = x_real
+    x_all[batch : 2 * batch, ...] = x_fake
+    x_interp = x_all[2 * batch :, ...]  # x_f + a (x_r - x_f), built in place
+    into("subtract", x_real, x_fake, out=x_interp)
     x_interp *= alpha
     x_interp += x_fake
 
     divisor = batch if batch_total is None else batch_total
     out, cache = forward(critic.params, critic.activations, x_all, empty)
-    d_real = float(out[:batch].sum(dtype=np.float64) / divisor)
-    d_fake = float(out[batch : 2 * batch].sum(dtype=np.float64) / divisor)
+    d_real = _mean(xp, out[:batch, ...], divisor)
+    d_fake = _mean(xp, out[batch : 2 * batch, ...], divisor)
 
-    dy_plain = np.empty((2 * batch, 1), dtype=dtype)
-    dy_plain[:batch] = -1.0 / divisor
-    dy_plain[batch:] = 1.0 / divisor
+    dy_plain = work(np.empty, (2 * batch, 1), like)
+    dy_plain[:batch, ...] = -1.0 / divisor
+    dy_plain[batch:, ...] = 1.0 / divisor
     grad_fn, holder = _penalty_fn(lambda_gp, penalty, batch, dtype, divisor)
     grads, _, penalty_value = backward_with_input_gradient(
         critic.params,
@@ -152,9 +182,9 @@ def critic_loss(
         "penalty": penalty_value,
         "d_real": d_real,
         "d_fake": d_fake,
-        "grad_norm_min": float(norms.min()),
-        "grad_norm_mean": float(norms.sum(dtype=np.float64) / divisor),
-        "grad_norm_max": float(norms.max()),
+        "grad_norm_min": float(norms.min()) if xp is np else xp.min(norms),
+        "grad_norm_mean": _mean(xp, norms, divisor),
+        "grad_norm_max": float(norms.max()) if xp is np else xp.max(norms),
     }
     return loss, grads, stats
 
@@ -182,7 +212,7 @@ def generator_loss(
 
     Returns
     -------
-    loss : float
+    loss : float (a 0-d array off NumPy)
     grads : list of arrays aligned with ``generator.params``
         Views into ``generator.grad_flat``, overwritten by the next gradient
         call on the generator (the reuse rule of :func:`critic_loss`).
@@ -198,8 +228,9 @@ def generator_loss(
     batch = z.shape[0] if batch_total is None else batch_total
     x_fake, gen_cache = forward(generator.params, generator.activations, z, empty)
     out, critic_cache = forward(critic.params, critic.activations, x_fake, empty)
-    loss = -float(out.sum(dtype=np.float64) / batch)
-    dy = np.full_like(out, -1.0 / batch)
+    xp = namespace(out)
+    loss = -_mean(xp, out, batch)
+    dy = xp.full_like(out, -1.0 / batch)
     dx, _ = backward(
         critic.params,
         critic.activations,

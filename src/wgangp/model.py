@@ -16,12 +16,14 @@ import warnings
 import numpy as np
 
 from . import losses
-from .errors import InvalidDataError, ModelFileError
+from .backend import NUMPY, take_rows, to_numpy
+from .errors import InvalidDataError, InvalidParameterError, ModelFileError
 from .init import INITIALIZERS
 from .modelfile import header_int, register_format
 from .nn import ACTIVATIONS, MLP, Activation, far_from_kinks, get_activation
+from .optim import get_optimizer
 from .saving import check_sizes
-from .steps import MinibatchSampler, critic_step, generator_step
+from .steps import CriticStepGraph, MinibatchSampler, critic_step, generator_step
 from .train import CORE_PARAMS, Estimator
 from .validation import (
     Param,
@@ -69,6 +71,13 @@ PARAMS: dict[str, Param] = {
         none="none",
     ),
     "dtype": CORE_PARAMS["dtype"],
+    "backend": CORE_PARAMS["backend"],
+    "device": CORE_PARAMS["device"],
+    "cuda_graph": Param(
+        "bool",
+        "capture the critic step in a CUDA graph (backend torch on cuda; RMSProp or SGD; "
+        "untested on hardware)",
+    ),
     "random_state": CORE_PARAMS["random_state"],
     "threads": CORE_PARAMS["threads"],
 }
@@ -159,6 +168,20 @@ class WGANGP(Estimator):
     scale : {"standard", None}
         Standardise columns inside (inverted by ``sample``), or use data as is.
     dtype : numpy.float32 or numpy.float64
+    backend : {"auto", "numpy", "cupy", "torch", "array-api-strict"}
+        The array library that trains (:mod:`wgangp.backend`): ``"auto"`` is
+        NumPy on the CPU and CuPy (else torch) on ``device="cuda"``. CuPy
+        needs ``pip install 'wgangp[gpu]'``, torch ``'wgangp[torch]'``. The
+        model file holds NumPy arrays whatever trained it; resuming on the
+        same backend is bit for bit, on another it continues.
+    device : {"cpu", "cuda"}
+        Where training runs; ``"cuda"`` is the first visible GPU.
+    cuda_graph : bool
+        Capture the critic step in a CUDA graph and replay it
+        (:class:`wgangp.steps.CriticStepGraph`): one launch per step instead
+        of hundreds, statistics kept on the GPU. Needs ``backend="torch"``
+        on ``device="cuda"`` and RMSProp or SGD. Written but untested on
+        hardware.
     random_state : None, int or numpy.random.Generator
         The same seed gives the same model.
     threads : "auto" or int
@@ -213,6 +236,9 @@ class WGANGP(Estimator):
         latent_dim: int | None = None,
         scale: str | None = "standard",
         dtype=np.float32,
+        backend: str = "auto",
+        device: str = "cpu",
+        cuda_graph: bool = False,
         random_state=None,
         threads="auto",
     ):
@@ -232,12 +258,31 @@ class WGANGP(Estimator):
         self.dtype = dtype
         self.random_state = random_state
         self.threads = threads
+        self.backend = backend
+        self.device = device
+        self.cuda_graph = cuda_graph
 
     # ------------------------------------------------------------- setup --
 
     def _check_params(self, settings: dict) -> dict:
         settings["activation"] = get_activation(self.activation)
         return settings
+
+    def _check_backend(self, backend) -> None:
+        if not self.cuda_graph:
+            return
+        if backend.name != "torch" or not backend.on_gpu:
+            raise InvalidParameterError(
+                f"cuda_graph=True captures the critic step in a CUDA graph, which needs "
+                f"backend='torch' on device='cuda' (not backend={backend.name!r} on "
+                f"{backend.device!r}); set cuda_graph=False"
+            )
+        optimizer = get_optimizer(self.optimizer, lr=1.0)
+        if optimizer.name == "adam":
+            raise InvalidParameterError(
+                "cuda_graph=True cannot capture Adam (its bias correction changes every "
+                "step); use optimizer='rmsprop' or 'sgd', or cuda_graph=False"
+            )
 
     def _check_data(self, X, settings: dict, fitted: bool) -> np.ndarray:
         if fitted:
@@ -345,11 +390,17 @@ class WGANGP(Estimator):
             return n_rows
         return batch
 
+    def _use_backend(self, settings: dict) -> None:
+        super()._use_backend(settings)
+        graph = getattr(self, "_critic_graph", None)
+        if settings["cuda_graph"] and (graph is None or graph.backend != self._backend):
+            self._critic_graph = CriticStepGraph(self._backend)
+
     def _training_data(self, X: np.ndarray, settings: dict) -> np.ndarray:
         n_rows = X.shape[0] if self._shard is None else self._shard.n_rows
         if n_rows != self._sampler.n_rows:
             self._sampler = MinibatchSampler(n_rows, self._effective_batch(n_rows, settings))
-        return self._transform(X)
+        return self._on_networks(self._transform(X))
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore", invalid="ignore"):
@@ -502,17 +553,30 @@ class WGANGP(Estimator):
 
     def _iteration(self, Xs: np.ndarray, settings: dict) -> dict:
         shard = self._shard
+        xp = self._backend.xp
         for _ in range(settings["n_critic"]):
             indices = self._sampler.next_indices(self._rng)
             positions = None
             if shard is not None:  # this rank's rows of the global minibatch
                 positions, indices = shard.rows(indices)
+            if settings["cuda_graph"]:
+                stats = self._critic_graph(
+                    self.generator_,
+                    self.critic_,
+                    self.critic_optimizer_,
+                    take_rows(xp, Xs, indices),
+                    self._random,
+                    settings["lambda_gp"],
+                    settings["penalty"],
+                )
+                self.n_critic_steps_ += 1
+                continue
             stats = critic_step(
                 self.generator_,
                 self.critic_,
                 self.critic_optimizer_,
-                Xs[indices],
-                self._rng,
+                take_rows(xp, Xs, indices),
+                self._random,
                 settings["lambda_gp"],
                 settings["penalty"],
                 shard=shard,
@@ -526,22 +590,24 @@ class WGANGP(Estimator):
             self.critic_,
             self.generator_optimizer_,
             self._sampler.batch_size,
-            self._rng,
+            self._random,
             shard=shard,
             scratch=self._step_scratch("generator"),
         )
         record = {"critic_loss": stats.pop("loss")}
         record.update(gen_stats)
         record.update(stats)
-        return record
+        # off NumPy the statistics are 0-d arrays on the device: read once, here
+        return {key: float(value) for key, value in record.items()}
 
     def outputs_finite(self) -> bool:
         z = np.random.default_rng(0).standard_normal(
             (64, self.generator_.sizes[0]), dtype=self.generator_.dtype
         )
         with np.errstate(over="ignore", invalid="ignore"):
-            x = self.generator_(z)
-            return bool(np.isfinite(x).all() and np.isfinite(self.critic_(x)).all())
+            x = self.generator_(self._on_networks(z))
+            d = self.critic_(x)
+            return bool(np.isfinite(to_numpy(x)).all() and np.isfinite(to_numpy(d)).all())
 
     def gradcheck_losses(self, rng: np.random.Generator, n_samples: int, margin: float):
         """The losses :func:`wgangp.gradcheck` compares with finite differences:
@@ -552,8 +618,8 @@ class WGANGP(Estimator):
         critic; inputs are redrawn until no ReLU-like pre-activation lies
         within ``margin`` of its kink.
         """
-        critic = self.critic_.astype(np.float64)
-        generator = self.generator_.astype(np.float64)
+        critic = self.critic_.astype(np.float64).to(NUMPY)
+        generator = self.generator_.astype(np.float64).to(NUMPY)
         lambda_gp, penalty = float(self.lambda_gp), self.penalty
         for _ in range(200):
             x_real = rng.standard_normal((n_samples, self.n_features_in_))
@@ -586,12 +652,12 @@ class WGANGP(Estimator):
         ``("grad_norm/interpolates", points)`` between real rows ``X`` and fresh
         fakes, as the penalty sees them, or ``("grad_norm/fake", fakes)``."""
         z = rng.standard_normal((n, self.latent_dim_), dtype=self.dtype_)
-        x_fake = self.generator_(z)
+        x_fake = self.generator_(self._on_networks(z))
         if X is None:
             return [("grad_norm/fake", self.critic_, x_fake)]
         rows = np.asarray(X, dtype=np.float64)[rng.integers(0, len(X), n)]
-        x_real = self._transform(rows)
-        alpha = rng.random((n, 1)).astype(self.dtype_)
+        x_real = self._on_networks(self._transform(rows))
+        alpha = self._on_networks(rng.random((n, 1)).astype(self.dtype_))
         return [("grad_norm/interpolates", self.critic_, x_fake + alpha * (x_real - x_fake))]
 
     # --------------------------------------------------------- inference --
@@ -617,7 +683,8 @@ class WGANGP(Estimator):
         )
         z = rng.standard_normal((n, self.latent_dim_), dtype=self.dtype_)
         with np.errstate(over="ignore", invalid="ignore"):
-            return self._check_output("sample", self._inverse_transform(self.generator_(z)))
+            x = to_numpy(self.generator_(self._on_networks(z)))
+            return self._check_output("sample", self._inverse_transform(x))
 
     def score_samples(self, X) -> np.ndarray:
         """Critic value ``D(x)`` per row (higher looks more real to the critic).
@@ -629,7 +696,8 @@ class WGANGP(Estimator):
         self.check_fitted()
         X = check_array(X, "X", n_features=self.n_features_in_)
         with np.errstate(over="ignore", invalid="ignore"):
-            scores = self.critic_(self._transform(X))[:, 0].astype(np.float64)
+            scores = to_numpy(self.critic_(self._on_networks(self._transform(X))))
+            scores = scores[:, 0].astype(np.float64)
         return self._check_output("score_samples", scores)
 
     # ----------------------------------------------------------- files --

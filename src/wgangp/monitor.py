@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .backend import copy_into, namespace, to_numpy
 from .errors import TrainingDiverged
 from .history import History, json_safe, read_history, write_csv
 from .modelfile import remove_stale_temps
@@ -376,7 +377,7 @@ class TensorBoardLogger(Callback):
 
     def write_histograms(self, model, iteration: int) -> None:
         for tag, critic, points in model.grad_norm_points(self.rng, self.n_samples, self.X):
-            norms = np.linalg.norm(critic.input_gradient(points), axis=1)
+            norms = np.linalg.norm(to_numpy(critic.input_gradient(points)), axis=1)
             if np.all(np.isfinite(norms)):
                 self.writer.add_histogram(tag, norms.astype(np.float64), iteration)
         for name, net in model.networks().items():
@@ -396,7 +397,7 @@ class TensorBoardLogger(Callback):
 
 
 def _all_finite(model) -> bool:
-    return all(np.isfinite(p).all() for net in model.networks().values() for p in net.params)
+    return not model.non_finite_parameters()
 
 
 class Checkpoint(Callback):
@@ -515,9 +516,9 @@ class DivergenceGuard(Callback):
         slot = self._slots[1 - self._latest]  # overwrite the older state
         arrays = model.state_arrays()
         if slot[0] is None or len(slot[0]) != len(arrays):
-            slot[0] = [np.empty_like(a) for a in arrays]
+            slot[0] = [namespace(a).empty_like(a) for a in arrays]
         for buf, a in zip(slot[0], arrays):
-            np.copyto(buf, a)
+            copy_into(namespace(a), buf, a)
         slot[1] = model.training_state()
         self._latest = 1 - self._latest
 
@@ -525,7 +526,7 @@ class DivergenceGuard(Callback):
         buffers, good = self._slots[which]
         model.restore_training_state(good)
         for buf, a in zip(buffers, model.state_arrays()):  # aligned now as at the snapshot
-            np.copyto(a, buf)
+            copy_into(namespace(a), a, buf)
 
     def on_train_begin(self, model):
         self._reset()

@@ -53,8 +53,9 @@ from .activations import (
     Tanh,
     get_activation,
 )
+from .backend import NUMPY, astype, concat, copy_into, into, namespace, work
 from .errors import InvalidParameterError
-from .flat import ViewList, flat_views
+from .flat import ViewList, flat_views, moved
 from .init import get_initializer
 from .validation import check_dtype
 
@@ -96,17 +97,17 @@ def _rows(saved, rows: slice):
     if saved is None:
         return None
     if isinstance(saved, tuple):
-        return tuple(a[rows] for a in saved)
-    return saved[rows]
+        return tuple(a[rows, ...] for a in saved)
+    return saved[rows, ...]
 
 
 def _times_transpose(u: np.ndarray, W: np.ndarray, empty=np.empty) -> np.ndarray:
     """``u @ W.T``; an outer product (one output unit) by broadcasting, which
     OpenBLAS runs several times slower as a GEMM of inner size 1."""
-    out = empty((u.shape[0], W.shape[0]), np.result_type(u.dtype, W.dtype))
+    out = work(empty, (u.shape[0], W.shape[0]), u, W, fresh=True)
     if u.shape[1] == 1:
-        return np.multiply(u, W[:, 0], out=out)
-    return np.matmul(u, W.T, out=out)
+        return into("multiply", u, W[:, 0], out=out)
+    return into("matmul", u, W.T, out=out)
 
 
 def forward(
@@ -128,7 +129,8 @@ def forward(
     empty : callable, optional
         Where the layers' arrays come from, with :func:`numpy.empty`'s
         signature (a training step passes :meth:`wgangp.flat.Scratch.empty`
-        to reuse its memory from step to step).
+        to reuse its memory from step to step). NumPy arrays only: other
+        namespaces allocate their own (:func:`wgangp.backend.work`).
 
     Returns
     -------
@@ -139,8 +141,8 @@ def forward(
     h = x
     for k, act in enumerate(activations):
         W = params[2 * k]
-        z = np.matmul(h, W, out=empty((h.shape[0], W.shape[1]), np.result_type(h.dtype, W.dtype)))
-        z += params[2 * k + 1]
+        z = into("matmul", h, W, out=work(empty, (h.shape[0], W.shape[1]), h, W, fresh=True))
+        z += params[2 * k + 1]  # in place, in every namespace
         h_next, saved = act.forward_saved(z, empty)
         cache.append((h, saved, h_next))
         h = h_next
@@ -171,10 +173,10 @@ def predict(
         return forward(params, activations, x, empty)[0]
     out = None
     for start in range(0, n_rows, chunk_rows):
-        h = forward(params, activations, x[start : start + chunk_rows], empty)[0]
+        h = forward(params, activations, x[start : start + chunk_rows, ...], empty)[0]
         if out is None:
-            out = empty((n_rows, h.shape[1]), h.dtype)
-        out[start : start + h.shape[0]] = h
+            out = work(empty, (n_rows, h.shape[1]), h)
+        out[start : start + h.shape[0], ...] = h
     return out
 
 
@@ -201,8 +203,9 @@ def far_from_kinks(net, x: np.ndarray, margin: float) -> bool:
     more than ``margin`` from the kink at 0, where finite differences would
     straddle a corner (gradient checks draw inputs until this holds)."""
     zs = preactivations(net.params, net.activations, x)
+    xp = namespace(x)
     return all(
-        np.abs(z).min() > margin
+        float(xp.min(xp.abs(z))) > margin
         for act, z in zip(net.activations, zs)
         if getattr(act, "inner", act).name in ("relu", "leaky_relu")
     )
@@ -213,10 +216,10 @@ def _layer_grads(grads: list, k: int, h_in: np.ndarray, u: np.ndarray, bias_rows
     written into the arrays already there (an MLP's gradient buffer), else new ones."""
     if grads[2 * k] is None:
         grads[2 * k] = h_in.T @ u
-        grads[2 * k + 1] = u[bias_rows].sum(axis=0)
+        grads[2 * k + 1] = into("sum", u[bias_rows, ...], axis=0)
     else:
-        np.matmul(h_in.T, u, out=grads[2 * k])
-        np.sum(u[bias_rows], axis=0, out=grads[2 * k + 1])
+        into("matmul", h_in.T, u, out=grads[2 * k])
+        into("sum", u[bias_rows, ...], axis=0, out=grads[2 * k + 1])
 
 
 def backward(
@@ -319,7 +322,7 @@ def backward_with_input_gradient(
     n_layers = len(activations)
     n_rows = cache[0][0].shape[0]
     out_dim = params[-2].shape[1]
-    dtype = params[0].dtype
+    xp = namespace(params[0])
     grad_rows = slice(n_plain, None)
     # For piecewise-linear activations f'' = 0: no second-order terms, and the
     # sweep's d_k need not be kept, so u_k can overwrite them.
@@ -327,9 +330,9 @@ def backward_with_input_gradient(
     grads = grads_out if grads_out is not None else [None] * (2 * n_layers)
 
     # Backward sweep: plain rows seeded with dy_plain, gradient rows with 1.
-    d = empty((n_rows, out_dim), dtype)
-    d[:n_plain] = dy_plain
-    d[n_plain:] = 1
+    d = work(empty, (n_rows, out_dim), params[0])
+    d[:n_plain, ...] = dy_plain
+    d[n_plain:, ...] = 1
     ds, us = [None] * n_layers, [None] * n_layers
     g = None
     for k in reversed(range(n_layers)):
@@ -339,10 +342,11 @@ def backward_with_input_gradient(
         if k > 0:
             d = _times_transpose(u, params[2 * k], empty)
         else:
-            g = _times_transpose(u[grad_rows], params[0], empty)  # gradient rows only
+            g = _times_transpose(u[grad_rows, ...], params[0], empty)  # gradient rows only
 
     p_value, dbar = grad_fn(g)
-    dbar = np.asarray(dbar, dtype=dtype)
+    if xp is np:
+        dbar = np.asarray(dbar, dtype=params[0].dtype)
 
     # Pullback of P through the sweep, from the first layer up; one weight
     # GEMM per layer over [h_{k-1}(plain); dbar_{k-1}].
@@ -352,8 +356,11 @@ def backward_with_input_gradient(
         h_prev, saved, h = cache[k]
         W, u = params[2 * k], us[k]
         if k == 0 or smooth:
-            stacked = empty((n_rows, h_prev.shape[1]), np.result_type(h_prev.dtype, dtype))
-            np.concatenate([h_prev[:n_plain], dbar], axis=0, out=stacked)
+            stacked = work(empty, (n_rows, h_prev.shape[1]), h_prev, dbar, fresh=True)
+            if stacked is None:
+                stacked = concat(xp, [h_prev[:n_plain, ...], dbar], axis=0)
+            else:
+                np.concatenate([h_prev[:n_plain], dbar], axis=0, out=stacked)
         else:
             stacked = h_prev  # its gradient rows already hold dbar (written below)
         _layer_grads(grads, k, stacked, u, slice(None, n_plain))
@@ -364,13 +371,13 @@ def backward_with_input_gradient(
         if smooth:
             ubar = dbar @ W  # (m, n_k)
             if not act.piecewise_linear:
-                zbars[k] = ubar * ds[k][grad_rows] * act.d2f_saved(saved_g)
+                zbars[k] = ubar * ds[k][grad_rows, ...] * act.d2f_saved(saved_g)
             if not last:
                 dbar = act.mul_df(ubar, saved_g)
         else:
             # Build dbar_k in place, inside the next layer's stacked operand.
-            target = h[grad_rows]
-            np.matmul(dbar, W, out=target)
+            target = h[grad_rows, ...]
+            into("matmul", dbar, W, out=target)
             dbar = act.mul_df(target, saved_g, out=target)
 
     if smooth:
@@ -387,8 +394,8 @@ def backward_with_input_gradient(
                 zt = zbars[k] if zt is None else zt + zbars[k]
             if zt is None:
                 continue
-            grads[2 * k] += h_prev[grad_rows].T @ zt
-            grads[2 * k + 1] += zt.sum(axis=0)
+            grads[2 * k] += h_prev[grad_rows, ...].T @ zt
+            grads[2 * k + 1] += xp.sum(zt, axis=0)
             hbar = _times_transpose(zt, params[2 * k]) if k > 0 else None
     return grads, g, p_value
 
@@ -462,6 +469,7 @@ class MLP:
         self.init = init
         initializer = get_initializer(init)
         rng = np.random.default_rng(random_state)
+        self.backend = NUMPY  # built on NumPy (the same weights on every backend); see to()
         self._allocate()
         for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             self._params[2 * k][...] = initializer(fan_in, fan_out, rng, self.dtype)
@@ -471,8 +479,8 @@ class MLP:
         shapes = []
         for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
             shapes += [(fan_in, fan_out), (fan_out,)]
-        self.flat, self._params = flat_views(shapes, self.dtype)
-        self.grad_flat, self.grads = flat_views(shapes, self.dtype)
+        self.flat, self._params = flat_views(shapes, self.dtype, self.backend)
+        self.grad_flat, self.grads = flat_views(shapes, self.dtype, self.backend)
 
     @property
     def params(self) -> ViewList:
@@ -488,8 +496,9 @@ class MLP:
                 f"params must be {len(self._params)} arrays of shapes "
                 f"{[p.shape for p in self._params]}, got shapes {[np.shape(v) for v in values]}"
             )
+        xp = namespace(self.flat)
         for p, v in zip(self._params, values):
-            np.copyto(p, v)
+            copy_into(xp, p, v)
 
     @property
     def n_layers(self) -> int:
@@ -509,8 +518,25 @@ class MLP:
     def input_gradient(self, x: np.ndarray) -> np.ndarray:
         """Gradient of the summed output with respect to each input row, shape of ``x``."""
         y, cache = self.forward(x)
-        dx, _ = self.backward(cache, np.ones_like(y), need_param_grads=False)
+        dx, _ = self.backward(cache, namespace(y).ones_like(y), need_param_grads=False)
         return dx
+
+    def to(self, backend) -> MLP:
+        """Move the parameters (and the gradient buffer) to ``backend`` (a
+        :class:`wgangp.backend.Backend`), in place; nothing moves when they are
+        there. Returns ``self``.
+
+        >>> from wgangp.backend import NUMPY
+        >>> MLP([2, 3, 1], random_state=0).to(NUMPY).backend.name
+        'numpy'
+        """
+        self._params = moved(self._params, backend)
+        self.flat = self._params.flat
+        if not backend.holds(self.grad_flat):
+            shapes = [tuple(p.shape) for p in self._params]
+            self.grad_flat, self.grads = flat_views(shapes, self.dtype, backend)
+        self.backend = backend
+        return self
 
     def astype(self, dtype) -> MLP:
         """A copy with parameters cast to ``dtype``."""
@@ -519,8 +545,10 @@ class MLP:
         clone.dtype = check_dtype(dtype)
         clone.activations = list(self.activations)
         clone.init = self.init
+        clone.backend = self.backend
         clone._allocate()
-        np.copyto(clone.flat, self.flat, casting="unsafe")
+        xp = namespace(self.flat)
+        copy_into(xp, clone.flat, astype(xp, self.flat, clone.flat.dtype))
         return clone
 
     def config(self) -> dict:

@@ -26,12 +26,14 @@ name                    what
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
+from .backend import empty, into, namespace, to_numpy
 from .errors import InvalidParameterError, InvalidParameterTypeError
-from .flat import flat_of, flat_views, pack
+from .flat import flat_of, flat_views, moved, pack, views_of
 from .validation import check_float
 
 BLOCK = 32768
@@ -68,18 +70,31 @@ class Optimizer:
     def init(self, params: Sequence[np.ndarray]) -> dict:
         """Build zeroed state for ``params`` and keep it (each slot one flat array)."""
         self.state = {"step": 0}
-        shapes = [np.shape(p) for p in params]
-        dtype = np.result_type(*params) if len(params) else np.float64
+        shapes = [tuple(p.shape) if hasattr(p, "shape") else np.shape(p) for p in params]
+        flat = flat_of(params)
         for slot in self.slots:
-            self.state[slot] = flat_views(shapes, dtype)[1]
+            if flat is not None:  # in the parameters' namespace and on their device
+                self.state[slot] = views_of(namespace(flat).zeros_like(flat), shapes)
+            else:
+                dtype = np.result_type(*params) if len(params) else np.float64
+                self.state[slot] = flat_views(shapes, dtype)[1]
         self._work = None
         return self.state
+
+    def to(self, backend) -> None:
+        """Move the state to ``backend`` (a :class:`wgangp.backend.Backend`), where
+        the parameters went; nothing moves when it is there."""
+        if self.state is not None:
+            self._flat_slots()  # plain lists packed into flat ones first
+            for slot in self.slots:
+                self.state[slot] = moved(self.state[slot], backend)
+        self._work = None
 
     def _work_for(self, like: np.ndarray) -> np.ndarray:
         """A reusable 1-D work array of ``like``'s dtype and at least its size (not state)."""
         work = getattr(self, "_work", None)
-        if work is None or work.size < like.size or work.dtype != like.dtype:
-            work = self._work = np.empty(like.size, dtype=like.dtype)
+        if work is None or _size(work) < _size(like) or work.dtype != like.dtype:
+            work = self._work = empty(namespace(like), (_size(like),), like)
         return work
 
     def _flat_slots(self) -> list[np.ndarray]:
@@ -107,14 +122,16 @@ class Optimizer:
         if (
             p_flat is not None
             and g_flat is not None
-            and p_flat.size == g_flat.size == slots[0].size
+            and _size(p_flat) == _size(g_flat) == _size(slots[0])
             and all(p.shape == g.shape for p, g in zip(params, grads))
         ):
             work = self._work_for(p_flat)
             self._prepare()
-            n = p_flat.size
-            for start in range(0, n, BLOCK):
-                block = slice(start, min(start + BLOCK, n))
+            n = _size(p_flat)
+            # blocks for the CPU's cache; a GPU takes the whole buffer in one call
+            block_size = BLOCK if namespace(p_flat) is np else n
+            for start in range(0, n, block_size):
+                block = slice(start, min(start + block_size, n))
                 self._update(
                     p_flat[block],
                     g_flat[block],
@@ -125,7 +142,8 @@ class Optimizer:
         self._prepare()
         slot_views = [self.state[slot] for slot in self.slots]
         for i, (p, g) in enumerate(zip(params, grads)):
-            work = self._work_for(p)[: p.size].reshape(p.shape)
+            xp = namespace(p)
+            work = xp.reshape(self._work_for(p)[: _size(p)], tuple(p.shape))
             self._update(p, g, [views[i] for views in slot_views], work)
 
     def _prepare(self) -> None:
@@ -142,7 +160,8 @@ class Optimizer:
             return {"step": 0}
         out = {"step": int(self.state["step"])}
         for slot in self.slots:
-            out[slot] = [a.copy() for a in self.state[slot]]
+            # NumPy copies, whatever the backend (a torch CPU tensor's numpy() shares memory)
+            out[slot] = [np.array(to_numpy(a), copy=True) for a in self.state[slot]]
         return out
 
     def load_state_dict(self, state: dict) -> None:
@@ -197,12 +216,12 @@ class RMSProp(Optimizer):
     def _update(self, p, g, slots, work):
         (v,) = slots
         v *= self.rho
-        np.square(g, out=work)
+        into("square", g, out=work)
         work *= 1 - self.rho
         v += work
-        np.sqrt(v, out=work)
+        into("sqrt", v, out=work)
         work += self.eps
-        np.divide(g, work, out=work)
+        into("divide", g, work, out=work)
         work *= self.lr
         p -= work
 
@@ -258,16 +277,16 @@ class Adam(Optimizer):
         b1, b2 = self.betas
         m, v = slots
         m *= b1
-        np.multiply(g, 1 - b1, out=work)
+        into("multiply", g, 1 - b1, out=work)
         m += work
         v *= b2
-        np.square(g, out=work)
+        into("square", g, out=work)
         work *= 1 - b2
         v += work
-        np.multiply(v, self._v_scale, out=work)
-        np.sqrt(work, out=work)
+        into("multiply", v, self._v_scale, out=work)
+        into("sqrt", work, out=work)
         work += self.eps
-        np.divide(m, work, out=work)
+        into("divide", m, work, out=work)
         work *= self._step_size
         p -= work
 
@@ -302,8 +321,13 @@ class SGD(Optimizer):
         (buf,) = slots
         buf *= self.momentum
         buf += g
-        np.multiply(buf, self.lr, out=work)
+        into("multiply", buf, self.lr, out=work)
         p -= work
+
+
+def _size(a) -> int:
+    """Elements of an array of any namespace (torch's ``size`` is a method)."""
+    return a.size if type(a) is np.ndarray else math.prod(a.shape)
 
 
 OPTIMIZER_NAMES = ("rmsprop", "adam", "adam-toy", "sgd")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
+from .backend import to_numpy
 from .errors import ModelFileError, TrainingDiverged
 from .history import History
 from .modelfile import header_int, rng_from_state, write_model_file
@@ -112,7 +113,7 @@ class Saving:
         optimizers = {}
         for net_name, net in self.networks().items():
             for i, p in enumerate(net.params):
-                arrays[f"{net_name}/{i}"] = p
+                arrays[f"{net_name}/{i}"] = to_numpy(p)  # NumPy whatever trained it
             opt = getattr(self, f"{net_name}_optimizer_")
             state = opt.state_dict()
             optimizers[net_name] = {"config": opt.config(), "step": state["step"]}

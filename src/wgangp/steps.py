@@ -13,20 +13,32 @@ from __future__ import annotations
 import numpy as np
 
 from . import losses
+from .backend import namespace
 from .errors import ModelFileError
 from .flat import Scratch, flat_of
 from .modelfile import header_int
 from .nn import MLP, predict
 from .optim import Optimizer
 
-__all__ = ["MinibatchSampler", "critic_step", "generator_step", "grad_norm", "quiet_overflow"]
+__all__ = [
+    "CriticStepGraph",
+    "MinibatchSampler",
+    "critic_step",
+    "generator_step",
+    "grad_norm",
+    "quiet_overflow",
+]
 
 
 def grad_norm(grads) -> float:
-    """Euclidean norm of all parameter gradients together (one call on a flat buffer)."""
+    """Euclidean norm of all parameter gradients together (one call on a flat buffer);
+    a 0-d array left on the device off NumPy (:func:`wgangp.backend.scalar`)."""
     flat = flat_of(grads)
     if flat is not None:
-        return float(np.sqrt(np.vdot(flat, flat)))
+        xp = namespace(flat)
+        if xp is np:
+            return float(np.sqrt(np.vdot(flat, flat)))
+        return xp.sqrt(xp.sum(flat * flat))
     return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
 
 
@@ -120,7 +132,13 @@ def critic_step(
     this rank's losses are weighted by its share, and one ``Allreduce`` sums
     the gradient and the statistics. The step's work arrays come from
     ``scratch`` when given (the caller's, reset here), so that a run of
-    steps reuses their memory.
+    steps reuses their memory (NumPy's arrays; another namespace allocates
+    its own, see :func:`wgangp.backend.work`).
+
+    ``rng`` is the estimator's ``numpy.random.Generator`` or a backend's random
+    source (:meth:`wgangp.backend.Backend.random`: the same ``standard_normal``
+    and ``random``), and ``x_real`` an array of the networks' namespace; off
+    NumPy the statistics stay 0-d arrays on the device.
     """
     empty = _empty_of(scratch)
     batch = x_real.shape[0] if batch is None else batch
@@ -193,3 +211,86 @@ def generator_step(
     norm = grad_norm(grads)
     optimizer.step(generator.params, grads)
     return {"generator_loss": loss, "generator_grad_norm": norm}
+
+
+class CriticStepGraph:
+    """The critic step captured once in a CUDA graph (torch on a GPU) and replayed.
+
+    Small batches on a GPU are bound by kernel launches, not FLOPs: a critic
+    step is a few hundred small kernels. Captured once, a step is one graph
+    launch. Each call draws the noise and the interpolation coefficients
+    (the backend's random source, outside the graph, into static buffers),
+    copies the real rows into a static buffer, and replays; nothing in the
+    step waits for the host, and the statistics stay on the device (0-d
+    tensors, overwritten by the next replay: read them before it).
+
+    The first ``warmup`` calls run the step eagerly on a side stream (real
+    steps, as torch's capture recipe asks, so that every buffer the step
+    needs exists before the capture); the graph is captured at the next
+    call and captured again whenever what it baked in changes (``lr``,
+    ``lambda_gp``, the penalty, the networks' buffers).
+
+    **Untested on hardware**: written against ``torch.cuda.CUDAGraph``, but
+    no GPU was at hand where it was written; the CPU test suite checks only
+    that it is refused off CUDA. ``benchmarks/gpu_step_time.py`` runs it
+    (``wgangp-torch-graph``) where a GPU is.
+    """
+
+    def __init__(self, backend, warmup: int = 3):
+        self.backend = backend
+        self.torch = backend._native
+        self.warmup = warmup
+        self.graph = None
+        self.key = None
+        self.stream = None
+
+    def _baked_in(self, generator, critic, optimizer, lambda_gp, penalty, batch):
+        return (
+            id(generator.flat),
+            id(critic.flat),
+            id(optimizer),
+            optimizer.config().__repr__(),
+            float(lambda_gp),
+            penalty,
+            batch,
+        )
+
+    def __call__(self, generator, critic, optimizer, x_real, rng, lambda_gp, penalty) -> dict:
+        torch = self.torch
+        batch = x_real.shape[0]
+        key = self._baked_in(generator, critic, optimizer, lambda_gp, penalty, batch)
+        if key != self.key:  # (re)start: eager warm-up steps, then a new capture
+            self.graph, self.key, self.left = None, key, self.warmup
+            self.stream = torch.cuda.Stream()
+        if self.graph is None and self.left > 0:
+            self.left -= 1
+            self.stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(self.stream):
+                stats = critic_step(generator, critic, optimizer, x_real, rng, lambda_gp, penalty)
+            torch.cuda.current_stream().wait_stream(self.stream)
+            return stats
+        z = rng.standard_normal((batch, generator.sizes[0]), dtype=generator.dtype)
+        alpha = rng.random((batch, 1), dtype=critic.dtype)
+        if self.graph is None:
+            self._capture(generator, critic, optimizer, x_real, z, alpha, lambda_gp, penalty)
+        self.x_real.copy_(x_real)
+        self.z.copy_(z)
+        self.alpha.copy_(alpha)
+        self.graph.replay()
+        optimizer.state["step"] += 1  # the captured step's counter does not advance
+        return dict(self.stats)
+
+    def _capture(self, generator, critic, optimizer, x_real, z, alpha, lambda_gp, penalty):
+        torch = self.torch
+        self.x_real, self.z, self.alpha = x_real.clone(), z.clone(), alpha.clone()
+        torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        step_before = optimizer.state["step"]
+        with torch.cuda.graph(graph):
+            _, grads, stats = losses.critic_loss(
+                critic, self.x_real, generator(self.z), self.alpha, lambda_gp, penalty
+            )
+            stats["critic_grad_norm"] = grad_norm(grads)
+            optimizer.step(critic.params, grads)
+        optimizer.state["step"] = step_before  # advanced by each replay instead
+        self.graph, self.stats = graph, stats

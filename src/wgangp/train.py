@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .backend import BACKENDS, Backend, get_backend, namespace, to_numpy
 from .errors import InvalidDataError, InvalidParameterError, NotFittedError, TrainingDiverged
 from .flat import Scratch
 from .history import History, read_history
@@ -113,6 +114,19 @@ CORE_PARAMS: dict[str, Param] = {
         "0 (the BLAS default) or a count",
         minimum=0,
         auto="auto",
+    ),
+    "backend": Param(
+        "str",
+        "array library that trains: auto (numpy on the CPU, cupy or torch on cuda), numpy, "
+        "cupy (wgangp[gpu]), torch (wgangp[torch]); the model file holds NumPy arrays "
+        "whatever trained it",
+        choices=BACKENDS,
+    ),
+    "device": Param(
+        "str",
+        "where training runs: cpu, or cuda (a GPU; with backend cupy or torch; another GPU "
+        "than the first through CUDA_VISIBLE_DEVICES)",
+        choices=("cpu", "cuda"),
     ),
 }
 """The parameters every estimator of the core has, declared once; an estimator's
@@ -322,6 +336,10 @@ class Estimator(ParamsMixin, Saving):
         """
         options = dict(options or {})
         settings = {**self._validate_params(), **options}
+        settings["placement"] = get_backend(
+            settings.get("backend", "numpy"), settings.get("device", "cpu")
+        )
+        self._check_backend(settings["placement"])
         steps = check_int(steps, "steps")
         if log_every is not None:
             log_every = check_int(log_every, "log_every")
@@ -335,6 +353,11 @@ class Estimator(ParamsMixin, Saving):
             check_path(resume, "resume")
         callbacks = check_callbacks(callbacks)
         comm = check_comm(comm)
+        if comm is not None and not settings["placement"].is_numpy:
+            raise InvalidParameterError(
+                f"comm= (data-parallel training over MPI) runs on NumPy only, not on "
+                f"backend={settings['placement'].name!r}; use backend='numpy'"
+            )
         allow_new_data = check_bool(allow_new_data, "allow_new_data")
         options = {**options, "allow_new_data": allow_new_data}
         if resume is not None and not isinstance(resume, bool) and run_dir is None:
@@ -381,7 +404,9 @@ class Estimator(ParamsMixin, Saving):
         if checkpoint is not None:
             resumed = self._resumed(checkpoint)
             resumed._shard = shard
-            settings = {**resumed._validate_params(), **options}
+            # the checkpoint's settings, but where to train is this call's
+            placement = settings["placement"]
+            settings = {**resumed._validate_params(), **options, "placement": placement}
             data = resumed._check_data(data, settings, fitted=True)
             fingerprint = resumed._check_same_data(data, settings, f"resuming {checkpoint}")
             self._take_over(resumed, checkpoint)
@@ -422,9 +447,31 @@ class Estimator(ParamsMixin, Saving):
             callbacks, verbose, run_dir, checkpoint_every, keep_checkpoints
         )
         try:
+            self._use_backend(settings)
             return self._train(self._training_data(data, settings), steps, callbacks, settings)
         finally:
             self._shard = None
+
+    def _use_backend(self, settings: dict) -> None:
+        """Move the networks and the optimizer state to the checked backend of
+        ``settings["placement"]`` (a no-op where they are), and make the random
+        source of the steps there (:meth:`wgangp.backend.Backend.random`)."""
+        backend = settings["placement"]
+        for name, net in self.networks().items():
+            net.to(backend)
+            getattr(self, f"{name}_optimizer_").to(backend)
+        self._backend = backend
+        self._random = backend.random(self._rng)
+
+    def _check_backend(self, backend: Backend) -> None:
+        """Refuse a backend this estimator cannot train on (every one is fine here)."""
+
+    def _on_networks(self, x: np.ndarray):
+        """A NumPy array ``x`` as an array of the backend the networks live on."""
+        backend = getattr(self, "_backend", None)
+        if backend is None or backend.is_numpy:
+            return x
+        return backend.asarray(x)
 
     def _rows_in(self, data) -> int:
         """Rows of checked training data (this rank's share in a data-parallel run)."""
@@ -522,7 +569,15 @@ class Estimator(ParamsMixin, Saving):
                 opt.lr = settings["lr"]
         self._fitted_params = now
 
-    LIVE_PARAMS: tuple[str, ...] = ("lr", "lambda_gp", "n_critic", "threads")
+    LIVE_PARAMS: tuple[str, ...] = (
+        "lr",
+        "lambda_gp",
+        "n_critic",
+        "threads",
+        "backend",
+        "device",
+        "cuda_graph",
+    )
     """Constructor arguments that ``partial_fit`` applies to a fitted model."""
 
     def _resumed(self, checkpoint: Path) -> Estimator:
@@ -545,7 +600,9 @@ class Estimator(ParamsMixin, Saving):
         changed = sorted(
             k
             for k in mine
-            if k != "random_state" and mine[k] != defaults[k] and mine[k] != theirs.get(k)
+            if k not in _PLACEMENT + ("random_state",)
+            and mine[k] != defaults[k]
+            and mine[k] != theirs.get(k)
         )
         if changed:
             warnings.warn(
@@ -556,7 +613,9 @@ class Estimator(ParamsMixin, Saving):
                 UserWarning,
                 stacklevel=4,
             )
+        placement = {k: getattr(self, k) for k in _PLACEMENT if hasattr(self, k)}
         self.__dict__.update(loaded.__dict__)
+        self.__dict__.update(placement)  # where to train is this call's choice, not the file's
         if not len(self.history_):  # a file from before histories were saved
             run_history = Path(checkpoint).parent.parent / HISTORY_FILE
             if run_history.exists():
@@ -637,7 +696,7 @@ class Estimator(ParamsMixin, Saving):
             f"{net_name} {'W' if i % 2 == 0 else 'b'}{i // 2 + 1}"
             for net_name, net in self.networks().items()
             for i, p in enumerate(net.params)
-            if not np.isfinite(p).all()
+            if not _all_finite(p)
         ]
 
     def _check_not_diverged(self, bad: list[str]) -> None:
@@ -656,7 +715,9 @@ class Estimator(ParamsMixin, Saving):
         diverged can be finite but so large that a forward pass overflows."""
         if not np.isfinite(out).all():
             largest = max(
-                float(np.abs(p).max()) for net in self.networks().values() for p in net.params
+                float(np.abs(to_numpy(p)).max())
+                for net in self.networks().values()
+                for p in net.params
             )
             raise TrainingDiverged(
                 f"{method}: the output overflows, because the parameters have blown up "
@@ -714,6 +775,16 @@ class Estimator(ParamsMixin, Saving):
             setattr(self, name, value)
         if "sampler" in state:
             self._sampler.perm, self._sampler.pos, self._sampler.epoch = state["sampler"]
+
+
+_PLACEMENT = ("backend", "device", "cuda_graph")
+"""Constructor arguments that say where to train, not what: a resumed checkpoint
+keeps the caller's."""
+
+
+def _all_finite(a) -> bool:
+    xp = namespace(a)
+    return bool(xp.all(xp.isfinite(a)))
 
 
 def _probe(X: np.ndarray) -> tuple:

@@ -416,5 +416,5 @@ def require(module: str, extra: str, what: str):
         ) from exc
 
 
-_DISTRIBUTIONS = {"sklearn": "scikit-learn"}
+_DISTRIBUTIONS = {"sklearn": "scikit-learn", "cupy": "CuPy (cupy-cuda12x)"}
 """Import names whose package on PyPI is called otherwise."""

@@ -86,6 +86,8 @@ def _synthesizer_flags(p) -> None:
             metavar={"int": "N", "float": "X"}[spec.kind] + (f"|{spec.auto}" if spec.auto else ""),
             help=f"synthesizer's {spec.help} (default: wgangp.TabularSynthesizer's)",
         )
+    for name in ("backend", "device"):
+        _add_param(p, name, TABULAR_PARAMS[name], "auto" if name == "backend" else "cpu")
     p.add_argument(
         "--sep",
         metavar="CHAR",
@@ -254,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue although the data changed since the run started (it says what changed)",
     )
+    for name in ("backend", "device"):
+        spec = config.MODEL_PARAMS[name]
+        _add_param(p, name, spec, "the run's own")
     p.set_defaults(func=cmd_resume)
 
     p = add("sample", "draw synthetic rows from a trained model", SAMPLE_EPILOG)

@@ -35,7 +35,7 @@ def _table_path(value: str, command: str) -> Path:
 def _synthesizer_params(args) -> dict:
     return {
         key: getattr(args, key)
-        for key in ("hidden", "lr", "batch_size", "threads")
+        for key in ("hidden", "lr", "batch_size", "threads", "backend", "device")
         if getattr(args, key, None) is not None
     }
 

@@ -318,7 +318,7 @@ def cmd_resume(args) -> int:
             return EXIT_OK
         cfg, checkpoint, steps, _ = plan
         share = load_data(cfg["data"], cfg["n_rows"], cfg["seed"], comm.Get_rank(), comm.Get_size())
-        model = WGANGP(**config.estimator_params(cfg))
+        model = WGANGP(**config.estimator_params(cfg)).set_params(**_placement(args))
         return _train_other_rank(
             model, share, cfg, run_dir, comm, steps, Path(checkpoint), args.allow_new_data
         )
@@ -336,7 +336,7 @@ def cmd_resume(args) -> int:
             X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
         else:  # launched by mpiexec: each rank reads and resumes on its share
             X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"], 0, comm.Get_size())
-        model = WGANGP(**config.estimator_params(cfg))
+        model = WGANGP(**config.estimator_params(cfg)).set_params(**_placement(args))
         say(f"resuming {run_dir} from {checkpoint.name} (iteration {done}) for {steps} iterations")
         return _run_training(
             model,
@@ -359,6 +359,12 @@ def _check_run_folder(run_dir: Path) -> dict:
             f"'wgangp train --data ... --out {run_dir}'"
         )
     return cfg
+
+
+def _placement(args) -> dict:
+    """``--backend`` / ``--device`` of a resume: where to train is this call's choice,
+    else the run's."""
+    return {k: getattr(args, k) for k in ("backend", "device") if getattr(args, k) is not None}
 
 
 def _resume_plan(run_dir: Path, args) -> tuple[dict, str, int, int] | None:

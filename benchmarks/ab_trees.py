@@ -1,0 +1,77 @@
+"""Two source trees of wgangp in one process: CPU and wall seconds per iteration, A against B.
+
+Usage::
+
+    git archive <base commit> src | tar -x -C /tmp/base
+    OPENBLAS_NUM_THREADS=1 python benchmarks/ab_trees.py /tmp/base/src src --hidden 128 \\
+        --batch 256 --iters 5 --rounds 30
+
+Each tree's ``wgangp`` package is copied under another name (``wgangp_a``,
+``wgangp_b``; the package imports itself relatively), both models are built
+from the same seed, and rounds of ``partial_fit(X, steps=iters)`` alternate
+A B, B A, ... On a machine shared with other jobs the wall clock varies
+several-fold from run to run; the CPU time of this process
+(``time.process_time``) and the interleaving keep the comparison fair. Pass
+the same tree twice for an A/A run: the noise of the measurement. Prints the
+medians, their ratios, and whether both trees ended with the same
+parameters bit for bit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("tree_a", help="a src/ folder holding wgangp/")
+    p.add_argument("tree_b")
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--iters", type=int, default=5, help="iterations per round")
+    p.add_argument("--rounds", type=int, default=30)
+    args = p.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="wgangp-ab-"))
+    for name, tree in (("wgangp_a", args.tree_a), ("wgangp_b", args.tree_b)):
+        shutil.copytree(Path(tree) / "wgangp", root / name)
+    sys.path.insert(0, str(root))
+    packages = {"A": importlib.import_module("wgangp_a"), "B": importlib.import_module("wgangp_b")}
+    X = np.random.default_rng(0).normal(size=(20000, 2)).astype(np.float32)
+    models = {
+        key: pkg.WGANGP(
+            hidden=args.hidden, batch_size=args.batch, latent_dim=2, random_state=0, threads=1
+        ).fit(X, steps=2)
+        for key, pkg in packages.items()
+    }
+    cpu = {key: [] for key in models}
+    wall = {key: [] for key in models}
+    for r in range(args.rounds):
+        for key in ("A", "B") if r % 2 == 0 else ("B", "A"):
+            c0, w0 = time.process_time(), time.perf_counter()
+            models[key].partial_fit(X, steps=args.iters)
+            cpu[key].append((time.process_time() - c0) / args.iters)
+            wall[key].append((time.perf_counter() - w0) / args.iters)
+    same = all(
+        np.array_equal(a, b) for a, b in zip(models["A"].critic_.params, models["B"].critic_.params)
+    )
+    c = {key: statistics.median(v) * 1e3 for key, v in cpu.items()}
+    w = {key: statistics.median(v) * 1e3 for key, v in wall.items()}
+    print(
+        f"h{args.hidden}-b{args.batch}: A cpu {c['A']:.2f} wall {w['A']:.2f} ms/it | "
+        f"B cpu {c['B']:.2f} wall {w['B']:.2f} ms/it | B/A cpu {c['B'] / c['A']:.3f} "
+        f"wall {w['B'] / w['A']:.3f} | same parameters: {same}"
+    )
+    shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
