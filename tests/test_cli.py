@@ -867,7 +867,7 @@ def test_parquet_files_train_fit_a_table_and_augment(table_csv, tmp_path, capsys
 
     code = cli.main(["train", "--data", str(table), *TINY[4:], "--out", str(tmp_path / "no")])
     err = capsys.readouterr().err
-    assert code == 2 and "column 'city' (string) is not numeric" in err and "fit-table" in err
+    assert code == 2 and "column 'city' (text) is not numeric" in err and "fit-table" in err
 
     args = ["fit-table", str(table), "--steps", "3", "--hidden", "8", "--no-report"]
     assert cli.main([*args, "--out", str(tmp_path / "t")]) == 0

@@ -524,7 +524,7 @@ def test_load_parquet_refuses_text_columns_missing_values_and_other_files(tmp_pa
     pq = pytest.importorskip("pyarrow.parquet")
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table({"x": [1.0, 2.0], "city": ["Oslo", "Lima"]}), path)
-    with pytest.raises(ValueError, match=r"column 'city' \(string\) is not numeric.*fit-table"):
+    with pytest.raises(ValueError, match=r"column 'city' \(text\) is not numeric.*fit-table"):
         load_parquet(path)
     np.testing.assert_array_equal(load_parquet(path, columns=["x"]), [[1.0], [2.0]])
     pq.write_table(pa.table({"x": [1.0, None]}), path)

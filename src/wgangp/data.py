@@ -567,6 +567,16 @@ def parquet_column_names(path: str | os.PathLike[str]) -> list[str]:
         handle.close()
 
 
+def _arrow_kind(arrow_type) -> str:
+    """A column type as a user reads it: ``text`` for every string type (pandas 2 writes
+    ``string``, pandas 3 ``large_string``), else the Arrow type's own name."""
+    import pyarrow as pa
+
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "text"
+    return str(arrow_type)
+
+
 def _numeric_parquet_columns(handle, path: str, columns) -> list[str]:
     """The names of the columns to read, each checked to hold numbers."""
     import pyarrow as pa
@@ -578,7 +588,7 @@ def _numeric_parquet_columns(handle, path: str, columns) -> list[str]:
     numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.types.is_decimal)
     bad = [n for n in names if not any(test(schema.field(n).type) for test in numeric)]
     if bad:
-        kinds = ", ".join(f"{n!r} ({schema.field(n).type})" for n in bad[:4])
+        kinds = ", ".join(f"{n!r} ({_arrow_kind(schema.field(n).type)})" for n in bad[:4])
         raise InvalidDataError(
             f"path={path!r}: column{'s' if len(bad) > 1 else ''} {kinds} "
             f"{'are' if len(bad) > 1 else 'is'} not numeric; load_parquet (and wgangp train) "
