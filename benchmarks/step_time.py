@@ -187,62 +187,59 @@ class Wgangp:
         self.model.sample(n)
 
 
-class Torch:
+class _Reference:
+    """A reference implementation (``torch_reference``, ``jax_reference``): same
+    constructor, ``fit_iterations`` and ``sample``; the first iteration runs
+    untimed (JAX compiles there)."""
+
+    name = ""
+
+    @staticmethod
+    def model_class():
+        raise NotImplementedError
+
+    def __init__(self, cfg: Config, X: np.ndarray, args: argparse.Namespace) -> None:
+        self.X = np.ascontiguousarray(X, dtype=np.float32)
+        self.model = self.model_class()(
+            data_dim=cfg.data_dim,
+            latent_dim=cfg.latent_dim,
+            hidden=cfg.hidden,
+            depth=cfg.depth,
+            lambda_gp=LAMBDA_GP,
+            n_critic=cfg.n_critic,
+            batch_size=cfg.batch,
+            optimizer=args.optimizer,
+            lr=LR,
+            seed=SEED,
+            threads=args.threads,
+        )
+        self.model.fit_iterations(self.X, 1)
+
+    def step(self) -> None:
+        self.model.fit_iterations(self.X, 1)
+
+    def sample(self, n: int) -> None:
+        self.model.sample(n)
+
+
+class Torch(_Reference):
     name = "torch"
 
-    def __init__(self, cfg: Config, X: np.ndarray, args: argparse.Namespace) -> None:
+    @staticmethod
+    def model_class():
         from torch_reference import TorchWGANGP
 
-        self.X = np.ascontiguousarray(X, dtype=np.float32)
-        self.model = TorchWGANGP(
-            data_dim=cfg.data_dim,
-            latent_dim=cfg.latent_dim,
-            hidden=cfg.hidden,
-            depth=cfg.depth,
-            lambda_gp=LAMBDA_GP,
-            n_critic=cfg.n_critic,
-            batch_size=cfg.batch,
-            optimizer=args.optimizer,
-            lr=LR,
-            seed=SEED,
-            threads=args.threads,
-        )
-        self.model.fit_iterations(self.X, 1)
-
-    def step(self) -> None:
-        self.model.fit_iterations(self.X, 1)
-
-    def sample(self, n: int) -> None:
-        self.model.sample(n)
+        return TorchWGANGP
 
 
-class Jax:
+class Jax(_Reference):
     name = "jax"
 
-    def __init__(self, cfg: Config, X: np.ndarray, args: argparse.Namespace) -> None:
+    @staticmethod
+    def model_class():
         from jax_reference import JaxWGANGP
 
-        self.X = np.ascontiguousarray(X, dtype=np.float32)
-        self.model = JaxWGANGP(
-            data_dim=cfg.data_dim,
-            latent_dim=cfg.latent_dim,
-            hidden=cfg.hidden,
-            depth=cfg.depth,
-            lambda_gp=LAMBDA_GP,
-            n_critic=cfg.n_critic,
-            batch_size=cfg.batch,
-            optimizer=args.optimizer,
-            lr=LR,
-            seed=SEED,
-            threads=args.threads,
-        )
-        self.model.fit_iterations(self.X, 1)  # compiles
-
-    def step(self) -> None:
-        self.model.fit_iterations(self.X, 1)
-
-    def sample(self, n: int) -> None:
-        self.model.sample(n)
+        return JaxWGANGP
 
 
 class NumpyML:

@@ -559,19 +559,7 @@ class WGANGP(Estimator):
             positions = None
             if shard is not None:  # this rank's rows of the global minibatch
                 positions, indices = shard.rows(indices)
-            if settings["cuda_graph"]:
-                stats = self._critic_graph(
-                    self.generator_,
-                    self.critic_,
-                    self.critic_optimizer_,
-                    take_rows(xp, Xs, indices),
-                    self._random,
-                    settings["lambda_gp"],
-                    settings["penalty"],
-                )
-                self.n_critic_steps_ += 1
-                continue
-            stats = critic_step(
+            args = (
                 self.generator_,
                 self.critic_,
                 self.critic_optimizer_,
@@ -579,11 +567,17 @@ class WGANGP(Estimator):
                 self._random,
                 settings["lambda_gp"],
                 settings["penalty"],
-                shard=shard,
-                positions=positions,
-                batch=self._sampler.batch_size,
-                scratch=self._step_scratch("critic"),
             )
+            if settings["cuda_graph"]:
+                stats = self._critic_graph(*args)
+            else:
+                stats = critic_step(
+                    *args,
+                    shard=shard,
+                    positions=positions,
+                    batch=self._sampler.batch_size,
+                    scratch=self._step_scratch("critic"),
+                )
             self.n_critic_steps_ += 1
         gen_stats = generator_step(
             self.generator_,
