@@ -38,7 +38,9 @@ always has the data's shape.
 Threads: ``--threads N`` gives every implementation N threads: NumPy's BLAS
 (through threadpoolctl, for wgangp, numpy-ml and the floor), PyTorch's
 intra-op pool, and XLA's CPU pool (``XLA_FLAGS``, set before jax is
-imported). Without it each library takes its default (every core).
+imported); with N below the core count it also pins the process to N cores,
+because XLA's runtime runs a pool of every core whatever its flags say.
+Without it each library takes its default (every core).
 
 Clock: wall time by default. ``--clock cpu`` times each call by the
 process's CPU time instead (every thread's, :func:`time.process_time`):
@@ -432,6 +434,8 @@ def environment(args: argparse.Namespace) -> dict:
         except PackageNotFoundError:
             env[key] = None
     env["threads"] = args.threads or "library defaults"
+    if hasattr(os, "sched_getaffinity"):
+        env["cores_pinned"] = sorted(os.sched_getaffinity(0))
     env["xla_flags"] = os.environ.get("XLA_FLAGS", "")
     try:
         from threadpoolctl import threadpool_info
@@ -557,9 +561,21 @@ def print_report(results: list[dict], env: dict, notes: list[str]) -> None:
 
 def limit_threads(threads: int | None) -> None:
     """Give every library ``threads`` threads for the rest of the process: XLA now
-    (before jax is imported), BLAS through threadpoolctl, torch in its runner."""
+    (before jax is imported), BLAS through threadpoolctl, torch in its runner.
+
+    Fewer threads than cores also pins the process to ``threads`` cores
+    (``os.sched_setaffinity``): XLA's CPU runtime keeps a thread pool of every
+    core whatever ``XLA_FLAGS`` say (measured here: jax 0.10.2 with
+    ``--xla_cpu_multi_thread_eigen=false`` used 1.94 CPU seconds per wall
+    second at hidden 512), so a thread count alone would time JAX on two
+    cores against the others on one. Pinned, every column gets the same cores.
+    """
     if threads is None:
         return
+    if hasattr(os, "sched_setaffinity"):
+        cores = sorted(os.sched_getaffinity(0))
+        if threads < len(cores):
+            os.sched_setaffinity(0, cores[:threads])
     from jax_reference import set_threads
 
     set_threads(threads)
