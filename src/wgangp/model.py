@@ -400,11 +400,28 @@ class WGANGP(Estimator):
         n_rows = X.shape[0] if self._shard is None else self._shard.n_rows
         if n_rows != self._sampler.n_rows:
             self._sampler = MinibatchSampler(n_rows, self._effective_batch(n_rows, settings))
+        if self._backend.is_numpy:
+            # NumPy scales each minibatch as it is drawn (_iteration): the same values
+            # as scaling all rows up front, without a pass over X per call
+            self._check_scalable(X)
+            return X
         return self._on_networks(self._transform(X))
 
-    def _transform(self, X: np.ndarray) -> np.ndarray:
+    def _check_scalable(self, X: np.ndarray) -> None:
+        """Refuse ``X`` as :meth:`_transform` would, from each column's extremes:
+        scaling is monotone in each column, so they are finite once scaled when
+        every value is; only a refused ``X`` is scaled whole (for the message)."""
+        ends = np.stack([X.min(axis=0), X.max(axis=0)])
+        if not np.isfinite(self._scaled(ends)).all():
+            self._transform(X)
+
+    def _scaled(self, X: np.ndarray) -> np.ndarray:
+        """``X`` in the networks' units and dtype, unchecked (see :meth:`_transform`)."""
         with np.errstate(over="ignore", invalid="ignore"):
-            Xs = ((X - self.scale_mean_) / self.scale_std_).astype(self.dtype_)
+            return ((X - self.scale_mean_) / self.scale_std_).astype(self.dtype_)
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        Xs = self._scaled(X)
         if not np.isfinite(Xs).all():
             i, j = np.argwhere(~np.isfinite(Xs))[0]
             raise InvalidDataError(
@@ -559,11 +576,15 @@ class WGANGP(Estimator):
             positions = None
             if shard is not None:  # this rank's rows of the global minibatch
                 positions, indices = shard.rows(indices)
+            if xp is np:
+                x_real = self._scaled(Xs[indices])  # checked in _training_data
+            else:
+                x_real = take_rows(xp, Xs, indices)
             args = (
                 self.generator_,
                 self.critic_,
                 self.critic_optimizer_,
-                take_rows(xp, Xs, indices),
+                x_real,
                 self._random,
                 settings["lambda_gp"],
                 settings["penalty"],

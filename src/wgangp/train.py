@@ -695,6 +695,7 @@ class Estimator(ParamsMixin, Saving):
         return [
             f"{net_name} {'W' if i % 2 == 0 else 'b'}{i // 2 + 1}"
             for net_name, net in self.networks().items()
+            if not _surely_finite(net.flat)
             for i, p in enumerate(net.params)
             if not _all_finite(p)
         ]
@@ -780,6 +781,13 @@ class Estimator(ParamsMixin, Saving):
 _PLACEMENT = ("backend", "device", "cuda_graph")
 """Constructor arguments that say where to train, not what: a resumed checkpoint
 keeps the caller's."""
+
+
+def _surely_finite(flat) -> bool:
+    """True when every value of a NumPy flat buffer is finite, from one BLAS dot
+    product (NaN and inf make it non-finite); False means "look closer" (large
+    finite values can overflow the sum)."""
+    return type(flat) is np.ndarray and math.isfinite(float(np.dot(flat, flat)))
 
 
 def _all_finite(a) -> bool:
