@@ -787,7 +787,10 @@ def _surely_finite(flat) -> bool:
     """True when every value of a NumPy flat buffer is finite, from one BLAS dot
     product (NaN and inf make it non-finite); False means "look closer" (large
     finite values can overflow the sum)."""
-    return type(flat) is np.ndarray and math.isfinite(float(np.dot(flat, flat)))
+    if type(flat) is not np.ndarray:
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        return math.isfinite(float(np.dot(flat, flat)))
 
 
 def _all_finite(a) -> bool:
