@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "validation": 0,
     "history": 0,
     # 1 math
+    "kernels": 1,
     "backend": 1,
     "flat": 1,
     "init": 1,

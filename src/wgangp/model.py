@@ -408,11 +408,14 @@ class WGANGP(Estimator):
         return self._on_networks(self._transform(X))
 
     def _check_scalable(self, X: np.ndarray) -> None:
-        """Refuse ``X`` as :meth:`_transform` would, from each column's extremes:
-        scaling is monotone in each column, so they are finite once scaled when
-        every value is; only a refused ``X`` is scaled whole (for the message)."""
-        ends = np.stack([X.min(axis=0), X.max(axis=0)])
-        if not np.isfinite(self._scaled(ends)).all():
+        """Refuse ``X`` as :meth:`_transform` would, cheaply: a bound on every
+        scaled magnitude, ``(max |x| + max |mean|) / min(std)``, from two
+        reductions over all of ``X``; only when that bound is not far below the
+        dtype's largest value is ``X`` scaled whole (the exact check and its message)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            largest = max(abs(float(X.max())), abs(float(X.min())))
+            bound = (largest + float(np.abs(self.scale_mean_).max())) / float(self.scale_std_.min())
+        if not bound < np.finfo(self.dtype_).max / 2:
             self._transform(X)
 
     def _scaled(self, X: np.ndarray) -> np.ndarray:

@@ -53,7 +53,7 @@ from .activations import (
     Tanh,
     get_activation,
 )
-from .backend import NUMPY, astype, concat, copy_into, into, namespace, work
+from .backend import NUMPY, astype, column_sums, concat, copy_into, into, namespace, work
 from .errors import InvalidParameterError
 from .flat import ViewList, flat_views, moved
 from .init import get_initializer
@@ -142,8 +142,7 @@ def forward(
     for k, act in enumerate(activations):
         W = params[2 * k]
         z = into("matmul", h, W, out=work(empty, (h.shape[0], W.shape[1]), h, W, fresh=True))
-        z += params[2 * k + 1]  # in place, in every namespace
-        h_next, saved = act.forward_saved(z, empty)
+        h_next, saved = act.forward_bias_saved(z, params[2 * k + 1], empty)
         cache.append((h, saved, h_next))
         h = h_next
     return h, cache
@@ -219,7 +218,7 @@ def _layer_grads(grads: list, k: int, h_in: np.ndarray, u: np.ndarray, bias_rows
         grads[2 * k + 1] = into("sum", u[bias_rows, ...], axis=0)
     else:
         into("matmul", h_in.T, u, out=grads[2 * k])
-        into("sum", u[bias_rows, ...], axis=0, out=grads[2 * k + 1])
+        column_sums(u[bias_rows, ...], grads[2 * k + 1])
 
 
 def backward(
