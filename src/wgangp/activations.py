@@ -80,6 +80,12 @@ class Activation:
         z, h = saved
         return into("multiply", d, self.df(z, h), out=out)
 
+    def outer_mul_df(self, u: np.ndarray, w: np.ndarray, saved, out: np.ndarray) -> bool:
+        """``out = (u * w) * f'(z)`` for a (rows, 1) ``u`` and (n,) ``w`` in one pass,
+        when this activation offers it (a compiled kernel); else False, and the
+        caller runs the two passes."""
+        return False
+
     def d2f_saved(self, saved) -> np.ndarray:
         """``f''(z)`` from what :meth:`forward_saved` kept."""
         z, h = saved
@@ -158,6 +164,13 @@ class ReLU(Activation):
         mask = empty(z.shape, bool)
         fused(z, b, mask)  # z + b, its mask and the product in one pass
         return z, mask
+
+    def outer_mul_df(self, u, w, saved, out):
+        fused = kernel("outer_mul_mask", u, w, saved, out)
+        if fused is None:
+            return False
+        fused(u, w, saved, out)
+        return True
 
     def mul_df(self, d, saved, out=None):
         if out is d:

@@ -37,6 +37,7 @@ KERNEL_NAMES = (
     "bias_relu",
     "bias_leaky_relu",
     "mul_mask",
+    "outer_mul_mask",
     "column_sums",
     "rmsprop",
     "adam",
@@ -124,6 +125,15 @@ def _mul_mask(d, mask):
     for i in range(rows):
         for j in range(n):
             d[i, j] = d[i, j] * mask[i, j]
+
+
+def _outer_mul_mask(u, w, mask, out):
+    """``out = u * w`` (a (rows, 1) column times a (n,) row), then ``out *= mask``."""
+    rows, n = out.shape
+    for i in range(rows):
+        ui = u[i, 0]
+        for j in range(n):
+            out[i, j] = (ui * w[j]) * mask[i, j]
 
 
 def _column_sums(a, out):
