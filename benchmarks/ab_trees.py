@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     root = Path(tempfile.mkdtemp(prefix="wgangp-ab-"))
     for name, tree in (("wgangp_a", args.tree_a), ("wgangp_b", args.tree_b)):
         # without caches: compiled kernels cached under one package name do not load under another
-        shutil.copytree(Path(tree) / "wgangp", root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            Path(tree) / "wgangp", root / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
     sys.path.insert(0, str(root))
     packages = {"A": importlib.import_module("wgangp_a"), "B": importlib.import_module("wgangp_b")}
     X = np.random.default_rng(0).normal(size=(20000, 2)).astype(np.float32)

@@ -12,10 +12,11 @@ out for NumPy arrays, or None, and the caller then runs its NumPy passes
 (every other namespace, and NumPy without numba, takes that path).
 
 Installed with ``pip install 'wgangp[fast]'``; used automatically then.
-``WGANGP_KERNELS=numpy`` in the environment turns them off (the NumPy passes
-alone), for comparison or when a numba build misbehaves. numba compiles each
-kernel at its first use in a process (about a second each) and caches the
-machine code beside this file, or under ``NUMBA_CACHE_DIR``.
+``WGANGP_KERNELS=numpy`` in the environment, or :func:`use` ``("numpy")``,
+turns them off (the NumPy passes alone), for comparison or when a numba build
+misbehaves. numba compiles each kernel at its first use in a process (about a
+second each) and caches the machine code beside this file, or under
+``NUMBA_CACHE_DIR``.
 
 Each kernel takes C-contiguous arrays of one floating dtype (float32 or
 float64), scalars of that dtype (NumPy's rounding of a Python float to the
@@ -29,9 +30,10 @@ import warnings
 
 import numpy as np
 
+from .errors import InvalidParameterError
 from .validation import require
 
-__all__ = ["KERNEL_NAMES", "compiled", "status"]
+__all__ = ["KERNEL_NAMES", "compiled", "status", "use"]
 
 KERNEL_NAMES = (
     "bias_relu",
@@ -46,6 +48,25 @@ KERNEL_NAMES = (
 """The kernels offered (see each ``_name`` function below for its operations)."""
 
 _state: dict = {}
+
+
+def use(choice: str) -> str:
+    """Choose the kernels for this process: ``"auto"`` (numba when installed, the
+    default), ``"numba"`` (an ImportError naming the extra when it is missing) or
+    ``"numpy"`` (NumPy's passes alone). Overrides ``WGANGP_KERNELS``; returns
+    :func:`status`.
+
+    >>> use("numpy")
+    'off: NumPy passes chosen'
+    >>> _ = use("auto")
+    """
+    if choice not in ("auto", "numba", "numpy"):
+        raise InvalidParameterError(
+            f"kernels {choice!r} is not known; choose 'auto', 'numba' or 'numpy'"
+        )
+    _state.clear()
+    _state["choice"] = choice
+    return status()
 
 
 def status() -> str:
@@ -65,9 +86,14 @@ def compiled(name: str):
 
 
 def _load() -> dict | None:
-    choice = os.environ.get("WGANGP_KERNELS", "auto").strip().lower()
+    choice = _state.get("choice")
+    if choice is None:
+        choice = os.environ.get("WGANGP_KERNELS", "auto").strip().lower()
+        if choice == "numpy":
+            _state["status"] = "off: WGANGP_KERNELS=numpy"
+            return None
     if choice == "numpy":
-        _state["status"] = "off: WGANGP_KERNELS=numpy"
+        _state["status"] = "off: NumPy passes chosen"
         return None
     try:
         numba = require("numba", "fast", "compiled kernels")
@@ -80,7 +106,9 @@ def _load() -> dict | None:
         if choice == "numba":
             raise
         warnings.warn(
-            f"numba failed to load ({exc}); wgangp runs its NumPy passes", RuntimeWarning
+            f"numba failed to load ({exc}); wgangp runs its NumPy passes",
+            RuntimeWarning,
+            stacklevel=4,
         )
         _state["status"] = f"off: numba failed to load ({exc})"
         return None

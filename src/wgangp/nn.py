@@ -354,7 +354,9 @@ def backward_with_input_gradient(
             u = activations[k].mul_df(d, cache[k][1], out=None if smooth else d)
         us[k] = u
         if k > 0 and not smooth:  # d_{k-1} is not kept: form u_{k-1} at once
-            d = u = _times_transpose_df(u, params[2 * k], activations[k - 1], cache[k - 1][1], empty)
+            d = u = _times_transpose_df(
+                u, params[2 * k], activations[k - 1], cache[k - 1][1], empty
+            )
         elif k > 0:
             d, u = _times_transpose(u, params[2 * k], empty), None
         else:
