@@ -31,9 +31,7 @@ def test_row_hash_is_the_same_in_blocks_and_whole(monkeypatch):
     X = np.random.default_rng(2).standard_normal((1000, 4))
     whole = row_hash_sum(X)
     monkeypatch.setattr(blocks, "BLOCK_ROWS", 3)
-    monkeypatch.setattr(
-        wgangp.model, "row_slices", lambda n: blocks.row_slices(n, block=3)
-    )
+    monkeypatch.setattr(wgangp.model, "row_slices", lambda n: blocks.row_slices(n, block=3))
     assert row_hash_sum(X) == whole
     assert row_hash_sum(X[::-1]) == whole  # a sum over rows: order does not matter
     X[500, 1] += 1e-12

@@ -118,11 +118,12 @@ def row_hash_sum(X: np.ndarray) -> int:
     True
     """
     salt = np.arange(X.shape[1], dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    odd = np.uint64(2) * salt + np.uint64(1)
     total = 0
     for rows in row_slices(X.shape[0]):  # a block at a time: the hash's temporaries stay small
         bits = np.ascontiguousarray(X[rows], np.float64).view(np.uint64)
         with np.errstate(over="ignore"):
-            per_row = _mix64((_mix64(bits + salt) * (np.uint64(2) * salt + np.uint64(1))).sum(axis=1))
+            per_row = _mix64((_mix64(bits + salt) * odd).sum(axis=1))
             total += int(per_row.sum(dtype=np.uint64))
     return total % 2**64
 
