@@ -373,6 +373,14 @@ lines = comm.gather(f"rank {comm.Get_rank()} allreduce {comm.allreduce_calls}", 
 if comm.Get_rank() == 0:
     print("\\n".join(lines), flush=True)
     model.save(sys.argv[2])
+import pandas as pd
+table = pd.read_csv(sys.argv[4])
+share = np.array_split(np.arange(len(table)), comm.Get_size())[comm.Get_rank()]
+synth = wgangp.TabularSynthesizer(hidden=8, critic_hidden=8, batch_size=12, pac=2,
+                                  dtype=np.float64, random_state=0, backend="torch")
+synth.fit(table.iloc[share].reset_index(drop=True), steps=int(sys.argv[3]), comm=comm)
+if comm.Get_rank() == 0:
+    synth.save(sys.argv[5])
 """
 
 
@@ -387,11 +395,13 @@ def test_torch_training_under_mpiexec_stages_one_allreduce_per_step(tmp_path):
     X = np.random.default_rng(0).normal(size=(128, 2))
     np.save(tmp_path / "X.npy", X)
     (tmp_path / "dp.py").write_text(MPI_SCRIPT)
+    table = _table(48, seed=6)
+    table.to_csv(tmp_path / "t.csv", index=False)
     steps = 3
     env = {**os.environ, "PYTHONPATH": str(Path(wgangp.__file__).parents[1])}
     result = subprocess.run(
         [mpiexec, "-n", "2", sys.executable, str(tmp_path / "dp.py"), str(tmp_path / "X.npy"),
-         str(tmp_path / "dp.npz"), str(steps)],
+         str(tmp_path / "dp.npz"), str(steps), str(tmp_path / "t.csv"), str(tmp_path / "s.npz")],
         capture_output=True,
         text=True,
         timeout=300,
@@ -405,5 +415,11 @@ def test_torch_training_under_mpiexec_stages_one_allreduce_per_step(tmp_path):
         backend="torch",
     ).fit(X, steps=steps)
     parallel = wgangp.load(tmp_path / "dp.npz")
+    for a, b in zip(parallel.state_arrays(), single.state_arrays()):
+        np.testing.assert_allclose(bk.to_numpy(a), bk.to_numpy(b), rtol=1e-10, atol=1e-12)
+    # the synthesizer on torch: the single process's model too
+    single = _synth(bk.get_backend("torch")).fit(pd.read_csv(tmp_path / "t.csv"), steps=steps)
+    parallel = wgangp.load(tmp_path / "s.npz")
+    assert parallel.n_iter_ == steps
     for a, b in zip(parallel.state_arrays(), single.state_arrays()):
         np.testing.assert_allclose(bk.to_numpy(a), bk.to_numpy(b), rtol=1e-10, atol=1e-12)
