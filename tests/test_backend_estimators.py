@@ -26,7 +26,7 @@ from conftest import max_relative_error, numerical_grads, randomize_biases
 from wgangp import backend as bk
 from wgangp.cycle import translator_generator_loss
 from wgangp.errors import DeviceUnavailableError
-from wgangp.nn import MLP, Dropout, LeakyReLU
+from wgangp.nn import MLP, Dropout
 from wgangp.tabular import heads
 from wgangp.tabular.domains import TableHead
 
@@ -79,7 +79,9 @@ def test_tabular_critic_loss_gradient_matches_finite_differences(backend, inner)
     rows = 3 * PAC
     cond = _conditions(rng, rows)
     real = heads.heads_forward(layout, 2 * rng.normal(size=(rows, WIDTH)), 1.0)[0]
-    fake = heads.heads_forward(layout, rng.normal(size=(rows, WIDTH)), 0.2, rng.gumbel(size=(rows, WIDTH)))[0]
+    fake = heads.heads_forward(
+        layout, rng.normal(size=(rows, WIDTH)), 0.2, rng.gumbel(size=(rows, WIDTH))
+    )[0]
     x_real, x_fake = np.hstack([real, cond]), np.hstack([fake, cond])
     alpha = rng.random(rows // PAC)
     masks = (rng.random((3 * rows // PAC, 6)) >= 0.3) / 0.7
@@ -118,7 +120,13 @@ def test_tabular_generator_loss_gradient_matches_finite_differences(backend, tau
 
     def on_backend():
         return heads.generator_loss(
-            gen.astype(np.float64).to(backend), critic_b, layout, *inputs, tau, PAC, 1.5,
+            gen.astype(np.float64).to(backend),
+            critic_b,
+            layout,
+            *inputs,
+            tau,
+            PAC,
+            1.5,
             COND_BLOCKS,
         )
 
@@ -147,8 +155,10 @@ def test_translator_generator_objective_gradients_match_finite_differences(backe
         )
     ]
     head = TableHead(OUTPUT_INFO, 0.5) if table else None
-    draw = (lambda n: head.sample_rows(rng, n, np.float64)) if table else (
-        lambda n: rng.normal(size=(n, d))
+    draw = (
+        (lambda n: head.sample_rows(rng, n, np.float64))
+        if table
+        else (lambda n: rng.normal(size=(n, d)))
     )
     x_a, x_b, p_a, p_b = draw(4), draw(4), draw(3), draw(3)
     inputs = [backend.asarray(a) for a in (x_a, x_b)]
@@ -191,9 +201,7 @@ def _table(n=60, seed=0):
 
 
 def _synth(backend, **kw):
-    params = dict(
-        hidden=8, critic_hidden=8, batch_size=12, pac=2, random_state=0, dtype=np.float64
-    )
+    params = dict(hidden=8, critic_hidden=8, batch_size=12, pac=2, random_state=0, dtype=np.float64)
     params.update(kw)
     return wgangp.TabularSynthesizer(backend=backend.name, device=backend.device, **params)
 
@@ -275,23 +283,57 @@ def test_cli_fit_table_augment_and_translate_take_backend_and_device(tmp_path, c
     flags = ["--backend", "array-api-strict", "--device", "cpu"]
     small = ["--hidden", "8", "--batch-size", "20"]
     code = main(
-        ["fit-table", str(tmp_path / "t.csv"), "--steps", "2", "--out", str(tmp_path / "fit"),
-         "--no-report", *small, *flags]
+        [
+            "fit-table",
+            str(tmp_path / "t.csv"),
+            "--steps",
+            "2",
+            "--out",
+            str(tmp_path / "fit"),
+            "--no-report",
+            *small,
+            *flags,
+        ]
     )
     assert code == 0
     model = wgangp.load(tmp_path / "fit" / "model.npz")
     assert model.backend == "array-api-strict" and model.n_iter_ == 2
     code = main(
-        ["augment", str(tmp_path / "t.csv"), "--target", "k", "--rows", "20", "--steps", "2", "-o",
-         str(tmp_path / "aug.csv"), *small, *flags]
+        [
+            "augment",
+            str(tmp_path / "t.csv"),
+            "--target",
+            "k",
+            "--rows",
+            "20",
+            "--steps",
+            "2",
+            "-o",
+            str(tmp_path / "aug.csv"),
+            *small,
+            *flags,
+        ]
     )
     assert code == 0 and (tmp_path / "aug.csv").exists()
     frame[:40].to_csv(tmp_path / "a.csv", index=False)
     frame[40:].to_csv(tmp_path / "b.csv", index=False)
     code = main(
-        ["translate", "--source", str(tmp_path / "a.csv"), "--target", str(tmp_path / "b.csv"),
-         "--steps", "2", "--out", str(tmp_path / "tr"), "--hidden", "8", "--batch-size", "8",
-         *flags]
+        [
+            "translate",
+            "--source",
+            str(tmp_path / "a.csv"),
+            "--target",
+            str(tmp_path / "b.csv"),
+            "--steps",
+            "2",
+            "--out",
+            str(tmp_path / "tr"),
+            "--hidden",
+            "8",
+            "--batch-size",
+            "8",
+            *flags,
+        ]
     )
     assert code == 0
     assert wgangp.load(tmp_path / "tr" / "model.npz").backend == "array-api-strict"
@@ -400,8 +442,18 @@ def test_torch_training_under_mpiexec_stages_one_allreduce_per_step(tmp_path):
     steps = 3
     env = {**os.environ, "PYTHONPATH": str(Path(wgangp.__file__).parents[1])}
     result = subprocess.run(
-        [mpiexec, "-n", "2", sys.executable, str(tmp_path / "dp.py"), str(tmp_path / "X.npy"),
-         str(tmp_path / "dp.npz"), str(steps), str(tmp_path / "t.csv"), str(tmp_path / "s.npz")],
+        [
+            mpiexec,
+            "-n",
+            "2",
+            sys.executable,
+            str(tmp_path / "dp.py"),
+            str(tmp_path / "X.npy"),
+            str(tmp_path / "dp.npz"),
+            str(steps),
+            str(tmp_path / "t.csv"),
+            str(tmp_path / "s.npz"),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -411,7 +463,12 @@ def test_torch_training_under_mpiexec_stages_one_allreduce_per_step(tmp_path):
     counts = sorted(line.split()[-1] for line in result.stdout.splitlines() if "allreduce" in line)
     assert counts == [str(steps * (2 + 1))] * 2  # one per critic step and per generator step
     single = wgangp.WGANGP(
-        hidden=8, depth=1, batch_size=32, n_critic=2, dtype=np.float64, random_state=0,
+        hidden=8,
+        depth=1,
+        batch_size=32,
+        n_critic=2,
+        dtype=np.float64,
+        random_state=0,
         backend="torch",
     ).fit(X, steps=steps)
     parallel = wgangp.load(tmp_path / "dp.npz")

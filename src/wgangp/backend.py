@@ -50,7 +50,9 @@ __all__ = [
     "into",
     "is_numpy",
     "namespace",
+    "row_max",
     "row_norms",
+    "row_sum",
     "scalar",
     "sum64",
     "take_rows",
@@ -196,6 +198,21 @@ def row_norms(xp, g):
     if xp is np:
         return np.sqrt(np.einsum("ij,ij->i", g, g))
     return xp.sqrt(xp.sum(g * g, axis=1))
+
+
+def row_max(xp, a):
+    """The largest entry of each row of ``a``, shape (rows, 1) (NumPy: the array's
+    own method, without the function form's dispatch; the heads call it per block)."""
+    if xp is np:
+        return a.max(axis=1, keepdims=True)
+    return xp.max(a, axis=1, keepdims=True)
+
+
+def row_sum(xp, a):
+    """The sum of each row of ``a``, shape (rows, 1) (NumPy: the array's own method)."""
+    if xp is np:
+        return a.sum(axis=1, keepdims=True)
+    return xp.sum(a, axis=1, keepdims=True)
 
 
 def where_scalars(condition, a: float, b: float, like):

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..backend import concat, device_of, namespace, sum64
+from ..backend import concat, device_of, namespace, row_max, row_sum, sum64
 from ..losses import critic_loss
 from ..nn import MLP, backward, forward
 
@@ -124,9 +124,9 @@ def heads_forward(
         if gumbel is not None:
             o = o + gumbel[:, start : start + width]
         o = o * inv_tau
-        o = o - xp.max(o, axis=1, keepdims=True)
+        o = o - row_max(xp, o)
         e = xp.exp(o)
-        y[:, start : start + width] = e / xp.sum(e, axis=1, keepdims=True)
+        y[:, start : start + width] = e / row_sum(xp, e)
     return y, (layout, y, inv_tau)
 
 
@@ -154,9 +154,7 @@ def heads_backward(cache: tuple, dy: np.ndarray) -> np.ndarray:
     for start, width in layout.softmax_blocks:
         ys = y[:, start : start + width]
         d = dy[:, start : start + width]
-        dlogits[:, start : start + width] = (
-            ys * (d - xp.sum(d * ys, axis=1, keepdims=True)) * inv_tau
-        )
+        dlogits[:, start : start + width] = ys * (d - row_sum(xp, d * ys)) * inv_tau
     return dlogits
 
 
@@ -202,11 +200,11 @@ def condition_cross_entropy(
     for out_start, cond_start, width in cond_blocks:
         c = cond[:, cond_start : cond_start + width]
         o = logits[:, out_start : out_start + width]
-        o = o - xp.max(o, axis=1, keepdims=True)
+        o = o - row_max(xp, o)
         e = xp.exp(o)
-        z = xp.sum(e, axis=1, keepdims=True)
+        z = row_sum(xp, e)
         value = value - sum64(xp, c * (o - xp.log(z)))
-        grad[:, out_start : out_start + width] = e / z * xp.sum(c, axis=1, keepdims=True) - c
+        grad[:, out_start : out_start + width] = e / z * row_sum(xp, c) - c
     return value / batch, grad / float(batch)
 
 
