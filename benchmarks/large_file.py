@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/large_file.py               # 5,000,000 x 20: ~2.5 GB, then 1.4 GB a rank
+    python benchmarks/large_file.py               # 5,000,000 x 20: ~1.45 GB, then 0.88 GB a rank
     python benchmarks/large_file.py --rows 200000 --steps 2   # a quick look
 
 Writes a ``--rows`` x ``--columns`` float64 Parquet file of standard normal

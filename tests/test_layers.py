@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "_version": 0,
     "errors": 0,
     "validation": 0,
+    "blocks": 0,
     "history": 0,
     # 1 math
     "backend": 1,

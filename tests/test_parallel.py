@@ -63,14 +63,38 @@ def _mpiexec() -> str | None:
     return found
 
 
+def _run(command: list[str], cwd=None) -> subprocess.CompletedProcess:
+    """Run ``command`` with this checkout's wgangp importable; it must succeed."""
+    env = {**os.environ, "PYTHONPATH": str(Path(wgangp.__file__).parents[1])}
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def _train_twice(tmp_path, args: list[str]):
+    """``wgangp <args>`` under ``mpiexec -n 2`` (into dp/) and as one process (into
+    single/): the launched run's output, and both models."""
+    launched = _run(
+        [_mpiexec(), "-n", "2", sys.executable, "-m", "wgangp", *args, "--out", "dp"], tmp_path
+    )
+    _run([sys.executable, "-m", "wgangp", *args, "--out", "single"], tmp_path)
+    models = [wgangp.load(tmp_path / run / "model.npz") for run in ("dp", "single")]
+    return launched, *models
+
+
+def _relative_gap(a, b) -> float:
+    """The largest parameter difference of two models, relative to ``b``'s largest value."""
+    gap = max(np.abs(x - y).max() for x, y in zip(a.state_arrays(), b.state_arrays()))
+    return gap / max(np.abs(y).max() for y in b.state_arrays())
+
+
 def test_two_ranks_give_the_single_process_model_with_one_allreduce_per_step(tmp_path):
     mpiexec = _mpiexec()
     X = np.random.default_rng(0).normal(size=(600, 3)) * [1.0, 2.0, 0.5] + [0.0, 1.0, -2.0]
     np.save(tmp_path / "X.npy", X)
     (tmp_path / "dp.py").write_text(SCRIPT)
     steps = 200
-    env = {**os.environ, "PYTHONPATH": str(Path(wgangp.__file__).parents[1])}
-    result = subprocess.run(
+    result = _run(
         [
             mpiexec,
             "-n",
@@ -81,22 +105,15 @@ def test_two_ranks_give_the_single_process_model_with_one_allreduce_per_step(tmp
             str(tmp_path / "dp.npz"),
             str(steps),
             str(tmp_path / "run"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
+        ]
     )
-    assert result.returncode == 0, result.stderr[-2000:]
     counts = sorted(line.split()[-1] for line in result.stdout.splitlines() if "allreduce" in line)
     assert counts == [str(steps * (5 + 1))] * 2  # one per critic step and per generator step
 
     single = wgangp.WGANGP(hidden=16, depth=2, batch_size=256, dtype=np.float64, random_state=0)
     single.fit(X, steps=steps)
     parallel = wgangp.load(tmp_path / "dp.npz")
-    gap = max(np.abs(a - b).max() for a, b in zip(parallel.state_arrays(), single.state_arrays()))
-    scale = max(np.abs(b).max() for b in single.state_arrays())
-    assert gap / scale < 1e-10
+    assert _relative_gap(parallel, single) < 1e-10
     np.testing.assert_allclose(parallel.scale_mean_, single.scale_mean_, rtol=1e-12)
     np.testing.assert_allclose(
         parallel.history_.column("wasserstein"), single.history_.column("wasserstein"), rtol=1e-8
@@ -164,41 +181,16 @@ def test_a_single_rank_or_no_communicator_is_one_process_and_bad_ones_are_refuse
 
 def test_wgangp_train_under_mpiexec_is_the_single_process_run(tmp_path):
     """``mpiexec -n 2 wgangp train ...``: each rank its share, rank 0 writes the run."""
-    mpiexec = _mpiexec()
     args = ["train", "--data", "8gaussians", "--n-rows", "2000", "--steps", "30"]
     args += ["--hidden", "16", "--dtype", "float64", "--no-report"]
-    env = {**os.environ, "PYTHONPATH": str(Path(wgangp.__file__).parents[1])}
-    launched = subprocess.run(
-        [mpiexec, "-n", "2", sys.executable, "-m", "wgangp", *args, "--out", "dp"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
-    assert launched.returncode == 0, launched.stderr[-2000:]
+    launched, a, b = _train_twice(tmp_path, args)
     assert launched.stdout.count("model:  dp/model.npz") == 1  # rank 0 alone speaks
-    single = subprocess.run(
-        [sys.executable, "-m", "wgangp", *args, "--out", "single"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
-    assert single.returncode == 0, single.stderr[-2000:]
-    a, b = (
-        wgangp.load(tmp_path / "dp" / "model.npz"),
-        wgangp.load(tmp_path / "single" / "model.npz"),
-    )
-    gap = max(np.abs(x - y).max() for x, y in zip(a.state_arrays(), b.state_arrays()))
-    assert gap / max(np.abs(y).max() for y in b.state_arrays()) < 1e-10
+    assert _relative_gap(a, b) < 1e-10
 
 
 def test_wgangp_train_on_a_parquet_file_under_mpiexec_reads_row_groups_per_rank(tmp_path):
     """``mpiexec -n 2 wgangp train --data X.parquet``: each rank reads its row groups;
     the model is the one process's, which read the whole file."""
-    mpiexec = _mpiexec()
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
     X = np.random.default_rng(1).normal(size=(700, 3)) * [1.0, 3.0, 0.2]
@@ -206,32 +198,9 @@ def test_wgangp_train_on_a_parquet_file_under_mpiexec_reads_row_groups_per_rank(
     pq.write_table(table, tmp_path / "X.parquet", row_group_size=100)  # 7 groups: 4 + 3 rows
     args = ["train", "--data", "X.parquet", "--steps", "20", "--hidden", "16", "--depth", "2"]
     args += ["--batch-size", "64", "--dtype", "float64", "--no-report"]
-    env = {**os.environ, "PYTHONPATH": str(Path(wgangp.__file__).parents[1])}
-    launched = subprocess.run(
-        [mpiexec, "-n", "2", sys.executable, "-m", "wgangp", *args, "--out", "dp"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
-    assert launched.returncode == 0, launched.stderr[-2000:]
+    launched, a, b = _train_twice(tmp_path, args)
     assert "(700 rows x 3 columns, over 2 ranks)" in launched.stdout
-    single = subprocess.run(
-        [sys.executable, "-m", "wgangp", *args, "--out", "single"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
-    assert single.returncode == 0, single.stderr[-2000:]
-    a, b = (
-        wgangp.load(tmp_path / "dp" / "model.npz"),
-        wgangp.load(tmp_path / "single" / "model.npz"),
-    )
-    gap = max(np.abs(x - y).max() for x, y in zip(a.state_arrays(), b.state_arrays()))
-    assert gap / max(np.abs(y).max() for y in b.state_arrays()) < 1e-10
+    assert _relative_gap(a, b) < 1e-10
     assert a.data_fingerprint_ == b.data_fingerprint_  # summed over the ranks, never gathered
     np.testing.assert_allclose(a.scale_std_, X.std(axis=0), rtol=1e-12)
 

@@ -174,8 +174,9 @@ def test_gradcheck_passes_on_the_translators_own_losses(params):
     ]
 
 
-def test_gradcheck_includes_the_pair_term(monkeypatch):
-    """A wrong pair gradient (and only that) fails the generators' check."""
+def _fitted_and_breaker(monkeypatch):
+    """A small fitted float64 Translator, and a function that makes ``cycle.l1``'s
+    gradient 1% wrong on arrays of ``rows`` rows (every array: None)."""
     from wgangp import cycle
 
     rng = np.random.default_rng(0)
@@ -183,35 +184,36 @@ def test_gradcheck_includes_the_pair_term(monkeypatch):
     model = Translator(hidden=8, batch_size=16, dtype=np.float64, random_state=0).fit(A, B, 3)
     real = cycle.l1
 
-    def broken(diff):
-        value, grad = real(diff)
-        if diff.shape[0] == 7:  # the pair rows: n_samples + 1 with n_samples=6 below
-            grad = grad * 1.01
-        return value, grad
+    def break_l1(rows=None):
+        def broken(diff):
+            value, grad = real(diff)
+            if rows is None or diff.shape[0] == rows:
+                grad = grad * 1.01
+            return value, grad
 
+        monkeypatch.setattr(cycle, "l1", broken)
+
+    return model, break_l1
+
+
+def _failed(result) -> set:
+    return {r["loss"] for r in result.table if not r["passed"]}
+
+
+def test_gradcheck_includes_the_pair_term(monkeypatch):
+    """A wrong pair gradient (and only that) fails the generators' check."""
+    model, break_l1 = _fitted_and_breaker(monkeypatch)
     assert wgangp.gradcheck(model, n_samples=6).passed
-    monkeypatch.setattr(cycle, "l1", broken)
+    break_l1(rows=7)  # the pair rows: n_samples + 1 with n_samples=6
     assert wgangp.gradcheck(model.set_params(lambda_pairs=0.0), n_samples=6).passed
     model.set_params(lambda_pairs=10.0)
-    failed = {r["loss"] for r in wgangp.gradcheck(model, n_samples=6).table if not r["passed"]}
-    assert failed == {"generator_ab", "generator_ba"}
+    assert _failed(wgangp.gradcheck(model, n_samples=6)) == {"generator_ab", "generator_ba"}
 
 
 def test_gradcheck_catches_a_broken_cycle_gradient(monkeypatch):
-    from wgangp import cycle
-
-    rng = np.random.default_rng(0)
-    A, B = rng.normal(size=(40, 2)), rng.normal(loc=1.0, size=(40, 2))
-    model = Translator(hidden=8, batch_size=16, dtype=np.float64, random_state=0).fit(A, B, 3)
-    real = cycle.l1
-
-    def broken(diff):
-        value, grad = real(diff)
-        return value, grad * 1.01
-
-    monkeypatch.setattr(cycle, "l1", broken)
-    failed = {r["loss"] for r in wgangp.gradcheck(model).table if not r["passed"]}
-    assert failed == {"generator_ab", "generator_ba"}
+    model, break_l1 = _fitted_and_breaker(monkeypatch)
+    break_l1()
+    assert _failed(wgangp.gradcheck(model)) == {"generator_ab", "generator_ba"}
 
 
 # --------------------------------------------------------------- estimator --

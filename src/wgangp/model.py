@@ -17,6 +17,7 @@ import numpy as np
 
 from . import losses
 from .backend import NUMPY, take_rows, to_numpy
+from .blocks import all_finite, column_abs_max, map_rows, mean_std, row_slices
 from .errors import InvalidDataError, InvalidParameterError, ModelFileError
 from .init import INITIALIZERS
 from .modelfile import header_int, register_format
@@ -116,11 +117,15 @@ def row_hash_sum(X: np.ndarray) -> int:
     >>> row_hash_sum(np.ones((3, 2))) == (row_hash_sum(np.ones((1, 2))) * 3) % 2**64
     True
     """
-    bits = np.ascontiguousarray(X, np.float64).view(np.uint64)
-    salt = np.arange(bits.shape[1], dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    with np.errstate(over="ignore"):
-        per_row = _mix64((_mix64(bits + salt) * (np.uint64(2) * salt + np.uint64(1))).sum(axis=1))
-        return int(per_row.sum(dtype=np.uint64))
+    salt = np.arange(X.shape[1], dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    odd = np.uint64(2) * salt + np.uint64(1)
+    total = 0
+    for rows in row_slices(X.shape[0]):  # a block at a time: the hash's temporaries stay small
+        bits = np.ascontiguousarray(X[rows], np.float64).view(np.uint64)
+        with np.errstate(over="ignore"):
+            per_row = _mix64((_mix64(bits + salt) * odd).sum(axis=1))
+            total += int(per_row.sum(dtype=np.uint64))
+    return total % 2**64
 
 
 def default_latent_dim(n_features: int) -> int:
@@ -297,9 +302,9 @@ class WGANGP(Estimator):
         n_rows, n_features = X.shape
         dtype = settings["dtype"]
         with np.errstate(over="ignore", invalid="ignore"):
-            finite = np.isfinite(X.mean(axis=0)) & np.isfinite(X.std(axis=0))
+            finite = np.isfinite(mean_std(X)).all(axis=0)
         if self.scale is None:
-            finite &= np.abs(X).max(axis=0) <= np.finfo(dtype).max
+            finite &= column_abs_max(X) <= np.finfo(dtype).max
         if not finite.all():
             j = int(np.argmin(finite))
             raise InvalidDataError(
@@ -337,16 +342,15 @@ class WGANGP(Estimator):
         if self.scale == "standard" and self.output_activation_ != "tanh":
             # in units of the largest magnitude first: the sd of values around
             # 1e-300 would underflow to 0 and the column be taken as constant
-            unit = np.abs(X).max(axis=0)
+            unit = column_abs_max(X)
             if shard is not None:  # over all ranks' rows
                 unit = shard.column_max(unit)
             unit[unit == 0] = 1.0
             if shard is None:
-                mean = X.mean(axis=0)
-                std = (X / unit).std(axis=0) * unit
+                mean, std = mean_std(X, unit)
             else:
-                mean, std = shard.mean_std(X / unit)
-                mean, std = mean * unit, std * unit
+                mean, std = shard.mean_std(X, unit)
+            mean, std = mean * unit, std * unit
             std[std == 0] = 1.0  # a constant column stays constant
             self.scale_mean_, self.scale_std_ = mean, std
         else:
@@ -403,9 +407,10 @@ class WGANGP(Estimator):
         return self._on_networks(self._transform(X))
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
+        mean, std = self.scale_mean_, self.scale_std_
         with np.errstate(over="ignore", invalid="ignore"):
-            Xs = ((X - self.scale_mean_) / self.scale_std_).astype(self.dtype_)
-        if not np.isfinite(Xs).all():
+            Xs = map_rows(X, lambda rows: ((rows - mean) / std).astype(self.dtype_), self.dtype_)
+        if not all_finite(Xs):
             i, j = np.argwhere(~np.isfinite(Xs))[0]
             raise InvalidDataError(
                 f"X[{i}, {j}] = {X[i, j]:.3g} overflows {self.dtype_.name} once scaled like "

@@ -42,6 +42,7 @@ import math
 import numpy as np
 
 from .backend import copy_into, namespace, to_numpy
+from .blocks import mean_std
 from .errors import InvalidParameterTypeError, RankFailed
 from .flat import flat_of
 
@@ -223,15 +224,14 @@ class Shard:
         highs = self.comm.allgather(float(high))
         return min(lows), max(highs)
 
-    def mean_std(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Column means and (population) standard deviations of all ranks' rows.
+    def mean_std(self, X: np.ndarray, unit=1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Column means and (population) standard deviations of all ranks' ``X / unit``.
 
-        Two passes, as a single process computes them: the global mean, then
-        the global mean of squared deviations from it.
+        Two passes, as a single process computes them (:func:`blocks.mean_std`,
+        a block of rows at a time): the global mean, then the global mean of
+        squared deviations from it.
         """
-        mean = self.sum(X.sum(axis=0)) / self.n_rows
-        var = self.sum(((X - mean) ** 2).sum(axis=0)) / self.n_rows
-        return mean, np.sqrt(var)
+        return mean_std(X, unit, total=self.sum, n_rows=self.n_rows)
 
     def broadcast_arrays(self, arrays: list[np.ndarray]) -> None:
         """Overwrite ``arrays`` on every rank with rank 0's, in place."""
