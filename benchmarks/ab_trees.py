@@ -54,7 +54,10 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="wgangp-ab-"))
     for name, tree in (("wgangp_a", args.tree_a), ("wgangp_b", args.tree_b)):
-        shutil.copytree(Path(tree) / "wgangp", root / name)
+        # without caches: compiled kernels cached under one package name do not load under another
+        shutil.copytree(
+            Path(tree) / "wgangp", root / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
     sys.path.insert(0, str(root))
     packages = {"A": importlib.import_module("wgangp_a"), "B": importlib.import_module("wgangp_b")}
     if args.estimator == "tabular":

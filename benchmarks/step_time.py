@@ -14,7 +14,9 @@ iteration at a time, interleaved (A B C D, B C D A, ...: the order rotates
 every round), and the median over rounds is reported:
 
 * ``wgangp``: ``WGANGP(..., dtype=float32, threads=<threads or "auto">)``,
-  ``partial_fit(X, steps=1)``;
+  ``partial_fit(X, steps=1)``, with its compiled kernels where numba is
+  installed (the ``fast`` extra; the environment line says which:
+  ``wgangp_kernels``), NumPy's passes alone with ``WGANGP_KERNELS=numpy``;
 * ``jax``: :mod:`jax_reference`, the strongest CPU peer: the whole
   iteration (the critic steps and the generator step) in one ``jax.jit``
   function, same architecture, batch, optimizer, penalty, float32;
@@ -434,6 +436,9 @@ def environment(args: argparse.Namespace) -> dict:
         except PackageNotFoundError:
             env[key] = None
     env["threads"] = args.threads or "library defaults"
+    from wgangp import kernels
+
+    env["wgangp_kernels"] = kernels.status()  # "numba", or why the NumPy passes run alone
     if hasattr(os, "sched_getaffinity"):
         env["cores_pinned"] = sorted(os.sched_getaffinity(0))
     env["xla_flags"] = os.environ.get("XLA_FLAGS", "")

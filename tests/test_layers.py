@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "blocks": 0,
     "history": 0,
     # 1 math
+    "kernels": 1,
     "backend": 1,
     "flat": 1,
     "init": 1,

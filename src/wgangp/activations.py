@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import as_mask, astype, copy_into, into, namespace, where_scalars
+from .backend import as_mask, astype, copy_into, into, kernel, namespace, where_scalars
 from .errors import InvalidParameterError, InvalidParameterTypeError
 
 __all__ = [
@@ -69,10 +69,22 @@ class Activation:
         h = self.f(z)
         return h, (z, h)
 
+    def forward_bias_saved(self, z: np.ndarray, b: np.ndarray, empty=np.empty):
+        """:meth:`forward_saved` of ``z + b`` (the bias ``b`` broadcast over the rows),
+        overwriting ``z``; an activation may do it in one pass."""
+        z += b  # in place, in every namespace
+        return self.forward_saved(z, empty)
+
     def mul_df(self, d: np.ndarray, saved, out=None) -> np.ndarray:
         """``d * f'(z)``; ``out`` may be ``d`` itself."""
         z, h = saved
         return into("multiply", d, self.df(z, h), out=out)
+
+    def outer_mul_df(self, u: np.ndarray, w: np.ndarray, saved, out: np.ndarray) -> bool:
+        """``out = (u * w) * f'(z)`` for a (rows, 1) ``u`` and (n,) ``w`` in one pass,
+        when this activation offers it (a compiled kernel); else False, and the
+        caller runs the two passes."""
+        return False
 
     def d2f_saved(self, saved) -> np.ndarray:
         """``f''(z)`` from what :meth:`forward_saved` kept."""
@@ -145,7 +157,27 @@ class ReLU(Activation):
         into("multiply", z, mask, out=z)
         return z, mask
 
+    def forward_bias_saved(self, z, b, empty=np.empty):
+        fused = kernel("bias_relu", z, b)
+        if fused is None:
+            return super().forward_bias_saved(z, b, empty)
+        mask = empty(z.shape, bool)
+        fused(z, b, mask)  # z + b, its mask and the product in one pass
+        return z, mask
+
+    def outer_mul_df(self, u, w, saved, out):
+        fused = kernel("outer_mul_mask", u, w, saved, out)
+        if fused is None:
+            return False
+        fused(u, w, saved, out)
+        return True
+
     def mul_df(self, d, saved, out=None):
+        if out is d:
+            fused = kernel("mul_mask", d, saved)
+            if fused is not None:
+                fused(d, saved)
+                return d
         return into("multiply", d, saved, out=out)
 
 
@@ -179,6 +211,15 @@ class LeakyReLU(Activation):
     def forward_saved(self, z, empty=np.empty):
         slope = self.df(z, None)  # 1 or slope per entry: f(z) = f'(z) z
         into("multiply", z, slope, out=z)
+        return z, slope
+
+    def forward_bias_saved(self, z, b, empty=np.empty):
+        fused = kernel("bias_leaky_relu", z, b)
+        if fused is None:
+            return super().forward_bias_saved(z, b, empty)
+        slope = empty(z.shape, z.dtype)
+        scalar = z.dtype.type
+        fused(z, b, slope, scalar(1.0), scalar(self.slope))
         return z, slope
 
     def mul_df(self, d, saved, out=None):

@@ -10,7 +10,8 @@ Where NumPy's ``out=`` keeps the CPU path free of temporaries, the engine
 calls :func:`into` (and the few small helpers beside it): NumPy writes into
 ``out`` directly, other namespaces compute and assign (``out[...] = a @ b``).
 That is the one seam between the NumPy fast path and the standard; the math
-is written once.
+is written once. :func:`kernel` is its other half: where numba is installed,
+a compiled kernel (:mod:`wgangp.kernels`) does a run of NumPy's passes in one.
 
 An estimator's ``backend`` and ``device`` select a :class:`Backend`
 (:func:`get_backend`): where its networks live and train. Models are always
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DeviceUnavailableError, InvalidParameterError
+from .kernels import compiled
 from .validation import require
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "TorchRandom",
     "as_mask",
     "astype",
+    "column_sums",
     "concat",
     "copy_into",
     "device_of",
@@ -49,6 +52,7 @@ __all__ = [
     "gumbel",
     "into",
     "is_numpy",
+    "kernel",
     "namespace",
     "row_max",
     "row_norms",
@@ -129,6 +133,37 @@ class _NumpyFunctions(dict):
         return getattr(np, name)
 
 
+def kernel(name: str, *arrays):
+    """The compiled kernel ``name`` of :mod:`wgangp.kernels` when the kernels are
+    on and every one of ``arrays`` is a C-contiguous NumPy array; else None, and
+    the caller runs its own passes (NumPy's, or the standard's elsewhere).
+
+    >>> kernel("mul_mask", [1.0], [True]) is None  # not NumPy arrays
+    True
+    """
+    for a in arrays:
+        if type(a) is not np.ndarray or not a.flags.c_contiguous:
+            return None
+    return compiled(name)
+
+
+def column_sums(a, out):
+    """``out[...] = a.sum(axis=0)`` for a 2-D ``a``: a compiled kernel where there is
+    one (more than one column), else NumPy's ``add.reduce`` or the standard's ``sum``.
+
+    >>> column_sums(np.ones((3, 2)), np.empty(2))
+    array([3., 3.])
+    """
+    if type(a) is np.ndarray:
+        if a.shape[1] > 1 and a.shape[0] > 0:
+            fused = kernel("column_sums", a, out)
+            if fused is not None:
+                fused(a, out)
+                return out
+        return np.add.reduce(a, axis=0, out=out)
+    return into("sum", a, axis=0, out=out)
+
+
 _NUMPY_FUNCTIONS = _NumpyFunctions(
     (name, getattr(np, name))
     for name in ("matmul", "multiply", "subtract", "divide", "square", "sqrt", "sum")
@@ -166,9 +201,12 @@ def work(empty, shape, like, *others, fresh: bool = False):
     dtype('float32')
     """
     if type(like) is np.ndarray:
-        if others:
-            return empty(shape, np.result_type(like.dtype, *(o.dtype for o in others)))
-        return empty(shape, like.dtype)
+        dtype = like.dtype
+        for other in others:
+            if other.dtype != dtype:  # rare: mixed precisions
+                dtype = np.result_type(like.dtype, *(o.dtype for o in others))
+                break
+        return empty(shape, dtype)
     if fresh:
         return None
     return _new_like(like, shape)

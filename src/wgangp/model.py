@@ -404,12 +404,31 @@ class WGANGP(Estimator):
         n_rows = X.shape[0] if self._shard is None else self._shard.n_rows
         if n_rows != self._sampler.n_rows:
             self._sampler = MinibatchSampler(n_rows, self._effective_batch(n_rows, settings))
+        if self._backend.is_numpy:
+            # NumPy scales each minibatch as it is drawn (_iteration): the same values
+            # as scaling all rows up front, without a pass over X per call
+            self._check_scalable(X)
+            return X
         return self._on_networks(self._transform(X))
 
-    def _transform(self, X: np.ndarray) -> np.ndarray:
-        mean, std = self.scale_mean_, self.scale_std_
+    def _check_scalable(self, X: np.ndarray) -> None:
+        """Refuse ``X`` as :meth:`_transform` would, cheaply: a bound on every
+        scaled magnitude, ``(max |x| + max |mean|) / min(std)``, from two
+        reductions over all of ``X``; only when that bound is not far below the
+        dtype's largest value is ``X`` scaled whole (the exact check and its message)."""
         with np.errstate(over="ignore", invalid="ignore"):
-            Xs = map_rows(X, lambda rows: ((rows - mean) / std).astype(self.dtype_), self.dtype_)
+            largest = max(abs(float(X.max())), abs(float(X.min())))
+            bound = (largest + float(np.abs(self.scale_mean_).max())) / float(self.scale_std_.min())
+        if not bound < np.finfo(self.dtype_).max / 2:
+            self._transform(X)
+
+    def _scaled(self, X: np.ndarray) -> np.ndarray:
+        """``X`` in the networks' units and dtype, unchecked (see :meth:`_transform`)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return ((X - self.scale_mean_) / self.scale_std_).astype(self.dtype_)
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        Xs = map_rows(X, self._scaled, self.dtype_)  # a block of rows at a time
         if not all_finite(Xs):
             i, j = np.argwhere(~np.isfinite(Xs))[0]
             raise InvalidDataError(
@@ -564,11 +583,15 @@ class WGANGP(Estimator):
             positions = None
             if shard is not None:  # this rank's rows of the global minibatch
                 positions, indices = shard.rows(indices)
+            if xp is np:
+                x_real = self._scaled(Xs[indices])  # checked in _training_data
+            else:
+                x_real = take_rows(xp, Xs, indices)
             args = (
                 self.generator_,
                 self.critic_,
                 self.critic_optimizer_,
-                take_rows(xp, Xs, indices),
+                x_real,
                 self._random,
                 settings["lambda_gp"],
                 settings["penalty"],

@@ -53,7 +53,7 @@ from .activations import (
     Tanh,
     get_activation,
 )
-from .backend import NUMPY, astype, concat, copy_into, into, namespace, work
+from .backend import NUMPY, astype, column_sums, concat, copy_into, into, namespace, work
 from .errors import InvalidParameterError
 from .flat import ViewList, flat_views, moved
 from .init import get_initializer
@@ -101,13 +101,27 @@ def _rows(saved, rows: slice):
     return saved[rows, ...]
 
 
-def _times_transpose(u: np.ndarray, W: np.ndarray, empty=np.empty) -> np.ndarray:
+def _times_transpose(u: np.ndarray, W: np.ndarray, empty=np.empty, out=None) -> np.ndarray:
     """``u @ W.T``; an outer product (one output unit) by broadcasting, which
     OpenBLAS runs several times slower as a GEMM of inner size 1."""
-    out = work(empty, (u.shape[0], W.shape[0]), u, W, fresh=True)
+    if out is None:
+        out = work(empty, (u.shape[0], W.shape[0]), u, W, fresh=True)
     if u.shape[1] == 1:
         return into("multiply", u, W[:, 0], out=out)
     return into("matmul", u, W.T, out=out)
+
+
+def _times_transpose_df(u, W, act: Activation, saved, empty=np.empty) -> np.ndarray:
+    """``(u @ W.T) * f'(z)``: a layer's input gradient times the derivative of the
+    layer below (activation ``act`` with its forward state ``saved``); in one pass
+    where ``act`` fuses the outer product of a one-unit layer."""
+    out = None
+    if u.shape[1] == 1:
+        out = work(empty, (u.shape[0], W.shape[0]), u, W, fresh=True)
+        if out is not None and act.outer_mul_df(u, W[:, 0], saved, out):
+            return out
+    d = _times_transpose(u, W, empty, out)
+    return act.mul_df(d, saved, out=d)
 
 
 def forward(
@@ -142,8 +156,7 @@ def forward(
     for k, act in enumerate(activations):
         W = params[2 * k]
         z = into("matmul", h, W, out=work(empty, (h.shape[0], W.shape[1]), h, W, fresh=True))
-        z += params[2 * k + 1]  # in place, in every namespace
-        h_next, saved = act.forward_saved(z, empty)
+        h_next, saved = act.forward_bias_saved(z, params[2 * k + 1], empty)
         cache.append((h, saved, h_next))
         h = h_next
     return h, cache
@@ -219,7 +232,7 @@ def _layer_grads(grads: list, k: int, h_in: np.ndarray, u: np.ndarray, bias_rows
         grads[2 * k + 1] = into("sum", u[bias_rows, ...], axis=0)
     else:
         into("matmul", h_in.T, u, out=grads[2 * k])
-        into("sum", u[bias_rows, ...], axis=0, out=grads[2 * k + 1])
+        column_sums(u[bias_rows, ...], grads[2 * k + 1])
 
 
 def backward(
@@ -261,15 +274,14 @@ def backward(
     if need_param_grads:
         grads = grads_out if grads_out is not None else [None] * (2 * n_layers)
     everything = slice(None)
-    d, owned = dy, False
+    u = activations[-1].mul_df(dy, cache[-1][1])  # dy is never modified
     for k in reversed(range(n_layers)):
-        h_prev, saved, _ = cache[k]
-        u = activations[k].mul_df(d, saved, out=d if owned else None)
         if need_param_grads:
-            _layer_grads(grads, k, h_prev, u, everything)
-        if k > 0 or need_input_grad:
-            d, owned = _times_transpose(u, params[2 * k], empty), True
-    return (d if need_input_grad else None), grads
+            _layer_grads(grads, k, cache[k][0], u, everything)
+        if k > 0:  # u_{k-1} = (u_k W_k^T) * f'(z_{k-1})
+            u = _times_transpose_df(u, params[2 * k], activations[k - 1], cache[k - 1][1], empty)
+    dx = _times_transpose(u, params[0], empty) if need_input_grad else None
+    return dx, grads
 
 
 def backward_with_input_gradient(
@@ -335,12 +347,18 @@ def backward_with_input_gradient(
     d[n_plain:, ...] = 1
     ds, us = [None] * n_layers, [None] * n_layers
     g = None
+    u = None  # u_k, when the step below formed it along with d_k
     for k in reversed(range(n_layers)):
         ds[k] = d
-        u = activations[k].mul_df(d, cache[k][1], out=None if smooth else d)
+        if u is None:
+            u = activations[k].mul_df(d, cache[k][1], out=None if smooth else d)
         us[k] = u
-        if k > 0:
-            d = _times_transpose(u, params[2 * k], empty)
+        if k > 0 and not smooth:  # d_{k-1} is not kept: form u_{k-1} at once
+            d = u = _times_transpose_df(
+                u, params[2 * k], activations[k - 1], cache[k - 1][1], empty
+            )
+        elif k > 0:
+            d, u = _times_transpose(u, params[2 * k], empty), None
         else:
             g = _times_transpose(u[grad_rows, ...], params[0], empty)  # gradient rows only
 

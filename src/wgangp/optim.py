@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .backend import empty, into, namespace, to_numpy
+from .backend import empty, into, kernel, namespace, to_numpy
 from .errors import InvalidParameterError, InvalidParameterTypeError
 from .flat import flat_of, flat_views, moved, pack, views_of
 from .validation import check_float
@@ -125,8 +125,10 @@ class Optimizer:
             and _size(p_flat) == _size(g_flat) == _size(slots[0])
             and all(p.shape == g.shape for p, g in zip(params, grads))
         ):
-            work = self._work_for(p_flat)
             self._prepare()
+            if self._fused_update(p_flat, g_flat, slots):
+                return
+            work = self._work_for(p_flat)
             n = _size(p_flat)
             # blocks for the CPU's cache; a GPU takes the whole buffer in one call
             block_size = BLOCK if namespace(p_flat) is np else n
@@ -153,6 +155,12 @@ class Optimizer:
         """Update ``p`` in place from ``g`` and the matching pieces of the state slots;
         ``work`` is scratch of ``p``'s shape."""
         raise NotImplementedError
+
+    def _fused_update(self, p: np.ndarray, g: np.ndarray, slots: list) -> bool:
+        """:meth:`_update` of whole flat arrays in one pass by a compiled kernel
+        (:func:`wgangp.backend.kernel`), with the same numbers; False when there
+        is none for them (the caller then runs :meth:`_update`)."""
+        return False
 
     def state_dict(self) -> dict:
         """``{"step": int, slot: [arrays]}``: copies aligned with the parameters, safe to store."""
@@ -212,6 +220,14 @@ class RMSProp(Optimizer):
 
     def hyperparameters(self):
         return {"lr": self.lr, "rho": self.rho, "eps": self.eps}
+
+    def _fused_update(self, p, g, slots):
+        fused = kernel("rmsprop", p, g, *slots)
+        if fused is None:
+            return False
+        c = p.dtype.type  # the rounding NumPy gives a Python float in _update
+        fused(p, g, slots[0], c(self.rho), c(1 - self.rho), c(self.eps), c(self.lr))
+        return True
 
     def _update(self, p, g, slots, work):
         (v,) = slots
@@ -273,6 +289,16 @@ class Adam(Optimizer):
         self._step_size = self.lr / (1 - b1**t)
         self._v_scale = 1 / (1 - b2**t)
 
+    def _fused_update(self, p, g, slots):
+        fused = kernel("adam", p, g, *slots)
+        if fused is None:
+            return False
+        (b1, b2), c = self.betas, p.dtype.type
+        m, v = slots
+        fused(p, g, m, v, c(b1), c(1 - b1), c(b2), c(1 - b2), c(self._v_scale), c(self.eps),
+              c(self._step_size))  # fmt: skip
+        return True
+
     def _update(self, p, g, slots, work):
         b1, b2 = self.betas
         m, v = slots
@@ -316,6 +342,14 @@ class SGD(Optimizer):
 
     def hyperparameters(self):
         return {"lr": self.lr, "momentum": self.momentum}
+
+    def _fused_update(self, p, g, slots):
+        fused = kernel("sgd", p, g, *slots)
+        if fused is None:
+            return False
+        c = p.dtype.type
+        fused(p, g, slots[0], c(self.momentum), c(self.lr))
+        return True
 
     def _update(self, p, g, slots, work):
         (buf,) = slots

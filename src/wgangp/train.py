@@ -412,7 +412,7 @@ class Estimator(ParamsMixin, Saving):
             given = data
             data = self._check_data(data, settings, fitted=True)
             fingerprint = self._check_same_data(data, settings, "partial_fit", given)
-            self._apply_params(settings)
+            settings["json_params"] = self._apply_params(settings)
             self.data_fingerprint_ = fingerprint
             if log_every is not None:
                 self.history_.log_every = log_every
@@ -538,15 +538,17 @@ class Estimator(ParamsMixin, Saving):
         """Rows, columns and a hash of the checked training data (None: not recorded)."""
         return None
 
-    def _apply_params(self, settings: dict) -> None:
+    def _apply_params(self, settings: dict) -> dict | None:
         """Carry changed constructor arguments into a fitted model before it continues.
 
         The learning rate reaches the optimizers; anything that shapes the
-        networks or the data needs a new ``fit`` and is refused here.
+        networks or the data needs a new ``fit`` and is refused here. Returns
+        the parameters as the model file records them (None for a model that
+        has no record of them yet).
         """
         saved = getattr(self, "_fitted_params", None)
         if saved is None:
-            return
+            return None
         now = self._json_params()
         changed = [k for k in now if k != "random_state" and now[k] != saved.get(k)]
         live = set(self.LIVE_PARAMS)
@@ -563,6 +565,7 @@ class Estimator(ParamsMixin, Saving):
             for opt in self.optimizers().values():
                 opt.lr = settings["lr"]
         self._fitted_params = now
+        return now
 
     LIVE_PARAMS: tuple[str, ...] = (
         "lr",
@@ -629,7 +632,7 @@ class Estimator(ParamsMixin, Saving):
         """The iteration loop: steps, records, history, callbacks, divergence."""
         self.stop_training = False
         self._steps_target = self.n_iter_ + steps
-        self._fitted_params = self._json_params()
+        self._fitted_params = settings.get("json_params") or self._json_params()
         history = self.history_
         optimizers = self.optimizers()
         record = None
@@ -690,6 +693,7 @@ class Estimator(ParamsMixin, Saving):
         return [
             f"{net_name} {'W' if i % 2 == 0 else 'b'}{i // 2 + 1}"
             for net_name, net in self.networks().items()
+            if not _surely_finite(net.flat)
             for i, p in enumerate(net.params)
             if not _all_finite(p)
         ]
@@ -775,6 +779,16 @@ class Estimator(ParamsMixin, Saving):
 _PLACEMENT = ("backend", "device", "cuda_graph")
 """Constructor arguments that say where to train, not what: a resumed checkpoint
 keeps the caller's."""
+
+
+def _surely_finite(flat) -> bool:
+    """True when every value of a NumPy flat buffer is finite, from one BLAS dot
+    product (NaN and inf make it non-finite); False means "look closer" (large
+    finite values can overflow the sum)."""
+    if type(flat) is not np.ndarray:
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        return math.isfinite(float(np.dot(flat, flat)))
 
 
 def _all_finite(a) -> bool:

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 
 from ..errors import WGANGPError
@@ -83,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+ABORT_GRACE_S = 0.5
+"""Seconds a failing rank waits, its error printed, before it aborts the job."""
+
+
 def end_job(code: int) -> None:
     """Under ``mpiexec`` with several ranks, end every rank with ``code`` (``MPI_Abort``).
 
@@ -104,6 +109,10 @@ def end_job(code: int) -> None:
         file=sys.stderr,
         flush=True,
     )
+    # the launcher forwards each rank's output through a pipe and stops
+    # reading once the abort reaches it: a moment first, so that this rank's
+    # error (printed above) reaches the user instead of being cut off
+    time.sleep(ABORT_GRACE_S)
     world.Abort(code)
 
 

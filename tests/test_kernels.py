@@ -1,0 +1,214 @@
+"""kernels: the compiled kernels give NumPy's numbers bit for bit, and exact gradients.
+
+The comparisons need numba (the 'fast' extra) and are skipped without it; the
+NumPy passes alone are what every other test runs where numba is missing.
+"""
+
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import far_from_kinks, max_relative_error, numerical_grads, randomize_biases
+from wgangp import WGANGP, kernels
+from wgangp.backend import column_sums, kernel
+from wgangp.errors import InvalidParameterError
+from wgangp.losses import critic_loss, generator_loss
+from wgangp.nn import MLP
+from wgangp.optim import get_optimizer
+
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.fixture
+def numba_on():
+    pytest.importorskip("numba")
+    assert kernels.use("auto") == "numba"
+    yield
+    kernels.use("auto")
+
+
+def _both(fn):
+    """``fn()`` with the kernels off, then on (each result copied)."""
+    kernels.use("numpy")
+    try:
+        plain = fn()
+    finally:
+        kernels.use("auto")
+    return plain, fn()
+
+
+def _equal(a, b) -> bool:
+    """The same values and the same signs of zero (NaN equal to NaN)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return np.array_equal(a, b, equal_nan=True) and np.array_equal(np.signbit(a), np.signbit(b))
+
+
+def _awkward(rng, shape, dtype):
+    """Random values with zeros of both signs and a NaN among them."""
+    a = rng.normal(size=shape).astype(dtype)
+    a.flat[:3] = [0.0, -0.0, np.nan]
+    return a
+
+
+# ------------------------------------------------------------- each kernel --
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bias_relu_and_leaky_relu_match_the_numpy_passes(numba_on, dtype):
+    rng = np.random.default_rng(0)
+    from wgangp.activations import LeakyReLU, ReLU
+
+    for act in (ReLU(), LeakyReLU(0.2)):
+        z, b = _awkward(rng, (37, 19), dtype), rng.normal(size=19).astype(dtype)
+
+        def run(act=act, z=z, b=b):
+            h, saved = act.forward_bias_saved(z.copy(), b)
+            return h.copy(), saved.copy()
+
+        (h_np, s_np), (h_k, s_k) = _both(run)
+        assert _equal(h_np, h_k) and _equal(s_np, s_k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mask_products_and_column_sums_match_the_numpy_passes(numba_on, dtype):
+    rng = np.random.default_rng(1)
+    from wgangp.activations import ReLU
+
+    d, mask = _awkward(rng, (40, 9), dtype), rng.random((40, 9)) > 0.5
+    u, w = _awkward(rng, (40, 1), dtype), rng.normal(size=9).astype(dtype)
+    masked = _both(lambda: ReLU().mul_df(d.copy(), mask, out=None).copy())
+    in_place = _both(lambda: (lambda c: ReLU().mul_df(c, mask, out=c))(d.copy()).copy())
+    assert _equal(*masked) and _equal(*in_place) and _equal(masked[0], in_place[1])
+    out = np.empty((40, 9), dtype)
+    assert ReLU().outer_mul_df(u, w, mask, out)
+    assert _equal(out, (u * w) * mask)
+    for shape in [(513, 128), (96, 8), (256, 2), (7, 3)]:
+        a = rng.normal(size=shape).astype(dtype) * 10
+        sums = _both(lambda a=a: column_sums(a, np.empty(a.shape[1], dtype)).copy())
+        assert _equal(*sums) and _equal(sums[1], a.sum(axis=0))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["rmsprop", "adam", "adam-toy", "sgd"])
+def test_optimizer_kernels_match_the_numpy_update(numba_on, name, dtype):
+    net = MLP([3, 40, 40, 1], random_state=0, dtype=dtype)
+    grads = [
+        np.random.default_rng(i).normal(size=p.shape).astype(dtype)
+        for i, p in enumerate(net.params)
+    ]
+    for g, view in zip(grads, net.grads):
+        view[...] = g
+
+    def run():
+        params = MLP([3, 40, 40, 1], random_state=0, dtype=dtype)
+        opt = get_optimizer(name, lr=1e-3)
+        for _ in range(3):  # Adam's bias correction changes from step to step
+            opt.step(params.params, net.grads)
+        return params.flat.copy(), [s.flat.copy() for s in opt.state.values() if hasattr(s, "flat")]
+
+    (p_np, s_np), (p_k, s_k) = _both(run)
+    assert _equal(p_np, p_k) and all(_equal(a, b) for a, b in zip(s_np, s_k))
+
+
+# ------------------------------------------------------ the passes and losses --
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh"])
+def test_critic_and_generator_losses_are_the_same_with_the_kernels(numba_on, activation):
+    rng = np.random.default_rng(2)
+    critic = MLP([3, 17, 17, 1], activation, random_state=1, dtype=np.float32)
+    gen = MLP([2, 17, 17, 3], activation, random_state=2, dtype=np.float32)
+    x_real, x_fake = rng.normal(size=(32, 3)), rng.normal(size=(32, 3))
+    x_real, x_fake = x_real.astype(np.float32), x_fake.astype(np.float32)
+    alpha, z = rng.random(32).astype(np.float32), rng.normal(size=(32, 2)).astype(np.float32)
+
+    def run():
+        loss, grads, stats = critic_loss(critic, x_real, x_fake, alpha)
+        critic_grads = critic.grad_flat.copy()
+        g_loss, _ = generator_loss(gen, critic, z)
+        return loss, stats, critic_grads, g_loss, gen.grad_flat.copy()
+
+    plain, fused = _both(run)
+    assert plain[0] == fused[0] and plain[1] == fused[1] and plain[3] == fused[3]
+    assert _equal(plain[2], fused[2]) and _equal(plain[4], fused[4])
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+@pytest.mark.parametrize("penalty", ["two-sided", "one-sided"])
+def test_gradients_with_the_kernels_match_finite_differences(numba_on, activation, penalty):
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        critic = MLP([4, 9, 7, 1], activation, random_state=rng, dtype=np.float64)
+        gen = MLP([3, 8, 4], activation, random_state=rng, dtype=np.float64)
+        randomize_biases(critic, rng)
+        randomize_biases(gen, rng)
+        x_real, x_fake = rng.normal(size=(6, 4)), rng.normal(loc=0.5, size=(6, 4))
+        alpha, z = rng.random(6), rng.normal(size=(5, 3))
+        x_interp = alpha[:, None] * x_real + (1 - alpha[:, None]) * x_fake
+        points = np.concatenate([x_real, x_fake, x_interp])
+        if (
+            far_from_kinks(critic, points, 1e-3)
+            and far_from_kinks(gen, z, 1e-3)
+            and far_from_kinks(critic, gen(z), 1e-3)
+        ):
+            break
+    assert kernel("bias_relu", x_real, critic.params[1]) is not None  # the kernels run
+
+    def c_loss():
+        return critic_loss(critic, x_real, x_fake, alpha, 10.0, penalty)[0]
+
+    grads = [g.copy() for g in critic_loss(critic, x_real, x_fake, alpha, 10.0, penalty)[1]]
+    assert max_relative_error(grads, numerical_grads(c_loss, critic.params)) < 1e-5
+    g_grads = [g.copy() for g in generator_loss(gen, critic, z)[1]]
+    numeric = numerical_grads(lambda: generator_loss(gen, critic, z)[0], gen.params)
+    assert max_relative_error(g_grads, numeric) < 1e-5
+
+
+@pytest.mark.parametrize("optimizer", ["rmsprop", "adam"])
+def test_training_gives_the_same_model_with_and_without_the_kernels(numba_on, optimizer):
+    X = np.random.default_rng(4).normal(size=(300, 3))
+
+    def run():
+        model = WGANGP(hidden=24, depth=3, batch_size=64, optimizer=optimizer, random_state=0)
+        model.fit(X, steps=4)
+        return np.concatenate([model.generator_.flat, model.critic_.flat]), model.history_
+
+    (plain, h_plain), (fused, h_fused) = _both(run)
+    assert _equal(plain, fused)
+    assert np.array_equal(h_plain.column("critic_loss"), h_fused.column("critic_loss"))
+
+
+# ------------------------------------------------------------------ choosing --
+
+
+def test_numpy_choice_turns_the_kernels_off():
+    try:
+        assert kernels.use("numpy").startswith("off")
+        assert kernel("rmsprop", np.zeros(3), np.zeros(3), np.zeros(3)) is None
+    finally:
+        kernels.use("auto")
+
+
+def test_kernels_are_never_offered_for_other_arrays_or_layouts(numba_on):
+    a = np.zeros((4, 3), np.float32)
+    assert kernel("mul_mask", a, a > 0) is not None
+    assert kernel("mul_mask", a.T, a.T > 0) is None  # not C-contiguous
+    assert kernel("mul_mask", a.tolist(), a > 0) is None  # not a NumPy array
+
+
+def test_an_unknown_choice_is_refused():
+    with pytest.raises(InvalidParameterError, match="'auto', 'numba' or 'numpy'"):
+        kernels.use("fortran")
+
+
+def test_numba_choice_without_numba_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # an import of numba fails
+    try:
+        with pytest.raises(ImportError, match=r"wgangp\[fast\]"):
+            kernels.use("numba")
+        assert "not installed" in kernels.use("auto")
+        assert kernel("rmsprop", np.zeros(3), np.zeros(3), np.zeros(3)) is None
+    finally:
+        monkeypatch.undo()
+        kernels.use("auto")
