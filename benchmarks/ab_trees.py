@@ -15,6 +15,17 @@ several-fold from run to run; the CPU time of this process
 the same tree twice for an A/A run: the noise of the measurement. Prints the
 medians, their ratios, and whether both trees ended with the same
 parameters bit for bit.
+
+``--estimator tabular`` times a ``TabularSynthesizer`` at its defaults
+instead (``--hidden`` and ``--batch`` are then ignored) on a fixed table of
+5,000 rows: four continuous columns (normal, log-normal, bimodal, integer
+counts) and three discrete ones (3, 6 and 12 categories, skewed)::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/ab_trees.py /tmp/base/src src \
+        --estimator tabular --iters 5 --rounds 20
+
+``--estimator translator`` times a ``Translator`` at its defaults (arrays
+of 4,000 rows x 8 columns in each domain, 64 known pairs).
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--iters", type=int, default=5, help="iterations per round")
     p.add_argument("--rounds", type=int, default=30)
+    p.add_argument("--estimator", choices=("wgangp", "tabular", "translator"), default="wgangp")
     args = p.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="wgangp-ab-"))
     for name, tree in (("wgangp_a", args.tree_a), ("wgangp_b", args.tree_b)):
@@ -48,32 +60,73 @@ def main(argv: list[str] | None = None) -> None:
         )
     sys.path.insert(0, str(root))
     packages = {"A": importlib.import_module("wgangp_a"), "B": importlib.import_module("wgangp_b")}
-    X = np.random.default_rng(0).normal(size=(20000, 2)).astype(np.float32)
-    models = {
-        key: pkg.WGANGP(
-            hidden=args.hidden, batch_size=args.batch, latent_dim=2, random_state=0, threads=1
-        ).fit(X, steps=2)
-        for key, pkg in packages.items()
-    }
+    if args.estimator == "tabular":
+        X = _table()
+        models = {
+            key: pkg.TabularSynthesizer(random_state=0, threads=1).fit(X, steps=2)
+            for key, pkg in packages.items()
+        }
+        label = "tabular-defaults"
+    elif args.estimator == "translator":
+        rng = np.random.default_rng(0)
+        A = rng.normal(size=(4000, 8))
+        B = rng.normal(loc=1.0, size=(4000, 8)) @ rng.normal(size=(8, 8))
+        pairs = (np.arange(64), B[:64])
+        models = {
+            key: pkg.Translator(random_state=0, threads=1).fit(A, B, steps=2, pairs=pairs)
+            for key, pkg in packages.items()
+        }
+        X = (A, B, pairs)
+        label = "translator-defaults"
+    else:
+        X = np.random.default_rng(0).normal(size=(20000, 2)).astype(np.float32)
+        models = {
+            key: pkg.WGANGP(
+                hidden=args.hidden, batch_size=args.batch, latent_dim=2, random_state=0, threads=1
+            ).fit(X, steps=2)
+            for key, pkg in packages.items()
+        }
+        label = f"h{args.hidden}-b{args.batch}"
     cpu = {key: [] for key in models}
     wall = {key: [] for key in models}
     for r in range(args.rounds):
         for key in ("A", "B") if r % 2 == 0 else ("B", "A"):
             c0, w0 = time.process_time(), time.perf_counter()
-            models[key].partial_fit(X, steps=args.iters)
+            if args.estimator == "translator":
+                models[key].partial_fit(*X[:2], steps=args.iters, pairs=X[2])
+            else:
+                models[key].partial_fit(X, steps=args.iters)
             cpu[key].append((time.process_time() - c0) / args.iters)
             wall[key].append((time.perf_counter() - w0) / args.iters)
     same = all(
-        np.array_equal(a, b) for a, b in zip(models["A"].critic_.params, models["B"].critic_.params)
+        np.array_equal(a, b) for a, b in zip(models["A"].state_arrays(), models["B"].state_arrays())
     )
     c = {key: statistics.median(v) * 1e3 for key, v in cpu.items()}
     w = {key: statistics.median(v) * 1e3 for key, v in wall.items()}
     print(
-        f"h{args.hidden}-b{args.batch}: A cpu {c['A']:.2f} wall {w['A']:.2f} ms/it | "
+        f"{label}: A cpu {c['A']:.2f} wall {w['A']:.2f} ms/it | "
         f"B cpu {c['B']:.2f} wall {w['B']:.2f} ms/it | B/A cpu {c['B'] / c['A']:.3f} "
         f"wall {w['B'] / w['A']:.3f} | same parameters: {same}"
     )
     shutil.rmtree(root, ignore_errors=True)
+
+
+def _table(n: int = 5000):
+    """A fixed mixed table: four continuous columns and three skewed discrete ones."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "normal": rng.normal(size=n),
+            "lognormal": rng.lognormal(size=n),
+            "bimodal": np.where(rng.random(n) < 0.3, rng.normal(-3, 0.5, n), rng.normal(2, 1, n)),
+            "count": rng.poisson(30, n),
+            "c3": rng.choice(["a", "b", "c"], n, p=[0.7, 0.2, 0.1]),
+            "c6": rng.choice([f"k{i}" for i in range(6)], n, p=[0.4, 0.2, 0.15, 0.1, 0.1, 0.05]),
+            "c12": rng.choice([f"m{i}" for i in range(12)], n, p=np.arange(12, 0, -1) / 78),
+        }
+    )
 
 
 if __name__ == "__main__":

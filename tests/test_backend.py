@@ -265,16 +265,6 @@ def test_cli_on_cuda_without_a_gpu_says_so_in_one_line(tmp_path, capsys):
     assert "no such CUDA GPU is present" in capsys.readouterr().err
 
 
-def test_tabular_synthesizer_refuses_other_backends_clearly():
-    pd = pytest.importorskip("pandas")
-    pytest.importorskip("torch")
-    frame = pd.DataFrame({"x": np.arange(20.0), "k": ["a", "b"] * 10})
-    synth = wgangp.TabularSynthesizer(backend="torch", random_state=0)
-    with pytest.raises(InvalidParameterError, match="TabularSynthesizer trains on NumPy only"):
-        synth.fit(frame, steps=1)
-    assert not synth.is_fitted()
-
-
 def test_steps_with_reused_work_arrays_run_on_every_namespace(backend):
     """A training step hands its networks a Scratch on every namespace: NumPy
     reuses its arrays, another namespace allocates its own (the Scratch stays

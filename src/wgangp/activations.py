@@ -304,13 +304,21 @@ class Dropout(Activation):
         self.mask: np.ndarray | None = None
 
     def new_mask(self, rng: np.random.Generator, rows: int, width: int, dtype) -> None:
-        """Draw the mask for the next forward pass over ``rows`` rows."""
-        keep = rng.random((rows, width), dtype=np.dtype(dtype).type) >= self.rate
-        self.mask = keep.astype(dtype) * np.dtype(dtype).type(1.0 / (1.0 - self.rate))
+        """Draw the mask for the next forward pass over ``rows`` rows.
+
+        ``rng`` is a ``numpy.random.Generator`` or a backend's random source
+        (:meth:`wgangp.backend.Backend.random`): the mask is then on its device."""
+        u = rng.random((rows, width), dtype=np.dtype(dtype).type)
+        keep = u >= self.rate
+        scale = 1.0 / (1.0 - self.rate)
+        if type(u) is np.ndarray:
+            self.mask = keep.astype(dtype) * np.dtype(dtype).type(scale)
+        else:
+            self.mask = astype(namespace(u), keep, u.dtype) * scale
 
     def _mask_for(self, z):
         if self.mask is None:
-            return np.ones_like(z)
+            return namespace(z).ones_like(z)
         if self.mask.shape != z.shape:
             raise InvalidParameterError(
                 f"dropout mask has shape {self.mask.shape} but the layer sees {z.shape}; "
@@ -338,13 +346,13 @@ class Dropout(Activation):
 
     def mul_df(self, d, saved, out=None):
         if self.piecewise_linear:
-            return np.multiply(d, saved, out=out)
+            return into("multiply", d, saved, out=out)
         z, h_inner, mask = saved
-        return np.multiply(d, self.inner.df(z, h_inner) * mask, out=out)
+        return into("multiply", d, self.inner.df(z, h_inner) * mask, out=out)
 
     def d2f_saved(self, saved):
         if self.piecewise_linear:
-            return np.zeros_like(saved)
+            return namespace(saved).zeros_like(saved)
         z, h_inner, mask = saved
         return self.inner.d2f(z, h_inner) * mask
 

@@ -49,12 +49,16 @@ __all__ = [
     "device_of",
     "empty",
     "get_backend",
+    "gumbel",
     "into",
     "is_numpy",
     "kernel",
     "namespace",
+    "row_max",
     "row_norms",
+    "row_sum",
     "scalar",
+    "sum64",
     "take_rows",
     "to_numpy",
     "where_scalars",
@@ -234,6 +238,21 @@ def row_norms(xp, g):
     return xp.sqrt(xp.sum(g * g, axis=1))
 
 
+def row_max(xp, a):
+    """The largest entry of each row of ``a``, shape (rows, 1) (NumPy: the array's
+    own method, without the function form's dispatch; the heads call it per block)."""
+    if xp is np:
+        return a.max(axis=1, keepdims=True)
+    return xp.max(a, axis=1, keepdims=True)
+
+
+def row_sum(xp, a):
+    """The sum of each row of ``a``, shape (rows, 1) (NumPy: the array's own method)."""
+    if xp is np:
+        return a.sum(axis=1, keepdims=True)
+    return xp.sum(a, axis=1, keepdims=True)
+
+
 def where_scalars(condition, a: float, b: float, like):
     """``a`` where ``condition`` holds, else ``b``, in ``like``'s dtype and namespace."""
     if type(like) is np.ndarray:
@@ -257,6 +276,27 @@ def scalar(xp, value):
     if xp is np:
         return float(value)
     return value
+
+
+def sum64(xp, a):
+    """The sum of ``a``'s entries in float64: a Python float on NumPy, a 0-d
+    float64 array on another namespace's device (see :func:`scalar`).
+
+    >>> sum64(np, np.ones(3, np.float32))
+    3.0
+    """
+    if xp is np:
+        return float(a.sum(dtype=np.float64))
+    return xp.sum(xp.astype(a, xp.float64))
+
+
+def gumbel(random, shape, dtype):
+    """Standard Gumbel noise of ``shape`` and NumPy ``dtype`` from a step's random
+    source: the estimator's ``numpy.random.Generator`` (its ``gumbel`` draws, in
+    float64, cast) or a backend's (:meth:`Backend.random`), on its device."""
+    if isinstance(random, np.random.Generator):
+        return random.gumbel(size=shape).astype(dtype)
+    return random.gumbel(shape, dtype)
 
 
 def take_rows(xp, x, indices: np.ndarray):
@@ -535,6 +575,9 @@ class HostRandom:
     def random(self, shape, dtype=np.float64):
         return self.backend.asarray(self.rng.random(shape, dtype=dtype))
 
+    def gumbel(self, shape, dtype=np.float64):
+        return self.backend.asarray(self.rng.gumbel(size=shape).astype(dtype))
+
 
 class TorchRandom:
     """Draws of a ``torch.Generator`` on the backend's device.
@@ -571,3 +614,11 @@ class TorchRandom:
             dtype=self.backend.dtype(dtype),
             device=self.backend._device_arg(),
         )
+
+    def gumbel(self, shape, dtype=np.float64):
+        """Standard Gumbel noise ``-log E`` with ``E`` standard exponential (never 0)."""
+        e = self._torch.empty(
+            tuple(shape), dtype=self.backend.dtype(dtype), device=self.backend._device_arg()
+        )
+        e.exponential_(generator=self._seeded())
+        return -self._torch.log(e.clamp_(min=self._torch.finfo(e.dtype).tiny))

@@ -40,12 +40,18 @@ and ``backward(cache, dy) -> do`` (its vector-Jacobian product). Tables
 use it (:class:`wgangp.Translator` on DataFrames): a softmax over each
 one-hot block of the encoded row, the scalars passed through. Every pass
 and every pullback above then runs through the head, nothing else changes.
+
+Every function takes its namespace from its arrays (:mod:`wgangp.backend`):
+NumPy, or CuPy / torch / any array-API library, the inputs all of the
+networks' namespace. On NumPy losses and statistics are Python floats;
+elsewhere 0-d arrays left on the device, read with ``float()`` when logged.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .backend import concat, into, namespace, scalar, sum64
 from .nn import MLP, backward, forward, predict
 
 __all__ = [
@@ -118,16 +124,22 @@ def l1(diff: np.ndarray) -> tuple[float, np.ndarray]:
     >>> l1(np.array([[1.0, -3.0]]))
     (2.0, array([[ 0.5, -0.5]]))
     """
-    value = float(np.abs(diff).mean(dtype=np.float64))
-    return value, np.sign(diff) * diff.dtype.type(1.0 / diff.size)
+    xp = namespace(diff)
+    size = diff.shape[0] * diff.shape[1] if diff.ndim == 2 else diff.size
+    if xp is np:
+        value = float(np.abs(diff).mean(dtype=np.float64))
+        return value, np.sign(diff) * diff.dtype.type(1.0 / size)
+    return sum64(xp, xp.abs(diff)) / size, xp.sign(diff) * (1.0 / size)
 
 
 def _critic_input_gradient(critic: MLP, x: np.ndarray, seed: float) -> tuple[float, np.ndarray]:
     """``mean D(x)`` and ``seed * dD/dx`` per row (no critic weight gradients)."""
     out, cache = forward(critic.params, critic.activations, x)
-    dy = np.full_like(out, seed)
+    xp = namespace(out)
+    dy = xp.full_like(out, seed)
     dx, _ = backward(critic.params, critic.activations, cache, dy, need_param_grads=False)
-    return float(out.mean(dtype=np.float64)), dx
+    mean = float(out.mean(dtype=np.float64)) if xp is np else sum64(xp, out) / out.shape[0]
+    return mean, dx
 
 
 def translator_generator_loss(
@@ -191,22 +203,26 @@ def translator_generator_loss(
     (True, True)
     """
     batch = x_a.shape[0]
+    xp = namespace(x_a)
     dtype = gen_ab.dtype
     identity = lambda_identity > 0
-    paired = pairs is not None and lambda_pairs > 0 and len(pairs[0]) > 0
-    lc, li, lp = dtype.type(lambda_cycle), dtype.type(lambda_identity), dtype.type(lambda_pairs)
-    n_pairs = len(pairs[0]) if paired else 0
+    paired = pairs is not None and lambda_pairs > 0 and pairs[0].shape[0] > 0
+    if xp is np:  # scalars of the networks' dtype; the standard: Python floats, which keep it
+        lc, li, lp = (dtype.type(w) for w in (lambda_cycle, lambda_identity, lambda_pairs))
+    else:
+        lc, li, lp = float(lambda_cycle), float(lambda_identity), float(lambda_pairs)
+    n_pairs = pairs[0].shape[0] if paired else 0
 
     # F over [b; a; p_b]: F(b) is the fake A; F(a) enters the identity term,
     # F(p_b) the pair term.
     f_parts = [x_b] + ([x_a] if identity else []) + ([pairs[1]] if paired else [])
-    f_in = np.concatenate(f_parts) if len(f_parts) > 1 else x_b
+    f_in = concat(xp, f_parts) if len(f_parts) > 1 else x_b
     f_out, f_cache = generator_forward(gen_ba, f_in, residual, head)
-    fake_a = f_out[:batch]
+    fake_a = f_out[:batch, ...]
     # G over [a; b; p_a; F(b)]: the fake B, the identity and pair terms, the cycle of b.
     g_parts = [x_a] + ([x_b] if identity else []) + ([pairs[0]] if paired else []) + [fake_a]
-    g_out, g_cache = generator_forward(gen_ab, np.concatenate(g_parts), residual, head)
-    fake_b, cycled_b = g_out[:batch], g_out[-batch:]
+    g_out, g_cache = generator_forward(gen_ab, concat(xp, g_parts), residual, head)
+    fake_b, cycled_b = g_out[:batch, ...], g_out[-batch:, ...]
     # F over G(a): the cycle of a.
     cycled_a, c_cache = generator_forward(gen_ba, fake_b, residual, head)
 
@@ -221,8 +237,8 @@ def translator_generator_loss(
         "cycle_error": 0.5 * (cyc_a + cyc_b),
         "cycle_error_a": cyc_a,
         "cycle_error_b": cyc_b,
-        "shift_ab": float(np.abs(fake_b - x_a).mean(dtype=np.float64)),
-        "shift_ba": float(np.abs(fake_a - x_b).mean(dtype=np.float64)),
+        "shift_ab": _mean_abs(xp, fake_b - x_a),
+        "shift_ba": _mean_abs(xp, fake_a - x_b),
     }
 
     # Back through F from the cycle of a: F's parameters and dL/dG(a).
@@ -232,34 +248,34 @@ def translator_generator_loss(
     # Back through G over [a; b; p_a; F(b)]: adversarial + cycle at G(a),
     # identity at G(b), pairs at G(p_a), cycle at G(F(b)); the last rows'
     # input gradient is dL/dF(b).
-    g_dy = np.empty_like(g_out)
-    np.add(dx_fake_b, adv_grad_b, out=g_dy[:batch])
+    g_dy = xp.empty_like(g_out)
+    into("add", dx_fake_b, adv_grad_b, out=g_dy[:batch, ...])
     row = batch
     if identity:
-        idt_b, d_idt_b = l1(g_out[row : row + batch] - x_b)
-        g_dy[row : row + batch] = d_idt_b * li
+        idt_b, d_idt_b = l1(g_out[row : row + batch, ...] - x_b)
+        g_dy[row : row + batch, ...] = d_idt_b * li
         row += batch
     if paired:
-        pair_ab, d_pair_ab = l1(g_out[row : row + n_pairs] - pairs[1])
-        g_dy[row : row + n_pairs] = d_pair_ab * lp
-    g_dy[-batch:] = d_cyc_b * lc
+        pair_ab, d_pair_ab = l1(g_out[row : row + n_pairs, ...] - pairs[1])
+        g_dy[row : row + n_pairs, ...] = d_pair_ab * lp
+    g_dy[-batch:, ...] = d_cyc_b * lc
     dx_g, grads_ab = generator_backward(
         gen_ab, g_cache, g_dy, residual, head=head, grads_out=gen_ab.grads
     )
     # Back through F over [b; a; p_b]: adversarial + cycle at F(b), identity
     # at F(a), pairs at F(p_b).
-    f_dy = np.empty_like(f_out)
-    np.add(dx_g[-batch:], adv_grad_a, out=f_dy[:batch])
+    f_dy = xp.empty_like(f_out)
+    into("add", dx_g[-batch:, ...], adv_grad_a, out=f_dy[:batch, ...])
     row = batch
     if identity:
-        idt_a, d_idt_a = l1(f_out[row : row + batch] - x_a)
-        f_dy[row : row + batch] = d_idt_a * li
+        idt_a, d_idt_a = l1(f_out[row : row + batch, ...] - x_a)
+        f_dy[row : row + batch, ...] = d_idt_a * li
         row += batch
         loss += float(lambda_identity) * (idt_a + idt_b)
         stats["identity_error"] = 0.5 * (idt_a + idt_b)
     if paired:
-        pair_ba, d_pair_ba = l1(f_out[row : row + n_pairs] - pairs[0])
-        f_dy[row : row + n_pairs] = d_pair_ba * lp
+        pair_ba, d_pair_ba = l1(f_out[row : row + n_pairs, ...] - pairs[0])
+        f_dy[row : row + n_pairs, ...] = d_pair_ba * lp
         loss += float(lambda_pairs) * (pair_ab + pair_ba)
         stats["pair_error"] = pair_ab
         stats["pair_error_ba"] = pair_ba
@@ -270,3 +286,10 @@ def translator_generator_loss(
         g += extra
     stats = {"generator_loss": loss, **stats}
     return loss, grads_ab, grads_ba, stats
+
+
+def _mean_abs(xp, a):
+    """``<|a|>`` summed in float64 (a float on NumPy, see :func:`wgangp.backend.scalar`)."""
+    if xp is np:
+        return float(np.abs(a).mean(dtype=np.float64))
+    return scalar(xp, sum64(xp, xp.abs(a)) / (a.shape[0] * a.shape[1]))

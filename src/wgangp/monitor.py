@@ -382,6 +382,7 @@ class TensorBoardLogger(Callback):
                 self.writer.add_histogram(tag, norms.astype(np.float64), iteration)
         for name, net in model.networks().items():
             for k, W in enumerate(net.params[::2]):
+                W = to_numpy(W)  # from the device, where a backend trains
                 if np.all(np.isfinite(W)):
                     self.writer.add_histogram(f"weights/{name}/{k}", W.ravel(), iteration)
 

@@ -37,8 +37,11 @@ is given.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from .backend import copy_into, namespace, to_numpy
 from .blocks import mean_std
 from .errors import InvalidParameterTypeError, RankFailed
 from .flat import flat_of
@@ -303,24 +306,30 @@ class Shard:
         ``stats`` entries named ``*_min`` / ``*_max`` are reduced to the
         smallest / largest over the ranks that hold rows, through slots of
         each rank's own in the same buffer. Returns the reduced statistics.
+
+        Off NumPy (a network on CuPy or torch, CPU or GPU) the gradient is
+        staged through this host buffer: one copy of the flat gradient to
+        the host, the ``Allreduce``, one copy back to the device; the
+        statistics (0-d arrays on the device) are read into the same message.
         """
         keys = list(stats)
         extreme = [k for k in keys if k.endswith(("_min", "_max"))]
         summed = [k for k in keys if k not in extreme]
         flat = flat_of(grads)
-        n_grad = flat.size if flat is not None else sum(g.size for g in grads)
+        n_grad = flat.shape[0] if flat is not None else sum(math.prod(g.shape) for g in grads)
         n = n_grad + len(summed) + 2 * self.size * len(extreme)
         if self._buffer is None or self._buffer.shape[0] != n:
             self._buffer = np.zeros(n, dtype=np.float64)
             self._result = np.empty(n, dtype=np.float64)
         buf = self._buffer
         if flat is not None:
-            buf[:n_grad] = flat  # a network's gradient buffer: one copy
+            buf[:n_grad] = flat if type(flat) is np.ndarray else to_numpy(flat)  # one copy
         else:
             pos = 0
             for g in grads:
-                buf[pos : pos + g.size] = g.ravel()
-                pos += g.size
+                size = math.prod(g.shape)
+                buf[pos : pos + size] = to_numpy(g).ravel()
+                pos += size
         buf[n_grad:] = 0.0
         for i, k in enumerate(summed):
             buf[n_grad + i] = float(stats[k])
@@ -333,12 +342,16 @@ class Shard:
         self.allreduce_calls += 1
         out = self._result
         if flat is not None:
-            flat[...] = out[:n_grad]
+            if type(flat) is np.ndarray:
+                flat[...] = out[:n_grad]
+            else:
+                copy_into(namespace(flat), flat, out[:n_grad])
         else:
             pos = 0
             for g in grads:
-                g[...] = out[pos : pos + g.size].reshape(g.shape)
-                pos += g.size
+                size = math.prod(g.shape)
+                copy_into(namespace(g), g, out[pos : pos + size].reshape(tuple(g.shape)))
+                pos += size
         reduced = {k: float(out[n_grad + i]) for i, k in enumerate(summed)}
         for j, k in enumerate(extreme):
             slots = out[base + 2 * self.size * j : base + 2 * self.size * (j + 1)].reshape(-1, 2)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import losses
-from .backend import namespace
+from .backend import empty, namespace, take_rows
 from .errors import ModelFileError
 from .flat import Scratch, flat_of
 from .modelfile import header_int
@@ -39,7 +39,10 @@ def grad_norm(grads) -> float:
         if xp is np:
             return float(np.sqrt(np.vdot(flat, flat)))
         return xp.sqrt(xp.sum(flat * flat))
-    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+    xp = namespace(*grads)
+    if xp is np:
+        return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+    return xp.sqrt(sum(xp.sum(g * g) for g in grads))
 
 
 class MinibatchSampler:
@@ -151,8 +154,16 @@ def critic_step(
             critic, x_real, x_fake, alpha, lambda_gp, penalty, empty=empty
         )
     else:
+        xp = namespace(z)
         grads, stats = _critic_part(
-            generator, critic, x_real, z[positions], alpha[positions], lambda_gp, penalty, batch
+            generator,
+            critic,
+            x_real,
+            take_rows(xp, z, positions),
+            take_rows(xp, alpha, positions),
+            lambda_gp,
+            penalty,
+            batch,
         )
         stats = shard.reduce(grads, stats, holds_rows=len(positions) > 0)
     stats["critic_grad_norm"] = grad_norm(grads)
@@ -162,16 +173,18 @@ def critic_step(
 
 def _critic_part(generator, critic, x_real, z, alpha, lambda_gp, penalty, batch):
     """A rank's part of the critic loss's gradient and statistics (zeros with no rows)."""
-    if len(x_real):
+    if x_real.shape[0]:
         _, grads, stats = losses.critic_loss(
             critic, x_real, generator(z), alpha, lambda_gp, penalty, batch_total=batch
         )
         return grads, stats
     # no rows of this minibatch here: the same statistics, all zero, to sum
-    probe = np.zeros((1, critic.sizes[0]), dtype=critic.dtype)
-    _, grads, stats = losses.critic_loss(
-        critic, probe, probe, np.zeros((1, 1), critic.dtype), lambda_gp, penalty
-    )
+    like = critic.params[0]
+    xp = namespace(like)
+    probe, alpha = empty(xp, (1, critic.sizes[0]), like), empty(xp, (1, 1), like)
+    probe[...] = 0
+    alpha[...] = 0
+    _, grads, stats = losses.critic_loss(critic, probe, probe, alpha, lambda_gp, penalty)
     critic.grad_flat[...] = 0
     return grads, {k: 0.0 for k in stats}
 
@@ -206,7 +219,9 @@ def generator_step(
         loss, grads = losses.generator_loss(generator, critic, z, empty=empty)
     else:
         part = shard.noise_positions(batch)
-        loss, grads = losses.generator_loss(generator, critic, z[part], batch_total=batch)
+        loss, grads = losses.generator_loss(
+            generator, critic, take_rows(namespace(z), z, part), batch_total=batch
+        )
         loss = shard.reduce(grads, {"loss": loss}, holds_rows=len(part) > 0)["loss"]
     norm = grad_norm(grads)
     optimizer.step(generator.params, grads)

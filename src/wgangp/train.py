@@ -353,11 +353,6 @@ class Estimator(ParamsMixin, Saving):
             check_path(resume, "resume")
         callbacks = check_callbacks(callbacks)
         comm = check_comm(comm)
-        if comm is not None and not settings["placement"].is_numpy:
-            raise InvalidParameterError(
-                f"comm= (data-parallel training over MPI) runs on NumPy only, not on "
-                f"backend={settings['placement'].name!r}; use backend='numpy'"
-            )
         allow_new_data = check_bool(allow_new_data, "allow_new_data")
         options = {**options, "allow_new_data": allow_new_data}
         if resume is not None and not isinstance(resume, bool) and run_dir is None:

@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 
 from . import cycle, losses
+from .backend import NUMPY, namespace, take_rows, to_numpy
 from .errors import InvalidDataError, ModelFileError
 from .init import INITIALIZERS
 from .modelfile import header_int, register_format
@@ -87,6 +88,8 @@ PARAMS: dict[str, Param] = {
         "float", "softmax temperature of the one-hot blocks (tables)", minimum=0.0, strict=True
     ),
     "dtype": CORE_PARAMS["dtype"],
+    "backend": CORE_PARAMS["backend"],
+    "device": CORE_PARAMS["device"],
     "random_state": CORE_PARAMS["random_state"],
     "threads": CORE_PARAMS["threads"],
 }
@@ -142,6 +145,17 @@ class Translator(Estimator):
         Tables only: temperature of the softmax on each one-hot block of a
         translated row (:class:`wgangp.tabular.domains.TableHead`).
     dtype : numpy.float32 or numpy.float64
+    backend, device : str
+        Where the four networks train, as for :class:`wgangp.WGANGP`: NumPy
+        by default, or CuPy / torch (CPU or CUDA) / ``array-api-strict``.
+        The cycle, identity and pair terms and the table head run in the
+        networks' namespace; both domains' scaled (or encoded) rows and the
+        pairs move to the device once per ``fit``, and the minibatches are
+        taken there. The interpolation coefficients come from the backend's
+        random source seeded from ``random_state``: resuming on the same
+        backend is bit for bit, on another it continues. ``transform`` runs
+        where the networks are and returns NumPy arrays (or DataFrames); the
+        model file holds NumPy arrays whatever trained it.
     random_state : None, int or numpy.random.Generator
     threads : "auto" or int
         BLAS threads while training, as for :class:`wgangp.WGANGP`.
@@ -206,6 +220,8 @@ class Translator(Estimator):
         "lambda_identity",
         "lambda_pairs",
         "tau",
+        "backend",
+        "device",
     )
 
     def __init__(
@@ -231,6 +247,8 @@ class Translator(Estimator):
         clip: bool = True,
         tau: float = 0.2,
         dtype=np.float32,
+        backend: str = "auto",
+        device: str = "cpu",
         random_state=None,
         threads="auto",
     ):
@@ -255,6 +273,8 @@ class Translator(Estimator):
         self.clip = clip
         self.tau = tau
         self.dtype = dtype
+        self.backend = backend
+        self.device = device
         self.random_state = random_state
         self.threads = threads
 
@@ -457,8 +477,14 @@ class Translator(Estimator):
                 matrices = tuple(self.transformer_.transform(X) for X in (A, B))
             A, B = matrices
         if pairs is not None:
-            pairs = (self._scaled(pairs[0], "pairs[0]"), self._scaled(pairs[1], "pairs[1]"))
-        return self._scaled(A, "X_source"), self._scaled(B, "X_target"), pairs
+            pairs = tuple(
+                self._on_networks(self._scaled(p, f"pairs[{i}]")) for i, p in enumerate(pairs)
+            )
+        return (
+            self._on_networks(self._scaled(A, "X_source")),
+            self._on_networks(self._scaled(B, "X_target")),
+            pairs,
+        )
 
     def _scaled(self, X: np.ndarray, name: str) -> np.ndarray:
         with np.errstate(over="ignore", invalid="ignore"):
@@ -567,24 +593,25 @@ class Translator(Estimator):
         sampler_a, sampler_b = self._samplers
         rng, residual, head = self._rng, self.residual_, self._head
         lambda_gp, penalty = settings["lambda_gp"], settings["penalty"]
+        xp = namespace(A)
         for _ in range(settings["n_critic"]):
-            x_a = A[sampler_a.next_indices(rng)]
-            x_b = B[sampler_b.next_indices(rng)]
+            x_a = take_rows(xp, A, sampler_a.next_indices(rng))
+            x_b = take_rows(xp, B, sampler_b.next_indices(rng))
             fake_b = cycle.translate(self.generator_ab_, x_a, residual, head)
             fake_a = cycle.translate(self.generator_ba_, x_b, residual, head)
-            alpha = rng.random((2, len(x_a), 1), dtype=self.dtype_)
+            alpha = self._random.random((2, x_a.shape[0], 1), dtype=self.dtype_)
             critic_stats = []
             for critic, opt, real, fake, a in (
-                (self.critic_a_, self.critic_a_optimizer_, x_a, fake_a, alpha[0]),
-                (self.critic_b_, self.critic_b_optimizer_, x_b, fake_b, alpha[1]),
+                (self.critic_a_, self.critic_a_optimizer_, x_a, fake_a, alpha[0, ...]),
+                (self.critic_b_, self.critic_b_optimizer_, x_b, fake_b, alpha[1, ...]),
             ):
                 _, grads, stats = losses.critic_loss(critic, real, fake, a, lambda_gp, penalty)
                 stats["grad_norm"] = grad_norm(grads)
                 opt.step(critic.params, grads)
                 critic_stats.append(stats)
             self.n_critic_steps_ += 1
-        x_a = A[sampler_a.next_indices(rng)]
-        x_b = B[sampler_b.next_indices(rng)]
+        x_a = take_rows(xp, A, sampler_a.next_indices(rng))
+        x_b = take_rows(xp, B, sampler_b.next_indices(rng))
         _, grads_ab, grads_ba, gen_stats = cycle.translator_generator_loss(
             self.generator_ab_,
             self.generator_ba_,
@@ -626,11 +653,12 @@ class Translator(Estimator):
             (64, self._network_width()), dtype=self.dtype_
         )
         head = self._head
+        probe = self._on_networks(probe)
         with np.errstate(over="ignore", invalid="ignore"):
             fake_b = cycle.translate(self.generator_ab_, probe, self.residual_, head)
             fake_a = cycle.translate(self.generator_ba_, probe, self.residual_, head)
             outs = (fake_b, fake_a, self.critic_b_(fake_b), self.critic_a_(fake_a))
-            return all(bool(np.isfinite(o).all()) for o in outs)
+            return all(bool(np.isfinite(to_numpy(o)).all()) for o in outs)
 
     def gradcheck_losses(self, rng: np.random.Generator, n_samples: int, margin: float):
         """The losses :func:`wgangp.gradcheck` compares with finite differences.
@@ -647,8 +675,7 @@ class Translator(Estimator):
         softmax blocks, :meth:`~wgangp.tabular.domains.TableHead.sample_rows`)
         and both generators' objective runs through the softmax head.
         """
-        g, f = self.generator_ab_.astype(np.float64), self.generator_ba_.astype(np.float64)
-        d_a, d_b = self.critic_a_.astype(np.float64), self.critic_b_.astype(np.float64)
+        g, f, d_a, d_b = (net.astype(np.float64).to(NUMPY) for net in self.networks().values())
         res, head = self.residual_, self._make_head(float(self.tau))
         lambda_gp, penalty = float(self.lambda_gp), self.penalty
         lc, li = float(self.lambda_cycle), float(self.lambda_identity)
@@ -736,6 +763,7 @@ class Translator(Estimator):
         else:
             rows = np.asarray(X, dtype=np.float64)[rng.integers(0, len(X), n)]
             x_a = self._scaled(rows, "X")
+        x_a = self._on_networks(x_a)
         fake_b = cycle.translate(self.generator_ab_, x_a, self.residual_, head)
         fake_a = cycle.translate(self.generator_ba_, fake_b, self.residual_, head)
         return [
@@ -755,8 +783,8 @@ class Translator(Estimator):
             "translate the rows in smaller chunks",
         )
         with np.errstate(over="ignore", invalid="ignore"):
-            out = cycle.translate(net, self._scaled(X, name), self.residual_)
-            out = out.astype(np.float64) * self.scale_std_ + self.scale_mean_
+            out = cycle.translate(net, self._on_networks(self._scaled(X, name)), self.residual_)
+            out = to_numpy(out).astype(np.float64) * self.scale_std_ + self.scale_mean_
         return self._check_output(method, out)
 
     def _apply_table(self, X, net: MLP, method: str, name: str):
@@ -769,8 +797,8 @@ class Translator(Estimator):
         )
         encoded = self.transformer_.transform(frame).astype(self.dtype_)
         with np.errstate(over="ignore", invalid="ignore"):
-            out = cycle.translate(net, encoded, self.residual_, self._head)
-        out = self._check_output(method, out.astype(np.float64))
+            out = cycle.translate(net, self._on_networks(encoded), self.residual_, self._head)
+        out = self._check_output(method, to_numpy(out).astype(np.float64))
         return self.transformer_.inverse_transform(out)
 
     def transform(self, X):
@@ -923,8 +951,11 @@ def _check_pairs(pairs, A: np.ndarray):
 
 
 def _record(critic_stats: list[dict], gen_stats: dict, gen_norm: float) -> dict:
-    """One iteration's metrics: sums over both critics first, then each domain's."""
-    st_a, st_b = critic_stats
+    """One iteration's metrics: sums over both critics first, then each domain's
+    (off NumPy the statistics are 0-d arrays on the device: read once, here)."""
+    st_a, st_b = ({k: float(v) for k, v in stats.items()} for stats in critic_stats)
+    gen_stats = {k: float(v) for k, v in gen_stats.items()}
+    gen_norm = float(gen_norm)
     record = {
         "critic_loss": st_a["loss"] + st_b["loss"],
         "generator_loss": gen_stats.pop("generator_loss"),

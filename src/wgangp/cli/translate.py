@@ -48,6 +48,8 @@ TRANSLATOR_FLAGS = (
     "batch_size",
     "tau",
     "threads",
+    "backend",
+    "device",
 )
 """The Translator parameters that ``wgangp translate`` offers as flags."""
 

@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 
+from ..backend import NUMPY
 from ..nn import Dropout, far_from_kinks
 from . import heads
 from .heads import heads_forward, pack
@@ -24,9 +25,9 @@ def gradcheck_losses(synth, rng: np.random.Generator, n_samples: int, margin: fl
     no ReLU-like pre-activation lies within ``margin`` of its kink. The
     model is not modified.
     """
-    critic = synth.critic_.astype(np.float64)
+    critic = synth.critic_.astype(np.float64).to(NUMPY)
     critic.activations = [copy.copy(act) for act in critic.activations]  # own masks
-    generator = synth.generator_.astype(np.float64)
+    generator = synth.generator_.astype(np.float64).to(NUMPY)
     pac, layout, tau = synth.pac_, synth.layout_, float(synth.tau)
     batch, width = n_samples * pac, synth.transformer_.output_dim_
     mask_seed = int(rng.integers(2**31 - 1))

@@ -1,7 +1,9 @@
 """Output heads, the condition loss, packing and the synthesizer's losses.
 
 Pure functions, every gradient hand-derived and checked against finite
-differences in ``tests/test_tabular.py``:
+differences in ``tests/test_tabular.py`` (and on every array namespace in
+``tests/test_backend_estimators.py``: they take their namespace from their
+arrays, :mod:`wgangp.backend`):
 
 * :func:`heads_forward` / :func:`heads_backward`: ``tanh`` on each scalar
   (or the identity, on blocks of kind ``linear``) and a (Gumbel-)softmax on
@@ -27,6 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..backend import concat, device_of, namespace, row_max, row_sum, sum64
 from ..losses import critic_loss
 from ..nn import MLP, backward, forward
 
@@ -56,6 +59,33 @@ class HeadLayout:
             (b["start"], b["width"]) for b in output_info if b["kind"] == "softmax"
         ]
         self.width = sum(b["width"] for b in output_info)
+        self._masks: dict = {}
+
+    def columns(self, kind: str, fn, out, *arrays):
+        """``out[:, c] = fn(*(a[:, c] for a in arrays))`` for the columns ``c`` of
+        ``kind`` (``"tanh"`` or ``"linear"``); returns ``out``. NumPy indexes the
+        columns; another namespace applies ``fn`` to whole rows and keeps its
+        values on those columns (``where``), since the array API has no
+        assignment through an integer index. The math, ``fn``, is the same."""
+        index = self.tanh_index if kind == "tanh" else self.linear_index
+        if not index.size:
+            return out
+        if type(out) is np.ndarray:
+            out[:, index] = fn(*(a[:, index] for a in arrays))
+            return out
+        xp = namespace(out)
+        return xp.where(self._mask(kind, index, out), fn(*arrays), out)
+
+    def _mask(self, kind: str, index: np.ndarray, like):
+        """A boolean row selecting ``index``'s columns, on ``like``'s device (made once)."""
+        xp, device = namespace(like), device_of(like)
+        key = (kind, id(xp), str(device))
+        mask = self._masks.get(key)
+        if mask is None:
+            host = np.zeros((1, self.width), dtype=bool)
+            host[0, index] = True
+            mask = self._masks[key] = xp.asarray(host, device=device)
+        return mask
 
 
 def heads_forward(
@@ -83,20 +113,29 @@ def heads_forward(
     y : array like ``logits``
     cache : for :func:`heads_backward`
     """
-    y = np.empty_like(logits)
-    t = layout.tanh_index
-    y[:, t] = np.tanh(logits[:, t])
-    y[:, layout.linear_index] = logits[:, layout.linear_index]
-    inv_tau = logits.dtype.type(1.0 / tau)
+    xp = namespace(logits)
+    y = xp.empty_like(logits)
+    y = layout.columns("tanh", xp.tanh, y, logits)
+    y = layout.columns("linear", _same, y, logits)
+    # NumPy: a scalar of the logits' dtype; the standard: a Python float, which keeps it
+    inv_tau = logits.dtype.type(1.0 / tau) if xp is np else 1.0 / tau
     for start, width in layout.softmax_blocks:
         o = logits[:, start : start + width]
         if gumbel is not None:
             o = o + gumbel[:, start : start + width]
         o = o * inv_tau
-        o = o - o.max(axis=1, keepdims=True)
-        e = np.exp(o)
-        y[:, start : start + width] = e / e.sum(axis=1, keepdims=True)
+        o = o - row_max(xp, o)
+        e = xp.exp(o)
+        y[:, start : start + width] = e / row_sum(xp, e)
     return y, (layout, y, inv_tau)
+
+
+def _same(a):
+    return a
+
+
+def _tanh_pullback(d, y):
+    return d * (1 - y * y)
 
 
 def heads_backward(cache: tuple, dy: np.ndarray) -> np.ndarray:
@@ -108,15 +147,14 @@ def heads_backward(cache: tuple, dy: np.ndarray) -> np.ndarray:
         \\bar o_B = \\frac{1}{\\tau} y_B \\odot (\\bar y_B - \\langle \\bar y_B, y_B \\rangle)
     """
     layout, y, inv_tau = cache
-    dlogits = np.empty_like(dy)
-    t = layout.tanh_index
-    yt = y[:, t]
-    dlogits[:, t] = dy[:, t] * (1 - yt * yt)
-    dlogits[:, layout.linear_index] = dy[:, layout.linear_index]
+    xp = namespace(dy)
+    dlogits = xp.empty_like(dy)
+    dlogits = layout.columns("tanh", _tanh_pullback, dlogits, dy, y)
+    dlogits = layout.columns("linear", _same, dlogits, dy)
     for start, width in layout.softmax_blocks:
         ys = y[:, start : start + width]
         d = dy[:, start : start + width]
-        dlogits[:, start : start + width] = ys * (d - (d * ys).sum(axis=1, keepdims=True)) * inv_tau
+        dlogits[:, start : start + width] = ys * (d - row_sum(xp, d * ys)) * inv_tau
     return dlogits
 
 
@@ -149,25 +187,25 @@ def condition_cross_entropy(
 
     Returns
     -------
-    value : float
+    value : float (a 0-d array off NumPy)
     dlogits : array like ``logits``
+
+    A row whose block of ``cond`` is zero adds nothing to either (its terms
+    are multiplied by zeros), so every row is computed alike.
     """
+    xp = namespace(logits)
     batch = logits.shape[0] if batch_total is None else batch_total
-    grad = np.zeros_like(logits)
+    grad = xp.zeros_like(logits)
     value = 0.0
     for out_start, cond_start, width in cond_blocks:
         c = cond[:, cond_start : cond_start + width]
-        rows = c.sum(axis=1) > 0
-        if not rows.any():
-            continue
-        c = c[rows]
-        o = logits[rows, out_start : out_start + width]
-        o = o - o.max(axis=1, keepdims=True)
-        e = np.exp(o)
-        z = e.sum(axis=1, keepdims=True)
-        value -= float(np.sum(c * (o - np.log(z)), dtype=np.float64))
-        grad[rows, out_start : out_start + width] = e / z * c.sum(axis=1, keepdims=True) - c
-    return value / batch, grad / logits.dtype.type(batch)
+        o = logits[:, out_start : out_start + width]
+        o = o - row_max(xp, o)
+        e = xp.exp(o)
+        z = row_sum(xp, e)
+        value = value - sum64(xp, c * (o - xp.log(z)))
+        grad[:, out_start : out_start + width] = e / z * row_sum(xp, c) - c
+    return value / batch, grad / float(batch)
 
 
 def pack(x: np.ndarray, pac: int) -> np.ndarray:
@@ -178,7 +216,9 @@ def pack(x: np.ndarray, pac: int) -> np.ndarray:
            [ 6.,  7.,  8.,  9., 10., 11.]])
     """
     rows, width = x.shape
-    return x.reshape(rows // pac, pac * width)
+    if type(x) is np.ndarray:
+        return x.reshape(rows // pac, pac * width)
+    return namespace(x).reshape(x, (rows // pac, pac * width))
 
 
 def packed_critic_loss(
@@ -243,29 +283,30 @@ def generator_loss(
 
     Returns
     -------
-    loss : float
+    loss : float (a 0-d array off NumPy)
     grads : list aligned with ``generator.params``
         Views into ``generator.grad_flat``, overwritten by the next gradient
         call on the generator (as :func:`wgangp.losses.generator_loss`).
     stats : dict with ``generator_loss`` (the critic term) and ``cross_entropy``
     """
     batch = z.shape[0]
-    g_in = np.concatenate([z, cond], axis=1) if cond.shape[1] else z
+    xp = namespace(z)
+    g_in = concat(xp, [z, cond], axis=1) if cond.shape[1] else z
     logits, g_cache = forward(generator.params, generator.activations, g_in)
     x, h_cache = heads_forward(layout, logits, tau, gumbel)
-    x_c = np.concatenate([x, cond], axis=1) if cond.shape[1] else x
+    x_c = concat(xp, [x, cond], axis=1) if cond.shape[1] else x
     packed = pack(x_c, pac)
     out, c_cache = forward(critic.params, critic.activations, packed)
     n_packs = packed.shape[0] if batch_total is None else batch_total // pac
-    critic_term = -float(out.sum(dtype=np.float64) / n_packs)
-    dout = np.full_like(out, -1.0 / n_packs)
+    critic_term = -(sum64(xp, out) / n_packs)
+    dout = xp.full_like(out, -1.0 / n_packs)
     dpacked, _ = backward(critic.params, critic.activations, c_cache, dout, need_param_grads=False)
-    dx = dpacked.reshape(batch, -1)[:, : x.shape[1]]
+    dx = xp.reshape(dpacked, (batch, -1))[:, : x.shape[1]]
     dlogits = heads_backward(h_cache, dx)
     ce = 0.0
     if cond_blocks and ce_weight:
         ce, dce = condition_cross_entropy(logits, cond, cond_blocks, batch_total)
-        dlogits += dlogits.dtype.type(ce_weight) * dce
+        dlogits += (dlogits.dtype.type(ce_weight) if xp is np else float(ce_weight)) * dce
     _, grads = backward(
         generator.params,
         generator.activations,

@@ -16,6 +16,7 @@ import logging
 
 import numpy as np
 
+from ..backend import concat, gumbel, namespace, to_numpy
 from ..errors import InvalidDataError, InvalidParameterError
 from ..modelfile import header_int, register_format
 from ..nn import MLP, Dropout, LeakyReLU
@@ -97,9 +98,17 @@ class TabularSynthesizer(Estimator):
         Draw training conditions by log-frequency (else by frequency).
     dtype : numpy.float32 or numpy.float64
     backend, device : str
-        Where training runs, as for :class:`wgangp.WGANGP`; the synthesizer
-        trains on NumPy only (``"auto"`` with ``device="cpu"``): its heads and
-        Gumbel-softmax are NumPy code, and another backend is refused.
+        Where the networks train, as for :class:`wgangp.WGANGP`: NumPy by
+        default, or CuPy / torch (CPU or CUDA) / ``array-api-strict``. The
+        heads, the Gumbel-softmax, the condition loss, packing and dropout
+        run in the networks' namespace; the column transformer, the
+        conditions and the choice of real rows stay on NumPy on the host,
+        and each step moves its rows to the device once. The noise, the
+        Gumbel draws, the interpolation coefficients and the dropout masks
+        come from the backend's random source seeded from ``random_state``
+        (:meth:`wgangp.backend.Backend.random`): resuming on the same
+        backend is bit for bit, on another it continues. Sampling runs on
+        NumPy, and the model file holds NumPy arrays whatever trained it.
     random_state : None, int or numpy.random.Generator
     threads : "auto" or int
         BLAS threads while training (:mod:`wgangp.threads`): ``"auto"`` runs
@@ -202,14 +211,6 @@ class TabularSynthesizer(Estimator):
         self.threads = threads
         self.backend = backend
         self.device = device
-
-    def _check_backend(self, backend) -> None:
-        if not backend.is_numpy:
-            raise InvalidParameterError(
-                f"backend={self.backend!r}, device={self.device!r}: TabularSynthesizer trains "
-                "on NumPy only (its output heads are NumPy code); use backend='numpy' and "
-                "device='cpu', or wgangp.WGANGP for a GPU"
-            )
 
     def _network_sizes(self) -> tuple[list[int], list[int]]:
         """Layer widths of the generator and of the critic."""
@@ -499,20 +500,24 @@ class TabularSynthesizer(Estimator):
         record = {"critic_loss": stats.pop("loss")}
         record.update(self._generator_step(sampler))
         record.update(stats)
+        # off NumPy the statistics are 0-d arrays on the device: read once, here
+        record = {key: float(value) for key, value in record.items()}
         iteration = self.n_iter_ + 1
         if eval_every is not None and iteration % eval_every == 0:
             record["quality"] = self._select(validation, iteration)
         return record
 
-    def _fake_rows(self, batch, sampler, rng):
+    def _fake_rows(self, batch, sampler):
+        """Conditions (drawn on the host, moved to the networks' device), noise and
+        Gumbel draws (the backend's random source) for ``batch`` fake rows."""
         dtype = self.dtype_
         if sampler is None:
             cond = np.zeros((batch, 0), dtype=dtype)
         else:
-            cond = sampler.vector(*sampler.sample_condition(batch, rng), dtype)
-        z = rng.standard_normal((batch, self.latent_dim), dtype=dtype)
-        gumbel = rng.gumbel(size=(batch, self.transformer_.output_dim_)).astype(dtype)
-        return z, cond, gumbel
+            cond = sampler.vector(*sampler.sample_condition(batch, self._rng), dtype)
+        z = self._random.standard_normal((batch, self.latent_dim), dtype=dtype)
+        noise = gumbel(self._random, (batch, self.transformer_.output_dim_), dtype)
+        return z, self._on_networks(cond), noise
 
     def _set_masks(self, rows: int, packs: tuple[int, int], n_packs: int) -> None:
         """Dropout masks for ``rows`` stacked rows (drawn whole, as every rank does),
@@ -521,10 +526,12 @@ class TabularSynthesizer(Estimator):
         for k in range(self.critic_depth):
             act = self.critic_.activations[k]
             if isinstance(act, Dropout):
-                act.new_mask(self._rng, rows, self.critic_hidden, self.dtype_)
+                act.new_mask(self._random, rows, self.critic_hidden, self.dtype_)
                 if (start, stop) != (0, n_packs):
                     stacks = range(0, rows, n_packs)
-                    act.mask = np.concatenate([act.mask[s + start : s + stop] for s in stacks])
+                    act.mask = concat(
+                        namespace(act.mask), [act.mask[s + start : s + stop, ...] for s in stacks]
+                    )
 
     def _packs(self) -> tuple[int, int]:
         """(start, stop) of this rank's packs of a minibatch (all of them in one process)."""
@@ -535,15 +542,19 @@ class TabularSynthesizer(Estimator):
         """One critic update. In a data-parallel run every rank draws the whole
         minibatch's randomness, as one process does, gets the batch's real rows
         (:meth:`wgangp.parallel.Shard.gather_rows`) and computes the loss of its
-        own packs (:meth:`_packs`); one ``Allreduce`` sums the gradients."""
+        own packs (:meth:`_packs`); one ``Allreduce`` sums the gradients.
+
+        The real rows (and their conditions) are chosen on the host and moved
+        to the networks' device in one array."""
         rng, batch, pac, shard = self._rng, self.batch_size_, self.pac_, self._shard
         n_packs = batch // pac
         start, stop = self._packs()
         rows = slice(start * pac, stop * pac)
-        z, cond_f, gumbel = self._fake_rows(batch, sampler, rng)
-        z, cond_f, gumbel = z[rows], cond_f[rows], gumbel[rows]
-        g_in = np.concatenate([z, cond_f], axis=1) if self.cond_dim_ else z
-        fake, _ = heads_forward(self.layout_, self.generator_(g_in), self.tau, gumbel)
+        z, cond_f, noise = self._fake_rows(batch, sampler)
+        z, cond_f, noise = z[rows, ...], cond_f[rows, ...], noise[rows, ...]
+        xp = namespace(z)
+        g_in = concat(xp, [z, cond_f], axis=1) if self.cond_dim_ else z
+        fake, _ = heads_forward(self.layout_, self.generator_(g_in), self.tau, noise)
         if sampler is None:
             if shard is None:
                 real = data[rng.integers(len(data), size=batch)]
@@ -556,8 +567,9 @@ class TabularSynthesizer(Estimator):
             real = sampler.real_rows(data, cols, cats, rng)
             cond_r = sampler.vector(cols[rows], cats[rows], self.dtype_)
             x_real = np.concatenate([real[rows], cond_r], axis=1)
-            x_fake = np.concatenate([fake, cond_f], axis=1)
-        alpha = rng.random(n_packs, dtype=self.dtype_)[start:stop]
+            x_fake = concat(xp, [fake, cond_f], axis=1)
+        x_real = self._on_networks(x_real)
+        alpha = self._random.random((n_packs,), dtype=self.dtype_)[start:stop, ...]
         self._set_masks(3 * n_packs, (start, stop), n_packs)
         _, grads, stats = heads.packed_critic_loss(
             self.critic_,
@@ -575,19 +587,19 @@ class TabularSynthesizer(Estimator):
         return stats
 
     def _generator_step(self, sampler) -> dict:
-        rng, batch, pac, shard = self._rng, self.batch_size_, self.pac_, self._shard
+        batch, pac, shard = self.batch_size_, self.pac_, self._shard
         n_packs = batch // pac
         start, stop = self._packs()
         rows = slice(start * pac, stop * pac)
-        z, cond, gumbel = self._fake_rows(batch, sampler, rng)
+        z, cond, noise = self._fake_rows(batch, sampler)
         self._set_masks(n_packs, (start, stop), n_packs)
         _, grads, stats = heads.generator_loss(
             self.generator_,
             self.critic_,
             self.layout_,
-            z[rows],
-            cond[rows],
-            gumbel[rows],
+            z[rows, ...],
+            cond[rows, ...],
+            noise[rows, ...],
             self.tau,
             pac,
             self.ce_weight,
@@ -612,7 +624,9 @@ class TabularSynthesizer(Estimator):
         if self.best_score_ is None or score > self.best_score_:
             self.best_score_ = score
             self.best_iteration_ = iteration
-            self.best_generator_params_ = [p.copy() for p in self.generator_.params]
+            self.best_generator_params_ = [
+                np.array(to_numpy(p), copy=True) for p in self.generator_.params
+            ]
         return score
 
     def outputs_finite(self) -> bool:
@@ -620,20 +634,22 @@ class TabularSynthesizer(Estimator):
             (8 * self.pac_, self.generator_.sizes[0]), dtype=self.dtype_
         )
         masks = [getattr(a, "mask", None) for a in self.critic_.activations]
+        probe = self._on_networks(probe)
+        xp = namespace(probe)
         with np.errstate(over="ignore", invalid="ignore"):
             out = self.generator_(probe)
             fake, _ = heads_forward(self.layout_, out, self.tau, None)
-            x = np.concatenate([fake, probe[:, self.latent_dim :]], axis=1)
+            x = concat(xp, [fake, probe[:, self.latent_dim :]], axis=1)
             for act in self.critic_.activations:
                 if isinstance(act, Dropout):
                     act.mask = None
             try:
-                scores = self.critic_(x.reshape(8, -1))
+                scores = self.critic_(heads.pack(x, self.pac_))
             finally:
                 for act, mask in zip(self.critic_.activations, masks):
                     if isinstance(act, Dropout):
                         act.mask = mask
-        return bool(np.isfinite(out).all() and np.isfinite(scores).all())
+        return bool(np.isfinite(to_numpy(out)).all() and np.isfinite(to_numpy(scores)).all())
 
     def _batch_rows(self) -> int:
         return self.batch_size_
@@ -696,7 +712,7 @@ class TabularSynthesizer(Estimator):
             * 8,
             "draw the rows in smaller chunks",
         )
-        params = self.generator_.params
+        params = [to_numpy(p) for p in self.generator_.params]  # sampling runs on NumPy
         if use_best and self.best_generator_params_ is not None:
             params = self.best_generator_params_
         if conditions is None:
