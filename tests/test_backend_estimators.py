@@ -12,17 +12,15 @@ and the refusals.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import wgangp
 from conftest import max_relative_error, numerical_grads, randomize_biases
+from mpi_ranks import COUNTING, env, mpiexec
 from wgangp import backend as bk
 from wgangp.cycle import translator_generator_loss
 from wgangp.errors import DeviceUnavailableError
@@ -386,25 +384,15 @@ def test_no_gpu_and_missing_libraries_are_refused_clearly(make):
 # MPI: the gradient staged through a host buffer.                             #
 # --------------------------------------------------------------------------- #
 
-MPI_SCRIPT = """
+MPI_SCRIPT = (
+    """
 import sys
 import numpy as np
 import wgangp
 from mpi4py import MPI
-
-
-class Counting:
-    def __init__(self, comm):
-        self.comm, self.allreduce_calls = comm, 0
-
-    def Allreduce(self, *args, **kwargs):
-        self.allreduce_calls += 1
-        return self.comm.Allreduce(*args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.comm, name)
-
-
+"""
+    + COUNTING
+    + """
 comm = Counting(MPI.COMM_WORLD)
 X = np.load(sys.argv[1])
 share = np.array_split(X, comm.Get_size())[comm.Get_rank()]
@@ -424,26 +412,22 @@ synth.fit(table.iloc[share].reset_index(drop=True), steps=int(sys.argv[3]), comm
 if comm.Get_rank() == 0:
     synth.save(sys.argv[5])
 """
+)
 
 
 def test_torch_training_under_mpiexec_stages_one_allreduce_per_step(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("mpi4py")
-    mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which(
-        "mpiexec"
-    )
-    if mpiexec is None:
-        pytest.skip("no mpiexec (pip install 'wgangp[mpi]' brings MPICH's)")
+    launcher = mpiexec()
     X = np.random.default_rng(0).normal(size=(128, 2))
     np.save(tmp_path / "X.npy", X)
     (tmp_path / "dp.py").write_text(MPI_SCRIPT)
     table = _table(48, seed=6)
     table.to_csv(tmp_path / "t.csv", index=False)
     steps = 3
-    env = {**os.environ, "PYTHONPATH": str(Path(wgangp.__file__).parents[1])}
     result = subprocess.run(
         [
-            mpiexec,
+            launcher,
             "-n",
             "2",
             sys.executable,
@@ -457,7 +441,7 @@ def test_torch_training_under_mpiexec_stages_one_allreduce_per_step(tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
-        env=env,
+        env=env(),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     counts = sorted(line.split()[-1] for line in result.stdout.splitlines() if "allreduce" in line)

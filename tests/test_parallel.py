@@ -7,39 +7,25 @@ parameters and optimizer state with one process fitted on all the rows.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import wgangp
+from mpi_ranks import COUNTING, env, mpiexec
 from wgangp.parallel import Shard, check_comm, mpi_launched, rank_bounds, rank_row_groups
 
-SCRIPT = r'''
+SCRIPT = (
+    r"""
 import sys
 import numpy as np
 import wgangp
 from mpi4py import MPI
-
-
-class Counting:
-    """COMM_WORLD, counting its Allreduce calls."""
-
-    def __init__(self, comm):
-        self.comm, self.allreduce_calls = comm, 0
-
-    def Allreduce(self, *args, **kwargs):
-        self.allreduce_calls += 1
-        return self.comm.Allreduce(*args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.comm, name)
-
-
+"""
+    + COUNTING
+    + r"""
 comm = Counting(MPI.COMM_WORLD)
 X = np.load(sys.argv[1])
 share = np.array_split(X, comm.Get_size())[comm.Get_rank()]
@@ -50,23 +36,13 @@ lines = comm.gather(f"rank {comm.Get_rank()} allreduce {comm.allreduce_calls}", 
 if comm.Get_rank() == 0:  # rank 0 prints all: two ranks' output can interleave mid-line
     print("\n".join(lines), flush=True)
     model.save(sys.argv[2])
-'''
-
-
-def _mpiexec() -> str | None:
-    pytest.importorskip("mpi4py")
-    found = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which(
-        "mpiexec"
-    )
-    if found is None:
-        pytest.skip("no mpiexec (pip install 'wgangp[mpi]' brings MPICH's)")
-    return found
+"""
+)
 
 
 def _run(command: list[str], cwd=None) -> subprocess.CompletedProcess:
     """Run ``command`` with this checkout's wgangp importable; it must succeed."""
-    env = {**os.environ, "PYTHONPATH": str(Path(wgangp.__file__).parents[1])}
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600, env=env())
     assert done.returncode == 0, done.stderr[-2000:]
     return done
 
@@ -75,7 +51,7 @@ def _train_twice(tmp_path, args: list[str]):
     """``wgangp <args>`` under ``mpiexec -n 2`` (into dp/) and as one process (into
     single/): the launched run's output, and both models."""
     launched = _run(
-        [_mpiexec(), "-n", "2", sys.executable, "-m", "wgangp", *args, "--out", "dp"], tmp_path
+        [mpiexec(), "-n", "2", sys.executable, "-m", "wgangp", *args, "--out", "dp"], tmp_path
     )
     _run([sys.executable, "-m", "wgangp", *args, "--out", "single"], tmp_path)
     models = [wgangp.load(tmp_path / run / "model.npz") for run in ("dp", "single")]
@@ -89,14 +65,14 @@ def _relative_gap(a, b) -> float:
 
 
 def test_two_ranks_give_the_single_process_model_with_one_allreduce_per_step(tmp_path):
-    mpiexec = _mpiexec()
+    launcher = mpiexec()
     X = np.random.default_rng(0).normal(size=(600, 3)) * [1.0, 2.0, 0.5] + [0.0, 1.0, -2.0]
     np.save(tmp_path / "X.npy", X)
     (tmp_path / "dp.py").write_text(SCRIPT)
     steps = 200
     result = _run(
         [
-            mpiexec,
+            launcher,
             "-n",
             "2",
             sys.executable,

@@ -6,38 +6,17 @@ hold a share of a small table, and compares with one process holding it all.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import wgangp
+from mpi_ranks import COUNTING, env, mpiexec
 from wgangp.parallel import Shard, sample_counts
 
 pd = pytest.importorskip("pandas")
-
-COUNTING = r'''
-class Counting:
-    """COMM_WORLD, counting its Allreduce and Allgatherv calls."""
-
-    def __init__(self, comm):
-        self.comm, self.allreduce_calls, self.gather_calls = comm, 0, 0
-
-    def Allreduce(self, *args, **kwargs):
-        self.allreduce_calls += 1
-        return self.comm.Allreduce(*args, **kwargs)
-
-    def Allgatherv(self, *args, **kwargs):
-        self.gather_calls += 1
-        return self.comm.Allgatherv(*args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.comm, name)
-'''
 
 FIT = (
     r"""
@@ -128,16 +107,7 @@ if comm.Get_rank() == 0:  # rank 0 prints all: ranks' output could interleave
 
 def _mpiexec() -> str:
     pytest.importorskip("mpi4py")
-    found = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which(
-        "mpiexec"
-    )
-    if found is None:
-        pytest.skip("no mpiexec (pip install 'wgangp[mpi]' brings MPICH's)")
-    return found
-
-
-def _env() -> dict:
-    return {**os.environ, "PYTHONPATH": str(Path(wgangp.__file__).parents[1])}
+    return mpiexec()
 
 
 def _table(n: int = 90) -> pd.DataFrame:
@@ -158,7 +128,7 @@ def _launch(tmp_path, script: str, *args) -> subprocess.CompletedProcess:
     (tmp_path / "script.py").write_text(script)
     command = [_mpiexec(), "-n", "2", sys.executable, str(tmp_path / "script.py"), *args]
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=600, env=_env(), cwd=tmp_path
+        command, capture_output=True, text=True, timeout=600, env=env(), cwd=tmp_path
     )
 
 
@@ -248,7 +218,7 @@ def _wgangp(tmp_path, *args, ranks: int = 2) -> subprocess.CompletedProcess:
     if ranks > 1:
         command = [_mpiexec(), "-n", str(ranks), *command]
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=600, env=_env(), cwd=tmp_path
+        command, capture_output=True, text=True, timeout=600, env=env(), cwd=tmp_path
     )
 
 
@@ -263,7 +233,7 @@ def test_a_failing_rank_ends_the_job_and_resume_continues_bit_for_bit(tmp_path):
         capture_output=True,
         text=True,
         timeout=120,  # a rank left waiting would hang until this kills the test
-        env=_env(),
+        env=env(),
         cwd=tmp_path,
     )
     assert crashed.returncode == 1, crashed.stderr[-2000:]
