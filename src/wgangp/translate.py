@@ -27,6 +27,7 @@ import numpy as np
 
 from . import cycle, losses
 from .backend import NUMPY, namespace, take_rows, to_numpy
+from .blocks import all_finite, column_abs_max, map_rows, mean_std
 from .errors import InvalidDataError, ModelFileError
 from .init import INITIALIZERS
 from .modelfile import header_int, register_format
@@ -350,9 +351,9 @@ class Translator(Estimator):
         dtype = settings["dtype"]
         both = np.concatenate([A, B])
         with np.errstate(over="ignore", invalid="ignore"):
-            finite = np.isfinite(both.mean(axis=0)) & np.isfinite(both.std(axis=0))
+            finite = np.isfinite(mean_std(both)).all(axis=0)
         if self.scale is None:
-            finite &= np.abs(both).max(axis=0) <= np.finfo(dtype).max
+            finite &= column_abs_max(both) <= np.finfo(dtype).max
         if not finite.all():
             j = int(np.argmin(finite))
             raise InvalidDataError(
@@ -404,10 +405,9 @@ class Translator(Estimator):
                 f"of both domains ({width} network columns)"
             )
         elif self.scale == "standard":
-            both = np.concatenate([A, B])
-            std = both.std(axis=0)
+            mean, std = mean_std(np.concatenate([A, B]))
             std[std == 0] = 1.0  # a constant column stays constant
-            self.scale_mean_, self.scale_std_ = both.mean(axis=0), std
+            self.scale_mean_, self.scale_std_ = mean, std
         else:
             self.scale_mean_ = np.zeros(self.n_features_in_)
             self.scale_std_ = np.ones(self.n_features_in_)
@@ -487,9 +487,10 @@ class Translator(Estimator):
         )
 
     def _scaled(self, X: np.ndarray, name: str) -> np.ndarray:
-        with np.errstate(over="ignore", invalid="ignore"):
-            Xs = ((X - self.scale_mean_) / self.scale_std_).astype(self.dtype_)
-        if not np.isfinite(Xs).all():
+        mean, std, dtype = self.scale_mean_, self.scale_std_, self.dtype_
+        with np.errstate(over="ignore", invalid="ignore"):  # a block of rows at a time
+            Xs = map_rows(X, lambda rows: ((rows - mean) / std).astype(dtype), dtype)
+        if not all_finite(Xs):
             i, j = np.argwhere(~np.isfinite(Xs))[0]
             raise InvalidDataError(
                 f"{name}[{i}, {j}] = {X[i, j]:.3g} overflows {self.dtype_.name} once scaled like "
