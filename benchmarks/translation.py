@@ -32,6 +32,7 @@ Usage::
     python benchmarks/translation.py --budget 60 --seeds 1 --tasks thick blur moons
     python benchmarks/translation.py --set hidden=512 --set lambda_identity=5
     python benchmarks/translation.py --tasks invert rot90 --pairs 20   # 20 paired rows
+    python benchmarks/translation.py --cycle-schedule 2000:10,4000:25 --lr-decay 4000:7000:0.1
 
 With ``--pairs N``, wgangp and the PyTorch reference both get N source rows
 (drawn per seed) with their true translations T(a), ``fit(..., pairs=...)``
@@ -53,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import wgangp  # noqa: E402
 from wgangp.metrics import sliced_wasserstein  # noqa: E402
+from wgangp.schedules import ExponentialDecay, ParamSchedule  # noqa: E402
 
 TASKS = ("thick", "blur", "invert", "rot90", "moons")
 METHODS = ("identity", "emd", "wgangp", "torch", "oracle")
@@ -117,10 +119,13 @@ def task(name: str) -> dict:
 # --------------------------------------------------------------------------- #
 
 
-def torch_translator(A, B, settings: dict, seconds: float, seed: int, pairs=None):
+def torch_translator(A, B, settings: dict, seconds: float, seed: int, pairs=None, schedules=()):
     """Train the same translator in PyTorch for ``seconds``; return (G, F, steps).
 
-    ``pairs``: (source rows, target rows), scaled, for the pair term."""
+    ``pairs``: (source rows, target rows), scaled, for the pair term;
+    ``schedules``: a :class:`wgangp.schedules.ParamSchedule` of
+    ``lambda_cycle`` and an :class:`~wgangp.schedules.ExponentialDecay` of the
+    learning rate, followed iteration by iteration as the Translator follows them."""
     import torch
     from torch import nn
 
@@ -179,6 +184,13 @@ def torch_translator(A, B, settings: dict, seconds: float, seed: int, pairs=None
 
     steps, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
+        for schedule in schedules:  # the values set after the previous iteration
+            if isinstance(schedule, ParamSchedule):
+                lam_c = schedule.value(steps)
+            else:
+                for opt in (opt_g, opt_f, opt_da, opt_db):
+                    for group in opt.param_groups:
+                        group["lr"] = settings["lr"] * schedule.factor(steps)
         for _ in range(settings["n_critic"]):
             a, b = draw(A_t), draw(B_t)
             with torch.no_grad():
@@ -246,7 +258,13 @@ def scores(clf, translated, y_a, B, A=None, cycled=None, seed=0) -> dict:
 
 
 def run_task(
-    name: str, seed: int, budget: float, settings: dict, methods, n_pairs: int = 0
+    name: str,
+    seed: int,
+    budget: float,
+    settings: dict,
+    methods,
+    n_pairs: int = 0,
+    schedules=(),
 ) -> dict:
     t = task(name)
     A, B, y_a = t["A"], t["B"], t["y_a"]
@@ -268,7 +286,8 @@ def run_task(
     if "wgangp" in methods:
         model = wgangp.Translator(random_state=seed, **settings)
         started = time.perf_counter()
-        model.fit(A, B, steps=10**7, callbacks=[StopAfter(budget)], log_every=10, pairs=pairs)
+        callbacks = [StopAfter(budget), *schedules]
+        model.fit(A, B, steps=10**7, callbacks=callbacks, log_every=10, pairs=pairs)
         seconds = time.perf_counter() - started
         translated = model.transform(A)
         results["wgangp"] = scores(
@@ -296,6 +315,7 @@ def run_task(
             seconds,
             seed,
             scaled_pairs,
+            schedules,
         )
         fake_b = G((A - scale_mean) / scale_std)
         translated = fake_b * scale_std + scale_mean
@@ -350,10 +370,31 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a Translator setting"
     )
+    parser.add_argument(
+        "--cycle-schedule",
+        metavar="IT:VALUE,...",
+        help="lambda_cycle along (iteration, value) points for wgangp and torch alike, "
+        "e.g. 3000:10,5000:40 (wgangp.schedules.ParamSchedule)",
+    )
+    parser.add_argument(
+        "--lr-decay",
+        metavar="START:STOP:FINAL",
+        help="decay lr geometrically to FINAL x lr from iteration START to STOP, for wgangp "
+        "and torch alike (wgangp.schedules.ExponentialDecay)",
+    )
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds first-seed..first-seed+seeds-1"
+    )
     parser.add_argument("--json", type=Path, help="write every score here")
     args = parser.parse_args(argv)
 
     settings = parse_settings(args.set)
+    schedules = []
+    if args.cycle_schedule:
+        schedules.append(ParamSchedule.from_text("lambda_cycle", args.cycle_schedule))
+    if args.lr_decay:
+        start, stop, final = args.lr_decay.split(":")
+        schedules.append(ExponentialDecay(int(start), int(stop), float(final)))
     settings["threads"] = args.threads
     if "torch" in args.methods:
         import torch
@@ -363,16 +404,18 @@ def main(argv=None) -> int:
 
     threadpool_limits(args.threads)
     print(
-        f"budget {args.budget:.0f} s per model, seeds 0..{args.seeds - 1}, "
+        f"budget {args.budget:.0f} s per model, "
+        f"seeds {args.first_seed}..{args.first_seed + args.seeds - 1}, "
+        f"cycle schedule {args.cycle_schedule}, lr decay {args.lr_decay}, "
         f"threads {args.threads}, pairs {args.pairs}, load average {os.getloadavg()[0]:.1f}, "
         f"settings {json.dumps({k: v for k, v in settings.items() if k != 'dtype'})}",
         flush=True,
     )
     all_results = {}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         all_results[seed] = {}
         for name in args.tasks:
-            res = run_task(name, seed, args.budget, settings, args.methods, args.pairs)
+            res = run_task(name, seed, args.budget, settings, args.methods, args.pairs, schedules)
             all_results[seed][name] = res
             if args.json:  # after every task: a stopped run keeps what it measured
                 args.json.write_text(json.dumps(all_results, indent=1, default=str))

@@ -748,6 +748,66 @@ def test_translate_refuses_domains_of_different_widths(tmp_path):
     assert "X_source has 2 columns and X_target 3" in done.stderr
 
 
+def test_translate_with_pairs_and_a_cycle_schedule_trains_like_python(tmp_path):
+    from wgangp.schedules import ParamSchedule
+
+    a, b = _two_domains(tmp_path)
+    A = np.loadtxt(a, delimiter=",", skiprows=1)
+    B = np.loadtxt(b, delimiter=",", skiprows=1)
+    np.savetxt(tmp_path / "pa.csv", A[:4], delimiter=",")
+    np.savetxt(tmp_path / "pb.csv", A[:4] + 2.0, delimiter=",")
+    done = run_cli(
+        "translate", "--source", a, "--target", b, "--out", "run", "--steps", "6",
+        "--hidden", "8", "--batch-size", "16", "--pairs", "pa.csv", "pb.csv",
+        "--lambda-pairs", "3", "--cycle-schedule", "2:10,4:30", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    cli_model = wgangp.load(tmp_path / "run" / "model.npz")
+    assert cli_model.lambda_cycle == 30.0 and cli_model.lambda_pairs == 3.0
+    assert "pair_error" in cli_model.history_[-1]
+    python = wgangp.Translator(hidden=8, batch_size=16, lambda_pairs=3.0, random_state=0)
+    python.fit(
+        A, B, steps=6, pairs=(A[:4], A[:4] + 2.0),
+        callbacks=[ParamSchedule("lambda_cycle", [(2, 10.0), (4, 30.0)])],
+    )  # fmt: skip
+    for mine, theirs in zip(cli_model.networks().values(), python.networks().values()):
+        np.testing.assert_array_equal(mine.flat, theirs.flat)
+
+
+@pytest.mark.parametrize(
+    "schedule, message",
+    [
+        ("3000", "ITERATION:VALUE"),
+        ("10:x", "ITERATION:VALUE"),
+        ("5:10,5:20", "increase strictly"),
+        ("0:-1", "lambda_cycle"),
+    ],
+)
+def test_translate_refuses_a_bad_cycle_schedule(tmp_path, schedule, message):
+    a, b = _two_domains(tmp_path)
+    done = run_cli(
+        "translate", "--source", a, "--target", b, "--out", "run", "--steps", "2",
+        "--hidden", "8", "--cycle-schedule", schedule, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert message in done.stderr
+
+
+def test_translate_refuses_pairs_of_the_wrong_width_and_pairs_for_tables(tmp_path):
+    a, b = _two_domains(tmp_path)
+    np.savetxt(tmp_path / "pa.csv", np.zeros((3, 3)), delimiter=",")
+    np.savetxt(tmp_path / "pb.csv", np.zeros((3, 3)), delimiter=",")
+    args = ("translate", "--source", a, "--target", b, "--steps", "2", "--hidden", "8")
+    done = run_cli(*args, "--out", "r1", "--pairs", "pa.csv", "pb.csv", cwd=tmp_path)
+    assert done.returncode != 0 and "pairs[0]" in done.stderr
+    ta, tb = _two_tables(tmp_path)
+    done = run_cli(
+        "translate", "--source", ta, "--target", tb, "--out", "r2", "--pairs", "pa.csv", "pb.csv",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode != 0 and "--pairs is for files of numbers" in done.stderr
+
+
 def test_transform_refuses_a_model_that_is_not_a_translator(tmp_path):
     X = np.random.default_rng(0).normal(size=(40, 2))
     wgangp.WGANGP(hidden=4, depth=1, batch_size=16, random_state=0).fit(X, 1).save(

@@ -1,9 +1,12 @@
-"""Learning-rate schedules, as training callbacks.
+"""Schedules, as training callbacks.
 
-A schedule is a :class:`wgangp.train.Callback` that sets the ``lr`` of both
-optimizers (generator and critic) after each iteration, from the iteration
-count alone, so a resumed run follows the same schedule as an uninterrupted
-one. Optimizers read ``lr`` on every step; nothing else changes.
+A schedule is a :class:`wgangp.train.Callback` that sets a number after each
+iteration from the iteration count alone, so a resumed run follows the same
+schedule as an uninterrupted one. :class:`ExponentialDecay` sets the ``lr``
+of every optimizer (generator and critic; a Translator's four);
+:class:`ParamSchedule` sets any of an estimator's ``SCHEDULABLE_PARAMS``
+(the Translator's ``lambda_cycle``, the penalty's ``lambda_gp``, ...)
+along a piecewise-linear path.
 """
 
 from __future__ import annotations
@@ -77,8 +80,8 @@ class ExponentialDecay(Callback):
         # (each network gets a clone of it, so the instance keeps its own rate).
         base = model.optimizer.lr if isinstance(model.optimizer, Optimizer) else model.lr
         lr = float(base) * self.factor(iteration)
-        model.critic_optimizer_.lr = lr
-        model.generator_optimizer_.lr = lr
+        for opt in model.optimizers().values():
+            opt.lr = lr
 
     def on_train_begin(self, model) -> None:
         self._apply(model, model.n_iter_)
@@ -89,3 +92,116 @@ class ExponentialDecay(Callback):
     def config(self) -> dict:
         """JSON-serialisable settings (what a preset stores)."""
         return {"start": self.start, "stop": self.stop, "final": self.final}
+
+
+class ParamSchedule(Callback):
+    """Set a live parameter along a piecewise-linear path of iterations.
+
+    ``points`` are ``(iteration, value)`` pairs with increasing iterations:
+    the value is the first point's up to its iteration, linear between two
+    points, and the last point's from its iteration on (integer parameters
+    such as ``n_critic`` are rounded). As for :class:`ExponentialDecay`,
+    iterations are counted over the model's whole life and the value a step
+    uses is the one set after the previous iteration, so a run resumed from
+    a checkpoint (with the same schedule) continues bit for bit. The value
+    goes through :meth:`~wgangp.train.Estimator.set_live_param`: checked like
+    the constructor's argument, and recorded in the model file.
+
+    Raising the cycle weight late in a :class:`~wgangp.Translator`'s training
+    pulls the cycle error down after the translation has found the target
+    domain (see BENCHMARKS.md, "Cross-domain style transfer").
+
+    Parameters
+    ----------
+    param : str
+        One of the estimator's ``SCHEDULABLE_PARAMS``.
+    points : sequence of (int, float)
+        At least one point; iterations >= 0 and strictly increasing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wgangp import Translator
+    >>> rng = np.random.default_rng(0)
+    >>> A, B = rng.normal(size=(64, 2)), rng.normal(loc=3.0, size=(64, 2))
+    >>> ramp = ParamSchedule("lambda_cycle", [(2, 10.0), (4, 40.0)])
+    >>> model = Translator(hidden=8, batch_size=32, random_state=0)
+    >>> model = model.fit(A, B, steps=3, callbacks=[ramp])
+    >>> model.lambda_cycle
+    25.0
+    """
+
+    def __init__(self, param: str, points):
+        if not isinstance(param, str):
+            raise InvalidParameterTypeError(f"param={param!r} must be a parameter's name")
+        try:
+            points = [(iteration, value) for iteration, value in points]
+        except (TypeError, ValueError):
+            raise InvalidParameterTypeError(
+                f"points={points!r} must be a sequence of (iteration, value) pairs"
+            ) from None
+        if not points:
+            raise InvalidParameterError("points=[] is empty; give at least one (iteration, value)")
+        for iteration, value in points:
+            if isinstance(iteration, bool) or not isinstance(iteration, numbers.Integral):
+                raise InvalidParameterTypeError(
+                    f"iteration {iteration!r} in points must be an integer"
+                )
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise InvalidParameterTypeError(f"value {value!r} in points must be a number")
+            if iteration < 0:
+                raise InvalidParameterError(f"iteration {iteration!r} in points is negative")
+        iterations = [int(i) for i, _ in points]
+        if any(b <= a for a, b in zip(iterations, iterations[1:])):
+            raise InvalidParameterError(
+                f"the iterations of points must increase strictly; got {iterations}"
+            )
+        self.param = param
+        self.points = [(int(i), float(v)) for i, v in points]
+
+    @classmethod
+    def from_text(cls, param: str, text: str) -> ParamSchedule:
+        """A schedule from ``"ITERATION:VALUE,..."`` (the command line's form).
+
+        >>> ParamSchedule.from_text("lambda_cycle", "3000:10,5000:40").points
+        [(3000, 10.0), (5000, 40.0)]
+        """
+        points = []
+        for item in str(text).split(","):
+            iteration, sep, value = item.strip().partition(":")
+            try:
+                if not sep:
+                    raise ValueError
+                points.append((int(iteration), float(value)))
+            except ValueError:
+                raise InvalidParameterError(
+                    f"{text!r}: give ITERATION:VALUE points separated by commas, "
+                    "e.g. 3000:10,5000:40"
+                ) from None
+        return cls(param, points)
+
+    def value(self, iteration: int) -> float:
+        """The parameter's value after ``iteration`` iterations."""
+        points = self.points
+        if iteration <= points[0][0]:
+            return points[0][1]
+        for (i0, v0), (i1, v1) in zip(points, points[1:]):
+            if iteration <= i1:
+                return v0 + (v1 - v0) * (iteration - i0) / (i1 - i0)
+        return points[-1][1]
+
+    def _apply(self, model, iteration: int) -> None:
+        value = self.value(iteration)
+        if model.PARAMS.get(self.param) is not None and model.PARAMS[self.param].kind == "int":
+            value = int(round(value))
+        model.set_live_param(self.param, value)
+
+    def on_train_begin(self, model) -> None:
+        self._apply(model, model.n_iter_)
+
+    def on_iteration_end(self, model, iteration: int, record: dict) -> None:
+        self._apply(model, iteration)
+
+    def config(self) -> dict:
+        """JSON-serialisable settings."""
+        return {"param": self.param, "points": [list(p) for p in self.points]}

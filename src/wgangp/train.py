@@ -56,6 +56,7 @@ from .validation import (
     check_callbacks,
     check_folder,
     check_int,
+    check_param,
     check_params,
     check_path,
 )
@@ -578,6 +579,30 @@ class Estimator(ParamsMixin, Saving):
     )
     """Constructor arguments that ``partial_fit`` applies to a fitted model."""
 
+    SCHEDULABLE_PARAMS: tuple[str, ...] = ("lr", "lambda_gp", "n_critic")
+    """Live numbers that :meth:`set_live_param` may change in the middle of a fit."""
+
+    def set_live_param(self, name: str, value) -> None:
+        """Change a number of :attr:`SCHEDULABLE_PARAMS` now, also in the middle of
+        ``fit`` (a callback's way to schedule it, :class:`wgangp.schedules.ParamSchedule`).
+
+        The value is checked like the constructor's argument; the next step uses
+        it, and the model file records it. ``lr`` goes to every optimizer.
+        """
+        if name not in self.SCHEDULABLE_PARAMS:
+            raise InvalidParameterError(
+                f"{name!r} cannot change during training of a {type(self).__name__}; "
+                f"these can: {', '.join(self.SCHEDULABLE_PARAMS)}"
+            )
+        value = check_param(value, name, self.PARAMS[name])
+        setattr(self, name, value)
+        if name == "lr" and self.is_fitted():
+            for opt in self.optimizers().values():
+                opt.lr = value
+        running = self.__dict__.get("_running_settings")
+        if running is not None:
+            running[name] = value
+
     def _resumed(self, checkpoint: Path) -> Estimator:
         """The estimator a checkpoint holds, checked to be of this class."""
         from .modelfile import load
@@ -641,6 +666,7 @@ class Estimator(ParamsMixin, Saving):
         threads = ThreadPolicy(
             settings["threads"], self._largest_gemm_flop(), getattr(self, "_thread_state", None)
         )
+        self._running_settings = settings  # set_live_param reaches the running loop
         for cb in callbacks:
             cb.on_train_begin(self)
         try:
@@ -672,6 +698,7 @@ class Estimator(ParamsMixin, Saving):
                     if self.stop_training:
                         break
         finally:
+            self._running_settings = None
             self._thread_state = threads.state
             if record is not None and not logged and record["iteration"] <= self.n_iter_:
                 history.append(record)  # the last iteration is always kept

@@ -224,6 +224,14 @@ class Translator(Estimator):
         "backend",
         "device",
     )
+    SCHEDULABLE_PARAMS = (
+        "lr",
+        "lambda_gp",
+        "n_critic",
+        "lambda_cycle",
+        "lambda_identity",
+        "lambda_pairs",
+    )
 
     def __init__(
         self,

@@ -497,6 +497,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seed", type=_count("seed", 0), default=0, metavar="N", help="random seed (default: 0)"
     )
+    p.add_argument(
+        "--pairs",
+        nargs=2,
+        metavar=("P_A", "P_B"),
+        help="known pairs: row i of P_A (domain A) translates to row i of P_B (domain B); "
+        "two files of numbers with the domains' columns, weighted by --lambda-pairs",
+    )
+    p.add_argument(
+        "--cycle-schedule",
+        metavar="IT:VALUE,...",
+        help="lambda_cycle along piecewise-linear (iteration, value) points, e.g. "
+        "3000:10,5000:40 (wgangp.schedules.ParamSchedule)",
+    )
     model = p.add_argument_group("model parameters (wgangp.Translator)")
     for name in TRANSLATOR_FLAGS:
         spec = TRANSLATOR_PARAMS[name]

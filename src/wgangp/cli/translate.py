@@ -44,6 +44,7 @@ TRANSLATOR_FLAGS = (
     "lambda_gp",
     "lambda_cycle",
     "lambda_identity",
+    "lambda_pairs",
     "n_critic",
     "batch_size",
     "tau",
@@ -104,6 +105,29 @@ def _discrete_columns(args, A, B) -> list | None:
     return list(dict.fromkeys([*inferred, *listed]))
 
 
+def _pairs(files, table: bool):
+    """``--pairs P_A P_B``: row i of P_A (domain A) is known to translate to row i of P_B."""
+    if files is None:
+        return None
+    if table:
+        raise UsageError(
+            "--pairs is for files of numbers (arrays); a translator of tables trains without pairs"
+        )
+    return tuple(_rows(path, "--pairs") for path in files)
+
+
+def _cycle_schedule(text: str | None) -> list:
+    """``--cycle-schedule 3000:10,5000:40``: lambda_cycle along (iteration, value) points."""
+    if text is None:
+        return []
+    from ..schedules import ParamSchedule
+
+    try:
+        return [ParamSchedule.from_text("lambda_cycle", text)]
+    except ValueError as exc:  # the form, the order of the iterations
+        raise UsageError(f"--cycle-schedule {exc}") from None
+
+
 def cmd_translate(args) -> int:
     run_dir = Path(args.out)
     check_out(run_dir, args.overwrite)
@@ -113,6 +137,7 @@ def cmd_translate(args) -> int:
         A, B = _table(args.source, "--source"), _table(args.target, "--target")
     else:
         A, B = _rows(args.source, "--source"), _rows(args.target, "--target")
+    pairs = _pairs(args.pairs, table)
     params = {k: getattr(args, k) for k in TRANSLATOR_FLAGS if getattr(args, k) is not None}
     if table:
         params["discrete_columns"] = _discrete_columns(args, A, B)
@@ -123,7 +148,15 @@ def cmd_translate(args) -> int:
             f"{Path(args.target).name} ({B.shape[0]} rows), {A.shape[1]} columns"
             f"{' (a table)' if table else ''}, for {args.steps} iterations into {run_dir}"
         )
-        model.fit(A, B, steps=args.steps, run_dir=run_dir, checkpoint_every=args.checkpoint_every)
+        model.fit(
+            A,
+            B,
+            steps=args.steps,
+            run_dir=run_dir,
+            checkpoint_every=args.checkpoint_every,
+            callbacks=_cycle_schedule(args.cycle_schedule),
+            pairs=pairs,
+        )
         model.save(run_dir / MODEL_FILE)
     last = model.history_[-1]
     say(

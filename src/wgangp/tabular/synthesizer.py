@@ -151,6 +151,7 @@ class TabularSynthesizer(Estimator):
         "backend",
         "device",
     )
+    SCHEDULABLE_PARAMS = ("lr", "lambda_gp", "n_critic", "tau", "ce_weight")
 
     def __init__(
         self,
