@@ -425,14 +425,6 @@ def test_bad_pairs_are_refused_with_the_problem_named(pairs, message):
     assert not model.is_fitted()
 
 
-def test_pairs_with_tables_are_refused():
-    pd = pytest.importorskip("pandas")
-    A, B = _paired_domains()
-    frames = pd.DataFrame(A, columns=["x", "y"]), pd.DataFrame(B, columns=["x", "y"])
-    with pytest.raises(InvalidDataError, match="pairs= is for domains given as arrays"):
-        Translator(hidden=8, batch_size=32).fit(*frames, steps=1, pairs=([0], B[:1]))
-
-
 # ------------------------------------------------------------------- tables --
 
 pd = pytest.importorskip("pandas")
@@ -701,3 +693,72 @@ def test_the_report_draws_discrete_columns_as_bars(tmp_path):
     assert [t.get_text() for t in arm.get_xticklabels()] == ["x", "y", "z"]
     heights = [p.get_height() for p in arm.patches]
     np.testing.assert_allclose(heights[6:], B["arm"].value_counts(normalize=True)[["x", "y", "z"]])
+
+
+# ------------------------------------------------------------- table pairs --
+
+
+def _table_pairs(A, B, idx=(1, 4, 9)):
+    """Rows of site B standing as the known translations of source rows idx."""
+    idx = np.array(idx)
+    return idx, B.iloc[: len(idx)].reset_index(drop=True)
+
+
+def test_table_pairs_by_index_and_by_rows_train_the_same_model():
+    A, B = _tables()
+    idx, target = _table_pairs(A, B)
+    by_index = _table_model().fit(A, B, steps=3, pairs=(idx, target))
+    by_rows = _table_model().fit(A, B, steps=3, pairs=(A.iloc[idx], target))
+    unpaired = _table_model().fit(A, B, steps=3)
+    for p, q in zip(by_index.state_arrays(), by_rows.state_arrays()):
+        np.testing.assert_array_equal(p, q)
+    assert not np.array_equal(by_index.generator_ab_.flat, unpaired.generator_ab_.flat)
+    assert "pair_error" in by_index.history_[-1] and "pair_error" not in unpaired.history_[-1]
+
+
+def test_table_pairs_pull_the_translated_rows_toward_their_targets():
+    A, B = _tables()
+    idx = np.arange(0, 60, 6)
+    target = B.iloc[:10].reset_index(drop=True)
+    model = _table_model(hidden=32, lr=1e-3, lambda_pairs=50.0)
+    model.fit(A, B, steps=150, pairs=(idx, target))
+    errors = model.history_.column("pair_error")
+    assert errors[-1] < 0.5 * errors[0]
+    translated = model.transform(A.iloc[idx]).reset_index(drop=True)
+    assert (translated["arm"] == target["arm"]).mean() >= 0.8
+
+
+def test_table_pairs_resume_bit_for_bit_and_must_come_again(tmp_path):
+    A, B = _tables()
+    pairs = _table_pairs(A, B)
+    straight = _table_model().fit(A, B, steps=4, pairs=pairs)
+    half = _table_model().fit(A, B, steps=2, pairs=pairs)
+    loaded = wgangp.load(half.save(tmp_path / "half.npz"))
+    with pytest.raises(InvalidDataError, match="pairs 3 -> None"):
+        loaded.partial_fit(A, B, steps=1)
+    changed = pairs[1].copy()
+    changed.loc[0, "visits"] += 1
+    with pytest.raises(InvalidDataError, match="other values"):
+        loaded.partial_fit(A, B, steps=1, pairs=(pairs[0], changed))
+    loaded.partial_fit(A, B, steps=2, pairs=pairs)
+    for p, q in zip(straight.state_arrays(), loaded.state_arrays()):
+        np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda A, B: (np.array([0, 1]), B.iloc[:3]), r"pairs\[0\] gives 2 source rows"),
+        (lambda A, B: (np.array([0, 60]), B.iloc[:2]), "indices from 0 to 60"),
+        (lambda A, B: (np.array([0.5]), B.iloc[:1]), "1-D integer indices"),
+        (lambda A, B: (np.array([0]), B.iloc[:1].drop(columns="arm")), "lacks the columns"),
+        (lambda A, B: (A.iloc[:1], B.iloc[:1].to_numpy()), r"pairs\[1\] is a ndarray"),
+        (lambda A, B: (np.array([0]),), "must be a tuple"),
+    ],
+)
+def test_bad_table_pairs_are_refused_with_the_problem_named(make, message):
+    A, B = _tables()
+    model = _table_model()
+    with pytest.raises((InvalidDataError, InvalidParameterTypeError), match=message):
+        model.fit(A, B, steps=1, pairs=make(A, B))
+    assert not model.is_fitted()

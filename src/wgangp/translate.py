@@ -38,6 +38,7 @@ from .tabular.domains import (
     TableHead,
     check_domains,
     check_table_input,
+    check_table_pairs,
     fit_domains_transformer,
     is_table,
     tables_fingerprint,
@@ -309,14 +310,9 @@ class Translator(Estimator):
                 "with the same columns"
             )
         if tables[0]:
-            if pairs is not None:
-                raise InvalidDataError(
-                    "pairs= is for domains given as arrays; encode the tables first or "
-                    "train on the tables without pairs"
-                )
             columns = self.transformer_.column_names_ if fitted else None
-            domains = check_domains(X_source, X_target, settings["discrete_columns"], columns)
-            return (*domains, None)
+            A, B = check_domains(X_source, X_target, settings["discrete_columns"], columns)
+            return A, B, check_table_pairs(pairs, A, B)
         width = self.n_features_in_ if fitted else None
         A = check_array(X_source, "X_source", n_features=width, min_rows=2)
         B = check_array(X_target, "X_target", n_features=width, min_rows=2)
@@ -337,7 +333,11 @@ class Translator(Estimator):
         count and their values in the hash too."""
         A, B, pairs = data
         if not isinstance(A, np.ndarray):
-            return tables_fingerprint(A, B)
+            fingerprint = tables_fingerprint(A, B)
+            if pairs is not None:
+                fingerprint["pairs"] = len(pairs[0])
+                fingerprint["pairs_hash"] = tables_fingerprint(*pairs)["hash"]
+            return fingerprint
         digest = hashlib.blake2b(digest_size=16)
         for X in (A, B) + (pairs or ()):
             digest.update(repr(X.shape).encode("ascii"))
@@ -484,6 +484,8 @@ class Translator(Estimator):
             if matrices is None:
                 matrices = tuple(self.transformer_.transform(X) for X in (A, B))
             A, B = matrices
+            if pairs is not None:  # the pairs' rows, encoded like the domains'
+                pairs = tuple(self.transformer_.transform(P) for P in pairs)
         if pairs is not None:
             pairs = tuple(
                 self._on_networks(self._scaled(p, f"pairs[{i}]")) for i, p in enumerate(pairs)
@@ -547,8 +549,12 @@ class Translator(Estimator):
             makes translations identifiable that the unpaired objective
             cannot tell apart (a map that swaps classes is as cycle-consistent
             and as close to the target distribution as the right one). The
-            pairs are part of the training data (arrays only, not tables):
-            ``partial_fit`` and ``resume`` need the same pairs again.
+            pairs are part of the training data: ``partial_fit`` and
+            ``resume`` need the same pairs again. Tables: ``source`` indices
+            of ``X_source`` rows or a table of domain A's rows, ``target`` a
+            table of their translations, both with the domains' columns
+            (encoded by the same column transformer; the pair term compares
+            encoded rows, categories through the softmax head).
 
         Returns
         -------

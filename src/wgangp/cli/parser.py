@@ -502,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs=2,
         metavar=("P_A", "P_B"),
         help="known pairs: row i of P_A (domain A) translates to row i of P_B (domain B); "
-        "two files of numbers with the domains' columns, weighted by --lambda-pairs",
+        "two files with the domains' columns, weighted by --lambda-pairs",
     )
     p.add_argument(
         "--cycle-schedule",

@@ -110,9 +110,7 @@ def _pairs(files, table: bool):
     if files is None:
         return None
     if table:
-        raise UsageError(
-            "--pairs is for files of numbers (arrays); a translator of tables trains without pairs"
-        )
+        return tuple(_table(path, "--pairs") for path in files)
     return tuple(_rows(path, "--pairs") for path in files)
 
 
