@@ -255,12 +255,18 @@ def test_a_failing_rank_ends_the_job_and_resume_continues_bit_for_bit(tmp_path):
     assert a._rng.bit_generator.state == b._rng.bit_generator.state
 
 
-def test_fit_table_under_mpiexec_is_the_single_process_fit(tmp_path):
-    """``mpiexec -n 2 wgangp fit-table``: each rank its half of the rows, rank 0 alone
-    writes and prints, and the model is the one process's (float32, to its rounding)."""
-    _table().to_csv(tmp_path / "t.csv", index=False)
+@pytest.mark.parametrize("discrete", [[], ["--discrete", "j"]])
+def test_fit_table_under_mpiexec_is_the_single_process_fit(tmp_path, discrete):
+    """``mpiexec -n 2 wgangp fit-table``: each rank reads only its half of the rows
+    (a count column has a missing value in rank 1's half only: both ranks still read
+    it as floats, as one process does), rank 0 alone writes and prints, and the model
+    is the one process's (float32, to its rounding)."""
+    table = _table()
+    table["n"] = pd.array(np.arange(len(table)) % 4, dtype="Int64")
+    table.loc[len(table) - 1, "n"] = pd.NA
+    table.to_csv(tmp_path / "t.csv", index=False)
     args = ["fit-table", "t.csv", "--steps", "10", "--hidden", "16", "--batch-size", "40"]
-    args += ["--seed", "0", "--no-report"]
+    args += ["--seed", "0", "--no-report", *discrete]
     launched = _wgangp(tmp_path, *args, "--out", "dp")
     assert launched.returncode == 0, launched.stderr[-2000:]
     assert launched.stdout.count("model:  dp/model.npz") == 1

@@ -6,7 +6,9 @@ model in a run folder for ``wgangp sample`` and ``wgangp report`` later,
 ``augment`` adds synthetic rows to the rare classes and scores a classifier
 without and with them. Under ``mpiexec`` each rank trains on its share of
 the rows (data-parallel, :mod:`wgangp.parallel`) and rank 0 alone writes and
-prints.
+prints; ``fit-table`` reads only that share of the file
+(:func:`wgangp.tabular.frames.read_table_share`), ``augment`` the whole table
+(its holdout split and the augmented file need every row).
 """
 
 from __future__ import annotations
@@ -48,9 +50,15 @@ def cmd_fit_table(args) -> int:
     if rank == 0:  # another rank's check could see the run that rank 0 started
         check_out(run_dir, args.overwrite)
     from ..tabular import TabularSynthesizer
-    from ..tabular.frames import as_frame
+    from ..tabular.frames import as_frame, read_table_share
 
-    frame = as_frame(str(data), "data", sep=args.sep)
+    if comm is None:
+        frame = as_frame(str(data), "data", sep=args.sep)
+        rows = len(frame)
+    else:  # launched by mpiexec: each rank reads and trains on its share of the rows
+        share = read_table_share(str(data), rank, comm.Get_size(), "data", sep=args.sep)
+        frame = as_frame(share, "data")
+        rows = comm.allreduce(len(frame))
     discrete = None
     if args.discrete is not None:
         discrete = [c.strip() for c in args.discrete.split(",") if c.strip()]
@@ -63,14 +71,12 @@ def cmd_fit_table(args) -> int:
         from ..tabular.scores import infer_discrete_columns
 
         # the columns named are categories too, beside the text and boolean ones
-        discrete = list(dict.fromkeys([*infer_discrete_columns(frame), *discrete]))
+        inferred = infer_discrete_columns(frame, comm=comm)
+        discrete = list(dict.fromkeys([*inferred, *discrete]))
     synth = TabularSynthesizer(
         discrete_columns=discrete, random_state=args.seed, **_synthesizer_params(args)
     )
-    rows = len(frame)
-    if comm is not None:  # launched by mpiexec: each rank trains on its share of the rows
-        share = np.array_split(np.arange(rows), comm.Get_size())[rank]
-        frame = frame.iloc[share].reset_index(drop=True)
+    if comm is not None:
         if rank != 0:
             with np.errstate(all="ignore"):
                 synth.fit(frame, steps=args.steps, run_dir=run_dir, comm=comm)

@@ -11,6 +11,7 @@ wgangp[parquet]``, for Parquet files) are imported when needed.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import logging
 import os
@@ -29,6 +30,7 @@ __all__ = [
     "import_pandas",
     "json_value",
     "read_table",
+    "read_table_share",
 ]
 
 logger = logging.getLogger(__name__)
@@ -159,6 +161,36 @@ def read_table(path, name: str = "data", sep: str | None = None):
                 f"sep={sep!r} applies to a CSV only; {name}={str(path)!r} is a Parquet file"
             )
         return _read_parquet(path, name)
+    sep, options = _csv_dialect(path, name, sep)
+    with _csv_errors(path, name, sep):
+        frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig", **options)
+    if frame.shape[1] and all(_is_number(c) for c in frame.columns):
+        logger.warning(
+            "%s=%r: the header row (%s) is all numbers; it is taken as the column names. "
+            "If it is a row of data, add a header row of names",
+            name,
+            str(path),
+            ", ".join(map(str, frame.columns[:5])),
+        )
+    return frame
+
+
+def _read_parquet(path, name: str):
+    """A Parquet file as a DataFrame (pyarrow reads it, row group by row group)."""
+    pq = require("pyarrow.parquet", "parquet", "reading Parquet tables")
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow's ArrowInvalid, OSError, ...
+        raise InvalidDataError(
+            f"{name}={str(path)!r} is not a readable Parquet file ({type(exc).__name__}: "
+            f"{exc}); write it with DataFrame.to_parquet"
+        ) from None
+    return table.to_pandas()
+
+
+def _csv_dialect(path, name: str, sep: str | None) -> tuple[str, dict]:
+    """A CSV's separator (detected unless given) and pandas' options for its
+    numbers; a binary, non-UTF-8 or empty file is refused, naming it."""
     if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in '"\n\r'):
         raise InvalidParameterError(
             f"sep={sep!r} must be one character such as ',', ';' or '\\t' (or None: detect it)"
@@ -188,8 +220,15 @@ def read_table(path, name: str = "data", sep: str | None = None):
         options["thousands"] = ","
     elif sep == ";" and re.search(r"\d,\d", text) and not re.search(r"\d\.\d", text):
         options["decimal"] = ","
+    return sep, options
+
+
+@contextlib.contextmanager
+def _csv_errors(path, name: str, sep: str):
+    """pandas' reading errors of a CSV as :class:`InvalidDataError` naming the file."""
+    pd = import_pandas()
     try:
-        frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig", **options)
+        yield
     except pd.errors.EmptyDataError:
         raise InvalidDataError(
             f"{name}={str(path)!r} has no columns; a table needs a header row and rows of values"
@@ -205,28 +244,142 @@ def read_table(path, name: str = "data", sep: str | None = None):
             f"{name}={str(path)!r} is not UTF-8 text (after the first 64 kB: {exc.reason}); "
             "save the table as a UTF-8 CSV"
         ) from None
-    if frame.shape[1] and all(_is_number(c) for c in frame.columns):
-        logger.warning(
-            "%s=%r: the header row (%s) is all numbers; it is taken as the column names. "
-            "If it is a row of data, add a header row of names",
-            name,
-            str(path),
-            ", ".join(map(str, frame.columns[:5])),
-        )
+
+
+def read_table_share(
+    path, rank: int = 0, size: int = 1, name: str = "data", sep: str | None = None,
+    chunk_rows: int = 65_536,
+):  # fmt: skip
+    """Rank ``rank``'s contiguous share of a CSV or Parquet table's rows, read without
+    holding the whole table: for data-parallel training under ``mpiexec -n size``.
+
+    The ranks' shares, in rank order, are the table :func:`read_table` reads,
+    with its columns' dtypes:
+
+    * Parquet: a contiguous range of row groups balanced by rows (with fewer
+      groups than ranks, contiguous rows, reading only the groups holding
+      them); the dtypes are the file's.
+    * CSV: the dialect is detected as :func:`read_table` does; a first pass
+      reads the file ``chunk_rows`` rows at a time to count the rows and learn
+      each column's dtype over the whole file (a column with text anywhere
+      is text everywhere, integers with a missing value somewhere are
+      floats), keeping nothing; a second reads up to the end of this rank's
+      rows with those dtypes and keeps only them.
+
+    With ``size=1``, :func:`read_table` itself.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import pandas as pd
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> pd.DataFrame({"x": [1, 2, None, 4], "k": ["a", "b", "c", "d"]}).to_csv(path, index=False)
+    >>> read_table_share(path, 1, 2, chunk_rows=2)
+         x  k
+    0  NaN  c
+    1  4.0  d
+    """
+    from ..parallel import rank_bounds
+    from ..validation import check_int
+
+    rank = check_int(rank, "rank", minimum=0)
+    size = check_int(size, "size", minimum=1)
+    if rank >= size:
+        raise InvalidParameterError(f"rank={rank} must be below size={size}")
+    if size == 1:
+        return read_table(path, name, sep)
+    path = check_path(path, name)
+    if not path.is_file():
+        raise InvalidDataError(f"{name}={str(path)!r} is not a file; pass a CSV or a Parquet file")
+    if path.suffix.lower() == ".parquet":
+        if sep is not None:
+            raise InvalidParameterError(
+                f"sep={sep!r} applies to a CSV only; {name}={str(path)!r} is a Parquet file"
+            )
+        return _parquet_share(path, name, rank, size)
+    pd = import_pandas()
+    sep, options = _csv_dialect(path, name, sep)
+    read = dict(sep=sep, encoding="utf-8-sig", chunksize=chunk_rows, **options)
+    kinds: dict = {}
+    n_rows = 0
+    with _csv_errors(path, name, sep):
+        with pd.read_csv(path, **read) as chunks:
+            for chunk in chunks:
+                n_rows += len(chunk)
+                for column in chunk.columns:
+                    kinds.setdefault(column, set()).add(_kind(chunk[column]))
+    _check_share_rows(path, name, n_rows, size)
+    dtypes, as_object = {}, []
+    for column, seen in kinds.items():
+        if len(seen) < 2:
+            continue
+        if seen <= {"i", "f"}:
+            dtypes[column] = np.float64  # integers with a missing value somewhere
+        elif "b" in seen and seen <= {"b", "f", "O"}:
+            as_object.append(column)  # booleans with missing values: objects, as one read
+        else:
+            dtypes[column] = str  # text somewhere: text everywhere, as one read gives
+    start, stop = rank_bounds(n_rows, rank, size)
+    parts, row = [], 0
+    with _csv_errors(path, name, sep):
+        with pd.read_csv(path, dtype=dtypes or None, **read) as chunks:
+            for chunk in chunks:
+                lo, hi = max(start - row, 0), min(stop - row, len(chunk))
+                if lo < hi:
+                    parts.append(chunk.iloc[lo:hi])
+                row += len(chunk)
+                if row >= stop:
+                    break
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    frame = frame.reset_index(drop=True)
+    for column in as_object:
+        frame[column] = frame[column].astype(object)
     return frame
 
 
-def _read_parquet(path, name: str):
-    """A Parquet file as a DataFrame (pyarrow reads it, row group by row group)."""
+def _kind(series) -> str:
+    """A column's dtype kind as a chunk of a CSV reads it: i, f, b or O (anything else)."""
+    kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else "O"
+    return kind if kind in "ifb" else "O"
+
+
+def _check_share_rows(path, name: str, n_rows: int, size: int) -> None:
+    if n_rows < size:
+        raise InvalidDataError(
+            f"{name}={str(path)!r} has {n_rows} data rows, fewer than the {size} ranks that "
+            "share it; start fewer ranks (mpiexec -n ...) or give more rows"
+        )
+
+
+def _parquet_share(path, name: str, rank: int, size: int):
+    """Rank ``rank``'s rows of a Parquet table: its row groups, or rows of the groups."""
+    from ..parallel import rank_bounds, rank_row_groups
+
     pq = require("pyarrow.parquet", "parquet", "reading Parquet tables")
     try:
-        table = pq.read_table(path)
+        handle = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow's ArrowInvalid, OSError, ...
         raise InvalidDataError(
             f"{name}={str(path)!r} is not a readable Parquet file ({type(exc).__name__}: "
             f"{exc}); write it with DataFrame.to_parquet"
         ) from None
-    return table.to_pandas()
+    try:
+        meta = handle.metadata
+        group_rows = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+        n_rows = sum(group_rows)
+        _check_share_rows(path, name, n_rows, size)
+        groups = rank_row_groups(group_rows, rank, size)
+        if groups is not None:
+            return handle.read_row_groups(list(range(*groups))).to_pandas()
+        start, stop = rank_bounds(n_rows, rank, size)
+        ends = np.concatenate([[0], np.cumsum(group_rows)])
+        first = int(np.searchsorted(ends, start, side="right")) - 1
+        last = int(np.searchsorted(ends, stop, side="left"))
+        table = handle.read_row_groups(list(range(first, last)))
+        offset = int(ends[first])
+        return table.slice(start - offset, stop - start).to_pandas()
+    finally:
+        handle.close()
 
 
 def _sniff(text: str) -> str:

@@ -28,25 +28,38 @@ __all__ = [
 _DISCRETE_MAX_VALUES = 10
 
 
-def infer_discrete_columns(frame, max_values: int = _DISCRETE_MAX_VALUES) -> list:
+def infer_discrete_columns(frame, max_values: int = _DISCRETE_MAX_VALUES, comm=None) -> list:
     """Columns read as discrete: text, boolean, categorical, or integer with few values.
 
     An integer column with at most ``max_values`` distinct values (a class
     label, a count of children) is discrete; every other numeric column is
-    continuous.
+    continuous. With ``comm`` (an mpi4py communicator), ``frame`` is this
+    rank's rows of one table, every rank calls this, and the distinct values
+    are counted over all ranks' rows, so that every rank gets the list one
+    process would on the whole table.
 
     >>> import pandas as pd
     >>> infer_discrete_columns(pd.DataFrame({"a": [1.5, 2.0], "b": ["x", "y"], "c": [0, 1]}))
     ['b', 'c']
     """
     pd = import_pandas()
-    out = []
+    out, counted = [], {}
     for name in frame.columns:
         s = frame[name]
         if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
             out.append(name)
-        elif pd.api.types.is_integer_dtype(s) and s.nunique(dropna=True) <= max_values:
-            out.append(name)
+        elif pd.api.types.is_integer_dtype(s):
+            values = s.dropna().unique()
+            counted[name] = None if len(values) > max_values else {int(v) for v in values}
+            if comm is None and counted[name] is not None:
+                out.append(name)
+    if comm is not None:  # this rank's distinct values (or "too many"), joined over ranks
+        parts = comm.allgather(counted)
+        for name in counted:
+            sets = [part.get(name) for part in parts]
+            if all(v is not None for v in sets) and len(set().union(*sets)) <= max_values:
+                out.append(name)
+        out.sort(key=list(frame.columns).index)
     return out
 
 
