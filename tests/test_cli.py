@@ -749,7 +749,7 @@ def test_translate_refuses_domains_of_different_widths(tmp_path):
 
 
 def test_translate_with_pairs_and_a_cycle_schedule_trains_like_python(tmp_path):
-    from wgangp.schedules import ParamSchedule
+    from wgangp.schedules import ExponentialDecay, ParamSchedule
 
     a, b = _two_domains(tmp_path)
     A = np.loadtxt(a, delimiter=",", skiprows=1)
@@ -759,7 +759,8 @@ def test_translate_with_pairs_and_a_cycle_schedule_trains_like_python(tmp_path):
     done = run_cli(
         "translate", "--source", a, "--target", b, "--out", "run", "--steps", "6",
         "--hidden", "8", "--batch-size", "16", "--pairs", "pa.csv", "pb.csv",
-        "--lambda-pairs", "3", "--cycle-schedule", "2:10,4:30", cwd=tmp_path,
+        "--lambda-pairs", "3", "--cycle-schedule", "2:10,4:30", "--lr-decay", "3:5:0.5",
+        cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     cli_model = wgangp.load(tmp_path / "run" / "model.npz")
@@ -768,7 +769,10 @@ def test_translate_with_pairs_and_a_cycle_schedule_trains_like_python(tmp_path):
     python = wgangp.Translator(hidden=8, batch_size=16, lambda_pairs=3.0, random_state=0)
     python.fit(
         A, B, steps=6, pairs=(A[:4], A[:4] + 2.0),
-        callbacks=[ParamSchedule("lambda_cycle", [(2, 10.0), (4, 30.0)])],
+        callbacks=[
+            ParamSchedule("lambda_cycle", [(2, 10.0), (4, 30.0)]),
+            ExponentialDecay(start=3, stop=5, final=0.5),
+        ],
     )  # fmt: skip
     for mine, theirs in zip(cli_model.networks().values(), python.networks().values()):
         np.testing.assert_array_equal(mine.flat, theirs.flat)
@@ -781,13 +785,16 @@ def test_translate_with_pairs_and_a_cycle_schedule_trains_like_python(tmp_path):
         ("10:x", "ITERATION:VALUE"),
         ("5:10,5:20", "increase strictly"),
         ("0:-1", "lambda_cycle"),
+        ("--lr-decay=5:9", "START:STOP:FINAL"),
+        ("--lr-decay=9:5:0.1", "need 0 <= start < stop"),
     ],
 )
-def test_translate_refuses_a_bad_cycle_schedule(tmp_path, schedule, message):
+def test_translate_refuses_a_bad_schedule(tmp_path, schedule, message):
     a, b = _two_domains(tmp_path)
+    flag = [schedule] if schedule.startswith("--") else ["--cycle-schedule", schedule]
     done = run_cli(
         "translate", "--source", a, "--target", b, "--out", "run", "--steps", "2",
-        "--hidden", "8", "--cycle-schedule", schedule, cwd=tmp_path,
+        "--hidden", "8", *flag, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode != 0
     assert message in done.stderr

@@ -510,6 +510,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="lambda_cycle along piecewise-linear (iteration, value) points, e.g. "
         "3000:10,5000:40 (wgangp.schedules.ParamSchedule)",
     )
+    p.add_argument(
+        "--lr-decay",
+        metavar="START:STOP:FINAL",
+        help="decay every optimizer's lr geometrically to FINAL x lr from iteration START "
+        "to STOP, e.g. 6000:9000:0.1 (wgangp.schedules.ExponentialDecay)",
+    )
     model = p.add_argument_group("model parameters (wgangp.Translator)")
     for name in TRANSLATOR_FLAGS:
         spec = TRANSLATOR_PARAMS[name]

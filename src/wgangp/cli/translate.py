@@ -126,6 +126,26 @@ def _cycle_schedule(text: str | None) -> list:
         raise UsageError(f"--cycle-schedule {exc}") from None
 
 
+def _lr_decay(text: str | None) -> list:
+    """``--lr-decay 6000:9000:0.1``: every optimizer's lr decayed geometrically to
+    0.1 x lr from iteration 6000 to 9000."""
+    if text is None:
+        return []
+    from ..schedules import ExponentialDecay
+
+    parts = text.split(":")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        start, stop, final = int(parts[0]), int(parts[1]), float(parts[2])
+    except ValueError:
+        raise UsageError(f"--lr-decay {text}: give START:STOP:FINAL, e.g. 6000:9000:0.1") from None
+    try:
+        return [ExponentialDecay(start, stop, final)]
+    except ValueError as exc:
+        raise UsageError(f"--lr-decay {text}: {exc}") from None
+
+
 def cmd_translate(args) -> int:
     run_dir = Path(args.out)
     check_out(run_dir, args.overwrite)
@@ -152,7 +172,7 @@ def cmd_translate(args) -> int:
             steps=args.steps,
             run_dir=run_dir,
             checkpoint_every=args.checkpoint_every,
-            callbacks=_cycle_schedule(args.cycle_schedule),
+            callbacks=_cycle_schedule(args.cycle_schedule) + _lr_decay(args.lr_decay),
             pairs=pairs,
         )
         model.save(run_dir / MODEL_FILE)
