@@ -370,18 +370,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a Translator setting"
     )
-    parser.add_argument(
-        "--cycle-schedule",
-        metavar="IT:VALUE,...",
-        help="lambda_cycle along (iteration, value) points for wgangp and torch alike, "
-        "e.g. 3000:10,5000:40 (wgangp.schedules.ParamSchedule)",
-    )
-    parser.add_argument(
-        "--lr-decay",
-        metavar="START:STOP:FINAL",
-        help="decay lr geometrically to FINAL x lr from iteration START to STOP, for wgangp "
-        "and torch alike (wgangp.schedules.ExponentialDecay)",
-    )
+    add_schedule_arguments(parser)
     parser.add_argument(
         "--first-seed", type=int, default=0, help="seeds first-seed..first-seed+seeds-1"
     )
@@ -389,12 +378,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     settings = parse_settings(args.set)
-    schedules = []
-    if args.cycle_schedule:
-        schedules.append(ParamSchedule.from_text("lambda_cycle", args.cycle_schedule))
-    if args.lr_decay:
-        start, stop, final = args.lr_decay.split(":")
-        schedules.append(ExponentialDecay(int(start), int(stop), float(final)))
+    schedules = parse_schedules(args.cycle_schedule, args.lr_decay)
     settings["threads"] = args.threads
     if "torch" in args.methods:
         import torch
@@ -454,6 +438,33 @@ def parse_settings(items) -> dict:
         key, value = item.split("=", 1)
         settings[key] = json.loads(value) if value[:1] in "0123456789-[{tfn" else value
     return settings
+
+
+def add_schedule_arguments(parser) -> None:
+    """``--cycle-schedule`` and ``--lr-decay``, as this benchmark and its tuning runs take them."""
+    parser.add_argument(
+        "--cycle-schedule",
+        metavar="IT:VALUE,...",
+        help="lambda_cycle along (iteration, value) points for wgangp and torch alike, "
+        "e.g. 3000:10,5000:40 (wgangp.schedules.ParamSchedule)",
+    )
+    parser.add_argument(
+        "--lr-decay",
+        metavar="START:STOP:FINAL",
+        help="decay lr geometrically to FINAL x lr from iteration START to STOP, for wgangp "
+        "and torch alike (wgangp.schedules.ExponentialDecay)",
+    )
+
+
+def parse_schedules(cycle_schedule: str | None, lr_decay: str | None) -> list:
+    """The callbacks of ``--cycle-schedule`` and ``--lr-decay``."""
+    schedules = []
+    if cycle_schedule:
+        schedules.append(ParamSchedule.from_text("lambda_cycle", cycle_schedule))
+    if lr_decay:
+        start, stop, final = lr_decay.split(":")
+        schedules.append(ExponentialDecay(int(start), int(stop), float(final)))
+    return schedules
 
 
 def pick_pairs(t: dict, n: int, seed: int):

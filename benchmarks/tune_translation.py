@@ -10,6 +10,8 @@ Usage::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/tune_translation.py thick --steps 600 \\
         --set lambda_identity=5 --seeds 0 1 2
+    OPENBLAS_NUM_THREADS=1 python benchmarks/tune_translation.py blur --steps 9000 \\
+        --every 1000 --cycle-schedule 3000:10,5000:40 --lr-decay 6000:9000:0.1
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def main(argv=None) -> int:
     parser.add_argument("--every", type=int, help="also score after every this many iterations")
     parser.add_argument("--pairs", type=int, default=0, help="paired source rows given to fit")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    translation.add_schedule_arguments(parser)
     parser.add_argument(
         "--speed",
         nargs="+",
@@ -50,7 +53,7 @@ def main(argv=None) -> int:
     clf = t["clf"].fit(B, t["y_b"])
     for seed in args.seeds:
         model = wgangp.Translator(random_state=seed, **settings)
-        fit_kw = {}
+        fit_kw = {"callbacks": translation.parse_schedules(args.cycle_schedule, args.lr_decay)}
         if args.pairs:
             fit_kw["pairs"] = translation.pick_pairs(t, args.pairs, seed)
         every = args.every or args.steps
@@ -68,7 +71,12 @@ def main(argv=None) -> int:
             res = translation.scores(
                 clf, translated, y_a, B, A, model.inverse_transform(translated), seed
             )
-            shown = " ".join(args.set) or "defaults"
+            shown = " ".join(
+                args.set
+                + [f"cycle {args.cycle_schedule}"] * bool(args.cycle_schedule)
+                + [f"lr decay {args.lr_decay}"] * bool(args.lr_decay)
+            )
+            shown = shown or "defaults"
             print(
                 f"| {args.task} | {shown} | pairs {args.pairs} | seed {seed} | {done} it | "
                 f"acc {res['accuracy']:.3f} | cycle {res['cycle_l1']:.4f} | "
