@@ -107,6 +107,10 @@ class ParamSchedule(Callback):
     goes through :meth:`~wgangp.train.Estimator.set_live_param`: checked like
     the constructor's argument, and recorded in the model file.
 
+    A schedule of ``lr`` changes the estimator's ``lr`` itself, which
+    :class:`ExponentialDecay` takes as its base: use one or the other for the
+    learning rate, not both.
+
     Raising the cycle weight late in a :class:`~wgangp.Translator`'s training
     pulls the cycle error down after the translation has found the target
     domain (see BENCHMARKS.md, "Cross-domain style transfer").
