@@ -29,7 +29,7 @@ from typing import Literal, overload
 import numpy as np
 
 from .errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
-from .parallel import rank_bounds, rank_row_groups
+from .parallel import rank_bounds, rank_file_rows
 from .validation import check_int, check_random_state, require
 
 __all__ = [
@@ -621,12 +621,7 @@ def _read_parquet_rows(handle, path: str, rank: int, size: int, columns) -> np.n
     group_rows = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
     n_rows = sum(group_rows)
     _check_enough_rows(path, n_rows, size)
-    groups = rank_row_groups(group_rows, rank, size)
-    if groups is not None:
-        first, stop = groups
-        start, end = sum(group_rows[:first]), sum(group_rows[:stop])
-    else:
-        start, end = rank_bounds(n_rows, rank, size)
+    start, end = rank_file_rows(group_rows, rank, size)
     import pyarrow as pa
 
     out = np.empty((end - start, len(names)), dtype=np.float64)

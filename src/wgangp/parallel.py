@@ -182,6 +182,21 @@ def rank_row_groups(group_rows, rank: int, size: int) -> tuple[int, int] | None:
     return starts[rank], starts[rank + 1]
 
 
+def rank_file_rows(group_rows, rank: int, size: int) -> tuple[int, int]:
+    """Rank ``rank``'s rows ``[start, stop)`` of a file of row groups: whole groups
+    (:func:`rank_row_groups`) when there are at least as many groups as ranks,
+    else contiguous rows (:func:`rank_bounds`).
+
+    >>> rank_file_rows([100, 100, 100, 50], 1, 2), rank_file_rows([100], 1, 2)
+    ((200, 350), (50, 100))
+    """
+    groups = rank_row_groups(group_rows, rank, size)
+    if groups is None:
+        return rank_bounds(int(sum(group_rows)), rank, size)
+    first, stop = groups
+    return int(sum(group_rows[:first])), int(sum(group_rows[:stop]))
+
+
 class Shard:
     """This rank's part of a data-parallel run.
 

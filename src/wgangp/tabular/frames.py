@@ -178,14 +178,21 @@ def read_table(path, name: str = "data", sep: str | None = None):
 def _read_parquet(path, name: str):
     """A Parquet file as a DataFrame (pyarrow reads it, row group by row group)."""
     pq = require("pyarrow.parquet", "parquet", "reading Parquet tables")
-    try:
+    with _parquet_errors(path, name):
         table = pq.read_table(path)
+    return table.to_pandas()
+
+
+@contextlib.contextmanager
+def _parquet_errors(path, name: str):
+    """pyarrow's errors on opening or reading a Parquet file as :class:`InvalidDataError`."""
+    try:
+        yield
     except Exception as exc:  # pyarrow's ArrowInvalid, OSError, ...
         raise InvalidDataError(
             f"{name}={str(path)!r} is not a readable Parquet file ({type(exc).__name__}: "
             f"{exc}); write it with DataFrame.to_parquet"
         ) from None
-    return table.to_pandas()
 
 
 def _csv_dialect(path, name: str, sep: str | None) -> tuple[str, dict]:
@@ -353,31 +360,21 @@ def _check_share_rows(path, name: str, n_rows: int, size: int) -> None:
 
 def _parquet_share(path, name: str, rank: int, size: int):
     """Rank ``rank``'s rows of a Parquet table: its row groups, or rows of the groups."""
-    from ..parallel import rank_bounds, rank_row_groups
+    from ..parallel import rank_file_rows
 
     pq = require("pyarrow.parquet", "parquet", "reading Parquet tables")
-    try:
+    with _parquet_errors(path, name):
         handle = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow's ArrowInvalid, OSError, ...
-        raise InvalidDataError(
-            f"{name}={str(path)!r} is not a readable Parquet file ({type(exc).__name__}: "
-            f"{exc}); write it with DataFrame.to_parquet"
-        ) from None
     try:
         meta = handle.metadata
         group_rows = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
-        n_rows = sum(group_rows)
-        _check_share_rows(path, name, n_rows, size)
-        groups = rank_row_groups(group_rows, rank, size)
-        if groups is not None:
-            return handle.read_row_groups(list(range(*groups))).to_pandas()
-        start, stop = rank_bounds(n_rows, rank, size)
-        ends = np.concatenate([[0], np.cumsum(group_rows)])
+        _check_share_rows(path, name, sum(group_rows), size)
+        start, stop = rank_file_rows(group_rows, rank, size)
+        ends = np.concatenate([[0], np.cumsum(group_rows)])  # ends[g]: rows before group g
         first = int(np.searchsorted(ends, start, side="right")) - 1
         last = int(np.searchsorted(ends, stop, side="left"))
         table = handle.read_row_groups(list(range(first, last)))
-        offset = int(ends[first])
-        return table.slice(start - offset, stop - start).to_pandas()
+        return table.slice(start - int(ends[first]), stop - start).to_pandas()
     finally:
         handle.close()
 
