@@ -38,11 +38,11 @@ from .tabular.domains import (
     TableHead,
     check_domains,
     check_table_input,
-    check_table_pairs,
     fit_domains_transformer,
     is_table,
     tables_fingerprint,
 )
+from .tabular.frames import json_value
 from .tabular.settings import PARAMS as TABLE_PARAMS
 from .tabular.transformer import TabularTransformer
 from .train import CORE_PARAMS, Estimator
@@ -312,7 +312,7 @@ class Translator(Estimator):
         if tables[0]:
             columns = self.transformer_.column_names_ if fitted else None
             A, B = check_domains(X_source, X_target, settings["discrete_columns"], columns)
-            return A, B, check_table_pairs(pairs, A, B)
+            return A, B, _check_pairs(pairs, A, B)
         width = self.n_features_in_ if fitted else None
         A = check_array(X_source, "X_source", n_features=width, min_rows=2)
         B = check_array(X_target, "X_target", n_features=width, min_rows=2)
@@ -324,7 +324,7 @@ class Translator(Estimator):
             )
         if not fitted:
             self._check_trainable(A, B, settings)
-        return A, B, _check_pairs(pairs, A)
+        return A, B, _check_pairs(pairs, A, B)
 
     def _data_fingerprint(self, data) -> dict:
         """Rows (of both domains together), columns and a hash (blake2b) of both
@@ -933,8 +933,14 @@ class Translator(Estimator):
         self._head = self._make_head(settings["tau"])
 
 
-def _check_pairs(pairs, A: np.ndarray):
-    """``pairs=(source, target)`` checked: two float64 arrays of k rows each, or None."""
+def _check_pairs(pairs, A, B):
+    """``pairs=(source, target)`` checked against the domains ``A`` and ``B``, or None.
+
+    ``source`` is 1-D integer indices of ``A``'s rows, or rows of domain A;
+    ``target`` their known translations; k rows each. Arrays: two float64
+    arrays of the domains' width. Tables: two DataFrames with the domains'
+    columns, in their order (``source`` a table or CSV path when not indices).
+    """
     if pairs is None:
         return None
     if not isinstance(pairs, (tuple, list)) or len(pairs) != 2:
@@ -944,24 +950,41 @@ def _check_pairs(pairs, A: np.ndarray):
             + (f" of length {len(pairs)}" if hasattr(pairs, "__len__") else "")
         )
     source, target = pairs
-    width = A.shape[1]
-    source_arr = np.asarray(source)
-    if source_arr.ndim == 1 and source_arr.dtype.kind in "iu":
-        if len(source_arr) and (source_arr.min() < -len(A) or source_arr.max() >= len(A)):
-            raise InvalidDataError(
-                f"pairs[0] holds row indices from {source_arr.min()} to {source_arr.max()}, "
-                f"but X_source has {len(A)} rows; give indices in 0..{len(A) - 1} (or the "
-                "source rows themselves, a 2-D array)"
-            )
-        p_a = A[source_arr]
+    table = not isinstance(A, np.ndarray)
+    if table:
+        columns = [json_value(c) for c in A.columns]
+
+        def rows(X, name):
+            return check_table_input(X, name, columns).reset_index(drop=True)
     else:
-        p_a = check_array(source, "pairs[0]", n_features=width)
-    p_b = check_array(target, "pairs[1]", n_features=width)
+
+        def rows(X, name):
+            return check_array(X, name, n_features=A.shape[1])
+
+    index = None if is_table(source) else np.asarray(source)
+    if index is not None and index.ndim == 1 and index.dtype.kind in "iu":
+        if len(index) and (index.min() < -len(A) or index.max() >= len(A)):
+            raise InvalidDataError(
+                f"pairs[0] holds row indices from {index.min()} to {index.max()}, but "
+                f"X_source has {len(A)} rows; give indices in 0..{len(A) - 1} (or the "
+                "source rows themselves)"
+            )
+        p_a = A.iloc[index].reset_index(drop=True) if table else A[index]
+    elif table and index is not None:
+        raise InvalidDataError(
+            "pairs[0] must be 1-D integer indices of X_source rows or a table (DataFrame "
+            f"or CSV path) of domain A's rows; got {type(source).__name__}"
+        )
+    else:
+        p_a = rows(source, "pairs[0]")
+    p_b = rows(target, "pairs[1]")
     if len(p_a) != len(p_b):
         raise InvalidDataError(
             f"pairs[0] gives {len(p_a)} source rows and pairs[1] {len(p_b)} target rows; "
             "each source row needs exactly one known translation (the same number of rows)"
         )
+    if table:
+        p_a.columns, p_b.columns = A.columns, B.columns
     return p_a, p_b
 
 

@@ -194,49 +194,6 @@ def tables_fingerprint(A, B) -> dict:
     return {"rows": int(len(A) + len(B)), "columns": names, "hash": digest.hexdigest()}
 
 
-def check_table_pairs(pairs, A, B):
-    """``pairs=(source, target)`` for tables: two DataFrames of k rows with the
-    domains' columns (in their order), or None.
-
-    ``source`` is either indices of rows of ``A`` (1-D integers) or rows of
-    domain A (a DataFrame or CSV path); ``target`` their known translations
-    (a DataFrame or CSV path), k rows each.
-    """
-    if pairs is None:
-        return None
-    if not isinstance(pairs, (tuple, list)) or len(pairs) != 2:
-        raise InvalidDataError(
-            "pairs must be a tuple (source, target): indices of X_source rows (or a table of "
-            f"domain A's rows) and a table of their known translations; got {type(pairs).__name__}"
-            + (f" of length {len(pairs)}" if hasattr(pairs, "__len__") else "")
-        )
-    source, target = pairs
-    columns = [json_value(c) for c in A.columns]
-    if not is_table(source):
-        index = np.asarray(source)
-        if index.ndim != 1 or index.dtype.kind not in "iu":
-            raise InvalidDataError(
-                "pairs[0] must be 1-D integer indices of X_source rows or a table (DataFrame "
-                f"or CSV path) of domain A's rows; got {type(source).__name__}"
-            )
-        if len(index) and (index.min() < -len(A) or index.max() >= len(A)):
-            raise InvalidDataError(
-                f"pairs[0] holds row indices from {index.min()} to {index.max()}, but "
-                f"X_source has {len(A)} rows; give indices in 0..{len(A) - 1}"
-            )
-        p_a = A.iloc[index].reset_index(drop=True)
-    else:
-        p_a = check_table_input(source, "pairs[0]", columns).reset_index(drop=True)
-    p_b = check_table_input(target, "pairs[1]", columns).reset_index(drop=True)
-    if len(p_a) != len(p_b):
-        raise InvalidDataError(
-            f"pairs[0] gives {len(p_a)} source rows and pairs[1] {len(p_b)} target rows; "
-            "each source row needs exactly one known translation (the same number of rows)"
-        )
-    p_a.columns, p_b.columns = A.columns, B.columns
-    return p_a, p_b
-
-
 class TableHead:
     """The translator's output head on encoded rows: :func:`heads_forward` with every
     one-hot block through a softmax at temperature ``tau`` and every scalar
