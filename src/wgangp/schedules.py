@@ -18,7 +18,21 @@ from .optim import Optimizer
 from .train import Callback
 
 
-class ExponentialDecay(Callback):
+class _Schedule(Callback):
+    """A callback that sets its number from the iteration count: at the start of a
+    fit (from the model's iterations so far) and after every iteration."""
+
+    def _apply(self, model, iteration: int) -> None:
+        raise NotImplementedError
+
+    def on_train_begin(self, model) -> None:
+        self._apply(model, model.n_iter_)
+
+    def on_iteration_end(self, model, iteration: int, record: dict) -> None:
+        self._apply(model, iteration)
+
+
+class ExponentialDecay(_Schedule):
     r"""Hold the learning rate, then decay it geometrically to a fraction of it.
 
     With ``lr0`` the estimator's ``lr``, iteration ``t`` (1-based, counted
@@ -83,18 +97,12 @@ class ExponentialDecay(Callback):
         for opt in model.optimizers().values():
             opt.lr = lr
 
-    def on_train_begin(self, model) -> None:
-        self._apply(model, model.n_iter_)
-
-    def on_iteration_end(self, model, iteration: int, record: dict) -> None:
-        self._apply(model, iteration)
-
     def config(self) -> dict:
         """JSON-serialisable settings (what a preset stores)."""
         return {"start": self.start, "stop": self.stop, "final": self.final}
 
 
-class ParamSchedule(Callback):
+class ParamSchedule(_Schedule):
     """Set a live parameter along a piecewise-linear path of iterations.
 
     ``points`` are ``(iteration, value)`` pairs with increasing iterations:
@@ -199,12 +207,6 @@ class ParamSchedule(Callback):
         if model.PARAMS.get(self.param) is not None and model.PARAMS[self.param].kind == "int":
             value = int(round(value))
         model.set_live_param(self.param, value)
-
-    def on_train_begin(self, model) -> None:
-        self._apply(model, model.n_iter_)
-
-    def on_iteration_end(self, model, iteration: int, record: dict) -> None:
-        self._apply(model, iteration)
 
     def config(self) -> dict:
         """JSON-serialisable settings."""
