@@ -184,8 +184,8 @@ class Wgangp:
         )
         self.model.fit(self.X, steps=1)
 
-    def step(self) -> None:
-        self.model.partial_fit(self.X, steps=1)
+    def step(self, k: int = 1) -> None:
+        self.model.partial_fit(self.X, steps=k)
 
     def sample(self, n: int) -> None:
         self.model.sample(n)
@@ -219,8 +219,8 @@ class _Reference:
         )
         self.model.fit_iterations(self.X, 1)
 
-    def step(self) -> None:
-        self.model.fit_iterations(self.X, 1)
+    def step(self, k: int = 1) -> None:
+        self.model.fit_iterations(self.X, k)
 
     def sample(self, n: int) -> None:
         self.model.sample(n)
@@ -262,8 +262,9 @@ class NumpyML:
         )
         self.runner.iteration()
 
-    def step(self) -> None:
-        self.runner.iteration()
+    def step(self, k: int = 1) -> None:
+        for _ in range(k):
+            self.runner.iteration()
 
 
 class Floor:
@@ -275,8 +276,9 @@ class Floor:
         self.gemm_pass.run()
         self._sample_passes: dict[int, flops.GemmPass] = {}
 
-    def step(self) -> None:
-        self.gemm_pass.run()
+    def step(self, k: int = 1) -> None:
+        for _ in range(k):
+            self.gemm_pass.run()
 
     def sample(self, n: int) -> None:
         if n not in self._sample_passes:
@@ -308,8 +310,11 @@ CLOCK = time.perf_counter
 process's CPU time (:func:`time.process_time`, every thread's)."""
 
 
-def interleaved(runners: dict, call: str, repeats: int, gap: float, reasons: dict, *a) -> dict:
-    """Seconds of ``runner.<call>(*a)`` per round, for every runner, rotating the order."""
+def interleaved(
+    runners: dict, call: str, repeats: int, gap: float, reasons: dict, *a, per: int = 1
+) -> dict:
+    """Seconds of ``runner.<call>(*a)`` per round, for every runner, rotating the order,
+    divided by ``per`` (the iterations one call runs)."""
     times: dict[str, list[float]] = {name: [] for name in runners}
     active = dict(runners)
     for r in range(repeats):
@@ -323,7 +328,7 @@ def interleaved(runners: dict, call: str, repeats: int, gap: float, reasons: dic
             try:
                 t0 = CLOCK()
                 fn(*a)
-                times[name].append(CLOCK() - t0)
+                times[name].append((CLOCK() - t0) / per)
             except Exception as exc:
                 reasons[name] = f"failed while timing: {type(exc).__name__}: {exc}"
                 del active[name]
@@ -418,6 +423,7 @@ def environment(args: argparse.Namespace) -> dict:
         "numpy": np.__version__,
         "optimizer": args.optimizer,
         "gap_s": args.gap,
+        "iterations_per_call": args.iterations_per_call,
         "clock": args.clock,
         "repeats": args.repeats,
     }
@@ -474,7 +480,8 @@ def run_config(cfg: Config, args: argparse.Namespace, impls: list[str]) -> dict:
                 reasons[name] = f"failed in warm-up: {type(exc).__name__}: {exc}"
                 del runners[name]
     log(f"[{cfg.name}] timing {args.repeats} interleaved rounds")
-    times = interleaved(runners, "step", args.repeats, args.gap, reasons)
+    k = args.iterations_per_call
+    times = interleaved(runners, "step", args.repeats, args.gap, reasons, k, per=k)
     median = {name: statistics.median(t) for name, t in times.items()}
     result = {
         "config": asdict(cfg),
@@ -597,6 +604,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=None, help="timed rounds (default 20; quick 3)")
     p.add_argument("--warmup", type=int, default=1, help="untimed iterations after the first")
     p.add_argument("--gap", type=float, default=0.3, help="idle seconds before each timed call")
+    p.add_argument(
+        "--iterations-per-call",
+        type=int,
+        default=1,
+        metavar="K",
+        help="iterations each timed call runs back to back (default 1); the time is divided "
+        "by K. K > 1 times training as it runs (one iteration after another) rather than "
+        "one iteration started cold after the gap",
+    )
     p.add_argument("--optimizer", default="rmsprop", choices=["rmsprop", "adam", "adam-paper"])
     p.add_argument(
         "--threads",
@@ -619,6 +635,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", metavar="PATH", help="also write every measurement here")
     p.add_argument("--_memory", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.iterations_per_call < 1:
+        p.error(f"--iterations-per-call must be at least 1, not {args.iterations_per_call}")
     quick = args.quick
     args.repeats = args.repeats or (3 if quick else 20)
     args.sample_n = args.sample_n or (20_000 if quick else 100_000)
