@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from tabular import TABLES, load_table, split  # noqa: E402
 from wgangp.metrics import tabular_report  # noqa: E402
 from wgangp.schedules import ExponentialDecay  # noqa: E402
-from wgangp.tabular import TabularSynthesizer  # noqa: E402
+from wgangp.tabular import TabularSynthesizer, auto_batch_and_pac, default_steps  # noqa: E402
 
 KEYS = ("column_shapes", "column_pair_trends", "detection_auc", "tstr", "trtr")
 
@@ -43,7 +43,12 @@ def main(argv=None) -> None:
     dev = [n for n, t in TABLES.items() if t.suite == "dev"]
     parser.add_argument("--tables", default=",".join(dev))
     parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--at", default="500,1000,1500,2500", help="iteration counts to score")
+    parser.add_argument(
+        "--at",
+        default="500,1000,1500,2500",
+        help="iteration counts to score; 'auto' is the count a fit without steps takes "
+        "on the table (wgangp.tabular.default_steps)",
+    )
     parser.add_argument("--param", action="append", default=[], metavar="NAME=JSON")
     parser.add_argument(
         "--decay", type=float, default=None, help="lr falls to this fraction over the 2nd half"
@@ -54,20 +59,25 @@ def main(argv=None) -> None:
     bad = [t for t in tables if t not in dev]
     if bad:
         raise SystemExit(f"{bad} are not development tables; tuning never touches the check set")
-    at = sorted(int(a) for a in args.at.split(","))
+    at_text = args.at.split(",")
     params = {}
     for item in args.param:
         name, _, value = item.partition("=")
         params[name] = json.loads(value)
-    callbacks = None
-    if args.decay is not None:
-        callbacks = [ExponentialDecay(start=at[-1] // 2, stop=at[-1], final=args.decay)]
 
     runs = []
     load_start = os.getloadavg()
     for table in tables:
         frame, discrete, target = load_table(table)
         train, test = split(frame, target)
+        batch, _ = auto_batch_and_pac(
+            len(train), params.get("batch_size", "auto"), params.get("pac", "auto")
+        )
+        auto = default_steps(len(train), batch)
+        at = sorted({auto if a.strip() == "auto" else int(a) for a in at_text})
+        callbacks = None
+        if args.decay is not None:
+            callbacks = [ExponentialDecay(start=at[-1] // 2, stop=at[-1], final=args.decay)]
         for seed in range(args.seeds):
             synth = TabularSynthesizer(
                 discrete_columns=discrete, random_state=seed, threads=1, **params
@@ -95,6 +105,7 @@ def main(argv=None) -> None:
                             random_state=seed,
                         )
                     run = {"table": table, "seed": seed, "steps": steps, "match": match}
+                    run["label"] = "auto" if steps == auto and "auto" in at_text else str(steps)
                     run.update({k: float(rep[k]) for k in KEYS}, fit_s=fit_s)
                     runs.append(run)
                     print(
@@ -113,26 +124,28 @@ def main(argv=None) -> None:
     )
     print("| iterations | marginals | shapes | pairs | detection | TSTR/TRTR | fit s |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    for steps in at:
+    labels = list(dict.fromkeys(r["label"] for r in runs))  # "auto": per table
+    for label in labels:
         for match in (False, True):
-            sel = [r for r in runs if r["steps"] == steps and r["match"] == match]
+            sel = [r for r in runs if r["label"] == label and r["match"] == match]
 
             def med(key, sel=sel):
                 return statistics.median(r[key] for r in sel)
 
             ratio = statistics.median(r["tstr"] / r["trtr"] for r in sel)
             print(
-                f"| {steps} | {'matched' if match else 'learned'} | {med('column_shapes'):.3f} "
+                f"| {label} | {'matched' if match else 'learned'} | {med('column_shapes'):.3f} "
                 f"| {med('column_pair_trends'):.3f} | {med('detection_auc'):.3f} | {ratio:.3f} "
                 f"| {med('fit_s'):.1f} |"
             )
     print("\nper table (matched marginals):")
     for table in tables:
         cells = []
-        for steps in at:
-            sel = [r for r in runs if r["table"] == table and r["steps"] == steps and r["match"]]
+        for label in labels:
+            sel = [r for r in runs if r["table"] == table and r["label"] == label and r["match"]]
             cells.append(
-                f"{steps}: {statistics.median(r['column_shapes'] for r in sel):.3f}/"
+                f"{label} ({sel[0]['steps']}): "
+                f"{statistics.median(r['column_shapes'] for r in sel):.3f}/"
                 f"{statistics.median(r['column_pair_trends'] for r in sel):.3f}/"
                 f"{statistics.median(r['tstr'] for r in sel):.3f}"
             )

@@ -18,6 +18,7 @@ from wgangp.tabular import (
     augment,
     auto_batch_and_pac,
     condition_cross_entropy,
+    default_steps,
     generator_loss,
     heads_backward,
     heads_forward,
@@ -286,6 +287,56 @@ def test_auto_batch_and_pac_fit_tiny_tables():
         batch, pac = auto_batch_and_pac(n)
         assert batch % pac == 0 and batch // pac >= 30
     assert auto_batch_and_pac(100, batch_size=64, pac=4) == (64, 4)
+
+
+def test_default_steps_are_passes_over_the_rows_between_the_bounds():
+    from wgangp.tabular import settings
+
+    low, high, epochs = settings.DEFAULT_STEPS, settings.MAX_DEFAULT_STEPS, settings.DEFAULT_EPOCHS
+    assert default_steps(10, 99) == low  # a small table: the fewest
+    n = 3 * low * 500 // epochs  # three times the rows that the fewest cover
+    assert default_steps(n, 500) == 3 * low
+    assert default_steps(n + 1, 500) == 3 * low + 1  # rounded up
+    assert default_steps(10**7, 500) == high
+    assert default_steps(n, 250) == min(high, 6 * low)  # half the batch, twice the steps
+    for bad in ((0, 500), (100, 0)):
+        with pytest.raises(InvalidParameterError, match="default_steps"):
+            default_steps(*bad)
+
+
+class _TwoRanks:
+    """The communicator methods ``_default_steps`` reaches: another rank holds ``other`` rows."""
+
+    def __init__(self, other):
+        self.other = other
+
+    def Get_rank(self):
+        return 0
+
+    def Get_size(self):
+        return 2
+
+    def allreduce(self, value):
+        return value + self.other
+
+    Allreduce = allgather = bcast = allreduce
+
+
+def test_a_fit_without_steps_takes_the_tables_default(monkeypatch):
+    from wgangp.tabular import settings
+
+    monkeypatch.setattr(settings, "DEFAULT_STEPS", 3)
+    monkeypatch.setattr(settings, "DEFAULT_EPOCHS", 2)
+    monkeypatch.setattr(settings, "MAX_DEFAULT_STEPS", 50)
+    df = mixed_frame(n=100, seed=1)
+    synth = TabularSynthesizer(random_state=0, batch_size=20, pac=1, **SMALL)
+    assert synth.fit(df).n_iter_ == 10  # 2 passes over 100 rows in batches of 20
+    assert TabularSynthesizer(batch_size=40, pac=1, **SMALL)._default_steps(df, None) == 5
+    # under mpiexec the rows are every rank's: 100 here and 300 on the other rank
+    assert synth._default_steps(df, _TwoRanks(300)) == 40
+    assert synth._default_steps(df, _TwoRanks(10_000)) == 50
+    with pytest.raises(InvalidParameterError, match="batch_size"):
+        TabularSynthesizer(batch_size=0)._default_steps(df, None)
 
 
 @pytest.fixture(scope="module")

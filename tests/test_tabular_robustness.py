@@ -146,6 +146,21 @@ def test_the_mixture_sees_a_column_in_units_of_its_spread(scale):
     assert np.all(np.isfinite(back)) and np.allclose(back, x, rtol=1e-6, atol=0)
 
 
+def test_auto_takes_quantiles_for_large_bimodal_columns_and_gmm_skips_constant_ones():
+    rng = np.random.default_rng(0)
+    n = 5000  # above the 1000 rows where auto once switched to mixtures
+    x = rng.normal(size=n) + np.where(rng.random(n) < 0.5, 3.0, -3.0)
+    frame = pd.DataFrame({"x": x, "c": np.full(n, 2.5)})
+    auto = TabularTransformer(random_state=0).fit(frame)
+    assert [spec["method"] for spec in auto.columns_] == ["quantile", "quantile"]
+    assert auto.output_dim_ == 2  # one scalar per column, no mode one-hot
+    gmm = TabularTransformer(continuous="gmm", random_state=0).fit(frame)
+    assert [spec["method"] for spec in gmm.columns_] == ["gmm", "quantile"]
+    assert len(gmm.columns_[0]["means"]) >= 2
+    back = gmm.inverse_transform(gmm.transform(frame))
+    assert np.all(back["c"] == 2.5)
+
+
 def test_wgangp_keeps_data_at_scale_1e_300():
     from wgangp import WGANGP
 

@@ -363,7 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_typed("steps", config.RUN_PARAMS["steps"]),
         default=None,
         metavar="N",
-        help="generator iterations (default: wgangp.tabular.DEFAULT_STEPS)",
+        help="generator iterations (default: from the table's rows, 1500 to 5000; "
+        "wgangp.tabular.default_steps)",
     )
     p.add_argument(
         "--seed",
@@ -422,7 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps",
         type=_typed("steps", config.RUN_PARAMS["steps"]),
         metavar="N",
-        help="training iterations of the synthesizer (default: wgangp.tabular.DEFAULT_STEPS)",
+        help="training iterations of the synthesizer (default: from the rows it trains on, "
+        "1500 to 5000; wgangp.tabular.default_steps)",
     )
     p.add_argument(
         "--seed",

@@ -3,9 +3,10 @@
 The pieces, from data to rows:
 
 * :class:`TabularTransformer` turns a DataFrame into a matrix the networks
-  can learn and back: continuous columns by mode-specific normalisation (a
-  Bayesian Gaussian mixture per column: a scalar within the chosen mode plus
-  a one-hot of the mode) or by quantiles (a uniform scalar in [-1, 1]);
+  can learn and back: continuous columns by quantiles (a uniform scalar in
+  [-1, 1]; the default) or by mode-specific normalisation (``gmm``: a
+  Bayesian Gaussian mixture per column, a scalar within the chosen mode
+  plus a one-hot of the mode);
   discrete columns one-hot; missing values as a null indicator.
 * Output heads (:func:`heads_forward`, :func:`heads_backward`): ``tanh`` on
   each scalar and a (Gumbel-)softmax on each one-hot block, after the
@@ -55,7 +56,7 @@ from .heads import (
     pack,
     packed_critic_loss,
 )
-from .settings import DEFAULT_STEPS, auto_batch_and_pac
+from .settings import DEFAULT_STEPS, auto_batch_and_pac, default_steps
 from .synthesizer import TabularSynthesizer, load
 from .transformer import TabularTransformer
 
@@ -70,6 +71,7 @@ __all__ = [
     "augment",
     "auto_batch_and_pac",
     "condition_cross_entropy",
+    "default_steps",
     "generator_loss",
     "heads_backward",
     "heads_forward",

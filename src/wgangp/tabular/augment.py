@@ -79,7 +79,8 @@ def augment(
     minority : bool
     holdout : float in (0, 1)
     steps : int, optional
-        Training iterations (default :data:`~wgangp.tabular.settings.DEFAULT_STEPS`).
+        Training iterations (default from the training part's size:
+        :func:`~wgangp.tabular.settings.default_steps`).
     classifier : scikit-learn classifier, optional
         Cloned for each of the two fits.
     random_state : int

@@ -7,14 +7,21 @@ from ..train import CORE_PARAMS
 from ..validation import Param
 from .transformer import CONTINUOUS_METHODS
 
-__all__ = ["DEFAULT_STEPS", "PARAMS", "auto_batch_and_pac"]
+__all__ = [
+    "DEFAULT_EPOCHS",
+    "DEFAULT_STEPS",
+    "MAX_DEFAULT_STEPS",
+    "PARAMS",
+    "auto_batch_and_pac",
+    "default_steps",
+]
 
 PARAMS: dict[str, Param] = {
     "discrete_columns": Param("columns", "discrete columns (default: inferred)", none="auto"),
     "continuous": Param(
         "str",
         "continuous columns: gmm (mode-specific normalisation), quantile, or auto "
-        "(quantile for small tables)",
+        "(quantile: the default, measured best on every development table)",
         choices=CONTINUOUS_METHODS,
     ),
     "max_modes": Param("int", "most mixture modes per continuous column", minimum=1),
@@ -71,14 +78,61 @@ def auto_batch_and_pac(n_rows: int, batch_size="auto", pac="auto") -> tuple[int,
 
 
 DEFAULT_STEPS = 1500
-"""Generator iterations of a table fit when ``steps`` is not given.
+"""The fewest generator iterations of a table fit when ``steps`` is not given
+(:func:`default_steps`).
 
 Measured on 124 to 700 training rows (``benchmarks/tabular.py``): 800
-iterations left wine's TSTR at 0.66, 1500 reach 0.96. Rows are drawn with
-replacement, so the count does not grow with the table. A count that grows
+iterations left wine's TSTR at 0.66, 1500 reach 0.96. A count that grows
 with the number of discrete columns was tried on the development tables
 (``benchmarks/tune_defaults.py``, 500 to 2500 iterations): 2500 helped
 penguins (4 discrete columns; TSTR 0.62 -> 0.95) and biopsy (10), but
 not titanic (3), mroz (5) or survey (7), and the median pair trends fell
-from 0.887 to 0.827, so the count stays fixed.
+from 0.887 to 0.827, so the count does not follow the columns.
 """
+
+DEFAULT_EPOCHS = 400
+"""Passes over the rows that :func:`default_steps` gives a table larger than
+``DEFAULT_STEPS`` batches cover (each iteration draws one batch).
+
+Chosen on the development tables of 2,820 to 5,512 training rows (nwtco,
+arrests, flchain, fair), where 1500 iterations are 140 to 270 passes:
+seed 0 scored at 1500, 3000 and 4500 iterations, then 1500 against this
+rule on seeds 0-2 (``benchmarks/tune_defaults.py --at 1500,auto``;
+BENCHMARKS.md). The rule raised the median TSTR on all four (nwtco 0.49
+-> 0.65, arrests 0.50 -> 0.54, flchain 0.54 -> 0.73, fair 0.18 -> 0.20),
+pair trends on two (fair 0.77 -> 0.82, arrests 0.85 -> 0.87; nwtco 0.86
+-> 0.85, flchain 0.72 -> 0.69) and column shapes on three (nwtco 0.93 ->
+0.90). Letting the learning rate fall to a tenth over the second half
+kept nwtco's shapes (0.95) but lost its TSTR gain (0.50), so there is no
+decay. At 4500 iterations fair's shapes fell to 0.80: more is not better.
+Those runs used gmm columns; re-checked once quantiles became the default
+for every table, the rule again raised TSTR on every run (flchain 0.68 ->
+0.82) for 0.01 to 0.03 of column shapes and pair trends.
+"""
+
+MAX_DEFAULT_STEPS = 5000
+"""The most iterations :func:`default_steps` gives (a 50,000-row table would
+otherwise take 40,000): a bound on the default fit's time, just above the
+4,409 that the largest development table gets. Pass ``steps`` for more."""
+
+
+def default_steps(n_rows: int, batch_size: int) -> int:
+    """Generator iterations of a fit without ``steps``: ``DEFAULT_EPOCHS`` passes over
+    ``n_rows`` rows in batches of ``batch_size``, at least ``DEFAULT_STEPS`` and at
+    most ``MAX_DEFAULT_STEPS``.
+
+    Small tables get ``DEFAULT_STEPS`` (up to 1,875 rows at the auto batch of 500).
+
+    >>> default_steps(300, 500), default_steps(2820, 500), default_steps(5512, 500)
+    (1500, 2256, 4410)
+    >>> default_steps(50_000, 500)
+    5000
+    """
+    n_rows, batch_size = int(n_rows), int(batch_size)
+    if n_rows < 1 or batch_size < 1:
+        raise InvalidParameterError(
+            f"default_steps needs at least one row and a batch of one; got {n_rows} rows "
+            f"and batch_size={batch_size}"
+        )
+    passes = -(-DEFAULT_EPOCHS * n_rows // batch_size)  # ceiling
+    return int(min(MAX_DEFAULT_STEPS, max(DEFAULT_STEPS, passes)))

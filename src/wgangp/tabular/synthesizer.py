@@ -20,6 +20,7 @@ from ..backend import concat, gumbel, namespace, to_numpy
 from ..errors import InvalidDataError, InvalidParameterError
 from ..modelfile import header_int, register_format
 from ..nn import MLP, Dropout, LeakyReLU
+from ..parallel import check_comm
 from ..steps import quiet_overflow
 from ..train import Estimator
 from ..validation import (
@@ -35,7 +36,7 @@ from .frames import as_frame, import_pandas, json_value
 from .heads import HeadLayout, heads_forward
 from .marginals import apply_maps, marginal_maps
 from .sampling import generate, original_conditions
-from .settings import DEFAULT_STEPS, PARAMS, auto_batch_and_pac
+from .settings import DEFAULT_STEPS, PARAMS, auto_batch_and_pac, default_steps
 from .transformer import TabularTransformer, fit_across_ranks
 
 __all__ = ["TabularSynthesizer", "load"]
@@ -54,9 +55,10 @@ class TabularSynthesizer(Estimator):
     Gumbel-softmax at tau 0.2, conditional training-by-sampling) on plain
     MLPs (generator 2 x 128 ReLU from 64 noise dimensions, critic 2 x 256),
     with the exact gradient penalty of :mod:`wgangp.losses`, quantile
-    scalars for small tables and 1500 iterations, and each quantile column's
-    generated values mapped onto the data's marginal
-    (:mod:`~wgangp.tabular.marginals`). On ``benchmarks/tabular.py``
+    scalars for continuous columns, 1500 iterations or 400 passes over a
+    larger table (at most 5000; :func:`~wgangp.tabular.settings.default_steps`),
+    and each quantile column's generated values mapped onto the data's
+    marginal (:mod:`~wgangp.tabular.marginals`). On ``benchmarks/tabular.py``
     these beat CTGAN's defaults on column shapes, pair trends, detection and
     TSTR on wine, breast_cancer and fair, in about half its fit time on the
     first two. Five critic steps per iteration gave no better scores on
@@ -379,7 +381,10 @@ class TabularSynthesizer(Estimator):
         ----------
         data : pandas.DataFrame or CSV path
         steps : int, optional
-            Generator iterations; default :data:`~wgangp.tabular.settings.DEFAULT_STEPS`.
+            Generator iterations; default from the table's size:
+            :func:`~wgangp.tabular.settings.default_steps` (400 passes over the
+            rows, at least 1500 and at most 5000 iterations; under ``comm``
+            over all ranks' rows).
         eval_every : int, optional
             Model selection by data quality: every ``eval_every`` iterations,
             sample as many rows as ``validation`` holds and score them with
@@ -422,7 +427,7 @@ class TabularSynthesizer(Estimator):
         """
         frame = as_frame(data, sep=sep)
         if steps is None:
-            steps = DEFAULT_STEPS
+            steps = self._default_steps(frame, comm)
         return self._fit(
             frame,
             steps,
@@ -437,6 +442,17 @@ class TabularSynthesizer(Estimator):
             allow_new_data=allow_new_data,
             comm=comm,
         )
+
+    def _default_steps(self, frame, comm) -> int:
+        """:func:`~wgangp.tabular.settings.default_steps` for ``frame`` (all ranks'
+        rows under ``comm``) at the batch this model would use."""
+        settings = self._validate_params()  # a bad batch_size or pac is named first
+        comm = check_comm(comm)
+        n_rows = len(frame) if comm is None else int(comm.allreduce(len(frame)))
+        if n_rows < 1:
+            return DEFAULT_STEPS  # the data check then names the empty table
+        batch, _ = auto_batch_and_pac(n_rows, settings["batch_size"], settings["pac"])
+        return default_steps(n_rows, batch)
 
     def partial_fit(
         self,

@@ -1,8 +1,8 @@
 """The column transformer: a DataFrame to a matrix the networks learn, and back.
 
-Continuous columns by mode-specific normalisation (a Bayesian Gaussian
-mixture per column: a scalar within the chosen mode plus a one-hot of the
-mode) or by quantiles (a uniform scalar in [-1, 1]); discrete columns
+Continuous columns by quantiles (a uniform scalar in [-1, 1]; the default)
+or by mode-specific normalisation (``gmm``: a Bayesian Gaussian mixture per
+column, a scalar within the chosen mode plus a one-hot of the mode); discrete columns
 one-hot; missing values as a null indicator. Columns, names and dtypes come
 back as they went in.
 """
@@ -64,12 +64,14 @@ class TabularTransformer:
     * ``"quantile"``: the empirical CDF (up to 1000 knots, linear in between,
       ties averaged), mapped to ``2 F(x) - 1`` in [-1, 1], inverted by the
       empirical quantile function, so every output lies between observed values;
-    * ``"auto"``: quantile for tables under 1000 rows or a column whose mixture
-      has a single mode, else gmm. Measured on ``benchmarks/tabular.py``
-      (wine, breast_cancer, fair; 124 to 700 training rows), quantile beat
-      gmm on column shapes (0.88 / 0.88 / 0.90 against 0.84 / 0.76 / 0.88),
-      pair trends, TSTR and fit time; gmm above 1000 rows follows CTGAN and
-      is not measured here.
+    * ``"auto"``: quantile, for every table. Measured on
+      ``benchmarks/tabular.py``: on wine, breast_cancer and fair (124 to 700
+      training rows) quantile beat gmm on column shapes (0.88 / 0.88 / 0.90
+      against 0.84 / 0.76 / 0.88), pair trends, TSTR and fit time; on the
+      development tables of 2,820 to 5,512 training rows (nwtco, arrests,
+      flchain, fair; BENCHMARKS.md), where ``auto`` used to mean gmm as in
+      CTGAN, quantile raised column shapes, pair trends and TSTR on every
+      seed measured, and took less time.
 
     Discrete columns are one-hot. A column with missing values gets a null
     indicator (a 2-wide one-hot; a discrete column's missing value is one
@@ -184,7 +186,7 @@ class TabularTransformer:
             if name in discrete or not numeric:
                 self.columns_.append(self._fit_discrete(name, series, name in inferred))
             else:
-                self.columns_.append(self._fit_continuous(name, series, len(frame), rng))
+                self.columns_.append(self._fit_continuous(name, series, rng))
         self._build_layout()
         logger.info(
             "column transformer fitted on %d rows x %d columns in %.1f s (mixtures on at most "
@@ -217,7 +219,7 @@ class TabularTransformer:
             spec["dtype_categories"] = [json_value(v) for v in dtype.categories]
         return spec
 
-    def _fit_continuous(self, name, series, n_rows, rng) -> dict:
+    def _fit_continuous(self, name, series, rng) -> dict:
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         null = np.isnan(values)
         observed = values[~null]
@@ -237,9 +239,9 @@ class TabularTransformer:
         }
         method = self.continuous
         n_unique = len(np.unique(observed))
-        if method == "auto" and n_rows < 1000:
+        if method == "auto" or n_unique == 1:  # a constant column has no modes to find
             method = "quantile"
-        if method in ("auto", "gmm") and n_unique > 1:
+        if method == "gmm":
             # the mixture sees the column in units of its spread, so that its
             # covariance floor is negligible at any scale (1e-300 or 1e155)
             unit, loc, spread = _normaliser(observed)
@@ -248,13 +250,8 @@ class TabularTransformer:
                 z = rng.choice(z, MIXTURE_ROWS, replace=False)
             means, stds, weights = _fit_mixture(z, min(self.max_modes, n_unique), rng)
             spec.update(unit=unit, loc=loc, spread=spread)
-            if method == "auto" and len(means) == 1:
-                method = "quantile"
-            else:
-                method = "gmm"
-                spec.update(means=means.tolist(), stds=stds.tolist(), weights=weights.tolist())
-        if method != "gmm":
-            method = "quantile"
+            spec.update(means=means.tolist(), stds=stds.tolist(), weights=weights.tolist())
+        else:
             n_knots = min(1000, observed.size)
             levels = np.linspace(0.0, 1.0, n_knots)
             spec["knots"] = np.quantile(observed, levels).tolist()
