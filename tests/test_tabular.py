@@ -307,11 +307,11 @@ def test_default_steps_are_passes_over_the_rows_between_the_bounds():
 class _TwoRanks:
     """The communicator methods ``_default_steps`` reaches: another rank holds ``other`` rows."""
 
-    def __init__(self, other):
-        self.other = other
+    def __init__(self, other, rank=0):
+        self.other, self.rank = other, rank
 
     def Get_rank(self):
-        return 0
+        return self.rank
 
     def Get_size(self):
         return 2
@@ -322,7 +322,7 @@ class _TwoRanks:
     Allreduce = allgather = bcast = allreduce
 
 
-def test_a_fit_without_steps_takes_the_tables_default(monkeypatch):
+def test_a_fit_without_steps_takes_the_tables_default(monkeypatch, capsys):
     from wgangp.tabular import settings
 
     monkeypatch.setattr(settings, "DEFAULT_STEPS", 3)
@@ -331,10 +331,19 @@ def test_a_fit_without_steps_takes_the_tables_default(monkeypatch):
     df = mixed_frame(n=100, seed=1)
     synth = TabularSynthesizer(random_state=0, batch_size=20, pac=1, **SMALL)
     assert synth.fit(df).n_iter_ == 10  # 2 passes over 100 rows in batches of 20
+    assert "iterations, the default" not in capsys.readouterr().out  # quiet unless verbose
+    synth.fit(df, verbose=1, log_every=None)
+    said = capsys.readouterr().out
+    assert "10 iterations, the default for 100 rows in batches of 20" in said
     assert TabularSynthesizer(batch_size=40, pac=1, **SMALL)._default_steps(df, None) == 5
     # under mpiexec the rows are every rank's: 100 here and 300 on the other rank
     assert synth._default_steps(df, _TwoRanks(300)) == 40
     assert synth._default_steps(df, _TwoRanks(10_000)) == 50
+    capsys.readouterr()
+    assert synth._default_steps(df, _TwoRanks(300, rank=1), verbose=1) == 40
+    assert capsys.readouterr().out == ""  # rank 0 alone speaks
+    synth._default_steps(df, _TwoRanks(300), verbose=1)
+    assert "40 iterations, the default for 400 rows" in capsys.readouterr().out
     with pytest.raises(InvalidParameterError, match="batch_size"):
         TabularSynthesizer(batch_size=0)._default_steps(df, None)
 

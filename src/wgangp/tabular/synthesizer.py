@@ -22,7 +22,7 @@ from ..modelfile import header_int, register_format
 from ..nn import MLP, Dropout, LeakyReLU
 from ..parallel import check_comm
 from ..steps import quiet_overflow
-from ..train import Estimator
+from ..train import Estimator, _say
 from ..validation import (
     check_dtype,
     check_fits_in_memory,
@@ -30,13 +30,14 @@ from ..validation import (
     check_random_state,
 )
 from . import heads, sampling
+from . import settings as rules
 from .checks import gradcheck_losses
 from .conditions import ConditionSampler, condition_targets
 from .frames import as_frame, import_pandas, json_value
 from .heads import HeadLayout, heads_forward
 from .marginals import apply_maps, marginal_maps
 from .sampling import generate, original_conditions
-from .settings import DEFAULT_STEPS, PARAMS, auto_batch_and_pac, default_steps
+from .settings import PARAMS, auto_batch_and_pac
 from .transformer import TabularTransformer, fit_across_ranks
 
 __all__ = ["TabularSynthesizer", "load"]
@@ -427,7 +428,7 @@ class TabularSynthesizer(Estimator):
         """
         frame = as_frame(data, sep=sep)
         if steps is None:
-            steps = self._default_steps(frame, comm)
+            steps = self._default_steps(frame, comm, verbose)
         return self._fit(
             frame,
             steps,
@@ -443,16 +444,24 @@ class TabularSynthesizer(Estimator):
             comm=comm,
         )
 
-    def _default_steps(self, frame, comm) -> int:
+    def _default_steps(self, frame, comm, verbose=0) -> int:
         """:func:`~wgangp.tabular.settings.default_steps` for ``frame`` (all ranks'
-        rows under ``comm``) at the batch this model would use."""
+        rows under ``comm``) at the batch this model would use; with ``verbose``,
+        rank 0 says the count and where it comes from."""
         settings = self._validate_params()  # a bad batch_size or pac is named first
         comm = check_comm(comm)
         n_rows = len(frame) if comm is None else int(comm.allreduce(len(frame)))
         if n_rows < 1:
-            return DEFAULT_STEPS  # the data check then names the empty table
+            return rules.DEFAULT_STEPS  # the data check then names the empty table
         batch, _ = auto_batch_and_pac(n_rows, settings["batch_size"], settings["pac"])
-        return default_steps(n_rows, batch)
+        steps = rules.default_steps(n_rows, batch)
+        if verbose in (1, True) and (comm is None or comm.Get_rank() == 0):
+            _say(
+                f"{steps} iterations, the default for {n_rows} rows in batches of {batch} "
+                f"(wgangp.tabular.default_steps: {rules.DEFAULT_EPOCHS} passes over the rows, "
+                f"{rules.DEFAULT_STEPS} to {rules.MAX_DEFAULT_STEPS}); pass steps= to choose"
+            )
+        return steps
 
     def partial_fit(
         self,
