@@ -430,7 +430,7 @@ class Estimator(ParamsMixin, Saving):
                     )
                 self.data_fingerprint_ = self._fingerprint(data)
                 if verbose and note:
-                    _say(f"{note} ({time.perf_counter() - started:.1f} s)")
+                    say(f"{note} ({time.perf_counter() - started:.1f} s)")
                 self.n_iter_ = 0
                 self.history_ = History(1 if log_every is None else log_every)
             except BaseException:
@@ -829,7 +829,7 @@ def _probe(X: np.ndarray) -> tuple:
     return X.shape, X.dtype.str, hashlib.blake2b(np.ascontiguousarray(X[::step]).tobytes()).digest()
 
 
-def _say(line: str) -> None:
+def say(line: str) -> None:
     """One line of progress on stdout; output that cannot be written is skipped."""
     try:
         print(line, file=sys.stdout, flush=True)

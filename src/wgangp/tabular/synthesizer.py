@@ -22,7 +22,7 @@ from ..modelfile import header_int, register_format
 from ..nn import MLP, Dropout, LeakyReLU
 from ..parallel import check_comm
 from ..steps import quiet_overflow
-from ..train import Estimator, _say
+from ..train import Estimator, say
 from ..validation import (
     check_dtype,
     check_fits_in_memory,
@@ -456,7 +456,7 @@ class TabularSynthesizer(Estimator):
         batch, _ = auto_batch_and_pac(n_rows, settings["batch_size"], settings["pac"])
         steps = rules.default_steps(n_rows, batch)
         if verbose in (1, True) and (comm is None or comm.Get_rank() == 0):
-            _say(
+            say(
                 f"{steps} iterations, the default for {n_rows} rows in batches of {batch} "
                 f"(wgangp.tabular.default_steps: {rules.DEFAULT_EPOCHS} passes over the rows, "
                 f"{rules.DEFAULT_STEPS} to {rules.MAX_DEFAULT_STEPS}); pass steps= to choose"
