@@ -462,8 +462,7 @@ def parse_schedules(cycle_schedule: str | None, lr_decay: str | None) -> list:
     if cycle_schedule:
         schedules.append(ParamSchedule.from_text("lambda_cycle", cycle_schedule))
     if lr_decay:
-        start, stop, final = lr_decay.split(":")
-        schedules.append(ExponentialDecay(int(start), int(stop), float(final)))
+        schedules.append(ExponentialDecay.from_text(lr_decay))
     return schedules
 
 

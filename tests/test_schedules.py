@@ -62,6 +62,20 @@ def test_exponential_decay_rejects_bad_settings(kwargs, error):
         ExponentialDecay(**kwargs)
 
 
+def test_exponential_decay_from_text_reads_the_command_lines_form():
+    decay = ExponentialDecay.from_text("6000:9000:0.1")
+    assert (decay.start, decay.stop, decay.final) == (6000, 9000, 0.1)
+    for text, match in (
+        ("5:9", "START:STOP:FINAL"),
+        ("a:9:0.1", "START:STOP:FINAL"),
+        ("9:5:0.1", "need 0 <= start < stop"),
+        ("1:5:2", r"must lie in \(0, 1\]"),
+    ):
+        with pytest.raises(InvalidParameterError, match=match) as caught:
+            ExponentialDecay.from_text(text)
+        assert repr(text) in str(caught.value)  # the text given is named
+
+
 def test_exponential_decay_sets_every_optimizer_of_a_translator():
     rng = np.random.default_rng(1)
     model = Translator(hidden=8, depth=1, batch_size=16, lr=1e-3, random_state=0)

@@ -84,6 +84,27 @@ class ExponentialDecay(_Schedule):
             raise InvalidParameterError(f"final={final!r} is not allowed; it must lie in (0, 1]")
         self.start, self.stop, self.final = int(start), int(stop), float(final)
 
+    @classmethod
+    def from_text(cls, text: str) -> ExponentialDecay:
+        """A decay from ``"START:STOP:FINAL"`` (the command line's form).
+
+        >>> ExponentialDecay.from_text("6000:9000:0.1").config()
+        {'start': 6000, 'stop': 9000, 'final': 0.1}
+        """
+        parts = str(text).split(":")
+        try:
+            if len(parts) != 3:
+                raise ValueError
+            start, stop, final = int(parts[0]), int(parts[1]), float(parts[2])
+        except ValueError:
+            raise InvalidParameterError(
+                f"{text!r}: give START:STOP:FINAL, e.g. 6000:9000:0.1"
+            ) from None
+        try:
+            return cls(start, stop, final)
+        except ValueError as exc:  # the order of the iterations, the fraction's range
+            raise InvalidParameterError(f"{text!r}: {exc}") from None
+
     def factor(self, iteration: int) -> float:
         """The multiplier of the base rate after ``iteration`` iterations."""
         progress = (iteration - self.start) / (self.stop - self.start)

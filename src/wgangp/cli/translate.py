@@ -133,17 +133,10 @@ def _lr_decay(text: str | None) -> list:
         return []
     from ..schedules import ExponentialDecay
 
-    parts = text.split(":")
     try:
-        if len(parts) != 3:
-            raise ValueError
-        start, stop, final = int(parts[0]), int(parts[1]), float(parts[2])
-    except ValueError:
-        raise UsageError(f"--lr-decay {text}: give START:STOP:FINAL, e.g. 6000:9000:0.1") from None
-    try:
-        return [ExponentialDecay(start, stop, final)]
-    except ValueError as exc:
-        raise UsageError(f"--lr-decay {text}: {exc}") from None
+        return [ExponentialDecay.from_text(text)]
+    except ValueError as exc:  # the form, the order of the iterations, the fraction
+        raise UsageError(f"--lr-decay {exc}") from None
 
 
 def cmd_translate(args) -> int:
