@@ -33,6 +33,8 @@ every number to a JSON file.
     pip install -e .[bench]
     python benchmarks/tabular.py --suite dev --seeds 3 --json dev.json
     python benchmarks/tabular.py --describe      # the table list of BENCHMARKS.md
+    python benchmarks/tabular.py --suite check --tools wgangp --steps-factor 4  # longer runs
+    python benchmarks/tabular.py --tools wgangp --evaluations 10  # model selection (eval_every)
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from wgangp.metrics import tabular_report  # noqa: E402
-from wgangp.tabular import TabularSynthesizer  # noqa: E402
+from wgangp.tabular import TabularSynthesizer, auto_batch_and_pac, default_steps  # noqa: E402
 from wgangp.tabular.privacy import closeness_report, filter_close_rows  # noqa: E402
 
 # ------------------------------------------------------------------ tables --
@@ -221,12 +223,29 @@ def describe(name: str) -> str:
 # ------------------------------------------------------------------- tools --
 
 
-def run_wgangp(train, discrete, seed, steps, params):
+def auto_steps(n_rows: int, params: dict | None = None) -> int:
+    """The iteration count a fit without ``steps`` takes on ``n_rows`` training rows
+    with these synthesizer parameters (:func:`wgangp.tabular.default_steps` at the
+    batch the fit will use)."""
+    params = params or {}
+    batch, _ = auto_batch_and_pac(
+        n_rows, params.get("batch_size", "auto"), params.get("pac", "auto")
+    )
+    return default_steps(n_rows, batch)
+
+
+def run_wgangp(train, discrete, seed, steps, params, evaluations=None):
+    """Fit wgangp; with ``evaluations``, model selection (``eval_every``) that many
+    times over the run, against the training rows."""
     synth = TabularSynthesizer(
         discrete_columns=discrete, random_state=seed, threads=1, **(params or {})
     )
+    eval_every = None
+    if evaluations:
+        total = steps if steps is not None else auto_steps(len(train), params)
+        eval_every = max(1, total // evaluations)
     start = time.perf_counter()
-    synth.fit(train, steps=steps)
+    synth.fit(train, steps=steps, eval_every=eval_every)
     return synth, time.perf_counter() - start
 
 
@@ -411,6 +430,20 @@ def main(argv=None) -> None:
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated, of {TOOLS}")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=None, help="wgangp steps (default: its own)")
+    parser.add_argument(
+        "--steps-factor",
+        type=float,
+        default=None,
+        help="wgangp steps as this many times its default count on each table "
+        "(wgangp.tabular.default_steps); for runs longer than the defaults",
+    )
+    parser.add_argument(
+        "--evaluations",
+        type=int,
+        default=None,
+        help="wgangp model selection this many times per fit (fit's eval_every at "
+        "steps / K, scored against the training rows); default: none, as its defaults",
+    )
     parser.add_argument("--ctgan-epochs", type=int, default=300)
     parser.add_argument(
         "--param",
@@ -437,6 +470,12 @@ def main(argv=None) -> None:
         for name in names:
             print(describe(name))
         return
+    if args.steps is not None and args.steps_factor is not None:
+        raise SystemExit("give --steps or --steps-factor, not both")
+    if args.steps_factor is not None and not args.steps_factor > 0:
+        raise SystemExit(f"--steps-factor {args.steps_factor}: must be positive")
+    if args.evaluations is not None and args.evaluations < 1:
+        raise SystemExit(f"--evaluations {args.evaluations}: must be at least 1")
     tools = args.tools.split(",")
     if set(tools) - set(TOOLS):
         raise SystemExit(f"unknown tools {sorted(set(tools) - set(TOOLS))}; known: {TOOLS}")
@@ -467,8 +506,15 @@ def main(argv=None) -> None:
                 load = os.getloadavg()[0]
                 extra = {}
                 if tool == "wgangp":
-                    model, seconds = run_wgangp(train, discrete, seed, args.steps, params)
+                    steps = args.steps
+                    if args.steps_factor is not None:
+                        steps = round(args.steps_factor * auto_steps(len(train), params))
+                    model, seconds = run_wgangp(
+                        train, discrete, seed, steps, params, args.evaluations
+                    )
                     extra["iterations"] = model.n_iter_
+                    if args.evaluations:
+                        extra["best_iteration"] = model.best_iteration_
                 elif tool == "ctgan":
                     model, seconds = run_ctgan(train, discrete, seed, args.ctgan_epochs)
                     per_epoch = seconds / args.ctgan_epochs
@@ -510,6 +556,8 @@ def main(argv=None) -> None:
         "tools": tools,
         "seeds": args.seeds,
         "steps": args.steps,
+        "steps_factor": args.steps_factor,
+        "evaluations": args.evaluations,
         "ctgan_epochs": args.ctgan_epochs,
         "params": params,
         "load_at_start": load_start,

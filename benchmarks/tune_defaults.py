@@ -30,12 +30,31 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from tabular import TABLES, load_table, split  # noqa: E402
+from tabular import TABLES, auto_steps, load_table, split  # noqa: E402
 from wgangp.metrics import tabular_report  # noqa: E402
 from wgangp.schedules import ExponentialDecay  # noqa: E402
-from wgangp.tabular import TabularSynthesizer, auto_batch_and_pac, default_steps  # noqa: E402
+from wgangp.tabular import TabularSynthesizer  # noqa: E402
 
 KEYS = ("column_shapes", "column_pair_trends", "detection_auc", "tstr", "trtr")
+
+
+def _count(text: str, auto: int) -> int:
+    """An ``--at`` entry as an iteration count: a number, ``auto`` or ``auto*K``."""
+    text = text.strip()
+    if text == "auto" or text.startswith("auto*"):
+        factor = float(text[5:]) if text != "auto" else 1.0
+        if factor <= 0:
+            raise SystemExit(f"--at {text}: the factor must be positive")
+        return max(1, int(round(auto * factor)))
+    return int(text)
+
+
+def _label(steps: int, auto: int, at_text: list[str]) -> str:
+    """The ``--at`` entry that gave ``steps`` on this table (``auto*K`` labels are per table)."""
+    for text in at_text:
+        if not text.strip().isdigit() and _count(text, auto) == steps:
+            return text.strip()
+    return str(steps)
 
 
 def main(argv=None) -> None:
@@ -47,7 +66,7 @@ def main(argv=None) -> None:
         "--at",
         default="500,1000,1500,2500",
         help="iteration counts to score; 'auto' is the count a fit without steps takes "
-        "on the table (wgangp.tabular.default_steps)",
+        "on the table (wgangp.tabular.default_steps), 'auto*K' K times that count",
     )
     parser.add_argument("--param", action="append", default=[], metavar="NAME=JSON")
     parser.add_argument(
@@ -70,11 +89,8 @@ def main(argv=None) -> None:
     for table in tables:
         frame, discrete, target = load_table(table)
         train, test = split(frame, target)
-        batch, _ = auto_batch_and_pac(
-            len(train), params.get("batch_size", "auto"), params.get("pac", "auto")
-        )
-        auto = default_steps(len(train), batch)
-        at = sorted({auto if a.strip() == "auto" else int(a) for a in at_text})
+        auto = auto_steps(len(train), params)
+        at = sorted({_count(a, auto) for a in at_text})
         callbacks = None
         if args.decay is not None:
             callbacks = [ExponentialDecay(start=at[-1] // 2, stop=at[-1], final=args.decay)]
@@ -105,7 +121,7 @@ def main(argv=None) -> None:
                             random_state=seed,
                         )
                     run = {"table": table, "seed": seed, "steps": steps, "match": match}
-                    run["label"] = "auto" if steps == auto and "auto" in at_text else str(steps)
+                    run["label"] = _label(steps, auto, at_text)
                     run.update({k: float(rep[k]) for k in KEYS}, fit_s=fit_s)
                     runs.append(run)
                     print(

@@ -299,9 +299,15 @@ def test_default_steps_are_passes_over_the_rows_between_the_bounds():
     assert default_steps(n + 1, 500) == 3 * low + 1  # rounded up
     assert default_steps(10**7, 500) == high
     assert default_steps(n, 250) == min(high, 6 * low)  # half the batch, twice the steps
-    for bad in ((0, 500), (100, 0)):
+    for bad in ((0, 500), (100, 0), (0,)):
         with pytest.raises(InvalidParameterError, match="default_steps"):
             default_steps(*bad)
+
+
+def test_default_steps_at_the_auto_batch_is_the_count_a_fit_takes():
+    for n in (10, 124, 1875, 1876, 3000, 10**6):
+        batch, _ = auto_batch_and_pac(n)
+        assert default_steps(n) == default_steps(n, "auto") == default_steps(n, batch)
 
 
 class _TwoRanks:
