@@ -2,18 +2,21 @@
 
 Usage::
 
-    python benchmarks/large_file.py               # 5,000,000 x 20: ~1.45 GB, then 0.88 GB a rank
+    python benchmarks/large_file.py               # 5,000,000 x 20
     python benchmarks/large_file.py --rows 200000 --steps 2   # a quick look
 
 Writes a ``--rows`` x ``--columns`` float64 Parquet file of standard normal
 values in row groups of ``--row-group`` rows (in a temporary folder, deleted
 at the end), then runs the same ``wgangp train --data FILE.parquet --steps N``
-twice, each with one BLAS thread:
+four times, each with one BLAS thread:
 
 * (a) one process, which reads the whole file;
 * (b) ``mpiexec -n 2``, where each rank reads its own row groups
   (:func:`wgangp.data.rank_rows`) and trains on them (one Allreduce per
-  optimizer step).
+  optimizer step);
+* (c) one process with ``--stream``, which reads the file a window of
+  ``--window-rows`` rows at a time (:class:`wgangp.data.RowStream`);
+* (d) ``mpiexec -n 2`` with ``--stream``: each rank streams its own row groups.
 
 Every process reports its own peak resident memory: ``VmHWM`` of
 ``/proc/self/status`` on Linux (``ru_maxrss`` of ``resource.getrusage``
@@ -93,6 +96,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--ranks", type=int, default=2)
+    parser.add_argument(
+        "--window-rows", type=int, default=None, help="of the --stream runs (default: wgangp's)"
+    )
     args = parser.parse_args()
 
     mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which(
@@ -116,7 +122,10 @@ def main() -> None:
             f"(written in {time.perf_counter() - started:.0f} s)"
         )
 
-        def train(data: Path, out: str) -> list[str]:
+        def train(data: Path, out: str, stream: bool = False) -> list[str]:
+            flags = ["--stream"] if stream else []
+            if stream and args.window_rows:
+                flags += ["--window-rows", str(args.window_rows)]
             return [
                 sys.executable,
                 "-c",
@@ -133,32 +142,55 @@ def main() -> None:
                 "--no-report",
                 "--out",
                 str(folder / out),
+                *flags,
             ]
 
         base, base_s = run(train(small, "base"), env)
         single, single_s = run(train(big, "single"), env)
         ranks, ranks_s = run([mpiexec, "-n", str(args.ranks), *train(big, "ranks")], env)
+        streamed, streamed_s = run(train(big, "streamed", stream=True), env)
+        launched = [mpiexec, "-n", str(args.ranks), *train(big, "ranks-streamed", stream=True)]
+        ranks_streamed, ranks_streamed_s = run(launched, env)
 
     mib = 2**20
     one = single["0"]
     floor = base["0"]
     print(f"training: {args.steps} iterations, hidden {args.hidden}, one BLAS thread per process")
-    print("| run | process | peak RSS (MiB) | above the 1,000-row run (MiB) | of (a) |")
-    print("| --- | --- | ---: | ---: | ---: |")
-    print(f"| 1,000 rows | 1 process | {floor / mib:.0f} | 0 | |")
-    print(f"| (a) whole file | 1 process | {one / mib:.0f} | {(one - floor) / mib:.0f} | 1.00 |")
-    for rank in sorted(ranks, key=int):
-        peak = ranks[rank]
+    print("| run | process | peak RSS (MiB) | above the 1,000-row run (MiB) | of (a) | wall s |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    print(f"| 1,000 rows | 1 process | {floor / mib:.0f} | 0 | | {base_s:.0f} |")
+    runs = [
+        ("(a) whole file", "1 process", one, single_s),
+        *[
+            (f"(b) mpiexec -n {args.ranks}", f"rank {r}", ranks[r], ranks_s)
+            for r in sorted(ranks, key=int)
+        ],
+        ("(c) --stream", "1 process", streamed["0"], streamed_s),
+        *[
+            (
+                f"(d) mpiexec -n {args.ranks} --stream",
+                f"rank {r}",
+                ranks_streamed[r],
+                ranks_streamed_s,
+            )
+            for r in sorted(ranks_streamed, key=int)
+        ],
+    ]
+    for label, process, peak, seconds in runs:
         print(
-            f"| (b) mpiexec -n {args.ranks} | rank {rank} | {peak / mib:.0f} | "
-            f"{(peak - floor) / mib:.0f} | {peak / one:.2f} |"
+            f"| {label} | {process} | {peak / mib:.0f} | {(peak - floor) / mib:.0f} | "
+            f"{peak / one:.2f} | {seconds:.0f} |"
         )
-    worst = max(ranks.values())
+    for label, peaks in (("rank", ranks), ("streamed rank", ranks_streamed)):
+        worst = max(peaks.values())
+        print(
+            f"largest {label} / one process reading the whole file: {worst / one:.3f} "
+            f"(target: under 0.5); above the 1,000-row run: {(worst - floor) / (one - floor):.3f}"
+        )
     print(
-        f"largest rank / one process: {worst / one:.3f} (target: under 0.5); above the "
-        f"1,000-row run: {(worst - floor) / (one - floor):.3f}"
+        f"largest streamed rank / one streamed process: "
+        f"{max(ranks_streamed.values()) / streamed['0']:.3f}"
     )
-    print(f"wall: (a) {single_s:.0f} s, (b) {ranks_s:.0f} s")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

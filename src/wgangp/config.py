@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+from .data import WINDOW_ROWS
 from .errors import InvalidParameterError, InvalidParameterTypeError
 from .model import WGANGP
 from .presets import TOY_PRESETS
@@ -111,6 +112,17 @@ RUN_PARAMS: dict[str, Param] = {
     ),
     "keep_checkpoints": Param("int", "checkpoints kept in RUN_DIR/checkpoints", minimum=1),
     "report": Param("bool", "write report.html at the end of training"),
+    "stream": Param(
+        "bool",
+        "read the data file (.parquet or .npy) a window of row groups at a time, never "
+        "whole: files larger than memory (wgangp.data.RowStream)",
+    ),
+    "window_rows": Param(
+        "int",
+        "rows a --stream run holds at a time (whole row groups); each minibatch mixes the "
+        "rows of one window",
+        minimum=1,
+    ),
     "threads": WGANGP.PARAMS["threads"],
 }
 
@@ -124,6 +136,8 @@ _RUN_DEFAULTS: dict[str, Any] = {
     "checkpoint_every": "auto",
     "keep_checkpoints": 3,
     "report": True,
+    "stream": False,
+    "window_rows": WINDOW_ROWS,
     "threads": "auto",
 }
 

@@ -33,6 +33,7 @@ from .parallel import rank_bounds, rank_file_rows
 from .validation import check_int, check_random_state, require
 
 __all__ = [
+    "RowStream",
     "TOY_DATASETS",
     "idx_images_to_matrix",
     "load_csv",
@@ -613,6 +614,7 @@ def _parquet_rows(path, rank: int = 0, size: int = 1, columns=None) -> np.ndarra
         return _read_parquet_rows(handle, path, rank, size, columns)
     finally:
         handle.close()
+        _release_arrow_memory()
 
 
 def _read_parquet_rows(handle, path: str, rank: int, size: int, columns) -> np.ndarray:
@@ -622,26 +624,31 @@ def _read_parquet_rows(handle, path: str, rank: int, size: int, columns) -> np.n
     n_rows = sum(group_rows)
     _check_enough_rows(path, n_rows, size)
     start, end = rank_file_rows(group_rows, rank, size)
-    import pyarrow as pa
-
     out = np.empty((end - start, len(names)), dtype=np.float64)
     group_start = 0
     for g, rows in enumerate(group_rows):
         lo, hi = max(start, group_start), min(end, group_start + rows)
         if lo < hi:
-            table = handle.read_row_group(g, columns=names)
-            for j, name in enumerate(names):
-                column = table.column(name)
-                if column.null_count:
-                    raise InvalidDataError(
-                        f"path={path!r}, column {name!r}: {column.null_count} missing values "
-                        f"in row group {g}; remove or impute them first."
-                    )
-                values = column.cast(pa.float64()).to_numpy()
-                out[lo - start : hi - start, j] = values[lo - group_start : hi - group_start]
-            del table
+            part = slice(lo - group_start, hi - group_start)
+            read_row_group(handle, path, g, names, part, out[lo - start : hi - start])
         group_start += rows
     return out
+
+
+def read_row_group(handle, path: str, group: int, names, rows: slice, out: np.ndarray) -> None:
+    """Rows ``rows`` of row group ``group`` of an open Parquet file, columns ``names``,
+    as float64 into ``out`` (a column at a time: one column is held twice, not the group)."""
+    import pyarrow as pa
+
+    table = handle.read_row_group(group, columns=names)
+    for j, name in enumerate(names):
+        column = table.column(name)
+        if column.null_count:
+            raise InvalidDataError(
+                f"path={path!r}, column {name!r}: {column.null_count} missing values "
+                f"in row group {group}; remove or impute them first."
+            )
+        out[:, j] = column.cast(pa.float64()).to_numpy()[rows]
 
 
 def load_parquet(
@@ -815,6 +822,256 @@ def rank_rows(path: str | os.PathLike[str], rank: int = 0, size: int = 1) -> np.
         f"path={path!r}: rank_rows reads .csv, .npy and .parquet files; "
         f"got {suffix or 'no'} suffix."
     )
+
+
+def _release_arrow_memory() -> None:
+    """Hand the memory pyarrow's allocator keeps after a read back to the system."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
+WINDOW_ROWS = 1 << 20
+"""Rows a :class:`RowStream` holds for training by default: 1,048,576 rows of 20
+float64 columns are 160 MiB."""
+
+NPY_GROUP_ROWS = 1 << 18
+"""Rows of a ``.npy`` file read at a time by a :class:`RowStream` (its "row groups")."""
+
+
+class RowStream:
+    """A ``.parquet`` or ``.npy`` file that training reads a window of row groups at a time.
+
+    Pass it to :meth:`wgangp.WGANGP.fit` in place of the array when the file
+    does not fit in memory (``wgangp train --stream``). Nothing is read when
+    it is made. Fitting reads the file a few times in order, a group at a
+    time (the finiteness check, the column extremes, the scaling's mean and
+    standard deviation, the fingerprint), then trains on windows: each epoch
+    takes the row groups in a fresh random order, loads them into memory a
+    window of at least ``window_rows`` rows at a time, and draws shuffled
+    minibatches from each window (:class:`wgangp.steps.WindowSampler`). A
+    process holds one window and one row group, whatever the file's size.
+
+    The minibatches mix rows of the groups in one window only: a file whose
+    rows are sorted (by time, by class) trains on minibatches of neighbouring
+    rows. Shuffle such a file once, or raise ``window_rows``.
+
+    Row groups are a Parquet file's own; a ``.npy`` file is read
+    :data:`NPY_GROUP_ROWS` rows at a time from its memory map.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.parquet`` file of numeric columns (needs pyarrow) or a 2-D ``.npy`` file.
+    rank, size : int
+        This rank's share of the file (:func:`rank_rows`'s split) under
+        ``mpiexec -n size``; the default is the whole file.
+    window_rows : int
+        Rows held for training at a time (whole groups: a window is the
+        fewest groups that reach it).
+
+    Attributes
+    ----------
+    shape : (int, int)
+        This rank's rows and the columns.
+    group_rows : tuple of int
+        The rows of each of this rank's groups, in file order.
+    rows_held_max : int
+        The most rows this object has held at once (a window, or the groups
+        of one range read).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
+    >>> np.save(path, np.arange(20.0).reshape(10, 2))
+    >>> stream = RowStream(path, window_rows=4)
+    >>> stream.shape, stream.read([0])[-1]
+    ((10, 2), array([18., 19.]))
+    >>> stream[2:4]
+    array([[4., 5.],
+           [6., 7.]])
+    """
+
+    ndim = 2
+    dtype = np.dtype(np.float64)
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        rank: int = 0,
+        size: int = 1,
+        window_rows: int = WINDOW_ROWS,
+    ):
+        rank = check_int(rank, "rank", minimum=0)
+        size = check_int(size, "size", minimum=1)
+        if rank >= size:
+            raise InvalidParameterError(f"rank={rank} must be below size={size}.")
+        self.window_rows = check_int(window_rows, "window_rows", minimum=1)
+        self.path = _check_file(path)
+        suffix = os.path.splitext(self.path)[1].lower()
+        if suffix == ".parquet":
+            handle = _open_parquet(self.path)
+            try:
+                self._names = _numeric_parquet_columns(handle, self.path, None)
+                meta = handle.metadata
+                file_groups = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+            finally:
+                handle.close()
+            n_columns = len(self._names)
+        elif suffix == ".npy":
+            mapped = _open_npy(self.path, mmap=True)
+            n_columns = mapped.shape[1]
+            n_rows = len(mapped)
+            del mapped
+            file_groups = [NPY_GROUP_ROWS] * (n_rows // NPY_GROUP_ROWS)
+            if n_rows % NPY_GROUP_ROWS:
+                file_groups.append(n_rows % NPY_GROUP_ROWS)
+            self._names = None
+        else:
+            raise InvalidParameterError(
+                f"path={self.path!r}: a RowStream reads .parquet and .npy files, not "
+                f"{suffix or 'a file without a suffix'}; convert the file (pandas: "
+                "pd.read_csv(...).to_parquet(...)) or load it whole with wgangp.data.rank_rows."
+            )
+        _check_enough_rows(self.path, int(sum(file_groups)), size)
+        start, stop = rank_file_rows(file_groups, rank, size)
+        # (file position of the group's first row, first row, stop row) of each piece
+        self._pieces = []
+        group_start = 0
+        for g, rows in enumerate(file_groups):
+            lo, hi = max(start, group_start), min(stop, group_start + rows)
+            if lo < hi:
+                self._pieces.append((g, group_start, lo - group_start, hi - group_start))
+            group_start += rows
+        self.group_rows = tuple(hi - lo for _, _, lo, hi in self._pieces)
+        self._ends = np.cumsum(self.group_rows)
+        self.shape = (stop - start, n_columns)
+        self.rows_held_max = 0
+        self._last = None  # (group, rows) of the last group a range read
+        self._extremes = None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return (
+            f"RowStream({self.path!r}: {self.shape[0]} rows x {self.shape[1]} columns in "
+            f"{len(self.group_rows)} groups, window_rows={self.window_rows})"
+        )
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            f"{self!r} is read a window at a time by WGANGP.fit and is never one array; "
+            "to load the file whole use wgangp.data.rank_rows (or load_parquet / load_npy)"
+        )
+
+    def read(self, groups) -> np.ndarray:
+        """The rows of this rank's groups ``groups`` (indices into :attr:`group_rows`),
+        one after another, as a new float64 array."""
+        groups = [int(g) for g in groups]
+        self._last = None  # the group a range read kept goes first
+        out = np.empty((sum(self.group_rows[g] for g in groups), self.shape[1]), np.float64)
+        self.rows_held_max = max(self.rows_held_max, len(out))
+        at = 0
+        if self._names is not None:
+            handle = _open_parquet(self.path)
+            try:
+                for g in groups:
+                    file_group, _, lo, hi = self._pieces[g]
+                    part = out[at : at + hi - lo]
+                    read_row_group(handle, self.path, file_group, self._names, slice(lo, hi), part)
+                    at += hi - lo
+            finally:
+                handle.close()
+                _release_arrow_memory()
+        else:
+            mapped = _open_npy(self.path, mmap=True)
+            for g in groups:
+                _, group_start, lo, hi = self._pieces[g]
+                out[at : at + hi - lo] = mapped[group_start + lo : group_start + hi]
+                at += hi - lo
+            del mapped  # unmapped: the file's pages leave this process
+        return out
+
+    def _group(self, g: int) -> np.ndarray:
+        if self._last is None or self._last[0] != g:
+            self._last = None
+            self._last = (g, self.read([g]))
+        return self._last[1]
+
+    def __getitem__(self, key):
+        """``X[a:b]`` and ``X[a:b, columns]``: a range of rows, read from the groups
+        that hold it (the last group read is kept, so reading in order reads each once)."""
+        rows, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            raise TypeError(
+                f"a RowStream is read by ranges of rows (X[a:b]), not X[{key!r}]; "
+                "training draws its rows itself"
+            )
+        start, stop, _ = rows.indices(self.shape[0])
+        stop = max(start, stop)
+        first = int(np.searchsorted(self._ends, start, side="right"))
+        parts = []
+        g = first
+        while (
+            g < len(self.group_rows)
+            and (stop > start)
+            and self._ends[g] - self.group_rows[g] < stop
+        ):
+            begin = self._ends[g] - self.group_rows[g]
+            block = self._group(g)
+            parts.append(block[max(start, begin) - begin : min(stop, self._ends[g]) - begin])
+            g += 1
+        out = np.concatenate(parts) if parts else np.empty((0, self.shape[1]))
+        return out[(slice(None), *rest)] if rest else out
+
+    def _summary(self) -> tuple[bool, np.ndarray, np.ndarray]:
+        """Whether every value is finite, and each column's smallest and largest
+        value (one pass over the file, remembered)."""
+        if self._extremes is None:
+            finite = True
+            low, high = np.full(self.shape[1], np.inf), np.full(self.shape[1], -np.inf)
+            for g in range(len(self.group_rows)):
+                block = self._group(g)
+                finite = finite and bool(np.isfinite(block).all())
+                if finite:
+                    np.minimum(low, block.min(axis=0), out=low)
+                    np.maximum(high, block.max(axis=0), out=high)
+            self._extremes = (finite, low, high)
+        return self._extremes
+
+    def all_finite(self) -> bool:
+        """Whether no value is NaN or infinite (one pass over the file, remembered)."""
+        return self._summary()[0]
+
+    def min(self) -> float:
+        """The smallest value (of a file of finite values; one pass, remembered)."""
+        return float(self._summary()[1].min())
+
+    def max(self) -> float:
+        """The largest value (of a file of finite values; one pass, remembered)."""
+        return float(self._summary()[2].max())
+
+    def column_abs_max(self) -> np.ndarray:
+        """Each column's largest magnitude (:func:`wgangp.blocks.column_abs_max`), remembered."""
+        _, low, high = self._summary()
+        return np.maximum(np.abs(low), np.abs(high))
+
+    def fingerprint_probe(self) -> tuple:
+        """What changes when the file does (its path, share, size and time of change)."""
+        info = os.stat(self.path)
+        return self.path, self.shape, self._pieces[:1], info.st_size, info.st_mtime_ns
+
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """``n`` rows (or all, if fewer) drawn without replacement from randomly chosen groups."""
+        n = check_int(n, "n", minimum=1)
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(self.group_rows))
+        counts = np.cumsum(np.asarray(self.group_rows)[order])
+        take = order[: int(np.searchsorted(counts, min(n, len(self)))) + 1]
+        rows = self.read(sorted(take))
+        return rows[np.sort(rng.choice(len(rows), size=min(n, len(rows)), replace=False))]
 
 
 # IDX type codes (third byte of the magic number) and their big-endian dtypes.

@@ -24,7 +24,16 @@ from .modelfile import header_int, register_format
 from .nn import ACTIVATIONS, MLP, Activation, far_from_kinks, get_activation
 from .optim import get_optimizer
 from .saving import check_sizes
-from .steps import CriticStepGraph, MinibatchSampler, critic_step, generator_step
+from .steps import (
+    CriticStepGraph,
+    MinibatchSampler,
+    WindowSampler,
+    critic_step,
+    generator_step,
+    is_row_stream,
+    sampler_from_state,
+    source_name,
+)
 from .train import CORE_PARAMS, Estimator
 from .validation import (
     Param,
@@ -290,11 +299,31 @@ class WGANGP(Estimator):
             )
 
     def _check_data(self, X, settings: dict, fitted: bool) -> np.ndarray:
-        if fitted:
+        if is_row_stream(X):
+            self._check_stream(X, fitted)
+        elif fitted:
             return check_array(X, "X", n_features=self.n_features_in_, min_rows=2)
-        X = check_array(X, "X", min_rows=2)
-        self._check_trainable(X, settings)
+        else:
+            X = check_array(X, "X", min_rows=2)
+        if not fitted:
+            self._check_trainable(X, settings)
         return X
+
+    def _check_stream(self, X, fitted: bool) -> None:
+        """check_array's checks of a source read in parts (:func:`~wgangp.steps.is_row_stream`):
+        one pass over a file, remembered."""
+        name = source_name(X)
+        if fitted and X.shape[1] != self.n_features_in_:
+            raise InvalidDataError(
+                f"X ({name}) has {X.shape[1]} columns; this model was fitted on "
+                f"{self.n_features_in_}"
+            )
+        if X.shape[0] < 2 and self._shard is None:
+            raise InvalidDataError(f"X ({name}) has {X.shape[0]} rows; at least 2 are needed")
+        if not X.all_finite():
+            raise InvalidDataError(
+                f"X ({name}) holds NaN or infinite values; remove or impute them first"
+            )
 
     def _check_trainable(self, X: np.ndarray, settings: dict) -> None:
         """Refuse data whose scaling overflows and networks that could never fit
@@ -308,7 +337,7 @@ class WGANGP(Estimator):
         if not finite.all():
             j = int(np.argmin(finite))
             raise InvalidDataError(
-                f"X column {j} has values as large as {np.abs(X[:, j]).max():.3g}, too large "
+                f"X column {j} has values as large as {column_abs_max(X)[j]:.3g}, too large "
                 f"to compute with (its mean, standard deviation or {dtype.name} value "
                 "overflows); rescale X, e.g. divide the column by a power of 10"
             )
@@ -360,8 +389,20 @@ class WGANGP(Estimator):
         self._build_networks(settings["hidden"], settings["depth"], settings["activation"])
         self._new_optimizers(settings)
         n_rows = n_rows if shard is None else shard.n_rows
-        self._sampler = MinibatchSampler(n_rows, self._effective_batch(n_rows, settings))
+        self._sampler = self._new_sampler(X, n_rows, settings)
         self.n_critic_steps_ = 0
+
+    def _new_sampler(self, X, n_rows: int, settings: dict):
+        """Minibatches of all ``n_rows`` rows: a permutation a epoch of an array, or
+        windows of row groups of a file read in parts (whose seed is
+        rank 0's draw, so that every rank's orders follow from it)."""
+        batch = self._effective_batch(n_rows, settings)
+        if not is_row_stream(X):
+            return MinibatchSampler(n_rows, batch)
+        seed = int(self._rng.integers(2**63))
+        if self._shard is not None:
+            seed = self._shard.broadcast(seed)
+        return WindowSampler(n_rows, batch, X.window_rows, seed)
 
     def _build_networks(self, hidden: int, depth: int, activation, init=None, seed=None):
         rng = self._rng if seed is None else seed
@@ -401,9 +442,17 @@ class WGANGP(Estimator):
             self._critic_graph = CriticStepGraph(self._backend)
 
     def _training_data(self, X: np.ndarray, settings: dict) -> np.ndarray:
-        n_rows = X.shape[0] if self._shard is None else self._shard.n_rows
-        if n_rows != self._sampler.n_rows:
-            self._sampler = MinibatchSampler(n_rows, self._effective_batch(n_rows, settings))
+        shard = self._shard
+        n_rows = X.shape[0] if shard is None else shard.n_rows
+        streamed = is_row_stream(X)
+        if n_rows != self._sampler.n_rows or streamed != isinstance(self._sampler, WindowSampler):
+            self._sampler = self._new_sampler(X, n_rows, settings)
+        if streamed:  # each rank draws its equal part of every minibatch from its windows
+            batch = self._sampler.batch_size
+            part = batch if shard is None else len(shard.noise_positions(batch))
+            self._sampler.bind(X, 0 if shard is None else shard.rank, part)
+            self._check_scalable(X)
+            return X
         if self._backend.is_numpy:
             # NumPy scales each minibatch as it is drawn (_iteration): the same values
             # as scaling all rows up front, without a pass over X per call
@@ -420,7 +469,11 @@ class WGANGP(Estimator):
             largest = max(abs(float(X.max())), abs(float(X.min())))
             bound = (largest + float(np.abs(self.scale_mean_).max())) / float(self.scale_std_.min())
         if not bound < np.finfo(self.dtype_).max / 2:
-            self._transform(X)
+            if is_row_stream(X):
+                for rows in row_slices(len(X)):
+                    self._transform(X[rows])
+            else:
+                self._transform(X)
 
     def _scaled(self, X: np.ndarray) -> np.ndarray:
         """``X`` in the networks' units and dtype, unchecked (see :meth:`_transform`)."""
@@ -465,7 +518,10 @@ class WGANGP(Estimator):
 
         Parameters
         ----------
-        X : array-like, shape (n_rows, n_features)
+        X : array-like, shape (n_rows, n_features), or a :class:`wgangp.data.RowStream`
+            The training rows; a ``RowStream`` of a file larger than memory is
+            read a window of row groups at a time (each epoch a fresh order of
+            the groups, minibatches shuffled within a window).
         steps : int
             Generator iterations to run in this call (also when resuming).
         callbacks : list of wgangp.Callback, optional
@@ -578,15 +634,15 @@ class WGANGP(Estimator):
     def _iteration(self, Xs: np.ndarray, settings: dict) -> dict:
         shard = self._shard
         xp = self._backend.xp
+        streamed = isinstance(self._sampler, WindowSampler)
         for _ in range(settings["n_critic"]):
-            indices = self._sampler.next_indices(self._rng)
-            positions = None
-            if shard is not None:  # this rank's rows of the global minibatch
-                positions, indices = shard.rows(indices)
-            if xp is np:
-                x_real = self._scaled(Xs[indices])  # checked in _training_data
+            if streamed:  # this rank's equal part, from its window of row groups
+                x_real = self._on_networks(self._scaled(self._sampler.next_rows()))
+                positions = None
+                if shard is not None:
+                    positions = shard.noise_positions(self._sampler.batch_size)
             else:
-                x_real = take_rows(xp, Xs, indices)
+                x_real, positions = self._minibatch(Xs, shard, xp)
             args = (
                 self.generator_,
                 self.critic_,
@@ -621,6 +677,16 @@ class WGANGP(Estimator):
         record.update(stats)
         # off NumPy the statistics are 0-d arrays on the device: read once, here
         return {key: float(value) for key, value in record.items()}
+
+    def _minibatch(self, Xs, shard, xp):
+        """The next minibatch's real rows of an array, and (on a rank) their positions."""
+        indices = self._sampler.next_indices(self._rng)
+        positions = None
+        if shard is not None:  # this rank's rows of the global minibatch
+            positions, indices = shard.rows(indices)
+        if xp is np:
+            return self._scaled(Xs[indices]), positions  # checked in _training_data
+        return take_rows(xp, Xs, indices), positions
 
     def outputs_finite(self) -> bool:
         z = np.random.default_rng(0).standard_normal(
@@ -737,8 +803,7 @@ class WGANGP(Estimator):
 
     def _header_extras(self) -> tuple[dict, dict]:
         arrays = {"scale/mean": self.scale_mean_, "scale/std": self.scale_std_}
-        if self._sampler.perm is not None:
-            arrays["sampler/perm"] = self._sampler.perm
+        arrays.update(self._sampler.arrays())
         return {"sampler": self._sampler.state()}, arrays
 
     def _restore(self, header: dict, arrays: dict, path, settings: dict) -> None:
@@ -781,9 +846,7 @@ class WGANGP(Estimator):
             raise ModelFileError(
                 f"{path}: scaling arrays must be finite, with standard deviations > 0"
             )
-        self._sampler = MinibatchSampler.from_state(
-            header["sampler"], arrays.get("sampler/perm"), path
-        )
+        self._sampler = sampler_from_state(header["sampler"], arrays, path)
 
 
 register_format(FORMAT_NAME, FORMAT_VERSIONS, WGANGP._from_file)

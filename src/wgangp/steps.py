@@ -14,7 +14,7 @@ import numpy as np
 
 from . import losses
 from .backend import empty, namespace, take_rows
-from .errors import ModelFileError
+from .errors import InvalidDataError, ModelFileError
 from .flat import Scratch, flat_of
 from .modelfile import header_int
 from .nn import MLP, predict
@@ -23,10 +23,14 @@ from .optim import Optimizer
 __all__ = [
     "CriticStepGraph",
     "MinibatchSampler",
+    "WindowSampler",
     "critic_step",
     "generator_step",
     "grad_norm",
+    "is_row_stream",
     "quiet_overflow",
+    "sampler_from_state",
+    "source_name",
 ]
 
 
@@ -70,6 +74,17 @@ class MinibatchSampler:
         self.pos += self.batch_size
         return idx
 
+    def snapshot(self):
+        """What :meth:`restore` puts back (a rolled-back iteration draws the same rows)."""
+        return (self.perm, self.pos, self.epoch)
+
+    def restore(self, snapshot) -> None:
+        self.perm, self.pos, self.epoch = snapshot
+
+    def arrays(self) -> dict:
+        """The arrays a checkpoint stores beside :meth:`state`."""
+        return {} if self.perm is None else {"sampler/perm": self.perm}
+
     def state(self) -> dict:
         return {
             "n_rows": self.n_rows,
@@ -104,6 +119,186 @@ class MinibatchSampler:
                 )
             sampler.perm = perm
         return sampler
+
+
+def is_row_stream(X) -> bool:
+    """Whether ``X`` is a data source read in parts by :class:`WindowSampler`, not an
+    array: a :class:`wgangp.data.RowStream`, or any object with its ``shape``,
+    ``group_rows``, ``window_rows``, ``read(groups)``, ranges ``X[a:b]``,
+    ``all_finite()``, ``min()``, ``max()`` and ``column_abs_max()``."""
+    return all(hasattr(X, name) for name in ("group_rows", "window_rows", "read"))
+
+
+def source_name(X) -> str:
+    """How messages name a data source read in parts: its file, else its type."""
+    return str(getattr(X, "path", type(X).__name__))
+
+
+class WindowSampler:
+    """Shuffled minibatches of a file read a window of row groups at a time
+    (:class:`wgangp.data.RowStream`).
+
+    Each epoch takes this rank's groups in a fresh random order and cuts that
+    order into windows, each the fewest groups that hold ``window_rows`` rows
+    (a last window too small for one minibatch joins the one before). A
+    window's rows are loaded together and drawn in a random order,
+    ``rows_per_step`` at a time (this rank's part of each ``batch_size``
+    minibatch); the last ``rows % rows_per_step`` rows of a window are
+    skipped, different ones each epoch.
+
+    The orders come from ``seed``, this rank and the epoch and window
+    numbers, so the state is two numbers: the seed and the critic steps
+    taken. Any rank finds its place after ``steps`` steps by counting, which
+    is how training resumes bit for bit with only rank 0 writing checkpoints.
+    """
+
+    kind = "windows"
+
+    def __init__(self, n_rows: int, batch_size: int, window_rows: int, seed: int, steps: int = 0):
+        self.n_rows = int(n_rows)  # all ranks' rows
+        self.batch_size = int(batch_size)  # the global minibatch
+        self.window_rows = int(window_rows)
+        self.seed = int(seed)
+        self.steps = int(steps)
+        self.perm = None  # (MinibatchSampler's; a window's order is not stored)
+        self._bound = None  # (stream, rank, rows_per_step)
+        self._cursor = None  # (epoch, window number, windows of the epoch, next batch)
+        self._window = None  # (epoch, window number, rows, order)
+
+    def bind(self, stream, rank: int, rows_per_step: int) -> None:
+        """Draw from ``stream`` (this rank's rows), ``rows_per_step`` rows a step."""
+        if rows_per_step > len(stream):
+            raise InvalidDataError(
+                f"this rank holds {len(stream)} rows of {source_name(stream)}, fewer than its "
+                f"{rows_per_step} rows of each minibatch; lower batch_size or start fewer ranks"
+            )
+        if (
+            self._bound is None
+            or self._bound[0] is not stream
+            or self._bound[1:]
+            != (
+                rank,
+                rows_per_step,
+            )
+        ):
+            self._bound = (stream, int(rank), int(rows_per_step))
+            self._cursor = self._window = None
+            if stream.window_rows != self.window_rows:
+                self.window_rows = int(stream.window_rows)
+
+    def _rng(self, *keys: int) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence([self.seed, self._bound[1], *keys]))
+
+    def windows(self, epoch: int) -> list[list[int]]:
+        """The groups of each window of ``epoch`` (the bound stream's group numbers)."""
+        stream, _, rows_per_step = self._bound
+        order = self._rng(epoch).permutation(len(stream.group_rows))
+        windows, current, rows = [], [], 0
+        target = max(self.window_rows, rows_per_step)
+        for g in order:
+            current.append(int(g))
+            rows += stream.group_rows[g]
+            if rows >= target:
+                windows.append(current)
+                current, rows = [], 0
+        if current:
+            if rows < max(rows_per_step, 1) and windows:
+                windows[-1].extend(current)
+            else:
+                windows.append(current)
+        return windows
+
+    def _batches(self, window: list[int]) -> int:
+        stream, _, rows_per_step = self._bound
+        rows = sum(stream.group_rows[g] for g in window)
+        return rows // rows_per_step if rows_per_step else 1
+
+    def _seek(self) -> None:
+        """Put the cursor at step :attr:`steps` (epoch by epoch, window by window)."""
+        left, epoch = self.steps, 0
+        while True:
+            windows = self.windows(epoch)
+            per_epoch = sum(self._batches(w) for w in windows)
+            if left < per_epoch:
+                break
+            left -= per_epoch
+            epoch += 1
+        for k, window in enumerate(windows):
+            if left < self._batches(window):
+                self._cursor = (epoch, k, windows, left)
+                return
+            left -= self._batches(window)
+
+    def next_rows(self) -> np.ndarray:
+        """This rank's rows of the next minibatch (float64, unscaled)."""
+        stream, _, rows_per_step = self._bound
+        if rows_per_step == 0:  # no part of the minibatch on this rank
+            self.steps += 1
+            return np.empty((0, stream.shape[1]))
+        if self._cursor is None:
+            self._seek()
+        epoch, k, windows, i = self._cursor
+        if self._window is None or self._window[:2] != (epoch, k):
+            self._window = None  # the old window goes before the new one is read
+            rows = stream.read(windows[k])
+            self._window = (epoch, k, rows, self._rng(epoch, k, 1).permutation(len(rows)))
+        _, _, rows, order = self._window
+        out = rows[order[i * rows_per_step : (i + 1) * rows_per_step]]
+        self.steps += 1
+        if i + 1 < self._batches(windows[k]):
+            self._cursor = (epoch, k, windows, i + 1)
+        elif k + 1 < len(windows):
+            self._cursor = (epoch, k + 1, windows, 0)
+        else:
+            self._cursor = (epoch + 1, 0, self.windows(epoch + 1), 0)
+        return out
+
+    def snapshot(self):
+        return self.steps
+
+    def restore(self, snapshot) -> None:
+        if snapshot != self.steps:
+            self.steps = snapshot
+            self._cursor = None
+
+    def arrays(self) -> dict:
+        return {}
+
+    def state(self) -> dict:
+        return {
+            "kind": self.kind,
+            "n_rows": self.n_rows,
+            "batch_size": self.batch_size,
+            "window_rows": self.window_rows,
+            "seed": self.seed,
+            "steps": self.steps,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict, path) -> WindowSampler:
+        n_rows = header_int(state["n_rows"], "sampler.n_rows", 1)
+        batch_size = header_int(state["batch_size"], "sampler.batch_size", 1)
+        if batch_size > n_rows:
+            raise ModelFileError(
+                f"{path}: minibatch state batch_size={batch_size} does not fit n_rows={n_rows}"
+            )
+        return cls(
+            n_rows,
+            batch_size,
+            header_int(state["window_rows"], "sampler.window_rows", 1),
+            header_int(state["seed"], "sampler.seed"),
+            header_int(state["steps"], "sampler.steps"),
+        )
+
+
+def sampler_from_state(state: dict, arrays: dict, path):
+    """The sampler a checkpoint's header ``state`` and ``arrays`` describe."""
+    kind = state.get("kind", "permutation")
+    if kind == WindowSampler.kind:
+        return WindowSampler.from_state(state, path)
+    if kind != "permutation":
+        raise ModelFileError(f"{path}: unknown minibatch sampler kind {kind!r}")
+    return MinibatchSampler.from_state(state, arrays.get("sampler/perm"), path)
 
 
 # A step that diverges overflows; that is detected from the losses by the

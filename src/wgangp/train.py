@@ -508,12 +508,16 @@ class Estimator(ParamsMixin, Saving):
         """:meth:`_fingerprint` of the checked ``data``, remembered for the array last
         given: a loop of short ``partial_fit`` calls on the same array rehashes only a
         sample of its rows (still every row when the array changed shape or the
-        sample changed). ``given`` is the array as the caller passed it, when the
-        check made ``data`` a new array (a float32 array checked to float64)."""
+        sample changed); for a file read in parts, rehashed when the file changed.
+        ``given`` is the array as the caller passed it, when the check made
+        ``data`` a new array (a float32 array checked to float64)."""
         key = given if isinstance(given, np.ndarray) else data
-        if not isinstance(key, np.ndarray):
+        if isinstance(key, np.ndarray):
+            probe = _probe(key)
+        elif hasattr(key, "fingerprint_probe"):  # a file read in parts (wgangp.data.RowStream)
+            probe = key.fingerprint_probe()
+        else:
             return self._fingerprint(data)
-        probe = _probe(key)
         cached = getattr(self, "_fingerprint_cache", None)
         if cached is not None and cached[0]() is key and cached[1] == probe:
             return cached[2]
@@ -785,7 +789,7 @@ class Estimator(ParamsMixin, Saving):
         }
         sampler = getattr(self, "_sampler", None)
         if sampler is not None:
-            state["sampler"] = (sampler.perm, sampler.pos, sampler.epoch)
+            state["sampler"] = sampler.snapshot()
         return state
 
     def restore_training_state(self, state: dict) -> None:
@@ -800,7 +804,7 @@ class Estimator(ParamsMixin, Saving):
         for name, value in state["attributes"].items():
             setattr(self, name, value)
         if "sampler" in state:
-            self._sampler.perm, self._sampler.pos, self._sampler.epoch = state["sampler"]
+            self._sampler.restore(state["sampler"])
 
 
 _PLACEMENT = ("backend", "device", "cuda_graph")

@@ -650,13 +650,13 @@ class Translator(Estimator):
 
     def training_state(self) -> dict:
         state = super().training_state()
-        state["samplers"] = [(s.perm, s.pos, s.epoch) for s in self._samplers]
+        state["samplers"] = [s.snapshot() for s in self._samplers]
         return state
 
     def restore_training_state(self, state: dict) -> None:
         super().restore_training_state(state)
-        for sampler, (perm, pos, epoch) in zip(self._samplers, state["samplers"]):
-            sampler.perm, sampler.pos, sampler.epoch = perm, pos, epoch
+        for sampler, snapshot in zip(self._samplers, state["samplers"]):
+            sampler.restore(snapshot)
 
     def _batch_rows(self) -> int:
         return self._samplers[0].batch_size

@@ -130,7 +130,13 @@ def cmd_gradcheck(args) -> int:
         cfg = config.load(args.config)
         if cfg["data"] is None:
             raise UsageError(f"{args.config} sets no data; gradcheck needs its column count")
-        X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
+        X = load_data(
+            cfg["data"],
+            cfg["n_rows"],
+            cfg["seed"],
+            stream=cfg["stream"],
+            window_rows=cfg["window_rows"],
+        )
         # One iteration builds the networks exactly as the run would.
         model = WGANGP(**config.estimator_params(cfg)).fit(X, steps=1)
         what = f"{args.config} (after one iteration)"

@@ -47,17 +47,35 @@ def check_data_source(source: str) -> str:
     return str(path.resolve())
 
 
-def load_data(source: str, n_rows: int, seed: int, rank: int = 0, size: int = 1) -> np.ndarray:
+def load_data(
+    source: str,
+    n_rows: int,
+    seed: int,
+    rank: int = 0,
+    size: int = 1,
+    stream: bool = False,
+    window_rows: int | None = None,
+):
     """The training rows of a data source (toy sets are drawn with ``seed``).
 
     Under ``mpiexec`` (``size`` ranks), rank ``rank``'s contiguous share of
     them: a file is read by row range or row group (:func:`wgangp.data.rank_rows`),
-    never whole on every rank; a built-in set is drawn whole and split.
+    never whole on every rank; a built-in set is drawn whole and split. With
+    ``stream``, a :class:`wgangp.data.RowStream` of that share, read by
+    training a window of ``window_rows`` rows at a time.
     """
     from .. import data
     from ..parallel import rank_bounds
 
     source = check_data_source(source)
+    if stream:
+        if not source.lower().endswith((".parquet", ".npy")):
+            raise UsageError(
+                f"--stream reads a .parquet or .npy file a window at a time; {source!r} is "
+                "not one (convert a CSV with pandas: pd.read_csv(...).to_parquet(...), or "
+                "train without --stream)"
+            )
+        return data.RowStream(source, rank, size, window_rows or data.WINDOW_ROWS)
     if source in DATA_NAMES:
         if source == "digits":
             X = data.load_digits(return_labels=False)
@@ -144,6 +162,10 @@ def evaluation_data(source: str | None, run_dir: Path) -> tuple[str, np.ndarray]
     source = check_data_source(source)
     n_rows = cfg["n_rows"] if cfg else config.defaults()["n_rows"]
     seed = (cfg["seed"] if cfg else 0) + 1  # fresh rows, not the training draw
+    if cfg and cfg.get("stream") and source == cfg["data"]:
+        # a file trained on a window at a time is never loaded whole: a sample of its rows
+        sample = load_data(source, n_rows, seed, stream=True, window_rows=cfg["window_rows"])
+        return source, sample.sample(n_rows, seed)
     return source, load_data(source, n_rows, seed)
 
 

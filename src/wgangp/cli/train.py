@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import config
+from ..data import RowStream
 from ..errors import TrainingDiverged
 from ..history import read_history
 from ..model import WGANGP
@@ -157,8 +158,9 @@ def _run_training(
 
             history_file = run_dir / HISTORY_FILE
             history = read_history(history_file) if history_file.is_file() else None
+            real = X.sample(20_000) if isinstance(X, RowStream) else X  # never the whole file
             path = write_report(
-                run_dir, model, X_real=X, history=history, data_name=data_name(cfg["data"])
+                run_dir, model, X_real=real, history=history, data_name=data_name(cfg["data"])
             )
         except ImportError as exc:
             say(f"report: skipped ({one_line(exc)})")
@@ -253,9 +255,16 @@ def cmd_train(args) -> int:
     if comm is None or comm.Get_rank() == 0:  # rank 0 may have started the run already
         check_out(run_dir, args.overwrite)
     if comm is None:
-        X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
+        X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"], **_streaming(cfg))
     else:  # launched by mpiexec: each rank reads and trains on its share of the rows
-        X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"], comm.Get_rank(), comm.Get_size())
+        X = load_data(
+            cfg["data"],
+            cfg["n_rows"],
+            cfg["seed"],
+            comm.Get_rank(),
+            comm.Get_size(),
+            **_streaming(cfg),
+        )
     model = WGANGP(**config.estimator_params(cfg))
     n_rows = len(X) if comm is None else comm.allreduce(len(X))
     if comm is not None and comm.Get_rank() != 0:
@@ -269,10 +278,16 @@ def cmd_train(args) -> int:
         source = cfg["data"] if cfg["data"] in DATA_NAMES else Path(cfg["data"]).name
         say(
             f"training WGAN-GP on {source} ({n_rows} rows x {X.shape[1]} columns"
-            f"{'' if comm is None else f', over {comm.Get_size()} ranks'}) for "
+            f"{'' if comm is None else f', over {comm.Get_size()} ranks'}"
+            f"{f', read {X.window_rows} rows at a time' if isinstance(X, RowStream) else ''}) for "
             f"{cfg['steps']} iterations into {run_dir}"
         )
         return _run_training(model, X, cfg, run_dir, cfg["steps"], resume=None, comm=comm)
+
+
+def _streaming(cfg: dict) -> dict:
+    """``load_data``'s stream settings of a run's configuration."""
+    return {"stream": cfg["stream"], "window_rows": cfg["window_rows"]}
 
 
 def _mpi_comm():
@@ -317,7 +332,14 @@ def cmd_resume(args) -> int:
         if plan is None:
             return EXIT_OK
         cfg, checkpoint, steps, _ = plan
-        share = load_data(cfg["data"], cfg["n_rows"], cfg["seed"], comm.Get_rank(), comm.Get_size())
+        share = load_data(
+            cfg["data"],
+            cfg["n_rows"],
+            cfg["seed"],
+            comm.Get_rank(),
+            comm.Get_size(),
+            **_streaming(cfg),
+        )
         model = WGANGP(**config.estimator_params(cfg)).set_params(**_placement(args))
         return _train_other_rank(
             model, share, cfg, run_dir, comm, steps, Path(checkpoint), args.allow_new_data
@@ -333,9 +355,11 @@ def cmd_resume(args) -> int:
         cfg, checkpoint, steps, done = plan
         checkpoint = Path(checkpoint)
         if comm is None:
-            X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"])
+            X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"], **_streaming(cfg))
         else:  # launched by mpiexec: each rank reads and resumes on its share
-            X = load_data(cfg["data"], cfg["n_rows"], cfg["seed"], 0, comm.Get_size())
+            X = load_data(
+                cfg["data"], cfg["n_rows"], cfg["seed"], 0, comm.Get_size(), **_streaming(cfg)
+            )
         model = WGANGP(**config.estimator_params(cfg)).set_params(**_placement(args))
         say(f"resuming {run_dir} from {checkpoint.name} (iteration {done}) for {steps} iterations")
         return _run_training(
