@@ -341,12 +341,15 @@ def test_small_networks_train_on_one_recorded_thread_and_a_number_overrides(kind
     pytest.importorskip("threadpoolctl")
     from threadpoolctl import threadpool_info
 
-    before = [i["num_threads"] for i in threadpool_info()]
+    before = {i["filepath"]: i["num_threads"] for i in threadpool_info()}
     model = _fit(_model(kind), _data(kind), steps=2)
     assert model.history_.column("threads").tolist() == [1.0, 1.0]
     _partial_fit(model.set_params(threads=2), _data(kind), steps=1)
     assert model.history_[-1]["threads"] == 2
-    assert [i["num_threads"] for i in threadpool_info()] == before  # scoped to training
+    # scoped to training: every pool keeps its count (a library that training loaded
+    # first, numba's for instance, adds a pool of its own)
+    after = {i["filepath"]: i["num_threads"] for i in threadpool_info()}
+    assert {path: after[path] for path in before} == before
 
 
 def test_auto_measures_large_networks_and_records_the_choice(monkeypatch):
@@ -375,6 +378,27 @@ def test_a_loop_of_short_calls_keeps_the_measured_count(monkeypatch):
     for _ in range(5):
         model.partial_fit(X, steps=1)
     assert model.history_.column("threads")[-5:].tolist() == [chosen] * 5
+
+
+def test_a_measurement_goes_on_across_calls_of_one_iteration(monkeypatch):
+    """fit(steps=1), then partial_fit(steps=1) in a loop: the trial that one call
+    cannot hold runs over the calls and decides, and is not started again."""
+    pytest.importorskip("threadpoolctl")
+    from wgangp import threads
+
+    monkeypatch.setattr(threads, "SMALL_GEMM_FLOP", 0.0)
+    monkeypatch.setattr(threads, "blas_thread_count", lambda: 2)
+    X = _data("WGANGP")
+    model = _model("WGANGP").fit(X, steps=1)
+    for _ in range(11):
+        model.partial_fit(X, steps=1)
+    used = model.history_.column("threads").tolist()
+    assert used[:7] == [1, 1, 2, 1, 2, 1, 2]  # warm-up, then 1 and 2 alternately
+    assert model._thread_state["decided"] and not model._thread_state["trial"]
+    assert used[7:] == [model._thread_state["current"]] * 5
+    # other networks are measured afresh
+    model.set_params(hidden=model.hidden * 2).fit(X, steps=1)
+    assert not model._thread_state["decided"]
 
 
 # ------------------------------------------------------- data fingerprint --

@@ -102,11 +102,14 @@ class ThreadPolicy:
 
     def __init__(self, setting, largest_gemm_flop: float, previous: dict | None = None):
         self.setting = setting
+        self.flop = largest_gemm_flop
         self.tpc = _controller()
         self.available = blas_thread_count() if self.tpc is not None else 1
         self._limits = None
         self._trial: list[int] = []
         self._times: dict[int, list[float]] = {}
+        self._warm_up = False
+        self._decided = False
         self._since_check = 0
         self._start = 0.0
         if self.tpc is None:
@@ -120,9 +123,17 @@ class ThreadPolicy:
         elif setting == "auto":
             self.current = 1
             self.measuring = self.available > 1 and largest_gemm_flop >= SMALL_GEMM_FLOP
-            if self.measuring and previous and previous.get("setting") == "auto":
+            same_work = previous and previous.get("flop") == largest_gemm_flop
+            if self.measuring and same_work and previous.get("setting") == "auto":
+                # a measurement that the last call ended in the middle of goes on
+                # (a loop of partial_fit(steps=1) calls finishes it too); other
+                # networks are measured afresh
                 self.current = int(previous["current"])
                 self._since_check = int(previous["since_check"])
+                self._decided = bool(previous.get("decided"))
+                self._trial = list(previous.get("trial", []))
+                self._times = {c: list(t) for c, t in previous.get("times", {}).items()}
+                self._warm_up = bool(previous.get("warm_up"))
         else:
             self.current = int(setting)
             self.measuring = False
@@ -132,10 +143,20 @@ class ThreadPolicy:
     @property
     def state(self) -> dict:
         """What the next call of the same estimator continues from."""
-        return {"setting": self.setting, "current": self.current, "since_check": self._since_check}
+        return {
+            "setting": self.setting,
+            "flop": self.flop,
+            "current": self.current,
+            "since_check": self._since_check,
+            "decided": self._decided,
+            "trial": list(self._trial),
+            "times": {c: list(t) for c, t in self._times.items()},
+            "warm_up": self._warm_up,
+        }
 
     def __enter__(self) -> ThreadPolicy:
-        if self.measuring and (self._since_check == 0 or self._since_check >= RECHECK_ITERATIONS):
+        due = not self._decided or self._since_check >= RECHECK_ITERATIONS
+        if self.measuring and not self._trial and due:
             self._since_check = 0
             self._schedule()
         self._apply()
@@ -193,6 +214,7 @@ class ThreadPolicy:
             count: sorted(times)[len(times) // 2] for count, times in self._times.items() if times
         }
         best = min(medians, key=medians.get)
+        self._decided = True
         logger.info(
             "BLAS threads: %s s/iteration at %s; using %d",
             ", ".join(f"{medians[c]:.4g}" for c in sorted(medians)),
