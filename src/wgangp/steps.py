@@ -160,7 +160,6 @@ class WindowSampler:
         self.window_rows = int(window_rows)
         self.seed = int(seed)
         self.steps = int(steps)
-        self.perm = None  # (MinibatchSampler's; a window's order is not stored)
         self._bound = None  # (stream, rank, rows_per_step)
         self._cursor = None  # (epoch, window number, windows of the epoch, next batch)
         self._window = None  # (epoch, window number, rows, order)
