@@ -175,6 +175,7 @@ def test_wgangp_train_stream_trains_a_window_at_a_time_and_refuses_a_csv(tmp_pat
     assert main([*args, "--steps", "4", "--hidden", "16", "--out", str(out)]) == 0
     said = capsys.readouterr().out
     assert "read 700 rows at a time" in said and (out / "report.html").is_file()
+    assert "a row group at a time, before the first iteration" in said
     assert "stream = true" in (out / "config.toml").read_text()
     assert main(["resume", str(out), "--steps", "2"]) == 0
     assert wgangp.load(out / "model.npz").n_iter_ == 6

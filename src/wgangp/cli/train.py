@@ -282,6 +282,12 @@ def cmd_train(args) -> int:
             f"{f', read {X.window_rows} rows at a time' if isinstance(X, RowStream) else ''}) for "
             f"{cfg['steps']} iterations into {run_dir}"
         )
+        if isinstance(X, RowStream):  # minutes on a large file: say so before they start
+            say(
+                f"reading {source} in order, a row group at a time, before the first iteration: "
+                "finiteness and ranges, the scaling (twice) and the fingerprint",
+                flush=True,
+            )
         return _run_training(model, X, cfg, run_dir, cfg["steps"], resume=None, comm=comm)
 
 
