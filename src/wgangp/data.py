@@ -625,17 +625,31 @@ def _read_parquet_rows(handle, path: str, rank: int, size: int, columns) -> np.n
     _check_enough_rows(path, n_rows, size)
     start, end = rank_file_rows(group_rows, rank, size)
     out = np.empty((end - start, len(names)), dtype=np.float64)
-    group_start = 0
-    for g, rows in enumerate(group_rows):
-        lo, hi = max(start, group_start), min(end, group_start + rows)
-        if lo < hi:
-            part = slice(lo - group_start, hi - group_start)
-            read_row_group(handle, path, g, names, part, out[lo - start : hi - start])
-        group_start += rows
+    at = 0
+    for g, _, lo, hi in _group_pieces(group_rows, start, end):
+        _read_row_group(handle, path, g, names, slice(lo, hi), out[at : at + hi - lo])
+        at += hi - lo
     return out
 
 
-def read_row_group(handle, path: str, group: int, names, rows: slice, out: np.ndarray) -> None:
+def _group_pieces(group_rows, start: int, stop: int) -> list[tuple[int, int, int, int]]:
+    """The parts of a file's groups (``group_rows`` rows each) that rows ``[start, stop)``
+    cover: ``(group, file row of its first row, first row, stop row)``, rows within
+    the group.
+
+    >>> _group_pieces([100, 100, 100], 50, 250)
+    [(0, 0, 50, 100), (1, 100, 0, 100), (2, 200, 0, 50)]
+    """
+    pieces, group_start = [], 0
+    for g, rows in enumerate(group_rows):
+        lo, hi = max(start, group_start), min(stop, group_start + rows)
+        if lo < hi:
+            pieces.append((g, group_start, lo - group_start, hi - group_start))
+        group_start += rows
+    return pieces
+
+
+def _read_row_group(handle, path: str, group: int, names, rows: slice, out: np.ndarray) -> None:
     """Rows ``rows`` of row group ``group`` of an open Parquet file, columns ``names``,
     as float64 into ``out`` (a column at a time: one column is held twice, not the group)."""
     import pyarrow as pa
@@ -936,16 +950,10 @@ class RowStream:
             )
         _check_enough_rows(self.path, int(sum(file_groups)), size)
         start, stop = rank_file_rows(file_groups, rank, size)
-        # (file position of the group's first row, first row, stop row) of each piece
-        self._pieces = []
-        group_start = 0
-        for g, rows in enumerate(file_groups):
-            lo, hi = max(start, group_start), min(stop, group_start + rows)
-            if lo < hi:
-                self._pieces.append((g, group_start, lo - group_start, hi - group_start))
-            group_start += rows
+        self._pieces = _group_pieces(file_groups, start, stop)
         self.group_rows = tuple(hi - lo for _, _, lo, hi in self._pieces)
         self._ends = np.cumsum(self.group_rows)
+        self._starts = self._ends - self.group_rows
         self.shape = (stop - start, n_columns)
         self.rows_held_max = 0
         self._last = None  # (group, rows) of the last group a range read
@@ -980,7 +988,7 @@ class RowStream:
                 for g in groups:
                     file_group, _, lo, hi = self._pieces[g]
                     part = out[at : at + hi - lo]
-                    read_row_group(handle, self.path, file_group, self._names, slice(lo, hi), part)
+                    _read_row_group(handle, self.path, file_group, self._names, slice(lo, hi), part)
                     at += hi - lo
             finally:
                 handle.close()
@@ -996,8 +1004,7 @@ class RowStream:
 
     def _group(self, g: int) -> np.ndarray:
         if self._last is None or self._last[0] != g:
-            self._last = None
-            self._last = (g, self.read([g]))
+            self._last = (g, self.read([g]))  # read() lets the old one go first
         return self._last[1]
 
     def __getitem__(self, key):
@@ -1010,19 +1017,13 @@ class RowStream:
                 "training draws its rows itself"
             )
         start, stop, _ = rows.indices(self.shape[0])
-        stop = max(start, stop)
-        first = int(np.searchsorted(self._ends, start, side="right"))
         parts = []
-        g = first
-        while (
-            g < len(self.group_rows)
-            and (stop > start)
-            and self._ends[g] - self.group_rows[g] < stop
-        ):
-            begin = self._ends[g] - self.group_rows[g]
-            block = self._group(g)
-            parts.append(block[max(start, begin) - begin : min(stop, self._ends[g]) - begin])
-            g += 1
+        if start < stop:
+            first = int(np.searchsorted(self._ends, start, side="right"))
+            last = int(np.searchsorted(self._starts, stop, side="left"))
+            for g in range(first, last):
+                begin = int(self._starts[g])
+                parts.append(self._group(g)[max(start, begin) - begin : stop - begin])
         out = np.concatenate(parts) if parts else np.empty((0, self.shape[1]))
         return out[(slice(None), *rest)] if rest else out
 

@@ -635,12 +635,12 @@ class WGANGP(Estimator):
         shard = self._shard
         xp = self._backend.xp
         streamed = isinstance(self._sampler, WindowSampler)
+        if streamed and shard is not None:  # this rank's equal part of every minibatch
+            part = shard.noise_positions(self._sampler.batch_size)
         for _ in range(settings["n_critic"]):
-            if streamed:  # this rank's equal part, from its window of row groups
+            if streamed:  # drawn from this rank's window of row groups
                 x_real = self._on_networks(self._scaled(self._sampler.next_rows()))
-                positions = None
-                if shard is not None:
-                    positions = shard.noise_positions(self._sampler.batch_size)
+                positions = None if shard is None else part
             else:
                 x_real, positions = self._minibatch(Xs, shard, xp)
             args = (

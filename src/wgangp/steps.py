@@ -171,19 +171,11 @@ class WindowSampler:
                 f"this rank holds {len(stream)} rows of {source_name(stream)}, fewer than its "
                 f"{rows_per_step} rows of each minibatch; lower batch_size or start fewer ranks"
             )
-        if (
-            self._bound is None
-            or self._bound[0] is not stream
-            or self._bound[1:]
-            != (
-                rank,
-                rows_per_step,
-            )
-        ):
-            self._bound = (stream, int(rank), int(rows_per_step))
+        bound = (stream, int(rank), int(rows_per_step))
+        if self._bound is None or self._bound[0] is not stream or self._bound[1:] != bound[1:]:
+            self._bound = bound
+            self.window_rows = int(stream.window_rows)
             self._cursor = self._window = None
-            if stream.window_rows != self.window_rows:
-                self.window_rows = int(stream.window_rows)
 
     def _rng(self, *keys: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.seed, self._bound[1], *keys]))
