@@ -111,15 +111,89 @@ def test_optimizer_kernels_match_the_numpy_update(numba_on, name, dtype):
     assert _equal(p_np, p_k) and all(_equal(a, b) for a, b in zip(s_np, s_k))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("width", [1, 2])
+def test_narrow_layers_match_the_numpy_passes(numba_on, dtype, width):
+    """A layer on 1 or 2 input columns: product, bias and ReLU, the weight gradient
+    and the product alone, without a GEMM, the same with and without the kernels."""
+    from wgangp.nn import _narrow_product, _narrow_weight_grad, forward
+
+    rng = np.random.default_rng(5)
+    net = MLP([width, 19, 1], random_state=0, dtype=dtype)
+    net.params[1][...] = rng.normal(size=19)
+    h, u = _awkward(rng, (37, width), dtype), _awkward(rng, (37, 19), dtype)
+
+    def run():
+        out, cache = forward(net.params, net.activations, h)
+        grad = _narrow_weight_grad(h, u, np.empty((width, 19), dtype))
+        return out.copy(), cache[0][1].copy(), grad.copy(), _narrow_product(h, net.params[0]).copy()
+
+    plain, fused = _both(run)
+    assert all(_equal(a, b) for a, b in zip(plain, fused))
+    # and they are the products they stand for, to rounding
+    finite = np.isfinite(h).all(axis=1)
+    assert np.allclose(fused[3][finite], (h @ net.params[0])[finite], rtol=1e-5, atol=1e-6)
+    clean = np.nan_to_num(u)
+    expected = h[finite].T @ clean[finite]
+    got = _narrow_weight_grad(h[finite], clean[finite], np.empty((width, 19), dtype))
+    assert np.allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("penalty", ["two-sided", "one-sided"])
+def test_penalty_kernel_matches_the_numpy_passes(numba_on, dtype, penalty):
+    """Rows of norm 0, near 1, NaN and inf: the value, dP/dg and the norms' range."""
+    from wgangp.losses import _penalty_fn
+
+    rng = np.random.default_rng(6)
+    g = rng.normal(size=(40, 3)).astype(dtype)
+    g[0] = 0.0
+    g[1] = [0.6, 0.8, 0.0]
+    g[2, 1] = np.inf
+
+    def run(g=g):
+        grad_fn, holder = _penalty_fn(10.0, penalty, 40, dtype)
+        with np.errstate(invalid="ignore", over="ignore"):  # as in a training step
+            value, dbar = grad_fn(g)
+        norms = holder["norms"]
+        low, high = holder.get("range", (float(norms.min()), float(norms.max())))
+        return value, dbar.copy(), low, high
+
+    plain, fused = _both(run)
+    assert _equal(plain[0], fused[0]) and _equal(plain[1], fused[1])
+    assert plain[2:] == fused[2:] and fused[3] == np.inf
+    with_nan = g.copy()
+    with_nan[3, 0] = np.nan
+    plain, fused = _both(lambda: run(with_nan))
+    assert _equal(plain[1], fused[1]) and np.isnan(fused[2]) and np.isnan(fused[3])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_minibatch_rows_are_scaled_as_the_numpy_passes_scale_them(numba_on, dtype):
+    rng = np.random.default_rng(7)
+    X = rng.normal(loc=3.0, scale=2.0, size=(500, 4))
+    model = WGANGP(hidden=8, depth=1, batch_size=64, dtype=dtype, random_state=0)
+    model.fit(X, steps=1)
+    rows = rng.permutation(500)[:64]
+    for data in (X, X.astype(np.float32), np.asfortranarray(X)):
+        huge = data.copy()
+        huge[rows[0], 1] = np.finfo(data.dtype).max  # overflows float32 once scaled
+        plain, fused = _both(lambda d=huge: model._scaled_rows(d, rows))
+        assert fused.dtype == dtype and _equal(plain, fused)
+        with np.errstate(over="ignore"):
+            assert _equal(fused, model._scaled(huge[rows]))
+
+
 # ------------------------------------------------------ the passes and losses --
 
 
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh"])
-def test_critic_and_generator_losses_are_the_same_with_the_kernels(numba_on, activation):
+@pytest.mark.parametrize("data_dim", [3, 2, 1])
+def test_critic_and_generator_losses_are_the_same_with_the_kernels(numba_on, activation, data_dim):
     rng = np.random.default_rng(2)
-    critic = MLP([3, 17, 17, 1], activation, random_state=1, dtype=np.float32)
-    gen = MLP([2, 17, 17, 3], activation, random_state=2, dtype=np.float32)
-    x_real, x_fake = rng.normal(size=(32, 3)), rng.normal(size=(32, 3))
+    critic = MLP([data_dim, 17, 17, 1], activation, random_state=1, dtype=np.float32)
+    gen = MLP([2, 17, 17, data_dim], activation, random_state=2, dtype=np.float32)
+    x_real, x_fake = rng.normal(size=(32, data_dim)), rng.normal(size=(32, data_dim))
     x_real, x_fake = x_real.astype(np.float32), x_fake.astype(np.float32)
     alpha, z = rng.random(32).astype(np.float32), rng.normal(size=(32, 2)).astype(np.float32)
 
@@ -136,15 +210,19 @@ def test_critic_and_generator_losses_are_the_same_with_the_kernels(numba_on, act
 
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
 @pytest.mark.parametrize("penalty", ["two-sided", "one-sided"])
-def test_gradients_with_the_kernels_match_finite_differences(numba_on, activation, penalty):
+@pytest.mark.parametrize("widths", [(4, 3), (2, 2), (1, 1)])
+def test_gradients_with_the_kernels_match_finite_differences(numba_on, activation, penalty, widths):
+    """Wide and narrow (1 or 2 columns: no GEMM) first layers, in both networks."""
+    data_dim, latent_dim = widths
     rng = np.random.default_rng(3)
     for _ in range(100):
-        critic = MLP([4, 9, 7, 1], activation, random_state=rng, dtype=np.float64)
-        gen = MLP([3, 8, 4], activation, random_state=rng, dtype=np.float64)
+        critic = MLP([data_dim, 9, 7, 1], activation, random_state=rng, dtype=np.float64)
+        gen = MLP([latent_dim, 8, data_dim], activation, random_state=rng, dtype=np.float64)
         randomize_biases(critic, rng)
         randomize_biases(gen, rng)
-        x_real, x_fake = rng.normal(size=(6, 4)), rng.normal(loc=0.5, size=(6, 4))
-        alpha, z = rng.random(6), rng.normal(size=(5, 3))
+        x_real = rng.normal(size=(6, data_dim))
+        x_fake = rng.normal(loc=0.5, size=(6, data_dim))
+        alpha, z = rng.random(6), rng.normal(size=(5, latent_dim))
         x_interp = alpha[:, None] * x_real + (1 - alpha[:, None]) * x_fake
         points = np.concatenate([x_real, x_fake, x_interp])
         if (

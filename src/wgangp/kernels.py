@@ -38,9 +38,14 @@ __all__ = ["KERNEL_NAMES", "compiled", "status", "use"]
 KERNEL_NAMES = (
     "bias_relu",
     "bias_leaky_relu",
+    "narrow_product",
+    "narrow_bias_relu",
+    "narrow_weight_grad",
     "mul_mask",
     "outer_mul_mask",
     "column_sums",
+    "penalty",
+    "scale_rows",
     "rmsprop",
     "adam",
     "sgd",
@@ -147,6 +152,58 @@ def _bias_leaky_relu(z, b, slope_out, one, slope):
             z[i, j] = v * s
 
 
+def _narrow_product(h, W, out):
+    """``out = h @ W`` for an ``h`` of few columns, as :func:`wgangp.nn` forms it
+    without a GEMM: ``out = h[:, 0:1] * W[0]``, then ``out += h[:, k:k+1] * W[k]``
+    for each further column ``k``, one row at a time."""
+    rows, width = h.shape
+    n = W.shape[1]
+    for i in range(rows):
+        hk = h[i, 0]
+        for j in range(n):
+            out[i, j] = hk * W[0, j]
+        for k in range(1, width):
+            hk = h[i, k]
+            for j in range(n):
+                out[i, j] = out[i, j] + hk * W[k, j]
+
+
+def _narrow_bias_relu(h, W, b, z, mask):
+    """:func:`_narrow_product` into ``z``, then :func:`_bias_relu`'s operations, row by row."""
+    rows, width = h.shape
+    n = W.shape[1]
+    for i in range(rows):
+        hk = h[i, 0]
+        for j in range(n):
+            z[i, j] = hk * W[0, j]
+        for k in range(1, width):
+            hk = h[i, k]
+            for j in range(n):
+                z[i, j] = z[i, j] + hk * W[k, j]
+        for j in range(n):
+            v = z[i, j] + b[j]
+            m = v > 0
+            mask[i, j] = m
+            z[i, j] = v * m
+
+
+def _narrow_weight_grad(h, u, out):
+    """``out = h.T @ u`` for an ``h`` of few columns: for each column ``k``,
+    ``out[k] = (h[:, k:k+1] * u).sum(axis=0)``, summed row after row as NumPy
+    sums over the first axis of a (rows, n > 1) array."""
+    rows, width = h.shape
+    n = u.shape[1]
+    for k in range(width):
+        hk = h[0, k]
+        for j in range(n):
+            out[k, j] = hk * u[0, j]
+    for i in range(1, rows):
+        for k in range(width):
+            hk = h[i, k]
+            for j in range(n):
+                out[k, j] = out[k, j] + hk * u[i, j]
+
+
 def _mul_mask(d, mask):
     """``d *= mask`` (a boolean mask, taken as 0 or 1 in ``d``'s dtype)."""
     rows, n = d.shape
@@ -173,6 +230,46 @@ def _column_sums(a, out):
     for i in range(1, rows):
         for j in range(n):
             out[j] += a[i, j]
+
+
+def _penalty(g, norms, scale, one, zero, one_sided, dbar, squares):
+    """The gradient penalty's pass over the rows of ``g`` (m, n), given their norms:
+    ``excess = norms - one`` (then ``maximum(excess, zero)`` when ``one_sided``),
+    ``squares = float64(excess) ** 2``, ``coef = where(norms > 0, scale * excess /
+    norms, 0)`` and ``dbar = g * coef[:, None]``, as :func:`wgangp.losses._penalty_fn`
+    runs them. Returns ``(min(norms), max(norms))``, NaN when a norm is NaN (as
+    ``ndarray.min`` and ``max`` give)."""
+    rows, n = g.shape
+    lo, hi, nan = np.inf, -np.inf, False
+    for i in range(rows):
+        r = norms[i]
+        if r != r:
+            nan = True
+        else:
+            lo = min(lo, r)
+            hi = max(hi, r)
+        e = r - one
+        if one_sided and e < zero:
+            e = zero
+        e64 = np.float64(e)
+        squares[i] = e64 * e64
+        c = (scale * e) / r if r > zero else zero
+        for j in range(n):
+            dbar[i, j] = g[i, j] * c
+    if nan:
+        return np.nan, np.nan
+    return lo, hi
+
+
+def _scale_rows(X, rows, mean, std, out):
+    """``out = ((X[rows] - mean) / std).astype(out.dtype)``: the rows of a minibatch
+    gathered and put in the networks' units in one pass (float64 arithmetic, then
+    rounded to ``out``'s dtype, as NumPy does for a float32 ``X`` and float64 ``mean``)."""
+    m, n = out.shape
+    for i in range(m):
+        k = rows[i]
+        for j in range(n):
+            out[i, j] = (np.float64(X[k, j]) - mean[j]) / std[j]
 
 
 def _rmsprop(p, g, v, rho, one_minus_rho, eps, lr):

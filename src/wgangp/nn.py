@@ -53,7 +53,17 @@ from .activations import (
     Tanh,
     get_activation,
 )
-from .backend import NUMPY, astype, column_sums, concat, copy_into, into, namespace, work
+from .backend import (
+    NUMPY,
+    astype,
+    column_sums,
+    concat,
+    copy_into,
+    into,
+    kernel,
+    namespace,
+    work,
+)
 from .errors import InvalidParameterError
 from .flat import ViewList, flat_views, moved
 from .init import get_initializer
@@ -99,6 +109,57 @@ def _rows(saved, rows: slice):
     if isinstance(saved, tuple):
         return tuple(a[rows, ...] for a in saved)
     return saved[rows, ...]
+
+
+NARROW = 1
+"""The widest input (columns of ``h``) that a layer on NumPy arrays multiplies
+without a GEMM: ``h @ W`` as ``h * W[0]`` broadcast, and the weight gradient
+``h.T @ u`` as a row sum of ``h * u`` (1-D data, 1-D noise). OpenBLAS runs a
+product of inner size 1 three to ten times slower than that one pass, which
+the compiled kernels also fuse with the bias and ReLU. At two columns NumPy's
+broadcast passes are slower than the GEMM (the kernels are not, but the
+kernels must give NumPy's numbers), so the helpers below take any width and
+the layers use them up to this one."""
+
+
+def _is_narrow(h, W) -> bool:
+    """Whether ``h @ W`` is formed by :func:`_narrow_product` (NumPy arrays, at
+    most :data:`NARROW` columns in ``h``)."""
+    return type(h) is np.ndarray and h.ndim == 2 and h.shape[1] <= NARROW and W.ndim == 2
+
+
+def _narrow_product(h: np.ndarray, W: np.ndarray, empty=np.empty, out=None) -> np.ndarray:
+    """``h @ W`` for a narrow ``h`` (:func:`_is_narrow`): ``h[:, 0:1] * W[0]``, plus
+    ``h[:, k:k+1] * W[k]`` for each further column, in that order (one compiled
+    pass when the kernels are on, with the same numbers)."""
+    if out is None:
+        out = work(empty, (h.shape[0], W.shape[1]), h, W)
+    fused = kernel("narrow_product", h, W, out)
+    if fused is not None and h.dtype == W.dtype == out.dtype:
+        fused(h, W, out)
+        return out
+    np.multiply(h[:, :1], W[0], out=out)
+    if h.shape[1] > 1:
+        term = empty(out.shape, out.dtype)
+        for k in range(1, h.shape[1]):
+            np.multiply(h[:, k : k + 1], W[k], out=term)
+            out += term
+    return out
+
+
+def _narrow_weight_grad(h: np.ndarray, u: np.ndarray, out: np.ndarray, empty=np.empty):
+    """``out[...] = h.T @ u`` for a narrow ``h`` and a ``u`` of more than one column:
+    ``out[k] = (h[:, k:k+1] * u).sum(axis=0)`` for each column ``k`` of ``h``
+    (NumPy sums over the rows one row after another; so does the kernel)."""
+    fused = kernel("narrow_weight_grad", h, u, out)
+    if fused is not None and h.dtype == u.dtype == out.dtype:
+        fused(h, u, out)
+        return out
+    term = empty(u.shape, np.result_type(h, u))
+    for k in range(h.shape[1]):
+        np.multiply(h[:, k : k + 1], u, out=term)
+        np.add.reduce(term, axis=0, out=out[k])
+    return out
 
 
 def _times_transpose(u: np.ndarray, W: np.ndarray, empty=np.empty, out=None) -> np.ndarray:
@@ -154,9 +215,14 @@ def forward(
     cache = []
     h = x
     for k, act in enumerate(activations):
-        W = params[2 * k]
-        z = into("matmul", h, W, out=work(empty, (h.shape[0], W.shape[1]), h, W, fresh=True))
-        h_next, saved = act.forward_bias_saved(z, params[2 * k + 1], empty)
+        W, b = params[2 * k], params[2 * k + 1]
+        fused = None
+        if _is_narrow(h, W):
+            fused = act.narrow_bias_saved(h, W, b, empty)
+            z = None if fused is not None else _narrow_product(h, W, empty)
+        else:
+            z = into("matmul", h, W, out=work(empty, (h.shape[0], W.shape[1]), h, W, fresh=True))
+        h_next, saved = fused if fused is not None else act.forward_bias_saved(z, b, empty)
         cache.append((h, saved, h_next))
         h = h_next
     return h, cache
@@ -224,14 +290,24 @@ def far_from_kinks(net, x: np.ndarray, margin: float) -> bool:
     )
 
 
-def _layer_grads(grads: list, k: int, h_in: np.ndarray, u: np.ndarray, bias_rows: slice):
+def _layer_grads(
+    grads: list, k: int, h_in: np.ndarray, u: np.ndarray, bias_rows: slice, empty=np.empty
+):
     """Layer ``k``'s gradient: ``grads[2k] = h_in^T u``, ``grads[2k+1] = sum(u[bias_rows])``,
-    written into the arrays already there (an MLP's gradient buffer), else new ones."""
-    if grads[2 * k] is None:
+    written into the arrays already there (an MLP's gradient buffer), else new ones;
+    a narrow ``h_in`` without a GEMM (:func:`_narrow_weight_grad`)."""
+    if _is_narrow(h_in, u) and u.shape[1] > 1:
+        out = grads[2 * k]
+        if out is None:
+            out = np.empty((h_in.shape[1], u.shape[1]), np.result_type(h_in, u))
+        grads[2 * k] = _narrow_weight_grad(h_in, u, out, empty)
+    elif grads[2 * k] is None:
         grads[2 * k] = h_in.T @ u
-        grads[2 * k + 1] = into("sum", u[bias_rows, ...], axis=0)
     else:
         into("matmul", h_in.T, u, out=grads[2 * k])
+    if grads[2 * k + 1] is None:
+        grads[2 * k + 1] = into("sum", u[bias_rows, ...], axis=0)
+    else:
         column_sums(u[bias_rows, ...], grads[2 * k + 1])
 
 
@@ -277,7 +353,7 @@ def backward(
     u = activations[-1].mul_df(dy, cache[-1][1])  # dy is never modified
     for k in reversed(range(n_layers)):
         if need_param_grads:
-            _layer_grads(grads, k, cache[k][0], u, everything)
+            _layer_grads(grads, k, cache[k][0], u, everything, empty)
         if k > 0:  # u_{k-1} = (u_k W_k^T) * f'(z_{k-1})
             u = _times_transpose_df(u, params[2 * k], activations[k - 1], cache[k - 1][1], empty)
     dx = _times_transpose(u, params[0], empty) if need_input_grad else None
@@ -381,7 +457,7 @@ def backward_with_input_gradient(
                 np.concatenate([h_prev[:n_plain], dbar], axis=0, out=stacked)
         else:
             stacked = h_prev  # its gradient rows already hold dbar (written below)
-        _layer_grads(grads, k, stacked, u, slice(None, n_plain))
+        _layer_grads(grads, k, stacked, u, slice(None, n_plain), empty)
         last = k + 1 == n_layers
         if last and act.piecewise_linear:
             break
@@ -395,7 +471,10 @@ def backward_with_input_gradient(
         else:
             # Build dbar_k in place, inside the next layer's stacked operand.
             target = h[grad_rows, ...]
-            into("matmul", dbar, W, out=target)
+            if _is_narrow(dbar, W):
+                _narrow_product(dbar, W, empty, out=target)
+            else:
+                into("matmul", dbar, W, out=target)
             dbar = act.mul_df(target, saved_g, out=target)
 
     if smooth:
