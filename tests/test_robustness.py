@@ -121,6 +121,32 @@ def test_values_beyond_float32_without_scaling_are_refused():
     )
 
 
+def test_the_overflow_check_computes_the_moments_only_near_the_limit(monkeypatch):
+    """A bound from each column's largest value spares ordinary data the two
+    passes of the unscaled mean and deviation; near the limit they are computed."""
+    from wgangp import model as model_module
+
+    units = []
+
+    def recording(X, unit=1.0, **kwargs):
+        units.append(unit)
+        return model_module.mean_std.__wrapped__(X, unit, **kwargs)
+
+    recording.__wrapped__ = model_module.mean_std
+    monkeypatch.setattr(model_module, "mean_std", recording)
+    ordinary = np.vstack([[1.0, 0.0], [-1.0, 3.0]] * 10)
+    WGANGP(**SMALL, random_state=0).fit(ordinary, steps=1)
+    assert units and all(np.ndim(u) == 1 for u in units)  # only the scaling's, in units
+    units.clear()
+    near = np.vstack([[1e153, 0.0], [-1e153, 1.0]] * 10)  # 4 n M^2 is past the bound
+    WGANGP(**SMALL, random_state=0).fit(near, steps=1)  # but the moments are finite
+    assert 1.0 in [u for u in units if np.ndim(u) == 0]
+    assert model_module._moments_surely_finite(np.array([1.0, 2.0]), 10**6, np.float32)
+    assert not model_module._moments_surely_finite(np.array([1.0, 1e19]), 20, np.float32)
+    assert model_module._moments_surely_finite(np.array([1.0, 1e19]), 20, np.float64)
+    assert not model_module._moments_surely_finite(np.array([np.nan]), 20, np.float64)
+
+
 def test_refit_with_bad_data_keeps_the_fitted_model(X):
     model = WGANGP(**SMALL, random_state=0).fit(X, steps=1)
     before = [p.copy() for p in model.generator_.params]

@@ -137,6 +137,19 @@ def row_hash_sum(X: np.ndarray) -> int:
     return total % 2**64
 
 
+def _moments_surely_finite(largest: np.ndarray, n_rows: int, dtype) -> bool:
+    """Whether :func:`~wgangp.blocks.mean_std` of the rows (unit 1) is finite for
+    certain, from each column's largest magnitude ``M``: a sum of the rows, or
+    of their squared deviations from the mean, is at most ``n M`` or ``4 n M^2``,
+    computed in ``dtype`` (the blocks' dtype) or float64; a quarter of the
+    largest value leaves room for rounding. Else the moments are computed to find
+    out (two passes over the data that this bound spares ordinary data)."""
+    kind = np.dtype(dtype)
+    limit = np.finfo(kind if kind.kind == "f" else np.float64).max / 4
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.all(n_rows * largest < limit) and np.all(4.0 * n_rows * largest**2 < limit))
+
+
 def default_latent_dim(n_features: int) -> int:
     """2 for data of up to 2 columns, else ``min(n_features, 128)``."""
     return 2 if n_features <= 2 else min(n_features, 128)
@@ -330,14 +343,17 @@ class WGANGP(Estimator):
         in this machine's memory."""
         n_rows, n_features = X.shape
         dtype = settings["dtype"]
-        with np.errstate(over="ignore", invalid="ignore"):
-            finite = np.isfinite(mean_std(X)).all(axis=0)
+        largest = column_abs_max(X)  # a file read in parts knows it already
+        finite = np.ones(n_features, bool)
+        if not _moments_surely_finite(largest, n_rows, getattr(X, "dtype", np.float64)):
+            with np.errstate(over="ignore", invalid="ignore"):
+                finite = np.isfinite(mean_std(X)).all(axis=0)
         if self.scale is None:
-            finite &= column_abs_max(X) <= np.finfo(dtype).max
+            finite &= largest <= np.finfo(dtype).max
         if not finite.all():
             j = int(np.argmin(finite))
             raise InvalidDataError(
-                f"X column {j} has values as large as {column_abs_max(X)[j]:.3g}, too large "
+                f"X column {j} has values as large as {largest[j]:.3g}, too large "
                 f"to compute with (its mean, standard deviation or {dtype.name} value "
                 "overflows); rescale X, e.g. divide the column by a power of 10"
             )
@@ -468,7 +484,7 @@ class WGANGP(Estimator):
         with np.errstate(over="ignore", invalid="ignore"):
             largest = max(abs(float(X.max())), abs(float(X.min())))
             bound = (largest + float(np.abs(self.scale_mean_).max())) / float(self.scale_std_.min())
-        if not bound < np.finfo(self.dtype_).max / 2:
+        if not bound < float(np.finfo(self.dtype_).max) / 2:  # compared as Python floats
             if is_row_stream(X):
                 for rows in row_slices(len(X)):
                     self._transform(X[rows])
