@@ -8,7 +8,7 @@ import pytest
 
 import wgangp
 from wgangp import blocks
-from wgangp.model import row_hash_sum
+from wgangp.blocks import row_hash_sum
 
 
 @pytest.mark.parametrize("block", [1, 7, 64, 1 << 16])

@@ -166,6 +166,28 @@ def test_fitting_a_stream_scales_like_the_array_and_resumes_bit_for_bit(tmp_path
         resumed.partial_fit(RowStream(_parquet(tmp_path / "y.parquet", X[:, :2], 100)), steps=1)
 
 
+def test_a_streamed_fit_reads_the_file_three_times_before_its_first_window(tmp_path, monkeypatch):
+    """Finiteness, range and fingerprint in one pass, the scaling's two; the
+    overflow check of the unscaled moments takes none for ordinary values."""
+    X = np.random.default_rng(2).normal(size=(1200, 3))
+    path = _parquet(tmp_path / "x.parquet", X, 100)
+    reads = []
+    plain = RowStream.read
+
+    def counting(self, groups):
+        out = plain(self, groups)
+        reads.append(len(out))
+        return out
+
+    monkeypatch.setattr(RowStream, "read", counting)
+    wgangp.WGANGP(hidden=8, depth=1, batch_size=64, random_state=0).fit(
+        RowStream(path, window_rows=600), steps=1
+    )
+    passes = [n for n in reads if n == 100]  # whole row groups, one at a time, in order
+    assert sum(passes) == 3 * len(X)
+    assert all(n >= 600 for n in reads if n != 100)  # then windows
+
+
 def test_wgangp_train_stream_trains_a_window_at_a_time_and_refuses_a_csv(tmp_path, capsys):
     X = np.random.default_rng(2).normal(size=(2000, 2))
     _parquet(tmp_path / "x.parquet", X, 300)

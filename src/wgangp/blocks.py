@@ -42,6 +42,38 @@ def column_abs_max(X: np.ndarray, block: int = BLOCK_ROWS) -> np.ndarray:
     return out
 
 
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser, elementwise on uint64 (wrapping arithmetic)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def rows_hash(rows: np.ndarray) -> int:
+    """The sum (mod 2**64) of a 64-bit hash of each row's float64 values: the part
+    of :func:`row_hash_sum` that these rows add (any split of the rows adds up)."""
+    salt = np.arange(rows.shape[1], dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    odd = np.uint64(2) * salt + np.uint64(1)
+    bits = np.ascontiguousarray(rows, np.float64).view(np.uint64)
+    with np.errstate(over="ignore"):
+        per_row = _mix64((_mix64(bits + salt) * odd).sum(axis=1))
+        return int(per_row.sum(dtype=np.uint64))
+
+
+def row_hash_sum(X: np.ndarray, block: int = BLOCK_ROWS) -> int:
+    """The sum (mod 2**64) of a 64-bit hash of each row's float64 values (the
+    training data's fingerprint), a block of rows at a time.
+
+    >>> row_hash_sum(np.ones((3, 2))) == (row_hash_sum(np.ones((1, 2))) * 3) % 2**64
+    True
+    """
+    if hasattr(X, "row_hash_sum"):  # a file read in parts knows it (wgangp.data.RowStream)
+        return X.row_hash_sum()
+    return sum(rows_hash(X[rows]) for rows in row_slices(X.shape[0], block)) % 2**64
+
+
 def all_finite(X: np.ndarray, block: int = BLOCK_ROWS) -> bool:
     """Whether every value of ``X`` is finite (no NaN, no infinity).
 

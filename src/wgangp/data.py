@@ -28,6 +28,7 @@ from typing import Literal, overload
 
 import numpy as np
 
+from .blocks import rows_hash
 from .errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
 from .parallel import rank_bounds, rank_file_rows
 from .validation import check_int, check_random_state, require
@@ -858,9 +859,10 @@ class RowStream:
 
     Pass it to :meth:`wgangp.WGANGP.fit` in place of the array when the file
     does not fit in memory (``wgangp train --stream``). Nothing is read when
-    it is made. Fitting reads the file a few times in order, a group at a
-    time (the finiteness check, the column extremes, the scaling's mean and
-    standard deviation, the fingerprint), then trains on windows: each epoch
+    it is made. Fitting reads the file three times in order, a group at a
+    time (the finiteness check, the column extremes and the fingerprint in
+    one pass, then the scaling's mean and standard deviation), then trains
+    on windows: each epoch
     takes the row groups in a fresh random order, loads them into memory a
     window of at least ``window_rows`` rows at a time, and draws shuffled
     minibatches from each window (:class:`wgangp.steps.WindowSampler`). A
@@ -1027,11 +1029,12 @@ class RowStream:
         out = np.concatenate(parts) if parts else np.empty((0, self.shape[1]))
         return out[(slice(None), *rest)] if rest else out
 
-    def _summary(self) -> tuple[bool, np.ndarray, np.ndarray]:
-        """Whether every value is finite, and each column's smallest and largest
-        value (one pass over the file, remembered)."""
+    def _summary(self) -> tuple[bool, np.ndarray, np.ndarray, int]:
+        """Whether every value is finite, each column's smallest and largest
+        value, and the rows' hash sum (:func:`wgangp.blocks.row_hash_sum`): one
+        pass over the file, remembered."""
         if self._extremes is None:
-            finite = True
+            finite, hashed = True, 0
             low, high = np.full(self.shape[1], np.inf), np.full(self.shape[1], -np.inf)
             for g in range(len(self.group_rows)):
                 block = self._group(g)
@@ -1039,8 +1042,14 @@ class RowStream:
                 if finite:
                     np.minimum(low, block.min(axis=0), out=low)
                     np.maximum(high, block.max(axis=0), out=high)
-            self._extremes = (finite, low, high)
+                hashed += rows_hash(block)
+            self._extremes = (finite, low, high, hashed % 2**64)
         return self._extremes
+
+    def row_hash_sum(self) -> int:
+        """The rows' hash sum, the training data's fingerprint (from the pass of
+        :meth:`all_finite`, remembered)."""
+        return self._summary()[3]
 
     def all_finite(self) -> bool:
         """Whether no value is NaN or infinite (one pass over the file, remembered)."""
@@ -1056,7 +1065,7 @@ class RowStream:
 
     def column_abs_max(self) -> np.ndarray:
         """Each column's largest magnitude (:func:`wgangp.blocks.column_abs_max`), remembered."""
-        _, low, high = self._summary()
+        _, low, high, _ = self._summary()
         return np.maximum(np.abs(low), np.abs(high))
 
     def fingerprint_probe(self) -> tuple:

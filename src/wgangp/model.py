@@ -17,7 +17,7 @@ import numpy as np
 
 from . import losses
 from .backend import NUMPY, kernel, take_rows, to_numpy
-from .blocks import all_finite, column_abs_max, map_rows, mean_std, row_slices
+from .blocks import all_finite, column_abs_max, map_rows, mean_std, row_hash_sum, row_slices
 from .errors import InvalidDataError, InvalidParameterError, ModelFileError
 from .init import INITIALIZERS
 from .modelfile import header_int, register_format
@@ -109,32 +109,6 @@ def output_activation_for(X: np.ndarray, requested: str, data_range=None) -> str
     low, high = (float(X.min()), float(X.max())) if data_range is None else data_range
     bounded = low >= -1.0 and high <= 1.0 and low <= -0.99 and high >= 0.99
     return "tanh" if bounded else "identity"
-
-
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser, elementwise on uint64 (wrapping arithmetic)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-def row_hash_sum(X: np.ndarray) -> int:
-    """The sum (mod 2**64) of a 64-bit hash of each row's float64 values.
-
-    >>> row_hash_sum(np.ones((3, 2))) == (row_hash_sum(np.ones((1, 2))) * 3) % 2**64
-    True
-    """
-    salt = np.arange(X.shape[1], dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    odd = np.uint64(2) * salt + np.uint64(1)
-    total = 0
-    for rows in row_slices(X.shape[0]):  # a block at a time: the hash's temporaries stay small
-        bits = np.ascontiguousarray(X[rows], np.float64).view(np.uint64)
-        with np.errstate(over="ignore"):
-            per_row = _mix64((_mix64(bits + salt) * odd).sum(axis=1))
-            total += int(per_row.sum(dtype=np.uint64))
-    return total % 2**64
 
 
 def _moments_surely_finite(largest: np.ndarray, n_rows: int, dtype) -> bool:
