@@ -75,12 +75,6 @@ class Activation:
         z += b  # in place, in every namespace
         return self.forward_saved(z, empty)
 
-    def narrow_bias_saved(self, h: np.ndarray, W: np.ndarray, b: np.ndarray, empty=np.empty):
-        """:meth:`forward_bias_saved` of ``h @ W`` for a narrow ``h`` (a few columns,
-        :func:`wgangp.nn._narrow_product`) in one compiled pass, or None when there
-        is none (the caller then forms the product and calls :meth:`forward_bias_saved`)."""
-        return None
-
     def mul_df(self, d: np.ndarray, saved, out=None) -> np.ndarray:
         """``d * f'(z)``; ``out`` may be ``d`` itself."""
         z, h = saved
@@ -169,14 +163,6 @@ class ReLU(Activation):
             return super().forward_bias_saved(z, b, empty)
         mask = empty(z.shape, bool)
         fused(z, b, mask)  # z + b, its mask and the product in one pass
-        return z, mask
-
-    def narrow_bias_saved(self, h, W, b, empty=np.empty):
-        fused = kernel("narrow_bias_relu", h, W, b)
-        if fused is None or not h.dtype == W.dtype == b.dtype:
-            return None
-        z, mask = empty((h.shape[0], W.shape[1]), h.dtype), empty((h.shape[0], W.shape[1]), bool)
-        fused(h, W, b, z, mask)  # the product, z + b, its mask and the product in one pass
         return z, mask
 
     def outer_mul_df(self, u, w, saved, out):

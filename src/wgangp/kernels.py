@@ -39,7 +39,6 @@ KERNEL_NAMES = (
     "bias_relu",
     "bias_leaky_relu",
     "narrow_product",
-    "narrow_bias_relu",
     "narrow_weight_grad",
     "mul_mask",
     "outer_mul_mask",
@@ -166,25 +165,6 @@ def _narrow_product(h, W, out):
             hk = h[i, k]
             for j in range(n):
                 out[i, j] = out[i, j] + hk * W[k, j]
-
-
-def _narrow_bias_relu(h, W, b, z, mask):
-    """:func:`_narrow_product` into ``z``, then :func:`_bias_relu`'s operations, row by row."""
-    rows, width = h.shape
-    n = W.shape[1]
-    for i in range(rows):
-        hk = h[i, 0]
-        for j in range(n):
-            z[i, j] = hk * W[0, j]
-        for k in range(1, width):
-            hk = h[i, k]
-            for j in range(n):
-                z[i, j] = z[i, j] + hk * W[k, j]
-        for j in range(n):
-            v = z[i, j] + b[j]
-            m = v > 0
-            mask[i, j] = m
-            z[i, j] = v * m
 
 
 def _narrow_weight_grad(h, u, out):

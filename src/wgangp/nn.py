@@ -115,8 +115,8 @@ NARROW = 1
 """The widest input (columns of ``h``) that a layer on NumPy arrays multiplies
 without a GEMM: ``h @ W`` as ``h * W[0]`` broadcast, and the weight gradient
 ``h.T @ u`` as a row sum of ``h * u`` (1-D data, 1-D noise). OpenBLAS runs a
-product of inner size 1 three to ten times slower than that one pass, which
-the compiled kernels also fuse with the bias and ReLU. At two columns NumPy's
+product of inner size 1 three to ten times slower than that one pass (a
+compiled kernel when the kernels are on). At two columns NumPy's
 broadcast passes are slower than the GEMM (the kernels are not, but the
 kernels must give NumPy's numbers), so the helpers below take any width and
 the layers use them up to this one."""
@@ -215,14 +215,12 @@ def forward(
     cache = []
     h = x
     for k, act in enumerate(activations):
-        W, b = params[2 * k], params[2 * k + 1]
-        fused = None
+        W = params[2 * k]
         if _is_narrow(h, W):
-            fused = act.narrow_bias_saved(h, W, b, empty)
-            z = None if fused is not None else _narrow_product(h, W, empty)
+            z = _narrow_product(h, W, empty)
         else:
             z = into("matmul", h, W, out=work(empty, (h.shape[0], W.shape[1]), h, W, fresh=True))
-        h_next, saved = fused if fused is not None else act.forward_bias_saved(z, b, empty)
+        h_next, saved = act.forward_bias_saved(z, params[2 * k + 1], empty)
         cache.append((h, saved, h_next))
         h = h_next
     return h, cache
