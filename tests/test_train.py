@@ -448,7 +448,7 @@ def test_a_file_without_a_fingerprint_resumes_on_any_data(kind, tmp_path):
 
 
 def test_a_loop_of_partial_fit_on_one_float32_array_hashes_it_once(monkeypatch):
-    """The check converts float32 to a new float64 array; the cache keys on the caller's."""
+    """The fingerprint is cached for the caller's array (the one the check returns)."""
     X = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
     model = wgangp.WGANGP(hidden=8, depth=2, batch_size=32, random_state=0).fit(X, steps=1)
     calls = []
@@ -463,3 +463,101 @@ def test_a_loop_of_partial_fit_on_one_float32_array_hashes_it_once(monkeypatch):
     with pytest.raises(InvalidDataError, match="differ"):
         model.partial_fit(X, steps=1)
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("choice", ["auto", "numpy"])
+def test_partial_fit_on_float32_rows_makes_no_float64_copy_and_trains_the_same(choice, monkeypatch):
+    """Continuing on float32 rows checks them in place (no float64 copy of X per
+    call) and trains to the same bits as on their float64 copy, with the
+    kernels (when numba is there) and with NumPy's passes."""
+    from wgangp import kernels
+
+    kernels.use(choice)
+    try:
+        X = np.random.default_rng(0).normal(size=(96, 3)).astype(np.float32)
+        first, second = (
+            wgangp.WGANGP(hidden=8, depth=2, batch_size=32, random_state=0).fit(X, steps=2)
+            for _ in range(2)
+        )
+        seen = []
+        original = wgangp.WGANGP._training_data
+
+        def spy(self, data, settings):
+            seen.append(data)
+            return original(self, data, settings)
+
+        monkeypatch.setattr(wgangp.WGANGP, "_training_data", spy)
+        first.partial_fit(X, steps=3)
+        second.partial_fit(X.astype(np.float64), steps=3)
+        assert seen[0] is X  # checked in place
+        assert seen[1].dtype == np.float64
+        for a, b in zip(first.state_arrays(), second.state_arrays()):
+            assert np.array_equal(a, b)
+        X[5, 1] = np.nan
+        with pytest.raises(InvalidDataError, match="NaN"):
+            first.partial_fit(X, steps=1)
+    finally:
+        kernels.use("auto")
+
+
+def test_a_loop_of_partial_fit_checks_unchanged_arguments_once_and_changed_ones_again(
+    monkeypatch,
+):
+    """Immutable constructor arguments are checked (and turned into the file's
+    JSON) once for a loop of short calls; a changed one is checked again, and
+    an argument that may change in place (an optimizer object) every time."""
+    from wgangp import train
+
+    X = _data("WGANGP")
+    model = _model("WGANGP").fit(X, steps=1)
+    checks = []
+    original_check = train.check_params
+    monkeypatch.setattr(train, "check_params", lambda *a: checks.append(1) or original_check(*a))
+    for _ in range(3):
+        model.partial_fit(X, steps=1)
+    assert checks == []  # checked by fit, remembered
+    model.set_params(lr=2e-4)
+    model.partial_fit(X, steps=1)
+    assert len(checks) == 1 and model.critic_optimizer_.lr == 2e-4
+    assert model._fitted_params["lr"] == 2e-4
+    model.set_params(lr=-1.0)
+    with pytest.raises(InvalidParameterError, match="lr"):
+        model.partial_fit(X, steps=1)
+    model.set_params(lr=2e-4, hidden=16)
+    with pytest.raises(InvalidParameterError, match="hidden"):
+        model.partial_fit(X, steps=1)
+    model.set_params(hidden=8)
+
+    optimizer = wgangp.optim.RMSProp(lr=1e-4)
+    mutable = _model("WGANGP", optimizer=optimizer).fit(X, steps=1)
+    checks.clear()
+    for _ in range(2):
+        mutable.partial_fit(X, steps=1)
+    assert len(checks) == 2
+    optimizer.rho = 0.5  # changed in place: seen, and refused as a new optimizer
+    with pytest.raises(InvalidParameterError, match="optimizer"):
+        mutable.partial_fit(X, steps=1)
+
+
+def test_a_thread_count_already_in_force_is_not_set_again(monkeypatch):
+    pytest.importorskip("threadpoolctl")
+    from wgangp import threads
+
+    counts = threads.blas_thread_counts()
+    if not counts:
+        pytest.skip("no BLAS library that threadpoolctl can ask")
+    calls = []
+    controller = threads._controller()
+    original = type(controller).limit
+    monkeypatch.setattr(
+        type(controller), "limit", lambda self, **kw: calls.append(kw) or original(self, **kw)
+    )
+    X = _data("WGANGP")
+    if all(count == counts[0] for count in counts):
+        _model("WGANGP", threads=counts[0]).fit(X, steps=2)
+        assert calls == []
+    other = 2 if counts[0] == 1 else 1
+    model = _model("WGANGP", threads=other).fit(X, steps=2)
+    assert calls and calls[0]["limits"] == other
+    assert model.history_.column("threads").tolist() == [other, other]
+    assert threads.blas_thread_counts() == counts  # the caller's counts come back

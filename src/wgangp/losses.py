@@ -72,8 +72,8 @@ def _float64(xp, a):
 
 def _mean(xp, a, divisor):
     """``sum(a) / divisor``, summed in float64; a float on NumPy (see backend.scalar)."""
-    if xp is np:
-        return float(a.sum(dtype=np.float64) / divisor)
+    if xp is np:  # the reduction a.sum(dtype=...) runs, without its Python wrapper
+        return float(np.add.reduce(a, axis=None, dtype=np.float64) / divisor)
     return xp.sum(_float64(xp, a)) / divisor
 
 

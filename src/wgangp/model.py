@@ -289,7 +289,8 @@ class WGANGP(Estimator):
         if is_row_stream(X):
             self._check_stream(X, fitted)
         elif fitted:
-            return check_array(X, "X", n_features=self.n_features_in_, min_rows=2)
+            # no float64 copy of float32 rows: the minibatch scaling computes in float64
+            return check_array(X, "X", n_features=self.n_features_in_, min_rows=2, keep_float=True)
         else:
             X = check_array(X, "X", min_rows=2)
         if not fitted:

@@ -24,7 +24,7 @@ from .history import History
 from .modelfile import header_int, rng_from_state, write_model_file
 from .nn import Activation, get_activation
 from .optim import Optimizer, get_optimizer
-from .validation import Param, check_dtype, check_path, check_random_state
+from .validation import Param, check_dtype, check_path, check_random_state, frozen_params
 
 __all__ = ["Saving", "check_sizes"]
 
@@ -50,8 +50,14 @@ class Saving:
     """The model file of an estimator: :meth:`save` and the checked load."""
 
     def _json_params(self) -> dict:
-        """Constructor arguments as JSON values (what the model file records)."""
+        """Constructor arguments as JSON values (what the model file records); a new
+        dict, remembered for arguments that are all immutable scalars
+        (:func:`~wgangp.validation.frozen_params`)."""
         params = self.get_params()
+        key = (type(self), frozen_params(params))
+        cached = self.__dict__.get("_json_params_cache")
+        if key[1] is not None and cached is not None and cached[0] == key:
+            return dict(cached[1])
         for name, value in params.items():
             if isinstance(value, Optimizer):
                 params[name] = value.config()
@@ -70,6 +76,8 @@ class Saving:
                 params[name] = value.item()
             elif isinstance(value, tuple):
                 params[name] = list(value)
+        if key[1] is not None:
+            self._json_params_cache = (key, dict(params))
         return params
 
     @classmethod

@@ -71,13 +71,17 @@ def _controller():
     return _CONTROLLER[0]
 
 
-def blas_thread_count() -> int:
-    """Threads the BLAS library would use by itself (1 when it cannot be asked)."""
+def blas_thread_counts() -> list[int]:
+    """Each loaded BLAS library's thread count (empty when none can be asked)."""
     controller = _controller()
     if controller is None:
-        return 1
-    counts = [lib.num_threads for lib in controller.select(user_api="blas").lib_controllers]
-    return max(counts, default=1)
+        return []
+    return [lib.num_threads for lib in controller.select(user_api="blas").lib_controllers]
+
+
+def blas_thread_count() -> int:
+    """Threads the BLAS library would use by itself (1 when it cannot be asked)."""
+    return max(blas_thread_counts(), default=1)
 
 
 class ThreadPolicy:
@@ -104,6 +108,9 @@ class ThreadPolicy:
         self.setting = setting
         self.flop = largest_gemm_flop
         self.tpc = _controller()
+        # the counts in force now: a limit equal to all of them is neither set nor
+        # restored (threadpoolctl's limit asks every library: a short call's largest cost)
+        self._counts = blas_thread_counts() if self.tpc is not None else []
         self.available = blas_thread_count() if self.tpc is not None else 1
         self._limits = None
         self._trial: list[int] = []
@@ -171,6 +178,8 @@ class ThreadPolicy:
         if self.tpc is None or self.current == 0:
             return
         if self._limits is None:
+            if self._counts and all(count == self.current for count in self._counts):
+                return  # already in force: nothing to set, nothing to restore
             self._limits = self.tpc.limit(limits=self.current, user_api="blas")
         else:
             with contextlib.suppress(Exception):

@@ -59,6 +59,7 @@ from .validation import (
     check_param,
     check_params,
     check_path,
+    frozen_params,
 )
 
 __all__ = ["CORE_PARAMS", "Callback", "Estimator", "ParamsMixin", "register_standard_callbacks"]
@@ -300,8 +301,21 @@ class Estimator(ParamsMixin, Saving):
             )
 
     def _validate_params(self) -> dict:
-        """Check every constructor argument; return the resolved settings."""
-        return self._check_params(check_params(self, self.PARAMS))
+        """Check every constructor argument; return the resolved settings.
+
+        The checked values are remembered for arguments that are all immutable
+        scalars (:func:`~wgangp.validation.frozen_params`): a loop of short
+        ``partial_fit`` calls checks them once. The checks across parameters
+        (:meth:`_check_params`) run every time."""
+        key = frozen_params(self.get_params())
+        cached = self.__dict__.get("_checked_params")
+        if key is None or cached is None or cached[0] != (type(self), key):
+            checked = check_params(self, self.PARAMS)
+            if key is not None:
+                self._checked_params = ((type(self), key), dict(checked))
+        else:
+            checked = dict(cached[1])
+        return self._check_params(checked)
 
     def _new_optimizers(self, settings: dict) -> None:
         for name in self.NETWORKS:

@@ -239,6 +239,31 @@ def check_params(estimator, table: dict[str, Param]) -> dict[str, Any]:
     return {name: check_param(getattr(estimator, name), name, spec) for name, spec in table.items()}
 
 
+_IMMUTABLE = (str, int, float, type(None), np.dtype, np.generic)
+
+
+def frozen_params(params: dict) -> tuple | None:
+    """``params`` as a hashable key of names, types and values when every value is
+    an immutable scalar (a string, a number, None, a dtype or NumPy's scalar type
+    such as ``np.float32``), else None: a result computed from such values alone
+    may be remembered under this key (an object, a list or a dict may change in
+    place, so nothing is remembered for them).
+
+    >>> frozen_params({"lr": 1e-4, "dtype": np.float32}) is not None
+    True
+    >>> frozen_params({"hidden": [64, 64]}) is None
+    True
+    """
+    key = []
+    for name, value in params.items():
+        if not isinstance(value, _IMMUTABLE) and not (
+            isinstance(value, type) and issubclass(value, np.generic)
+        ):
+            return None
+        key.append((name, type(value), value))
+    return tuple(key)
+
+
 # --------------------------------------------------------------------------- #
 # Paths, callbacks, memory.                                                   #
 # --------------------------------------------------------------------------- #
@@ -316,8 +341,19 @@ def _describe(X) -> str:
     return f"{kind.__module__}.{kind.__name__}".replace("builtins.", "")
 
 
-def check_array(X, name: str = "X", n_features: int | None = None, min_rows: int = 1) -> np.ndarray:
+def check_array(
+    X,
+    name: str = "X",
+    n_features: int | None = None,
+    min_rows: int = 1,
+    keep_float: bool = False,
+) -> np.ndarray:
     """Validate a 2-D finite numeric array and return it as float64.
+
+    With ``keep_float`` a float32 or float64 array is returned as it is (no
+    float64 copy: a caller whose arithmetic is float64 anyway, such as the
+    scaling of a minibatch's rows, gets the same numbers); other dtypes are
+    converted as usual.
 
     Raises
     ------
@@ -373,7 +409,8 @@ def check_array(X, name: str = "X", n_features: int | None = None, min_rows: int
         raise InvalidDataError(f"{name} has {rows}; at least {need} needed{why}")
     if arr.shape[1] == 0:
         raise InvalidDataError(f"{name} has 0 columns; at least 1 column is needed")
-    arr = arr.astype(np.float64, copy=False)
+    if not (keep_float and arr.dtype in (np.float32, np.float64)):
+        arr = arr.astype(np.float64, copy=False)
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]
         kind = "NaN" if np.isnan(arr[tuple(bad)]) else "inf"
