@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .blocks import all_finite
 from .errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
 
 __all__ = [
@@ -411,7 +412,7 @@ def check_array(
         raise InvalidDataError(f"{name} has 0 columns; at least 1 column is needed")
     if not (keep_float and arr.dtype in (np.float32, np.float64)):
         arr = arr.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(arr)):
+    if not all_finite(arr):  # a block of rows at a time: no temporary the size of X
         bad = np.argwhere(~np.isfinite(arr))[0]
         kind = "NaN" if np.isnan(arr[tuple(bad)]) else "inf"
         raise InvalidDataError(
