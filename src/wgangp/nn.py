@@ -162,6 +162,16 @@ def _narrow_weight_grad(h: np.ndarray, u: np.ndarray, out: np.ndarray, empty=np.
     return out
 
 
+def _product(h: np.ndarray, W: np.ndarray, empty=np.empty, out=None) -> np.ndarray:
+    """``h @ W``, into ``out`` when given (else a work array from ``empty``); a
+    narrow ``h`` without a GEMM (:func:`_narrow_product`)."""
+    if _is_narrow(h, W):
+        return _narrow_product(h, W, empty, out)
+    if out is None:
+        out = work(empty, (h.shape[0], W.shape[1]), h, W, fresh=True)
+    return into("matmul", h, W, out=out)
+
+
 def _times_transpose(u: np.ndarray, W: np.ndarray, empty=np.empty, out=None) -> np.ndarray:
     """``u @ W.T``; an outer product (one output unit) by broadcasting, which
     OpenBLAS runs several times slower as a GEMM of inner size 1."""
@@ -216,10 +226,7 @@ def forward(
     h = x
     for k, act in enumerate(activations):
         W = params[2 * k]
-        if _is_narrow(h, W):
-            z = _narrow_product(h, W, empty)
-        else:
-            z = into("matmul", h, W, out=work(empty, (h.shape[0], W.shape[1]), h, W, fresh=True))
+        z = _product(h, W, empty)
         h_next, saved = act.forward_bias_saved(z, params[2 * k + 1], empty)
         cache.append((h, saved, h_next))
         h = h_next
@@ -468,11 +475,7 @@ def backward_with_input_gradient(
                 dbar = act.mul_df(ubar, saved_g)
         else:
             # Build dbar_k in place, inside the next layer's stacked operand.
-            target = h[grad_rows, ...]
-            if _is_narrow(dbar, W):
-                _narrow_product(dbar, W, empty, out=target)
-            else:
-                into("matmul", dbar, W, out=target)
+            target = _product(dbar, W, empty, out=h[grad_rows, ...])
             dbar = act.mul_df(target, saved_g, out=target)
 
     if smooth:
