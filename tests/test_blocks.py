@@ -23,8 +23,14 @@ def test_statistics_equal_numpys_whatever_the_block(block):
     out = blocks.map_rows(X, lambda rows: (rows - 1.0).astype(np.float32), np.float32, block)
     np.testing.assert_array_equal(out, (X - 1.0).astype(np.float32))
     assert blocks.all_finite(X, block=block)
-    X[200, 3] = np.nan
+    assert blocks.value_range(X, block=block) == (X.min(), X.max())
+    X[200, 3] = np.inf
+    assert blocks.value_range(X, block=block) == (X.min(), np.inf)
+    X[0, 0] = -np.inf
+    assert blocks.value_range(X, block=block) == (-np.inf, np.inf)
+    X[256, 4] = np.nan  # in the last block: NaN wins over the infinities before it
     assert not blocks.all_finite(X, block=block)
+    assert all(np.isnan(blocks.value_range(X, block=block)))
 
 
 def test_row_hash_is_the_same_in_blocks_and_whole(monkeypatch):

@@ -500,6 +500,47 @@ def test_partial_fit_on_float32_rows_makes_no_float64_copy_and_trains_the_same(c
         kernels.use("auto")
 
 
+def test_a_partial_fit_call_reads_the_array_once_and_still_refuses_what_it_must(monkeypatch):
+    """The finiteness check's pass over X also finds X's range, which bounds the
+    scaled values: no further whole-array reduction (X.max(), X.min()) per call.
+    NaN and values that overflow once scaled are refused as before."""
+    import sys
+
+    from wgangp import blocks
+
+    X = np.random.default_rng(0).normal(size=(96, 3)).astype(np.float32)
+    model = wgangp.WGANGP(hidden=8, depth=2, batch_size=32, random_state=0).fit(X, steps=1)
+    model.partial_fit(X, steps=1)  # the first call hashes X for its fingerprint
+    passes, reductions = [], []
+    original = blocks.row_slices
+
+    def counted(n_rows, *args, **kwargs):
+        if n_rows == len(X):
+            passes.append(n_rows)
+        return original(n_rows, *args, **kwargs)
+
+    def watch(frame, event, arg):
+        if event == "c_call" and getattr(arg, "__self__", None) is X:
+            reductions.append(arg.__name__)
+
+    monkeypatch.setattr(blocks, "row_slices", counted)
+    sys.setprofile(watch)
+    try:
+        model.partial_fit(X, steps=2)
+    finally:
+        sys.setprofile(None)
+    assert passes == [len(X)] and reductions == []
+
+    huge = X.astype(np.float64)
+    huge[7, 2] = 1e300  # finite, but not in float32 once scaled
+    with pytest.raises(InvalidDataError, match=r"X\[7, 2\] = 1e\+300 overflows float32"):
+        model.partial_fit(huge, steps=1, allow_new_data=True)
+    huge[7, 2] = -np.inf
+    with pytest.raises(InvalidDataError, match=r"X contains inf \(first at row 7, column 2\)"):
+        model.partial_fit(huge, steps=1, allow_new_data=True)
+    assert model.n_iter_ == 4
+
+
 def test_a_loop_of_partial_fit_checks_unchanged_arguments_once_and_changed_ones_again(
     monkeypatch,
 ):

@@ -14,6 +14,7 @@ rounding, not necessarily to the last bit.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -72,6 +73,28 @@ def row_hash_sum(X: np.ndarray, block: int = BLOCK_ROWS) -> int:
     if hasattr(X, "row_hash_sum"):  # a file read in parts knows it (wgangp.data.RowStream)
         return X.row_hash_sum()
     return sum(rows_hash(X[rows]) for rows in row_slices(X.shape[0], block)) % 2**64
+
+
+def value_range(X: np.ndarray, block: int = BLOCK_ROWS) -> tuple[float, float]:
+    """The smallest and the largest value of ``X`` (at least one row), a block of
+    rows at a time: one pass over ``X``. Both are NaN when ``X`` holds a NaN
+    (NumPy's minimum and maximum keep NaN), so the values are all finite
+    exactly when both ends are.
+
+    >>> value_range(np.array([[1.0, -3.0], [2.0, 5.0]]), block=1)
+    (-3.0, 5.0)
+    >>> value_range(np.array([[1.0], [np.nan], [2.0]]), block=1)
+    (nan, nan)
+    """
+    low = high = None
+    for rows in row_slices(X.shape[0], block):
+        part = X[rows]
+        lo, hi = float(part.min()), float(part.max())
+        if math.isnan(lo) or math.isnan(hi):
+            return math.nan, math.nan
+        low = lo if low is None else min(low, lo)
+        high = hi if high is None else max(high, hi)
+    return low, high
 
 
 def all_finite(X: np.ndarray, block: int = BLOCK_ROWS) -> bool:

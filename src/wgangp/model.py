@@ -288,9 +288,21 @@ class WGANGP(Estimator):
     def _check_data(self, X, settings: dict, fitted: bool) -> np.ndarray:
         if is_row_stream(X):
             self._check_stream(X, fitted)
+            if fitted:
+                self._check_scalable(X)  # the file's range is remembered
         elif fitted:
-            # no float64 copy of float32 rows: the minibatch scaling computes in float64
-            return check_array(X, "X", n_features=self.n_features_in_, min_rows=2, keep_float=True)
+            # no float64 copy of float32 rows (the minibatch scaling computes in
+            # float64), and one pass over them: the range found by the finiteness
+            # check bounds the scaled values
+            X, (low, high) = check_array(
+                X,
+                "X",
+                n_features=self.n_features_in_,
+                min_rows=2,
+                keep_float=True,
+                return_range=True,
+            )
+            self._check_scalable(X, max(abs(low), abs(high)))
         else:
             X = check_array(X, "X", min_rows=2)
         if not fitted:
@@ -359,12 +371,14 @@ class WGANGP(Estimator):
         shard = self._shard
         data_range = None if shard is None else shard.min_max(X.min(), X.max())
         self.output_activation_ = output_activation_for(X, self.output_activation, data_range)
+        largest = None  # the largest magnitude in X, when known
         if self.scale == "standard" and self.output_activation_ != "tanh":
             # in units of the largest magnitude first: the sd of values around
             # 1e-300 would underflow to 0 and the column be taken as constant
             unit = column_abs_max(X)
             if shard is not None:  # over all ranks' rows
                 unit = shard.column_max(unit)
+            largest = float(unit.max())
             unit[unit == 0] = 1.0
             if shard is None:
                 mean, std = mean_std(X, unit)
@@ -376,6 +390,7 @@ class WGANGP(Estimator):
         else:
             self.scale_mean_ = np.zeros(n_features)
             self.scale_std_ = np.ones(n_features)
+        self._check_scalable(X, largest)
         self.latent_dim_ = settings["latent_dim"] or default_latent_dim(n_features)
         self._build_networks(settings["hidden"], settings["depth"], settings["activation"])
         self._new_optimizers(settings)
@@ -442,22 +457,22 @@ class WGANGP(Estimator):
             batch = self._sampler.batch_size
             part = batch if shard is None else len(shard.noise_positions(batch))
             self._sampler.bind(X, 0 if shard is None else shard.rank, part)
-            self._check_scalable(X)
-            return X
+            return X  # checked to scale without overflow (_check_data, _initialize)
         if self._backend.is_numpy:
             # NumPy scales each minibatch as it is drawn (_iteration): the same values
             # as scaling all rows up front, without a pass over X per call
-            self._check_scalable(X)
             return X
         return self._on_networks(self._transform(X))
 
-    def _check_scalable(self, X: np.ndarray) -> None:
+    def _check_scalable(self, X: np.ndarray, largest: float | None = None) -> None:
         """Refuse ``X`` as :meth:`_transform` would, cheaply: a bound on every
-        scaled magnitude, ``(max |x| + max |mean|) / min(std)``, from two
-        reductions over all of ``X``; only when that bound is not far below the
-        dtype's largest value is ``X`` scaled whole (the exact check and its message)."""
+        scaled magnitude, ``(max |x| + max |mean|) / min(std)``, from ``largest``
+        (``max |x|``, when the caller found it) or two reductions over all of
+        ``X``; only when that bound is not far below the dtype's largest value
+        is ``X`` scaled whole (the exact check and its message)."""
         with np.errstate(over="ignore", invalid="ignore"):
-            largest = max(abs(float(X.max())), abs(float(X.min())))
+            if largest is None:
+                largest = max(abs(float(X.max())), abs(float(X.min())))
             bound = (largest + float(np.abs(self.scale_mean_).max())) / float(self.scale_std_.min())
         if not bound < float(np.finfo(self.dtype_).max) / 2:  # compared as Python floats
             if is_row_stream(X):

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .blocks import all_finite
+from .blocks import value_range
 from .errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
 
 __all__ = [
@@ -348,13 +348,19 @@ def check_array(
     n_features: int | None = None,
     min_rows: int = 1,
     keep_float: bool = False,
-) -> np.ndarray:
+    return_range: bool = False,
+):
     """Validate a 2-D finite numeric array and return it as float64.
 
     With ``keep_float`` a float32 or float64 array is returned as it is (no
     float64 copy: a caller whose arithmetic is float64 anyway, such as the
     scaling of a minibatch's rows, gets the same numbers); other dtypes are
     converted as usual.
+
+    The values are checked in one pass, a block of rows at a time, that also
+    finds their smallest and largest value (:func:`wgangp.blocks.value_range`);
+    with ``return_range`` the result is ``(array, (smallest, largest))``, for a
+    caller that needs them (no second pass over the data).
 
     Raises
     ------
@@ -412,7 +418,8 @@ def check_array(
         raise InvalidDataError(f"{name} has 0 columns; at least 1 column is needed")
     if not (keep_float and arr.dtype in (np.float32, np.float64)):
         arr = arr.astype(np.float64, copy=False)
-    if not all_finite(arr):  # a block of rows at a time: no temporary the size of X
+    low, high = value_range(arr)  # a block of rows at a time: no temporary the size of X
+    if not (math.isfinite(low) and math.isfinite(high)):
         bad = np.argwhere(~np.isfinite(arr))[0]
         kind = "NaN" if np.isnan(arr[tuple(bad)]) else "inf"
         raise InvalidDataError(
@@ -423,7 +430,7 @@ def check_array(
         raise InvalidDataError(
             f"{name} has {arr.shape[1]} columns but the model was fitted on {n_features}"
         )
-    return arr
+    return (arr, (low, high)) if return_range else arr
 
 
 def _nullable_columns(X) -> list:
