@@ -336,6 +336,32 @@ def interleaved(
     return {name: t for name, t in times.items() if t}
 
 
+def round_ratios(times: dict, a: str, b: str) -> dict | None:
+    """``a``'s time over ``b``'s round by round (the two calls of a round run
+    within a second of each other, so a slow spell of the machine that spans
+    a round slows both): their median, quartiles, and the rounds where ``a``
+    was faster. None unless both ran every round."""
+    ta, tb = times.get(a), times.get(b)
+    if not ta or not tb or len(ta) != len(tb):
+        return None
+    ratios = [x / y for x, y in zip(ta, tb)]
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    return {
+        "median": statistics.median(ratios),
+        "q1": q1,
+        "q3": q3,
+        "below_1": sum(r < 1.0 for r in ratios),
+        "rounds": len(ratios),
+    }
+
+
+def fmt_round(r: dict | None) -> str:
+    """A :func:`round_ratios` result as ``median (q1-q3), k/n < 1``."""
+    if r is None:
+        return "–"
+    return f"{r['median']:.2f} ({r['q1']:.2f}-{r['q3']:.2f}), {r['below_1']}/{r['rounds']} < 1"
+
+
 # -- peak memory, in a subprocess per implementation --------------------------------------------
 
 
@@ -489,6 +515,9 @@ def run_config(cfg: Config, args: argparse.Namespace, impls: list[str]) -> dict:
         "flops": cfg.flops(),
         "seconds": times,
         "median_s": median,
+        "round_ratios": {
+            other: round_ratios(times, "wgangp", other) for other in ("jax", "torch", "floor")
+        },
         "reasons": reasons,
     }
     floor = median.get("floor")
@@ -543,6 +572,19 @@ def print_report(results: list[dict], env: dict, notes: list[str]) -> None:
             f"| {fmt(ratio(m.get('jax'), m.get('floor')), '.2f')} "
             f"| {fmt(ratio(m.get('torch'), m.get('floor')), '.2f')} "
             f"| {fmt(ratio(m.get('numpy-ml'), m.get('wgangp')), '.1f')} | {mem} |"
+        )
+    print(
+        "\n## The same ratios round by round\n\n"
+        "Each round times every implementation once, one call after another; the ratio of "
+        "two calls of one round, its median over the rounds, the middle half of the "
+        "rounds in brackets, and the rounds where wgangp took less time.\n\n"
+        "| config | wgangp/jax | wgangp/torch | wgangp/floor |\n| --- | --- | --- | --- |"
+    )
+    for r in results:
+        rr = r["round_ratios"]
+        print(
+            f"| {r['config']['name']} | {fmt_round(rr.get('jax'))} "
+            f"| {fmt_round(rr.get('torch'))} | {fmt_round(rr.get('floor'))} |"
         )
     if any(r["samples_per_s"] for r in results):
         n = results[0].get("sample_n")
