@@ -349,7 +349,7 @@ def check_array(
     min_rows: int = 1,
     keep_float: bool = False,
     return_range: bool = False,
-):
+) -> np.ndarray | tuple[np.ndarray, tuple[float, float]]:
     """Validate a 2-D finite numeric array and return it as float64.
 
     With ``keep_float`` a float32 or float64 array is returned as it is (no
