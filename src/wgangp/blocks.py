@@ -103,7 +103,7 @@ def all_finite(X: np.ndarray, block: int = BLOCK_ROWS) -> bool:
     >>> all_finite(np.array([[1.0], [np.nan]]), block=1)
     False
     """
-    return all(bool(np.isfinite(X[rows]).all()) for rows in row_slices(X.shape[0], block))
+    return X.shape[0] == 0 or all(math.isfinite(end) for end in value_range(X, block))
 
 
 def mean_std(

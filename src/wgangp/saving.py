@@ -24,7 +24,7 @@ from .history import History
 from .modelfile import header_int, rng_from_state, write_model_file
 from .nn import Activation, get_activation
 from .optim import Optimizer, get_optimizer
-from .validation import Param, check_dtype, check_path, check_random_state, frozen_params
+from .validation import Param, check_dtype, check_path, check_random_state, remembered
 
 __all__ = ["Saving", "check_sizes"]
 
@@ -52,12 +52,12 @@ class Saving:
     def _json_params(self) -> dict:
         """Constructor arguments as JSON values (what the model file records); a new
         dict, remembered for arguments that are all immutable scalars
-        (:func:`~wgangp.validation.frozen_params`)."""
+        (:func:`~wgangp.validation.remembered`)."""
         params = self.get_params()
-        key = (type(self), frozen_params(params))
-        cached = self.__dict__.get("_json_params_cache")
-        if key[1] is not None and cached is not None and cached[0] == key:
-            return dict(cached[1])
+        return remembered(self, "_json_params_cache", params, lambda: self._as_json(params))
+
+    def _as_json(self, params: dict) -> dict:
+        """``params`` (from :meth:`get_params`, changed in place) as JSON values."""
         for name, value in params.items():
             if isinstance(value, Optimizer):
                 params[name] = value.config()
@@ -76,8 +76,6 @@ class Saving:
                 params[name] = value.item()
             elif isinstance(value, tuple):
                 params[name] = list(value)
-        if key[1] is not None:
-            self._json_params_cache = (key, dict(params))
         return params
 
     @classmethod

@@ -59,7 +59,7 @@ from .validation import (
     check_param,
     check_params,
     check_path,
-    frozen_params,
+    remembered,
 )
 
 __all__ = ["CORE_PARAMS", "Callback", "Estimator", "ParamsMixin", "register_standard_callbacks"]
@@ -307,14 +307,9 @@ class Estimator(ParamsMixin, Saving):
         scalars (:func:`~wgangp.validation.frozen_params`): a loop of short
         ``partial_fit`` calls checks them once. The checks across parameters
         (:meth:`_check_params`) run every time."""
-        key = frozen_params(self.get_params())
-        cached = self.__dict__.get("_checked_params")
-        if key is None or cached is None or cached[0] != (type(self), key):
-            checked = check_params(self, self.PARAMS)
-            if key is not None:
-                self._checked_params = ((type(self), key), dict(checked))
-        else:
-            checked = dict(cached[1])
+        checked = remembered(
+            self, "_checked_params", self.get_params(), lambda: check_params(self, self.PARAMS)
+        )
         return self._check_params(checked)
 
     def _new_optimizers(self, settings: dict) -> None:

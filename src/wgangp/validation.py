@@ -265,6 +265,30 @@ def frozen_params(params: dict) -> tuple | None:
     return tuple(key)
 
 
+def remembered(owner, attr: str, params: dict, compute) -> dict:
+    """``compute()`` (a dict), remembered on ``owner`` under ``attr`` for these
+    ``params`` when they are all immutable scalars (:func:`frozen_params`) and
+    for ``owner``'s type; each call returns a new dict, which the caller may change.
+
+    >>> class Owner: pass
+    >>> owner, calls = Owner(), []
+    >>> for _ in range(2):
+    ...     _ = remembered(owner, "_cache", {"lr": 0.1}, lambda: calls.append(1) or {})
+    >>> len(calls)
+    1
+    """
+    key = frozen_params(params)
+    if key is None:
+        return compute()
+    key = (type(owner), key)
+    cached = owner.__dict__.get(attr)
+    if cached is not None and cached[0] == key:
+        return dict(cached[1])
+    value = compute()
+    setattr(owner, attr, (key, dict(value)))
+    return value
+
+
 # --------------------------------------------------------------------------- #
 # Paths, callbacks, memory.                                                   #
 # --------------------------------------------------------------------------- #
