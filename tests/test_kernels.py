@@ -83,10 +83,63 @@ def test_mask_products_and_column_sums_match_the_numpy_passes(numba_on, dtype):
     out = np.empty((40, 9), dtype)
     assert ReLU().outer_mul_df(u, w, mask, out)
     assert _equal(out, (u * w) * mask)
-    for shape in [(513, 128), (96, 8), (256, 2), (7, 3)]:
+    for shape in [(513, 128), (96, 8), (256, 2), (7, 3), (1, 4)]:
         a = rng.normal(size=shape).astype(dtype) * 10
+        a[:, 1] = -0.0  # NumPy's sums start from 0: a column of -0.0 sums to +0.0
         sums = _both(lambda a=a: column_sums(a, np.empty(a.shape[1], dtype)).copy())
         assert _equal(*sums) and _equal(sums[1], a.sum(axis=0))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_products_with_their_bias_gradient_match_the_numpy_passes(numba_on, dtype):
+    """``d * f'(z)`` and the column sums of its first rows in one pass (ReLU's mask,
+    LeakyReLU's slopes, the outer product of a one-unit layer): the numbers of
+    the product's pass followed by the column sums, signs of zero and NaN kept."""
+    rng = np.random.default_rng(11)
+    from wgangp.activations import LeakyReLU, ReLU
+
+    for shape, rows in [((40, 9), 25), ((40, 9), 40), ((40, 9), 1), ((513, 128), 342)]:
+        d = _awkward(rng, shape, dtype)
+        z = _awkward(rng, shape, dtype)
+        for act in (ReLU(), LeakyReLU(0.2)):
+            _, saved = act.forward_saved(z.copy())
+            two = d.copy()
+            act.mul_df(two, saved, out=two)
+            expected = np.add.reduce(two[:rows], axis=0)  # row after row, as NumPy sums them
+            one, sums = d.copy(), np.full(shape[1], np.nan, dtype)
+            assert act.mul_df_sums(one, saved, rows, sums)
+            assert _equal(one, two) and _equal(sums, expected)
+        mask = z > 0
+        u, w = _awkward(rng, (shape[0], 1), dtype), rng.normal(size=shape[1]).astype(dtype)
+        out, sums = np.empty(shape, dtype), np.empty(shape[1], dtype)
+        assert ReLU().outer_mul_df(u, w, mask, out, (rows, sums))
+        assert _equal(out, (u * w) * mask)
+        assert _equal(sums, np.add.reduce(out[:rows], axis=0))
+    # one column (NumPy sums it pairwise), no rows, another dtype: not fused, the caller sums
+    d, mask = _awkward(rng, (40, 1), dtype), rng.random((40, 1)) > 0.5
+    assert not ReLU().mul_df_sums(d, mask, 10, np.empty(1, dtype))
+    d, mask = _awkward(rng, (40, 9), dtype), rng.random((40, 9)) > 0.5
+    assert not ReLU().mul_df_sums(d.copy(), mask, 0, np.empty(9, dtype))
+    other = np.float64 if dtype == np.float32 else np.float32
+    assert not ReLU().mul_df_sums(d.copy(), mask, 5, np.empty(9, other))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_critics_stacked_rows_match_the_numpy_passes(numba_on, dtype):
+    """``[x_real; x_fake; x_fake + alpha (x_real - x_fake)]`` in one pass, with the
+    passes' rounding (no fused multiply-add): the critic loss's first pass."""
+    from wgangp.backend import kernel as get_kernel
+
+    rng = np.random.default_rng(12)
+    x_real, x_fake = _awkward(rng, (33, 5), dtype), rng.normal(size=(33, 5)).astype(dtype) * 1e3
+    x_fake[1, 2] = -0.0
+    alpha = rng.random((33, 1)).astype(dtype)
+    out = np.empty((99, 5), dtype)
+    get_kernel("interpolates", x_real, x_fake, alpha, out)(x_real, x_fake, alpha, out)
+    interp = x_real - x_fake
+    interp *= alpha
+    interp += x_fake
+    assert _equal(out, np.concatenate([x_real, x_fake, interp]))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -137,6 +190,13 @@ def test_narrow_layers_match_the_numpy_passes(numba_on, dtype, width):
     expected = h[finite].T @ clean[finite]
     got = _narrow_weight_grad(h[finite], clean[finite], np.empty((width, 19), dtype))
     assert np.allclose(got, expected, rtol=1e-4, atol=1e-5)
+    # -0.0 in u against a positive h: every product is -0.0; NumPy's sum starts from +0.0
+    positive = np.abs(rng.normal(size=(37, width))).astype(dtype) + 1
+    negative_zeros = np.full((37, 19), -0.0, dtype)
+    sums = _both(
+        lambda: _narrow_weight_grad(positive, negative_zeros, np.empty((width, 19), dtype)).copy()
+    )
+    assert _equal(*sums) and not np.signbit(sums[1]).any()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

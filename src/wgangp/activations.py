@@ -80,10 +80,21 @@ class Activation:
         z, h = saved
         return into("multiply", d, self.df(z, h), out=out)
 
-    def outer_mul_df(self, u: np.ndarray, w: np.ndarray, saved, out: np.ndarray) -> bool:
+    def outer_mul_df(self, u: np.ndarray, w: np.ndarray, saved, out: np.ndarray, sums=None) -> bool:
         """``out = (u * w) * f'(z)`` for a (rows, 1) ``u`` and (n,) ``w`` in one pass,
         when this activation offers it (a compiled kernel); else False, and the
-        caller runs the two passes."""
+        caller runs the two passes. With ``sums = (rows, s)`` the same pass also
+        sets ``s[...] = out[:rows].sum(axis=0)``, summed row after row (see
+        :meth:`mul_df_sums`); False when it cannot do both."""
+        return False
+
+    def mul_df_sums(self, d: np.ndarray, saved, rows: int, sums: np.ndarray) -> bool:
+        """``d *= f'(z)`` in place and ``sums[...] = d[:rows].sum(axis=0)`` in one pass
+        (a layer's backward product and its bias gradient), when this activation
+        offers it (a compiled kernel, given a NumPy ``d`` of more than one column,
+        ``rows >= 1`` and ``sums`` of ``d``'s dtype); else False, and the caller
+        runs :meth:`mul_df` and the column sums. The sums are formed as NumPy
+        sums the rows of a many-column array: row after row."""
         return False
 
     def d2f_saved(self, saved) -> np.ndarray:
@@ -103,6 +114,23 @@ class Activation:
 
     def __hash__(self) -> int:
         return hash(tuple(sorted(self.config().items())))
+
+
+def _sums_fit(d, rows: int, sums) -> bool:
+    """Whether a fused product-and-sums kernel forms ``d[:rows].sum(axis=0)`` as
+    :func:`wgangp.backend.column_sums` does: more than one column (one column
+    NumPy sums pairwise), at least one row, ``sums`` of ``d``'s dtype."""
+    return d.shape[1] > 1 and 0 < rows <= d.shape[0] and sums.dtype == d.dtype
+
+
+def _mul_sums(d, factor, rows: int, sums) -> bool:
+    """``d *= factor`` and ``sums = d[:rows].sum(axis=0)`` in one compiled pass
+    (:meth:`Activation.mul_df_sums` of ReLU and LeakyReLU), or False."""
+    fused = kernel("mul_sums", d, factor, sums)
+    if fused is None or not _sums_fit(d, rows, sums) or factor.shape != d.shape:
+        return False
+    fused(d, factor, rows, sums)
+    return True
 
 
 class Identity(Activation):
@@ -165,12 +193,22 @@ class ReLU(Activation):
         fused(z, b, mask)  # z + b, its mask and the product in one pass
         return z, mask
 
-    def outer_mul_df(self, u, w, saved, out):
-        fused = kernel("outer_mul_mask", u, w, saved, out)
-        if fused is None:
+    def outer_mul_df(self, u, w, saved, out, sums=None):
+        if sums is None:
+            fused = kernel("outer_mul_mask", u, w, saved, out)
+            if fused is None:
+                return False
+            fused(u, w, saved, out)
+            return True
+        rows, total = sums
+        fused = kernel("outer_mul_mask_sums", u, w, saved, out, total)
+        if fused is None or not _sums_fit(out, rows, total):
             return False
-        fused(u, w, saved, out)
+        fused(u, w, saved, out, rows, total)
         return True
+
+    def mul_df_sums(self, d, saved, rows, sums):
+        return _mul_sums(d, saved, rows, sums)
 
     def mul_df(self, d, saved, out=None):
         if out is d:
@@ -224,6 +262,9 @@ class LeakyReLU(Activation):
 
     def mul_df(self, d, saved, out=None):
         return into("multiply", d, saved, out=out)
+
+    def mul_df_sums(self, d, saved, rows, sums):
+        return _mul_sums(d, saved, rows, sums)
 
     def config(self):
         return {"name": self.name, "slope": self.slope}

@@ -6,6 +6,8 @@ kernel here does such a sequence in one pass, with the same operations in the
 same order per element, so that its results are NumPy's bit for bit (numba
 keeps IEEE semantics: no fast-math, no fused multiply-add; the division
 follows NumPy's error model, so a zero divisor gives inf or NaN as in NumPy).
+A sum starts from 0 as NumPy's reductions do, so that a column of -0.0 sums
+to +0.0 here too.
 
 The engine never calls these directly: :func:`wgangp.backend.kernel` hands one
 out for NumPy arrays, or None, and the caller then runs its NumPy passes
@@ -41,9 +43,12 @@ KERNEL_NAMES = (
     "narrow_product",
     "narrow_weight_grad",
     "mul_mask",
+    "mul_sums",
     "outer_mul_mask",
+    "outer_mul_mask_sums",
     "column_sums",
     "penalty",
+    "interpolates",
     "scale_rows",
     "rmsprop",
     "adam",
@@ -174,10 +179,9 @@ def _narrow_weight_grad(h, u, out):
     rows, width = h.shape
     n = u.shape[1]
     for k in range(width):
-        hk = h[0, k]
         for j in range(n):
-            out[k, j] = hk * u[0, j]
-    for i in range(1, rows):
+            out[k, j] = 0  # NumPy's sums start from 0 (a column of -0.0 sums to +0.0)
+    for i in range(rows):
         for k in range(width):
             hk = h[i, k]
             for j in range(n):
@@ -192,6 +196,36 @@ def _mul_mask(d, mask):
             d[i, j] = d[i, j] * mask[i, j]
 
 
+def _mul_sums(d, factor, rows, sums):
+    """``d *= factor`` (a boolean mask, taken as 0 or 1, or an array of ``d``'s
+    dtype), then ``sums = d[:rows].sum(axis=0)`` as :func:`_column_sums` forms it
+    (row after row), each row summed while it is in the cache."""
+    n_rows, n = d.shape
+    for j in range(n):
+        sums[j] = 0
+    for i in range(n_rows):
+        for j in range(n):
+            d[i, j] = d[i, j] * factor[i, j]
+        if i < rows:
+            for j in range(n):
+                sums[j] += d[i, j]
+
+
+def _outer_mul_mask_sums(u, w, mask, out, rows, sums):
+    """:func:`_outer_mul_mask`, then ``sums = out[:rows].sum(axis=0)`` as
+    :func:`_column_sums` forms it, each row summed while it is in the cache."""
+    n_rows, n = out.shape
+    for j in range(n):
+        sums[j] = 0
+    for i in range(n_rows):
+        ui = u[i, 0]
+        for j in range(n):
+            out[i, j] = (ui * w[j]) * mask[i, j]
+        if i < rows:
+            for j in range(n):
+                sums[j] += out[i, j]
+
+
 def _outer_mul_mask(u, w, mask, out):
     """``out = u * w`` (a (rows, 1) column times a (n,) row), then ``out *= mask``."""
     rows, n = out.shape
@@ -203,11 +237,13 @@ def _outer_mul_mask(u, w, mask, out):
 
 def _column_sums(a, out):
     """``out = a.sum(axis=0)`` for a (rows, n) ``a`` with ``n > 1``, in NumPy's order
-    for that case: row after row (a single column NumPy sums pairwise instead)."""
+    for that case: from 0, row after row (a single column NumPy sums pairwise
+    instead). Starting from 0, not from the first row, is NumPy's sign of zero:
+    a column of -0.0 sums to +0.0."""
     rows, n = a.shape
     for j in range(n):
-        out[j] = a[0, j]
-    for i in range(1, rows):
+        out[j] = 0
+    for i in range(rows):
         for j in range(n):
             out[j] += a[i, j]
 
@@ -239,6 +275,21 @@ def _penalty(g, norms, scale, one, zero, one_sided, dbar, squares):
     if nan:
         return np.nan, np.nan
     return lo, hi
+
+
+def _interpolates(x_real, x_fake, alpha, out):
+    """The critic's stacked rows ``[x_real; x_fake; x_i]`` of a batch of ``B``:
+    ``out[:B] = x_real``, ``out[B:2B] = x_fake``, and the interpolates
+    ``x_i = x_real - x_fake; x_i *= alpha; x_i += x_fake`` (``alpha`` of shape (B, 1))."""
+    batch, n = x_real.shape
+    for i in range(batch):
+        a = alpha[i, 0]
+        for j in range(n):
+            r = x_real[i, j]
+            f = x_fake[i, j]
+            out[i, j] = r
+            out[batch + i, j] = f
+            out[2 * batch + i, j] = (r - f) * a + f
 
 
 def _scale_rows(X, rows, mean, std, out):

@@ -154,12 +154,16 @@ def critic_loss(
     else:
         alpha = xp.reshape(alpha, (batch, 1))
     x_all = work(empty, (3 * batch, x_real.shape[1]), like)
-    x_all[:batch, ...] = x_real
-    x_all[batch : 2 * batch, ...] = x_fake
-    x_interp = x_all[2 * batch :, ...]  # x_f + a (x_r - x_f), built in place
-    into("subtract", x_real, x_fake, out=x_interp)
-    x_interp *= alpha
-    x_interp += x_fake
+    fused = kernel("interpolates", x_real, x_fake, alpha, x_all)
+    if fused is not None and x_real.dtype == x_fake.dtype == alpha.dtype == x_all.dtype:
+        fused(x_real, x_fake, alpha, x_all)  # the passes below in one
+    else:
+        x_all[:batch, ...] = x_real
+        x_all[batch : 2 * batch, ...] = x_fake
+        x_interp = x_all[2 * batch :, ...]  # x_f + a (x_r - x_f), built in place
+        into("subtract", x_real, x_fake, out=x_interp)
+        x_interp *= alpha
+        x_interp += x_fake
 
     divisor = batch if batch_total is None else batch_total
     out, cache = forward(critic.params, critic.activations, x_all, empty)

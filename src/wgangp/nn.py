@@ -182,17 +182,33 @@ def _times_transpose(u: np.ndarray, W: np.ndarray, empty=np.empty, out=None) -> 
     return into("matmul", u, W.T, out=out)
 
 
-def _times_transpose_df(u, W, act: Activation, saved, empty=np.empty) -> np.ndarray:
+def _times_transpose_df(
+    u, W, act: Activation, saved, empty=np.empty, sums: tuple | None = None
+) -> np.ndarray:
     """``(u @ W.T) * f'(z)``: a layer's input gradient times the derivative of the
     layer below (activation ``act`` with its forward state ``saved``); in one pass
-    where ``act`` fuses the outer product of a one-unit layer."""
+    where ``act`` fuses the outer product of a one-unit layer.
+
+    ``sums = (rows, b)``: also ``b[...] = result[:rows].sum(axis=0)``, the bias
+    gradient of the layer below, in the same pass where ``act`` fuses it
+    (:meth:`Activation.mul_df_sums`), else by :func:`wgangp.backend.column_sums`:
+    the same numbers either way."""
     out = None
     if u.shape[1] == 1:
         out = work(empty, (u.shape[0], W.shape[0]), u, W, fresh=True)
-        if out is not None and act.outer_mul_df(u, W[:, 0], saved, out):
+        if out is not None and act.outer_mul_df(u, W[:, 0], saved, out, sums):
+            return out
+        if out is not None and sums is not None and act.outer_mul_df(u, W[:, 0], saved, out):
+            column_sums(out[: sums[0], ...], sums[1])
             return out
     d = _times_transpose(u, W, empty, out)
-    return act.mul_df(d, saved, out=d)
+    if sums is None:
+        return act.mul_df(d, saved, out=d)
+    rows, total = sums
+    if not act.mul_df_sums(d, saved, rows, total):
+        d = act.mul_df(d, saved, out=d)
+        column_sums(d[:rows, ...], total)
+    return d
 
 
 def forward(
@@ -296,11 +312,18 @@ def far_from_kinks(net, x: np.ndarray, margin: float) -> bool:
 
 
 def _layer_grads(
-    grads: list, k: int, h_in: np.ndarray, u: np.ndarray, bias_rows: slice, empty=np.empty
+    grads: list,
+    k: int,
+    h_in: np.ndarray,
+    u: np.ndarray,
+    bias_rows: slice,
+    empty=np.empty,
+    bias_done: bool = False,
 ):
     """Layer ``k``'s gradient: ``grads[2k] = h_in^T u``, ``grads[2k+1] = sum(u[bias_rows])``,
     written into the arrays already there (an MLP's gradient buffer), else new ones;
-    a narrow ``h_in`` without a GEMM (:func:`_narrow_weight_grad`)."""
+    a narrow ``h_in`` without a GEMM (:func:`_narrow_weight_grad`). ``bias_done``:
+    the bias gradient is already there (summed where ``u`` was formed)."""
     if _is_narrow(h_in, u) and u.shape[1] > 1:
         out = grads[2 * k]
         if out is None:
@@ -310,6 +333,8 @@ def _layer_grads(
         grads[2 * k] = h_in.T @ u
     else:
         into("matmul", h_in.T, u, out=grads[2 * k])
+    if bias_done:
+        return
     if grads[2 * k + 1] is None:
         grads[2 * k + 1] = into("sum", u[bias_rows, ...], axis=0)
     else:
@@ -356,13 +381,27 @@ def backward(
         grads = grads_out if grads_out is not None else [None] * (2 * n_layers)
     everything = slice(None)
     u = activations[-1].mul_df(dy, cache[-1][1])  # dy is never modified
+    summed = False  # the bias gradient of layer k, formed along with u_k
     for k in reversed(range(n_layers)):
         if need_param_grads:
-            _layer_grads(grads, k, cache[k][0], u, everything, empty)
+            _layer_grads(grads, k, cache[k][0], u, everything, empty, summed)
         if k > 0:  # u_{k-1} = (u_k W_k^T) * f'(z_{k-1})
-            u = _times_transpose_df(u, params[2 * k], activations[k - 1], cache[k - 1][1], empty)
+            sums = _bias_sums(grads, k - 1, u.shape[0])
+            u = _times_transpose_df(
+                u, params[2 * k], activations[k - 1], cache[k - 1][1], empty, sums
+            )
+            summed = sums is not None
     dx = _times_transpose(u, params[0], empty) if need_input_grad else None
     return dx, grads
+
+
+def _bias_sums(grads, k: int, rows: int) -> tuple | None:
+    """``(rows, b)`` for layer ``k``'s bias gradient array ``b`` already in ``grads``
+    (an MLP's gradient buffer), so that :func:`_times_transpose_df` forms it with
+    ``u_k``; None without one."""
+    if grads is None or grads[2 * k + 1] is None:
+        return None
+    return rows, grads[2 * k + 1]
 
 
 def backward_with_input_gradient(
@@ -427,6 +466,7 @@ def backward_with_input_gradient(
     d[:n_plain, ...] = dy_plain
     d[n_plain:, ...] = 1
     ds, us = [None] * n_layers, [None] * n_layers
+    summed = [False] * n_layers  # bias gradients formed with u_k in the sweep
     g = None
     u = None  # u_k, when the step below formed it along with d_k
     for k in reversed(range(n_layers)):
@@ -435,9 +475,12 @@ def backward_with_input_gradient(
             u = activations[k].mul_df(d, cache[k][1], out=None if smooth else d)
         us[k] = u
         if k > 0 and not smooth:  # d_{k-1} is not kept: form u_{k-1} at once
+            # with the bias gradient of layer k-1 (plain rows), summed in the same pass
+            sums = _bias_sums(grads, k - 1, n_plain)
             d = u = _times_transpose_df(
-                u, params[2 * k], activations[k - 1], cache[k - 1][1], empty
+                u, params[2 * k], activations[k - 1], cache[k - 1][1], empty, sums
             )
+            summed[k - 1] = sums is not None
         elif k > 0:
             d, u = _times_transpose(u, params[2 * k], empty), None
         else:
@@ -462,7 +505,7 @@ def backward_with_input_gradient(
                 np.concatenate([h_prev[:n_plain], dbar], axis=0, out=stacked)
         else:
             stacked = h_prev  # its gradient rows already hold dbar (written below)
-        _layer_grads(grads, k, stacked, u, slice(None, n_plain), empty)
+        _layer_grads(grads, k, stacked, u, slice(None, n_plain), empty, summed[k])
         last = k + 1 == n_layers
         if last and act.piecewise_linear:
             break
