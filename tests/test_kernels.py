@@ -118,6 +118,11 @@ def test_products_with_their_bias_gradient_match_the_numpy_passes(numba_on, dtyp
     # one column (NumPy sums it pairwise), no rows, another dtype: not fused, the caller sums
     d, mask = _awkward(rng, (40, 1), dtype), rng.random((40, 1)) > 0.5
     assert not ReLU().mul_df_sums(d, mask, 10, np.empty(1, dtype))
+    # the outer product into one column: its own pass, then NumPy's pairwise sum
+    u = rng.normal(size=(40, 1)).astype(dtype)
+    out, sums = np.empty((40, 1), dtype), np.empty(1, dtype)
+    assert ReLU().outer_mul_df(u, w[:1], mask, out, (10, sums))
+    assert _equal(out, (u * w[:1]) * mask) and _equal(sums, np.add.reduce(out[:10], axis=0))
     d, mask = _awkward(rng, (40, 9), dtype), rng.random((40, 9)) > 0.5
     assert not ReLU().mul_df_sums(d.copy(), mask, 0, np.empty(9, dtype))
     other = np.float64 if dtype == np.float32 else np.float32

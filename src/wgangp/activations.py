@@ -13,7 +13,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import as_mask, astype, copy_into, into, kernel, namespace, where_scalars
+from .backend import (
+    as_mask,
+    astype,
+    column_sums,
+    copy_into,
+    into,
+    kernel,
+    namespace,
+    where_scalars,
+)
 from .errors import InvalidParameterError, InvalidParameterTypeError
 
 __all__ = [
@@ -83,9 +92,9 @@ class Activation:
     def outer_mul_df(self, u: np.ndarray, w: np.ndarray, saved, out: np.ndarray, sums=None) -> bool:
         """``out = (u * w) * f'(z)`` for a (rows, 1) ``u`` and (n,) ``w`` in one pass,
         when this activation offers it (a compiled kernel); else False, and the
-        caller runs the two passes. With ``sums = (rows, s)`` the same pass also
-        sets ``s[...] = out[:rows].sum(axis=0)``, summed row after row (see
-        :meth:`mul_df_sums`); False when it cannot do both."""
+        caller runs the two passes. With ``sums = (rows, s)`` it also sets
+        ``s[...] = out[:rows].sum(axis=0)`` as :func:`wgangp.backend.column_sums`
+        does, in the same pass where the kernel can (see :meth:`mul_df_sums`)."""
         return False
 
     def mul_df_sums(self, d: np.ndarray, saved, rows: int, sums: np.ndarray) -> bool:
@@ -194,17 +203,18 @@ class ReLU(Activation):
         return z, mask
 
     def outer_mul_df(self, u, w, saved, out, sums=None):
-        if sums is None:
-            fused = kernel("outer_mul_mask", u, w, saved, out)
-            if fused is None:
-                return False
-            fused(u, w, saved, out)
-            return True
-        rows, total = sums
-        fused = kernel("outer_mul_mask_sums", u, w, saved, out, total)
-        if fused is None or not _sums_fit(out, rows, total):
+        if sums is not None:
+            rows, total = sums
+            fused = kernel("outer_mul_mask_sums", u, w, saved, out, total)
+            if fused is not None and _sums_fit(out, rows, total):
+                fused(u, w, saved, out, rows, total)
+                return True
+        fused = kernel("outer_mul_mask", u, w, saved, out)
+        if fused is None:
             return False
-        fused(u, w, saved, out, rows, total)
+        fused(u, w, saved, out)
+        if sums is not None:  # sums the fused pass cannot form as NumPy does
+            column_sums(out[: sums[0], ...], sums[1])
         return True
 
     def mul_df_sums(self, d, saved, rows, sums):

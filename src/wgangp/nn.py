@@ -198,9 +198,6 @@ def _times_transpose_df(
         out = work(empty, (u.shape[0], W.shape[0]), u, W, fresh=True)
         if out is not None and act.outer_mul_df(u, W[:, 0], saved, out, sums):
             return out
-        if out is not None and sums is not None and act.outer_mul_df(u, W[:, 0], saved, out):
-            column_sums(out[: sums[0], ...], sums[1])
-            return out
     d = _times_transpose(u, W, empty, out)
     if sums is None:
         return act.mul_df(d, saved, out=d)
