@@ -18,6 +18,9 @@ parameters bit for bit; then the B/A ratio round by round (the two calls of
 a round see the same state of the machine), its median, the middle half of
 the rounds and how many rounds B won. Differences of about 1% need many
 short rounds (``--iters 2 --rounds 400``) and an A/A run beside them.
+``--gap 0.3 --iters 1`` times calls that start cold, after a pause, as
+``step_time.py`` times every implementation: what a change saves there can
+differ from what it saves in a hot loop.
 
 ``--estimator tabular`` times a ``TabularSynthesizer`` at its defaults
 instead (``--hidden`` and ``--batch`` are then ignored) on a fixed table of
@@ -54,6 +57,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--iters", type=int, default=5, help="iterations per round")
     p.add_argument("--rounds", type=int, default=30)
     p.add_argument("--estimator", choices=("wgangp", "tabular", "translator"), default="wgangp")
+    p.add_argument(
+        "--gap",
+        type=float,
+        default=0.0,
+        help="seconds of sleep before each timed call (untimed): calls that start cold, "
+        "as in step_time.py",
+    )
     args = p.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="wgangp-ab-"))
     for name, tree in (("wgangp_a", args.tree_a), ("wgangp_b", args.tree_b)):
@@ -94,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     wall = {key: [] for key in models}
     for r in range(args.rounds):
         for key in ("A", "B") if r % 2 == 0 else ("B", "A"):
+            time.sleep(args.gap)
             c0, w0 = time.process_time(), time.perf_counter()
             if args.estimator == "translator":
                 models[key].partial_fit(*X[:2], steps=args.iters, pairs=X[2])

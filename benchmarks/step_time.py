@@ -17,6 +17,9 @@ every round), and the median over rounds is reported:
   ``partial_fit(X, steps=1)``, with its compiled kernels where numba is
   installed (the ``fast`` extra; the environment line says which:
   ``wgangp_kernels``), NumPy's passes alone with ``WGANGP_KERNELS=numpy``;
+  built with ``fit(X, steps=7)``: under ``"auto"`` those first iterations
+  time 1 and N BLAS threads before the count settles (a start-up cost, like
+  JAX's compilation, kept out of the timed rounds);
 * ``jax``: :mod:`jax_reference`, the strongest CPU peer: the whole
   iteration (the critic steps and the generator step) in one ``jax.jit``
   function, same architecture, batch, optimizer, penalty, float32;
@@ -173,6 +176,7 @@ class Wgangp:
 
     def __init__(self, cfg: Config, X: np.ndarray, args: argparse.Namespace) -> None:
         from wgangp import WGANGP
+        from wgangp.threads import TRIAL_ITERATIONS
 
         self.X = np.ascontiguousarray(X, dtype=np.float32)
         self.model = WGANGP(
@@ -188,7 +192,11 @@ class Wgangp:
             random_state=SEED,
             threads=args.threads or "auto",
         )
-        self.model.fit(self.X, steps=1)
+        # Under threads="auto" the first iterations of a fit time one BLAS thread
+        # against all of them (a warm-up, then TRIAL_ITERATIONS at each count)
+        # before the count settles: a start-up cost, run here untimed, as JAX's
+        # compilation is in its constructor.
+        self.model.fit(self.X, steps=1 + 2 * TRIAL_ITERATIONS)
 
     def step(self, k: int = 1) -> None:
         self.model.partial_fit(self.X, steps=k)
