@@ -51,3 +51,76 @@ def test_a_step_with_scratch_allocates_no_new_work_arrays_after_the_first():
     held = [id(a) for a in scratch._arrays]
     critic_step(gen, critic, opt_c, x_real, rng, 10.0, "two-sided", scratch=scratch)
     assert [id(a) for a in scratch._arrays] == held and len(held) > 10
+
+
+def test_a_critic_loss_without_statistics_is_the_same_gradient():
+    from wgangp.losses import critic_loss
+
+    rng = np.random.default_rng(3)
+    critic = MLP([3, 16, 16, 1], random_state=1, dtype=np.float64)
+    x_r, x_f, alpha = rng.normal(size=(12, 3)), rng.normal(size=(12, 3)), rng.random(12)
+    loss, grads, stats = critic_loss(critic, x_r, x_f, alpha)
+    full = [g.copy() for g in grads]
+    bare = critic_loss(critic, x_r, x_f, alpha, statistics=False)
+    assert bare[0] is None and bare[2] == {} and loss is not None and "grad_norm_mean" in stats
+    assert all(np.array_equal(a, b) for a, b in zip(full, bare[1], strict=True))
+
+
+def _estimators():
+    import pandas as pd
+
+    from wgangp import WGANGP, Translator
+    from wgangp.tabular import TabularSynthesizer
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    A, B = rng.normal(size=(80, 3)), rng.normal(loc=1.0, size=(80, 3))
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=120), "c": rng.choice(["a", "b", "c"], 120), "y": rng.random(120)}
+    )
+    small = dict(hidden=16, depth=1, critic_hidden=16, critic_depth=1, latent_dim=8)
+    return {
+        "wgangp": (lambda: WGANGP(hidden=16, batch_size=32, random_state=0), (X,), 1),
+        "translator": (lambda: Translator(hidden=8, batch_size=16, random_state=0), (A, B), 2),
+        "tabular": (
+            lambda: TabularSynthesizer(random_state=0, batch_size=20, pac=1, n_critic=3, **small),
+            (frame,),
+            1,
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", ["wgangp", "translator", "tabular"])
+def test_only_the_last_critic_step_of_an_iteration_computes_statistics(monkeypatch, name):
+    """The record of an iteration is its last critic step's: computing every step's
+    statistics (as before) gives the same history and model, bit for bit; the
+    estimator asks for them once per critic and iteration."""
+    import wgangp.losses
+    import wgangp.tabular.heads
+
+    make, data, critics = _estimators()[name]
+    original = wgangp.losses.critic_loss
+    asked = []
+
+    def counting(*args, statistics=True, **kwargs):
+        asked.append(statistics)
+        return original(*args, statistics=statistics, **kwargs)
+
+    def always(*args, statistics=True, **kwargs):
+        return original(*args, **kwargs)
+
+    runs = {}
+    for label, patch in (("each step", always), ("last step", counting)):
+        monkeypatch.setattr(wgangp.losses, "critic_loss", patch)
+        monkeypatch.setattr(wgangp.tabular.heads, "critic_loss", patch)
+        model = make().fit(*data, steps=4)
+        runs[label] = model
+    n_critic = runs["last step"].n_critic
+    assert n_critic > 1 and sum(asked) == 4 * critics and len(asked) == 4 * n_critic * critics
+    old, new = runs["each step"], runs["last step"]
+    assert all(np.array_equal(a, b) for a, b in zip(old.state_arrays(), new.state_arrays()))
+    assert old.history_.keys == new.history_.keys
+    timed = ("seconds", "elapsed")
+    for key in [k for k in old.history_.keys if k not in timed]:
+        assert np.array_equal(old.history_.column(key), new.history_.column(key)), key
+    assert np.isfinite(new.history_.column("critic_loss")).all()

@@ -86,7 +86,8 @@ def critic_loss(
     penalty: str = "two-sided",
     batch_total: int | None = None,
     empty=np.empty,
-) -> tuple[float, list[np.ndarray], dict]:
+    statistics: bool = True,
+) -> tuple[float | None, list[np.ndarray], dict]:
     """Critic loss with gradient penalty, its parameter gradient, and statistics.
 
     .. math::
@@ -120,10 +121,15 @@ def critic_loss(
     empty : callable, optional
         Where the passes' work arrays come from (:func:`wgangp.nn.forward`);
         a training step passes :meth:`wgangp.flat.Scratch.empty`.
+    statistics : bool, default True
+        False: the gradient alone (``loss`` None, ``stats`` empty), for a
+        step whose statistics nobody reads (the critic steps of an iteration
+        before its last): the means and ranges below are not computed. The
+        gradient is the same either way.
 
     Returns
     -------
-    loss : float (a 0-d array off NumPy)
+    loss : float (a 0-d array off NumPy); None without ``statistics``
     grads : list of arrays aligned with ``critic.params``
         Views into the critic's gradient buffer ``critic.grad_flat`` (the
         list is ``critic.grads``). Reuse rule: the buffer is overwritten by
@@ -167,8 +173,9 @@ def critic_loss(
 
     divisor = batch if batch_total is None else batch_total
     out, cache = forward(critic.params, critic.activations, x_all, empty)
-    d_real = _mean(xp, out[:batch, ...], divisor)
-    d_fake = _mean(xp, out[batch : 2 * batch, ...], divisor)
+    if statistics:
+        d_real = _mean(xp, out[:batch, ...], divisor)
+        d_fake = _mean(xp, out[batch : 2 * batch, ...], divisor)
 
     dy_plain = work(np.empty, (2 * batch, 1), like)
     dy_plain[:batch, ...] = -1.0 / divisor
@@ -184,6 +191,8 @@ def critic_loss(
         grads_out=critic.grads,
         empty=empty,
     )
+    if not statistics:
+        return None, grads, {}
     norms = holder["norms"]
     if "range" in holder:  # from the penalty's kernel
         norm_min, norm_max = holder["range"]

@@ -643,7 +643,8 @@ class WGANGP(Estimator):
         streamed = isinstance(self._sampler, WindowSampler)
         if streamed and shard is not None:  # this rank's equal part of every minibatch
             part = shard.noise_positions(self._sampler.batch_size)
-        for _ in range(settings["n_critic"]):
+        n_critic = settings["n_critic"]
+        for step in range(n_critic):
             if streamed:  # drawn from this rank's window of row groups
                 x_real = self._on_networks(self._scaled(self._sampler.next_rows()))
                 positions = None if shard is None else part
@@ -667,6 +668,7 @@ class WGANGP(Estimator):
                     positions=positions,
                     batch=self._sampler.batch_size,
                     scratch=self._step_scratch("critic"),
+                    statistics=step == n_critic - 1,  # the iteration's record is the last's
                 )
             self.n_critic_steps_ += 1
         gen_stats = generator_step(

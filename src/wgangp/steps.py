@@ -310,16 +310,23 @@ def critic_step(
     positions: np.ndarray | None = None,
     batch: int | None = None,
     scratch: Scratch | None = None,
+    statistics: bool = True,
 ) -> dict:
     """One critic update on a real batch; fresh fakes and interpolation coefficients.
 
     Returns the :func:`wgangp.losses.critic_loss` statistics plus
-    ``critic_grad_norm``. In a data-parallel run (``shard``, a
-    :class:`wgangp.parallel.Shard`), ``x_real`` are this rank's rows of the
-    global minibatch of ``batch`` rows, at ``positions`` in it: the noise and
-    the coefficients are drawn for the whole batch (as every rank does),
-    this rank's losses are weighted by its share, and one ``Allreduce`` sums
-    the gradient and the statistics. The step's work arrays come from
+    ``critic_grad_norm``. With ``statistics=False`` none of them is computed
+    and the result is an empty dict: for the critic steps of an iteration
+    before its last, whose statistics nobody reads (the update is the same).
+
+    In a data-parallel run (``shard``, a :class:`wgangp.parallel.Shard`),
+    ``x_real`` are this rank's rows of the global minibatch of ``batch``
+    rows, at ``positions`` in it: the noise and the coefficients are drawn
+    for the whole batch (as every rank does), this rank's losses are
+    weighted by its share, and one ``Allreduce`` sums the gradient and the
+    statistics (always computed there: they ride in the same message).
+
+    The step's work arrays come from
     ``scratch`` when given (the caller's, reset here), so that a run of
     steps reuses their memory (NumPy's arrays; another namespace allocates
     its own, see :func:`wgangp.backend.work`).
@@ -337,8 +344,11 @@ def critic_step(
     if shard is None:
         x_fake = predict(generator.params, generator.activations, z, empty=empty)
         _, grads, stats = losses.critic_loss(
-            critic, x_real, x_fake, alpha, lambda_gp, penalty, empty=empty
+            critic, x_real, x_fake, alpha, lambda_gp, penalty, empty=empty, statistics=statistics
         )
+        if not statistics:
+            optimizer.step(critic.params, grads)
+            return stats
     else:
         xp = namespace(z)
         grads, stats = _critic_part(

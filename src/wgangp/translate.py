@@ -609,7 +609,9 @@ class Translator(Estimator):
         rng, residual, head = self._rng, self.residual_, self._head
         lambda_gp, penalty = settings["lambda_gp"], settings["penalty"]
         xp = namespace(A)
-        for _ in range(settings["n_critic"]):
+        n_critic = settings["n_critic"]
+        for step in range(n_critic):
+            last = step == n_critic - 1  # the iteration's record is the last step's
             x_a = take_rows(xp, A, sampler_a.next_indices(rng))
             x_b = take_rows(xp, B, sampler_b.next_indices(rng))
             fake_b = cycle.translate(self.generator_ab_, x_a, residual, head)
@@ -620,8 +622,11 @@ class Translator(Estimator):
                 (self.critic_a_, self.critic_a_optimizer_, x_a, fake_a, alpha[0, ...]),
                 (self.critic_b_, self.critic_b_optimizer_, x_b, fake_b, alpha[1, ...]),
             ):
-                _, grads, stats = losses.critic_loss(critic, real, fake, a, lambda_gp, penalty)
-                stats["grad_norm"] = grad_norm(grads)
+                _, grads, stats = losses.critic_loss(
+                    critic, real, fake, a, lambda_gp, penalty, statistics=last
+                )
+                if last:
+                    stats["grad_norm"] = grad_norm(grads)
                 opt.step(critic.params, grads)
                 critic_stats.append(stats)
             self.n_critic_steps_ += 1

@@ -230,13 +230,15 @@ def packed_critic_loss(
     lambda_gp=10.0,
     penalty="two-sided",
     packs_total: int | None = None,
+    statistics: bool = True,
 ):
     """:func:`wgangp.losses.critic_loss` on packed rows: one ``alpha`` per pack.
 
     The interpolates are ``a_j pack(x_r)_j + (1 - a_j) pack(x_f)_j`` and the
     penalty is on the gradient with respect to the whole packed row, as in PacGAN.
     ``packs_total``: these packs are a part of a batch of that many packs
-    (``batch_total`` of :func:`~wgangp.losses.critic_loss`).
+    (``batch_total`` of :func:`~wgangp.losses.critic_loss`); ``statistics``
+    as there.
     """
     return critic_loss(
         critic,
@@ -246,6 +248,7 @@ def packed_critic_loss(
         lambda_gp,
         penalty,
         batch_total=packs_total,
+        statistics=statistics,
     )
 
 

@@ -521,8 +521,9 @@ class TabularSynthesizer(Estimator):
     @quiet_overflow
     def _iteration(self, prepared, settings: dict) -> dict:
         data, sampler, eval_every, validation = prepared
-        for _ in range(settings["n_critic"]):
-            stats = self._critic_step(data, sampler)
+        n_critic = settings["n_critic"]
+        for step in range(n_critic):  # the iteration's record is the last step's
+            stats = self._critic_step(data, sampler, statistics=step == n_critic - 1)
         record = {"critic_loss": stats.pop("loss")}
         record.update(self._generator_step(sampler))
         record.update(stats)
@@ -564,8 +565,11 @@ class TabularSynthesizer(Estimator):
         n_packs = self.batch_size_ // self.pac_
         return (0, n_packs) if self._shard is None else self._shard.part(n_packs)
 
-    def _critic_step(self, data, sampler) -> dict:
-        """One critic update. In a data-parallel run every rank draws the whole
+    def _critic_step(self, data, sampler, statistics: bool = True) -> dict:
+        """One critic update; its statistics (none computed with ``statistics=False``,
+        except in a data-parallel run, where they ride in the gradient's message).
+
+        In a data-parallel run every rank draws the whole
         minibatch's randomness, as one process does, gets the batch's real rows
         (:meth:`wgangp.parallel.Shard.gather_rows`) and computes the loss of its
         own packs (:meth:`_packs`); one ``Allreduce`` sums the gradients.
@@ -606,6 +610,7 @@ class TabularSynthesizer(Estimator):
             self.lambda_gp,
             self.penalty,
             packs_total=None if shard is None else n_packs,
+            statistics=statistics or shard is not None,
         )
         if shard is not None:  # summed in place, in the network's gradient buffer
             stats = shard.reduce(grads, stats)
