@@ -234,30 +234,6 @@ def test_penalty_kernel_matches_the_numpy_passes(numba_on, dtype, penalty):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_row_norms_match_numpys_sum_of_squares(numba_on, dtype):
-    """Every width up to ROW_BLOCK (below 8, multiples of 8 and the rest), rows of
-    very different scales, NaN, inf and zeros: NumPy's ``add.reduce(g * g,
-    axis=1)`` bit for bit. Summing the squares in row order instead would differ."""
-    from wgangp.backend import row_norms
-
-    rng = np.random.default_rng(11)
-    in_order = 0
-    for n in [0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 63, 100, kernels.ROW_BLOCK]:
-        g = (rng.normal(size=(64, n)) * rng.uniform(1e-3, 1e3, size=(64, 1))).astype(dtype)
-        if n:
-            g[0] = 0.0
-            g[1, 0], g[2, -1] = np.nan, np.inf
-        expected = np.sqrt(np.add.reduce(g * g, axis=1))
-        got = row_norms(np, g)
-        assert got.dtype == g.dtype and _equal(got, expected), n
-        in_order += not _equal(np.sqrt(np.cumsum(g * g, axis=1)[:, -1]) if n else got, expected)
-    assert in_order > 0  # the order of the sums matters: the test can tell them apart
-    assert kernel("row_norms", g) is not None
-    wide = rng.normal(size=(5, kernels.ROW_BLOCK + 1)).astype(dtype)  # NumPy's passes
-    assert _equal(row_norms(np, wide), np.sqrt(np.add.reduce(wide * wide, axis=1)))
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_minibatch_rows_are_scaled_as_the_numpy_passes_scale_them(numba_on, dtype):
     rng = np.random.default_rng(7)
     X = rng.normal(loc=3.0, scale=2.0, size=(500, 4))

@@ -47,7 +47,6 @@ KERNEL_NAMES = (
     "outer_mul_mask",
     "outer_mul_mask_sums",
     "column_sums",
-    "row_norms",
     "penalty",
     "interpolates",
     "scale_rows",
@@ -247,48 +246,6 @@ def _column_sums(a, out):
     for i in range(rows):
         for j in range(n):
             out[j] += a[i, j]
-
-
-def _row_norms(g, zero, out):
-    """``out = sqrt(add.reduce(g * g, axis=1))`` for a (rows, n) ``g`` with ``n <=
-    ROW_BLOCK``: each row's squares summed as NumPy sums a row of that length (its
-    pairwise sum is one block there): from 0 one after another below 8 entries;
-    else eight partial sums over the multiples of 8, joined ``((r0 + r1) + (r2 +
-    r3)) + ((r4 + r5) + (r6 + r7))``, then the rest one after another."""
-    rows, n = g.shape
-    tail = n - n % 8
-    for i in range(rows):
-        if n < 8:
-            s = zero
-            for j in range(n):
-                s += g[i, j] * g[i, j]
-        else:
-            r0 = g[i, 0] * g[i, 0]
-            r1 = g[i, 1] * g[i, 1]
-            r2 = g[i, 2] * g[i, 2]
-            r3 = g[i, 3] * g[i, 3]
-            r4 = g[i, 4] * g[i, 4]
-            r5 = g[i, 5] * g[i, 5]
-            r6 = g[i, 6] * g[i, 6]
-            r7 = g[i, 7] * g[i, 7]
-            for j in range(8, tail, 8):
-                r0 += g[i, j] * g[i, j]
-                r1 += g[i, j + 1] * g[i, j + 1]
-                r2 += g[i, j + 2] * g[i, j + 2]
-                r3 += g[i, j + 3] * g[i, j + 3]
-                r4 += g[i, j + 4] * g[i, j + 4]
-                r5 += g[i, j + 5] * g[i, j + 5]
-                r6 += g[i, j + 6] * g[i, j + 6]
-                r7 += g[i, j + 7] * g[i, j + 7]
-            s = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-            for j in range(tail, n):
-                s += g[i, j] * g[i, j]
-        out[i] = np.sqrt(s)
-
-
-ROW_BLOCK = 128
-"""The widest row :func:`_row_norms` sums in NumPy's order (NumPy's pairwise
-sum splits longer rows in two, recursively)."""
 
 
 def _penalty(g, norms, scale, one, zero, one_sided, dbar, squares):
