@@ -214,6 +214,38 @@ def test_save_load_partial_fit_is_bit_for_bit(kind, tmp_path):
     assert _same(again, straight)
 
 
+LEGACY_KERNELS = "Haswell"
+"""The OpenBLAS kernels (threadpoolctl's ``architecture``; AMD's Zen reports
+them too) that computed the legacy files' expected results. Other kernels
+(AVX-512's SkylakeX, ARM's) sum a matrix product in another order, so the
+same run rounds differently in float32's last bits there."""
+
+
+def _blas_kernels() -> str | None:
+    """The kernels of NumPy's OpenBLAS in this process, or None when unknown."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    for lib in threadpool_info():
+        if lib.get("internal_api") == "openblas":
+            return lib.get("architecture")
+    return None
+
+
+def _as_then(actual, expected, start):
+    """``actual`` is ``expected`` bit for bit on the legacy files' kernels; on others,
+    within a thousandth of how far the run moved from ``start`` (rounding, where a
+    lost optimizer state or a wrong step would be as large as the move itself)."""
+    moved = float(np.abs(expected.astype(np.float64) - start).max())
+    if _blas_kernels() == LEGACY_KERNELS:
+        np.testing.assert_array_equal(actual, expected)
+    else:
+        error = np.abs(actual.astype(np.float64) - expected).max()
+        assert error <= 1e-3 * moved, (error, moved)
+    return moved
+
+
 @pytest.mark.parametrize("name", ["wgangp", "tabular"])
 def test_files_of_format_version_1_load_and_resume_as_they_did(name):
     """Files written before the training core existed (tests/data/legacy, format 1)."""
@@ -222,13 +254,18 @@ def test_files_of_format_version_1_load_and_resume_as_they_did(name):
         data = np.load(LEGACY / "wgangp_data.npy")
     else:
         data = pd.read_csv(LEGACY / "tabular_data.csv")
+    start = [p.copy() for p in model.generator_.params + model.critic_.params]
     model.partial_fit(data, steps=3)
     with np.load(LEGACY / f"{name}_v1_resumed.npz") as expected:
         params = model.generator_.params + model.critic_.params
-        for i, p in enumerate(params):
-            np.testing.assert_array_equal(p, expected[f"arr_{i}"])
+        moved = [_as_then(p, expected[f"arr_{i}"], start[i]) for i, p in enumerate(params)]
+        assert max(moved) > 0  # the three steps changed the parameters
         if name == "wgangp":
-            np.testing.assert_array_equal(model.sample(5, random_state=1), expected["samples"])
+            samples = model.sample(5, random_state=1)
+            if _blas_kernels() == LEGACY_KERNELS:
+                np.testing.assert_array_equal(samples, expected["samples"])
+            else:
+                np.testing.assert_allclose(samples, expected["samples"], rtol=1e-5, atol=1e-6)
     if name == "tabular":
         rows = model.sample(5, random_state=1)
         expected_rows = pd.read_csv(LEGACY / "tabular_v1_resumed_samples.csv")
