@@ -129,6 +129,20 @@ def test_sample_is_reproducible_and_does_not_disturb_training(X):
     np.testing.assert_array_equal(a.generator_.params[0], b.generator_.params[0])
 
 
+@pytest.mark.parametrize("n", [1, 2048, 5000])
+def test_sample_in_blocks_is_one_pass_over_all_rows(X, n):
+    """sample draws its noise and runs the generator a block of rows at a time into
+    the float64 result: the rows of one noise draw of ``n`` rows through
+    ``generator_`` and the inverse scaling, bit for bit, on either side of a
+    block's edge (nn.PREDICT_ROWS, 2048)."""
+    model = WGANGP(**SMALL, random_state=0).fit(X, steps=2)
+    z = np.random.default_rng(3).standard_normal((n, model.latent_dim_), dtype=model.dtype_)
+    expected = model.generator_(z).astype(np.float64) * model.scale_std_ + model.scale_mean_
+    got = model.sample(n, random_state=3)
+    assert got.dtype == np.float64 and got.shape == (n, X.shape[1])
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_score_samples_is_the_critic_value(X):
     model = WGANGP(**SMALL, random_state=0).fit(X, steps=1)
     scores = model.score_samples(X[:7])

@@ -19,9 +19,18 @@ from . import losses
 from .backend import NUMPY, kernel, take_rows, to_numpy
 from .blocks import all_finite, column_abs_max, map_rows, mean_std, row_hash_sum, row_slices
 from .errors import InvalidDataError, InvalidParameterError, ModelFileError
+from .flat import Scratch
 from .init import INITIALIZERS
 from .modelfile import header_int, register_format
-from .nn import ACTIVATIONS, MLP, Activation, far_from_kinks, get_activation
+from .nn import (
+    ACTIVATIONS,
+    MLP,
+    PREDICT_ROWS,
+    Activation,
+    far_from_kinks,
+    get_activation,
+    predict,
+)
 from .optim import get_optimizer
 from .saving import check_sizes
 from .steps import (
@@ -496,8 +505,16 @@ class WGANGP(Estimator):
             )
         return Xs
 
-    def _inverse_transform(self, Xs: np.ndarray) -> np.ndarray:
-        return Xs.astype(np.float64) * self.scale_std_ + self.scale_mean_
+    def _inverse_transform(self, Xs: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``float64(Xs) * std + mean``, in place in one float64 array (``out``, when
+        given, else a new one): no temporary of the output's size."""
+        if out is None:
+            out = Xs.astype(np.float64)
+        else:
+            np.copyto(out, Xs)
+        out *= self.scale_std_
+        out += self.scale_mean_
+        return out
 
     # ---------------------------------------------------------- training --
 
@@ -784,15 +801,38 @@ class WGANGP(Estimator):
         n = check_int(n, "n")
         rng = np.random.default_rng(check_random_state(random_state, "random_state"))
         width = max(self.generator_.sizes)
+        backend = getattr(self, "_backend", None)
+        on_numpy = backend is None or backend.is_numpy
+        per_row = self.latent_dim_ + 3 * width + 2 * self.n_features_in_
         check_fits_in_memory(
             f"sample(n={n})",
-            n * (self.latent_dim_ + 3 * width + 2 * self.n_features_in_) * 8,
+            (n * self.n_features_in_ + PREDICT_ROWS * per_row if on_numpy else n * per_row) * 8,
             "draw the rows in smaller chunks",
         )
-        z = rng.standard_normal((n, self.latent_dim_), dtype=self.dtype_)
         with np.errstate(over="ignore", invalid="ignore"):
+            if on_numpy:
+                return self._sample_blocks(n, rng)
+            z = rng.standard_normal((n, self.latent_dim_), dtype=self.dtype_)
             x = to_numpy(self.generator_(self._on_networks(z)))
             return self._check_output("sample", self._inverse_transform(x))
+
+    def _sample_blocks(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """:meth:`sample` on NumPy, :data:`wgangp.nn.PREDICT_ROWS` rows at a time into the
+        float64 result: each block's noise, generator pass and scaling stay in the
+        CPU's cache, and no array but the result has ``n`` rows. The noise is drawn
+        block after block from ``rng``, the same values as one draw of ``n`` rows,
+        and the blocks are :func:`wgangp.nn.predict`'s own, so the rows are those
+        of one pass over all ``n``."""
+        gen = self.generator_
+        out = np.empty((n, self.n_features_in_), dtype=np.float64)
+        scratch = Scratch()
+        for start in range(0, n, PREDICT_ROWS):
+            block = out[start : start + PREDICT_ROWS]
+            z = rng.standard_normal((block.shape[0], self.latent_dim_), dtype=self.dtype_)
+            scratch.reset()
+            x = predict(gen.params, gen.activations, z, PREDICT_ROWS, scratch.empty)
+            self._check_output("sample", self._inverse_transform(x, out=block))
+        return out
 
     def score_samples(self, X) -> np.ndarray:
         """Critic value ``D(x)`` per row (higher looks more real to the critic).

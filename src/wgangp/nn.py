@@ -76,6 +76,7 @@ __all__ = [
     "ACTIVATIONS",
     "DEFAULT_DTYPE",
     "MLP",
+    "PREDICT_ROWS",
     "Activation",
     "Dropout",
     "Identity",
@@ -246,11 +247,15 @@ def forward(
     return h, cache
 
 
+PREDICT_ROWS = 2048
+"""Rows per chunk of :func:`predict` (of :meth:`MLP.__call__`, of sampling)."""
+
+
 def predict(
     params: Sequence[np.ndarray],
     activations: Sequence[Activation],
     x: np.ndarray,
-    chunk_rows: int = 2048,
+    chunk_rows: int = PREDICT_ROWS,
     empty=np.empty,
 ) -> np.ndarray:
     """Forward pass without a cache, in chunks of rows.
