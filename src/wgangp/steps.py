@@ -346,9 +346,6 @@ def critic_step(
         _, grads, stats = losses.critic_loss(
             critic, x_real, x_fake, alpha, lambda_gp, penalty, empty=empty, statistics=statistics
         )
-        if not statistics:
-            optimizer.step(critic.params, grads)
-            return stats
     else:
         xp = namespace(z)
         grads, stats = _critic_part(
@@ -362,7 +359,8 @@ def critic_step(
             batch,
         )
         stats = shard.reduce(grads, stats, holds_rows=len(positions) > 0)
-    stats["critic_grad_norm"] = grad_norm(grads)
+    if stats:  # empty when the statistics were not asked for
+        stats["critic_grad_norm"] = grad_norm(grads)
     optimizer.step(critic.params, grads)
     return stats
 
