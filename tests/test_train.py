@@ -394,7 +394,7 @@ def test_auto_measures_large_networks_and_records_the_choice(monkeypatch):
     from wgangp import threads
 
     monkeypatch.setattr(threads, "SMALL_GEMM_FLOP", 0.0)  # every network counts as large
-    monkeypatch.setattr(threads, "blas_thread_count", lambda: 2)
+    monkeypatch.setattr(threads, "blas_thread_counts", lambda: [2])
     X = _data("WGANGP")
     model = _model("WGANGP").fit(X, steps=10)
     used = model.history_.column("threads")
@@ -408,7 +408,7 @@ def test_a_loop_of_short_calls_keeps_the_measured_count(monkeypatch):
     from wgangp import threads
 
     monkeypatch.setattr(threads, "SMALL_GEMM_FLOP", 0.0)
-    monkeypatch.setattr(threads, "blas_thread_count", lambda: 2)
+    monkeypatch.setattr(threads, "blas_thread_counts", lambda: [2])
     X = _data("WGANGP")
     model = _model("WGANGP").fit(X, steps=7)  # the measurement
     chosen = model._thread_state["current"]
@@ -424,7 +424,7 @@ def test_a_measurement_goes_on_across_calls_of_one_iteration(monkeypatch):
     from wgangp import threads
 
     monkeypatch.setattr(threads, "SMALL_GEMM_FLOP", 0.0)
-    monkeypatch.setattr(threads, "blas_thread_count", lambda: 2)
+    monkeypatch.setattr(threads, "blas_thread_counts", lambda: [2])
     X = _data("WGANGP")
     model = _model("WGANGP").fit(X, steps=1)
     for _ in range(11):
@@ -615,6 +615,23 @@ def test_a_loop_of_partial_fit_checks_unchanged_arguments_once_and_changed_ones_
     optimizer.rho = 0.5  # changed in place: seen, and refused as a new optimizer
     with pytest.raises(InvalidParameterError, match="optimizer"):
         mutable.partial_fit(X, steps=1)
+
+
+def test_frozen_params_keys_immutable_scalars_by_type_and_refuses_the_rest():
+    """The key of remembered checks: equal for equal values of equal types only,
+    None for anything that may change in place or is not a plain scalar."""
+    from wgangp.validation import frozen_params
+
+    base = {"lr": 1e-4, "hidden": 1, "dtype": np.float32, "name": "x", "seed": None}
+    key = frozen_params(base)
+    assert key is not None and key == frozen_params(dict(base))
+    for value in (True, np.int64(1), 1.0):  # the same number, another type: another key
+        assert frozen_params({**base, "hidden": value}) not in (None, key)
+    for value in (np.dtype("float64"), np.float64, np.float32(1e-4), False):
+        assert frozen_params({**base, "extra": value}) is not None
+    for value in ([8, 8], {"a": 1}, object(), int, wgangp.optim.RMSProp(lr=1e-4)):
+        assert frozen_params({**base, "extra": value}) is None, value
+    assert frozen_params({**base, "lr": 2e-4}) != key
 
 
 def test_a_thread_count_already_in_force_is_not_set_again(monkeypatch):

@@ -75,6 +75,9 @@ def row_hash_sum(X: np.ndarray, block: int = BLOCK_ROWS) -> int:
     return sum(rows_hash(X[rows]) for rows in row_slices(X.shape[0], block)) % 2**64
 
 
+_smallest, _largest = np.minimum.reduce, np.maximum.reduce
+
+
 def value_range(X: np.ndarray, block: int = BLOCK_ROWS) -> tuple[float, float]:
     """The smallest and the largest value of ``X`` (at least one row), a block of
     rows at a time: one pass over ``X``. Both are NaN when ``X`` holds a NaN
@@ -89,7 +92,8 @@ def value_range(X: np.ndarray, block: int = BLOCK_ROWS) -> tuple[float, float]:
     low = high = None
     for rows in row_slices(X.shape[0], block):
         part = X[rows]
-        lo, hi = float(part.min()), float(part.max())
+        # the reductions of part.min() and part.max(), without their Python wrappers
+        lo, hi = float(_smallest(part, axis=None)), float(_largest(part, axis=None))
         if math.isnan(lo) or math.isnan(hi):
             return math.nan, math.nan
         low = lo if low is None else min(low, lo)

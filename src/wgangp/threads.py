@@ -111,7 +111,7 @@ class ThreadPolicy:
         # the counts in force now: a limit equal to all of them is neither set nor
         # restored (threadpoolctl's limit asks every library: a short call's largest cost)
         self._counts = blas_thread_counts() if self.tpc is not None else []
-        self.available = blas_thread_count() if self.tpc is not None else 1
+        self.available = max(self._counts, default=1)  # blas_thread_count(), asked once
         self._limits = None
         self._trial: list[int] = []
         self._times: dict[int, list[float]] = {}

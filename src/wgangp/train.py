@@ -161,6 +161,14 @@ def _init_parameters(cls) -> tuple[str, ...]:
     return tuple(p for p in inspect.signature(cls.__init__).parameters if p != "self")
 
 
+@functools.cache
+def _fitted_names(networks: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``(name, attribute)`` of each network (``("critic", "critic_")``), formed once
+    per tuple of names: a short ``partial_fit`` asks whether the model is fitted
+    several times."""
+    return tuple((name, f"{name}_") for name in networks)
+
+
 class ParamsMixin:
     """``get_params`` / ``set_params`` / ``__repr__`` from the constructor's signature.
 
@@ -283,7 +291,7 @@ class Estimator(ParamsMixin, Saving):
     def networks(self) -> dict[str, MLP]:
         """The fitted networks by name (``{"generator": MLP, "critic": MLP}``, ...)."""
         self.check_fitted()
-        return {name: getattr(self, f"{name}_") for name in self.NETWORKS}
+        return {name: getattr(self, attr) for name, attr in _fitted_names(self.NETWORKS)}
 
     def optimizers(self) -> dict[str, Optimizer]:
         """Each network's optimizer, by network name."""
@@ -291,7 +299,10 @@ class Estimator(ParamsMixin, Saving):
         return {name: getattr(self, f"{name}_optimizer_") for name in self.NETWORKS}
 
     def is_fitted(self) -> bool:
-        return all(hasattr(self, f"{name}_") for name in self.NETWORKS)
+        for _, attr in _fitted_names(self.NETWORKS):
+            if not hasattr(self, attr):
+                return False
+        return True
 
     def check_fitted(self) -> None:
         if not self.is_fitted():
@@ -564,6 +575,8 @@ class Estimator(ParamsMixin, Saving):
         if saved is None:
             return None
         now = self._json_params()
+        if now == saved:  # nothing changed (a loop of partial_fit calls)
+            return now
         changed = [k for k in now if k != "random_state" and now[k] != saved.get(k)]
         live = set(self.LIVE_PARAMS)
         fixed = [k for k in changed if k not in live]
@@ -730,13 +743,15 @@ class Estimator(ParamsMixin, Saving):
 
     def non_finite_parameters(self) -> list[str]:
         """Names of the parameter arrays that hold NaN or inf (``"critic W2"``)."""
-        return [
-            f"{net_name} {'W' if i % 2 == 0 else 'b'}{i // 2 + 1}"
-            for net_name, net in self.networks().items()
-            if not _surely_finite(net.flat)
-            for i, p in enumerate(net.params)
-            if not _all_finite(p)
-        ]
+        networks = self.networks()
+        with np.errstate(over="ignore", invalid="ignore"):
+            return [
+                f"{net_name} {'W' if i % 2 == 0 else 'b'}{i // 2 + 1}"
+                for net_name, net in networks.items()
+                if not _surely_finite(net.flat)
+                for i, p in enumerate(net.params)
+                if not _all_finite(p)
+            ]
 
     def _check_not_diverged(self, bad: list[str]) -> None:
         """Raise TrainingDiverged naming the non-finite metrics or parameters ``bad``."""
@@ -824,11 +839,10 @@ keeps the caller's."""
 def _surely_finite(flat) -> bool:
     """True when every value of a NumPy flat buffer is finite, from one BLAS dot
     product (NaN and inf make it non-finite); False means "look closer" (large
-    finite values can overflow the sum)."""
+    finite values can overflow the sum: call it where overflow is quiet)."""
     if type(flat) is not np.ndarray:
         return False
-    with np.errstate(over="ignore", invalid="ignore"):
-        return math.isfinite(float(np.dot(flat, flat)))
+    return math.isfinite(float(np.dot(flat, flat)))
 
 
 def _all_finite(a) -> bool:

@@ -64,6 +64,8 @@ __all__ = [
 
 def check_int(value, name: str, minimum: int = 1, allow_none: bool = False) -> int | None:
     """An integer >= ``minimum`` (or None when ``allow_none``)."""
+    if type(value) is int and value >= minimum:  # the common case, without the ABC check
+        return value
     if value is None and allow_none:
         return None
     allowed = f"an integer >= {minimum}" + (" or None" if allow_none else "")
@@ -241,6 +243,7 @@ def check_params(estimator, table: dict[str, Param]) -> dict[str, Any]:
 
 
 _IMMUTABLE = (str, int, float, type(None), np.dtype, np.generic)
+_PLAIN_TYPES = frozenset((str, int, float, type(None)))
 
 
 def frozen_params(params: dict) -> tuple | None:
@@ -255,14 +258,16 @@ def frozen_params(params: dict) -> tuple | None:
     >>> frozen_params({"hidden": [64, 64]}) is None
     True
     """
-    key = []
-    for name, value in params.items():
-        if not isinstance(value, _IMMUTABLE) and not (
-            isinstance(value, type) and issubclass(value, np.generic)
-        ):
+    values = tuple(params.values())
+    types = tuple(map(type, values))
+    for kind in set(types).difference(_PLAIN_TYPES):  # a closer look at the other types
+        if issubclass(kind, _IMMUTABLE):
+            continue
+        if not issubclass(kind, type):  # a class is immutable here when it is a NumPy scalar type
             return None
-        key.append((name, type(value), value))
-    return tuple(key)
+        if not all(issubclass(v, np.generic) for v, t in zip(values, types) if t is kind):
+            return None
+    return tuple(params), types, values
 
 
 def remembered(owner, attr: str, params: dict, compute) -> dict:
@@ -394,33 +399,7 @@ def check_array(
     InvalidParameterTypeError
         On non-numeric (object, string) data, sparse matrices and iterators.
     """
-    if hasattr(X, "toarray") and hasattr(X, "nnz"):
-        raise InvalidParameterTypeError(
-            f"{name} is a sparse matrix ({_describe(X)}); wgangp trains on dense arrays: "
-            f"pass {name}.toarray()"
-        )
-    if hasattr(X, "__next__") or (hasattr(X, "__iter__") and not hasattr(X, "__len__")):
-        raise InvalidParameterTypeError(
-            f"{name} is an iterator ({_describe(X)}); pass a list or an array, "
-            "e.g. numpy.asarray(list(...))"
-        )
-    if isinstance(X, np.ma.MaskedArray) and np.ma.getmaskarray(X).any():
-        raise InvalidDataError(
-            f"{name} is a masked array with masked (missing) entries; "
-            "remove or impute them before fitting"
-        )
-    nullable = _nullable_columns(X)
-    if nullable:
-        raise InvalidParameterTypeError(
-            f"{name} has pandas nullable columns {nullable[:5]} (dtypes such as Int64, "
-            "Float64, boolean); convert them first, e.g. "
-            f"{name}.astype('float64') (missing values become NaN, which must then be "
-            "imputed), or use wgangp.TabularSynthesizer, which handles missing values"
-        )
-    try:
-        arr = np.asarray(X)
-    except (TypeError, ValueError) as exc:
-        raise InvalidDataError(f"{name} cannot be read as an array: {exc}") from None
+    arr = X if type(X) is np.ndarray else _as_array(X, name)
     if arr.dtype == object or arr.dtype.kind in "USVMm":
         raise InvalidParameterTypeError(
             f"{name} has dtype {arr.dtype}; it must be numeric (int or float). "
@@ -455,6 +434,40 @@ def check_array(
             f"{name} has {arr.shape[1]} columns but the model was fitted on {n_features}"
         )
     return (arr, (low, high)) if return_range else arr
+
+
+def _as_array(X, name: str) -> np.ndarray:
+    """``X`` (anything but a plain NumPy array) as an array, refusing what
+    :func:`check_array` does not take: sparse matrices, iterators, masked
+    entries, pandas nullable columns, what NumPy cannot read."""
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):
+        raise InvalidParameterTypeError(
+            f"{name} is a sparse matrix ({_describe(X)}); wgangp trains on dense arrays: "
+            f"pass {name}.toarray()"
+        )
+    if hasattr(X, "__next__") or (hasattr(X, "__iter__") and not hasattr(X, "__len__")):
+        raise InvalidParameterTypeError(
+            f"{name} is an iterator ({_describe(X)}); pass a list or an array, "
+            "e.g. numpy.asarray(list(...))"
+        )
+    if isinstance(X, np.ma.MaskedArray) and np.ma.getmaskarray(X).any():
+        raise InvalidDataError(
+            f"{name} is a masked array with masked (missing) entries; "
+            "remove or impute them before fitting"
+        )
+    nullable = _nullable_columns(X)
+    if nullable:
+        raise InvalidParameterTypeError(
+            f"{name} has pandas nullable columns {nullable[:5]} (dtypes such as Int64, "
+            "Float64, boolean); convert them first, e.g. "
+            f"{name}.astype('float64') (missing values become NaN, which must then be "
+            "imputed), or use wgangp.TabularSynthesizer, which handles missing values"
+        )
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(f"{name} cannot be read as an array: {exc}") from None
+    return arr
 
 
 def _nullable_columns(X) -> list:
