@@ -64,6 +64,12 @@ def main(argv: list[str] | None = None) -> None:
         help="seconds of sleep before each timed call (untimed): calls that start cold, "
         "as in step_time.py",
     )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS threads of both models (threads=N; default 1)",
+    )
     args = p.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="wgangp-ab-"))
     for name, tree in (("wgangp_a", args.tree_a), ("wgangp_b", args.tree_b)):
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.estimator == "tabular":
         X = _table()
         models = {
-            key: pkg.TabularSynthesizer(random_state=0, threads=1).fit(X, steps=2)
+            key: pkg.TabularSynthesizer(random_state=0, threads=args.threads).fit(X, steps=2)
             for key, pkg in packages.items()
         }
         label = "tabular-defaults"
@@ -86,7 +92,9 @@ def main(argv: list[str] | None = None) -> None:
         B = rng.normal(loc=1.0, size=(4000, 8)) @ rng.normal(size=(8, 8))
         pairs = (np.arange(64), B[:64])
         models = {
-            key: pkg.Translator(random_state=0, threads=1).fit(A, B, steps=2, pairs=pairs)
+            key: pkg.Translator(random_state=0, threads=args.threads).fit(
+                A, B, steps=2, pairs=pairs
+            )
             for key, pkg in packages.items()
         }
         X = (A, B, pairs)
@@ -95,7 +103,11 @@ def main(argv: list[str] | None = None) -> None:
         X = np.random.default_rng(0).normal(size=(20000, 2)).astype(np.float32)
         models = {
             key: pkg.WGANGP(
-                hidden=args.hidden, batch_size=args.batch, latent_dim=2, random_state=0, threads=1
+                hidden=args.hidden,
+                batch_size=args.batch,
+                latent_dim=2,
+                random_state=0,
+                threads=args.threads,
             ).fit(X, steps=2)
             for key, pkg in packages.items()
         }

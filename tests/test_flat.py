@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from wgangp.flat import Scratch, flat_views, pack
+from wgangp import flat
+from wgangp.flat import HUGE_PAGE, PACK_BYTES, Scratch, flat_views, pack
 
 
 def test_views_cover_the_flat_array_in_order():
@@ -42,3 +43,42 @@ def test_without_a_reset_scratch_never_hands_out_an_array_twice():
     scratch = Scratch()
     arrays = [scratch.empty((3,), np.float32) for _ in range(4)]
     assert len({id(a) for a in arrays}) == 4
+
+
+def _base(a: np.ndarray) -> np.ndarray:
+    while a.base is not None:
+        a = a.base
+    return a
+
+
+def test_a_packing_scratch_lays_out_its_arrays_in_one_block_on_huge_page_boundaries():
+    shapes = [((768, 128), np.float32), ((768, 128), bool), ((3,), np.float64)] * 3
+    scratch = Scratch(pack=True)
+    first = [scratch.empty(shape, dtype) for shape, dtype in shapes]
+    assert sum(a.nbytes for a in first) >= PACK_BYTES
+    scratch.reset()
+    packed = [scratch.empty(shape, dtype) for shape, dtype in shapes]
+    assert [(a.shape, a.dtype) for a in packed] == [(a.shape, a.dtype) for a in first]
+    assert all(a is not b for a, b in zip(first, packed))
+    block = _base(packed[0])
+    assert all(_base(a) is block for a in packed)
+    assert packed[0].ctypes.data % HUGE_PAGE == 0
+    assert all(a.ctypes.data % 64 == 0 for a in packed)
+    for i, a in enumerate(packed):  # no two share a byte
+        assert not any(np.shares_memory(a, b) for b in packed[i + 1 :])
+    end = max(a.ctypes.data + a.nbytes for a in packed)
+    assert end <= block.ctypes.data + block.nbytes
+    scratch.reset()  # nothing new: the same views again, not packed anew
+    assert all(scratch.empty(shape, dtype) is a for (shape, dtype), a in zip(shapes, packed))
+
+
+def test_small_sets_and_scratches_that_do_not_pack_keep_their_arrays(monkeypatch):
+    small = Scratch(pack=True)
+    first = [small.empty((16, 8), np.float32), small.empty((16, 8), bool)]
+    small.reset()
+    assert [small.empty((16, 8), np.float32), small.empty((16, 8), bool)] == first
+    monkeypatch.setattr(flat, "PACK_BYTES", 0)
+    plain = Scratch()
+    a = plain.empty((16, 8), np.float32)
+    plain.reset()
+    assert plain.empty((16, 8), np.float32) is a

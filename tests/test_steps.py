@@ -16,12 +16,17 @@ def _setup(activation):
 
 
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh"])
-def test_steps_with_scratch_give_the_same_model_bit_for_bit(activation):
+def test_steps_with_scratch_give_the_same_model_bit_for_bit(activation, monkeypatch):
     """Several iterations: a reused array that still held an older step's values
-    anywhere they are read would change the numbers."""
+    anywhere they are read would change the numbers; so would two packed work
+    arrays that overlap (every set is packed here, however small)."""
+    from wgangp import flat
+
+    monkeypatch.setattr(flat, "PACK_BYTES", 0)
     X = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
     runs = []
-    for scratches in (None, {"critic": Scratch(), "generator": Scratch()}):
+    packing = {"critic": Scratch(pack=True), "generator": Scratch(pack=True)}
+    for scratches in (None, {"critic": Scratch(), "generator": Scratch()}, packing):
         gen, critic, opt_g, opt_c = _setup(activation)
         rng = np.random.default_rng(3)
         records = []
@@ -36,10 +41,22 @@ def test_steps_with_scratch_give_the_same_model_bit_for_bit(activation):
             scratch = scratches and scratches["generator"]
             records.append(generator_step(gen, critic, opt_g, 32, rng, scratch=scratch))
         runs.append((records, gen.flat.copy(), critic.flat.copy()))
-    (rec_a, gen_a, critic_a), (rec_b, gen_b, critic_b) = runs
-    assert rec_a == rec_b
-    np.testing.assert_array_equal(gen_a, gen_b)
-    np.testing.assert_array_equal(critic_a, critic_b)
+    (rec_a, gen_a, critic_a) = runs[0]
+    for rec_b, gen_b, critic_b in runs[1:]:
+        assert rec_a == rec_b
+        np.testing.assert_array_equal(gen_a, gen_b)
+        np.testing.assert_array_equal(critic_a, critic_b)
+    assert all(_packed_once(s) for s in packing.values())
+
+
+def _packed_once(scratch: Scratch) -> bool:
+    """Whether the scratch's arrays are views of one block."""
+    bases = set()
+    for a in scratch._arrays:
+        while a.base is not None:
+            a = a.base
+        bases.add(id(a))
+    return len(bases) == 1
 
 
 def test_a_step_with_scratch_allocates_no_new_work_arrays_after_the_first():

@@ -788,7 +788,7 @@ class Estimator(ParamsMixin, Saving):
         scratches = self.__dict__.setdefault("_scratches", {})
         scratch = scratches.get(step)
         if scratch is None:
-            scratch = scratches[step] = Scratch()
+            scratch = scratches[step] = Scratch(pack=True)
         return scratch
 
     def state_arrays(self) -> list[np.ndarray]:
