@@ -63,10 +63,11 @@ __all__ = [
 ]
 
 
-def generator_forward(net: MLP, x: np.ndarray, residual: bool, head=None):
+def generator_forward(net: MLP, x: np.ndarray, residual: bool, head=None, empty=np.empty):
     """``h(x + MLP(x))`` (residual) or ``h(MLP(x))`` (``h`` the head, or none), and the
-    cache for :func:`generator_backward`."""
-    out, cache = forward(net.params, net.activations, x)
+    cache for :func:`generator_backward`; the MLP's arrays from ``empty``
+    (:func:`wgangp.nn.forward`)."""
+    out, cache = forward(net.params, net.activations, x, empty)
     if residual:
         out = out + x  # a new array: the cache may hold the MLP's output
     if head is None:
@@ -83,11 +84,12 @@ def generator_backward(
     need_input_grad: bool = True,
     head=None,
     grads_out: list[np.ndarray] | None = None,
+    empty=np.empty,
 ) -> tuple[np.ndarray | None, list[np.ndarray]]:
     """Vector-Jacobian product of :func:`generator_forward`: with ``do = h'(o)^T dy``
     (``dy`` itself without a head), ``dx = do + J^T do`` for the residual form,
     ``J^T do`` for the plain one; parameter gradients alike (into ``grads_out``,
-    such as ``net.grads``, when given)."""
+    such as ``net.grads``, when given); the sweep's arrays from ``empty``."""
     if head is not None:
         cache, head_cache = cache
         dy = head.backward(head_cache, dy)
@@ -98,21 +100,23 @@ def generator_backward(
         dy,
         need_input_grad=need_input_grad,
         grads_out=grads_out,
+        empty=empty,
     )
     if need_input_grad and residual:
         dx += dy
     return dx, grads
 
 
-def translate(net: MLP, x: np.ndarray, residual: bool, head=None) -> np.ndarray:
-    """The translation of ``x`` by a generator (chunked, no cache).
+def translate(net: MLP, x: np.ndarray, residual: bool, head=None, empty=np.empty) -> np.ndarray:
+    """The translation of ``x`` by a generator (chunked, no cache; the MLP's arrays
+    from ``empty``).
 
     >>> net = MLP([2, 4, 2], random_state=0, dtype=np.float64)
     >>> x = np.ones((3, 2))
     >>> bool(np.allclose(translate(net, x, True), x + translate(net, x, False)))
     True
     """
-    out = predict(net.params, net.activations, x)
+    out = predict(net.params, net.activations, x, empty=empty)
     if residual:
         out = out + x
     return out if head is None else head.forward(out)[0]
@@ -132,12 +136,16 @@ def l1(diff: np.ndarray) -> tuple[float, np.ndarray]:
     return sum64(xp, xp.abs(diff)) / size, xp.sign(diff) * (1.0 / size)
 
 
-def _critic_input_gradient(critic: MLP, x: np.ndarray, seed: float) -> tuple[float, np.ndarray]:
+def _critic_input_gradient(
+    critic: MLP, x: np.ndarray, seed: float, empty=np.empty
+) -> tuple[float, np.ndarray]:
     """``mean D(x)`` and ``seed * dD/dx`` per row (no critic weight gradients)."""
-    out, cache = forward(critic.params, critic.activations, x)
+    out, cache = forward(critic.params, critic.activations, x, empty)
     xp = namespace(out)
     dy = xp.full_like(out, seed)
-    dx, _ = backward(critic.params, critic.activations, cache, dy, need_param_grads=False)
+    dx, _ = backward(
+        critic.params, critic.activations, cache, dy, need_param_grads=False, empty=empty
+    )
     mean = float(out.mean(dtype=np.float64)) if xp is np else sum64(xp, out) / out.shape[0]
     return mean, dx
 
@@ -155,6 +163,7 @@ def translator_generator_loss(
     head=None,
     pairs: tuple[np.ndarray, np.ndarray] | None = None,
     lambda_pairs: float = 0.0,
+    empty=np.empty,
 ) -> tuple[float, list[np.ndarray], list[np.ndarray], dict]:
     """The generators' objective (module docstring) and its gradient for both.
 
@@ -176,6 +185,9 @@ def translator_generator_loss(
         Rows of A and their known translations in B.
     lambda_pairs : float
         Weight of the L1 pair term (skipped at 0 or without pairs).
+    empty : callable, optional
+        Where the networks' work arrays come from (:func:`wgangp.nn.forward`;
+        a training step passes :meth:`wgangp.flat.Scratch.empty`).
 
     Returns
     -------
@@ -217,17 +229,17 @@ def translator_generator_loss(
     # F(p_b) the pair term.
     f_parts = [x_b] + ([x_a] if identity else []) + ([pairs[1]] if paired else [])
     f_in = concat(xp, f_parts) if len(f_parts) > 1 else x_b
-    f_out, f_cache = generator_forward(gen_ba, f_in, residual, head)
+    f_out, f_cache = generator_forward(gen_ba, f_in, residual, head, empty)
     fake_a = f_out[:batch, ...]
     # G over [a; b; p_a; F(b)]: the fake B, the identity and pair terms, the cycle of b.
     g_parts = [x_a] + ([x_b] if identity else []) + ([pairs[0]] if paired else []) + [fake_a]
-    g_out, g_cache = generator_forward(gen_ab, concat(xp, g_parts), residual, head)
+    g_out, g_cache = generator_forward(gen_ab, concat(xp, g_parts), residual, head, empty)
     fake_b, cycled_b = g_out[:batch, ...], g_out[-batch:, ...]
     # F over G(a): the cycle of a.
-    cycled_a, c_cache = generator_forward(gen_ba, fake_b, residual, head)
+    cycled_a, c_cache = generator_forward(gen_ba, fake_b, residual, head, empty)
 
-    mean_d_b, adv_grad_b = _critic_input_gradient(critic_b, fake_b, -1.0 / batch)
-    mean_d_a, adv_grad_a = _critic_input_gradient(critic_a, fake_a, -1.0 / batch)
+    mean_d_b, adv_grad_b = _critic_input_gradient(critic_b, fake_b, -1.0 / batch, empty)
+    mean_d_a, adv_grad_a = _critic_input_gradient(critic_a, fake_a, -1.0 / batch, empty)
     cyc_a, d_cyc_a = l1(cycled_a - x_a)
     cyc_b, d_cyc_b = l1(cycled_b - x_b)
     loss = -mean_d_b - mean_d_a + float(lambda_cycle) * (cyc_a + cyc_b)
@@ -243,7 +255,7 @@ def translator_generator_loss(
 
     # Back through F from the cycle of a: F's parameters and dL/dG(a).
     dx_fake_b, grads_ba = generator_backward(
-        gen_ba, c_cache, d_cyc_a * lc, residual, head=head, grads_out=gen_ba.grads
+        gen_ba, c_cache, d_cyc_a * lc, residual, head=head, grads_out=gen_ba.grads, empty=empty
     )
     # Back through G over [a; b; p_a; F(b)]: adversarial + cycle at G(a),
     # identity at G(b), pairs at G(p_a), cycle at G(F(b)); the last rows'
@@ -260,7 +272,7 @@ def translator_generator_loss(
         g_dy[row : row + n_pairs, ...] = d_pair_ab * lp
     g_dy[-batch:, ...] = d_cyc_b * lc
     dx_g, grads_ab = generator_backward(
-        gen_ab, g_cache, g_dy, residual, head=head, grads_out=gen_ab.grads
+        gen_ab, g_cache, g_dy, residual, head=head, grads_out=gen_ab.grads, empty=empty
     )
     # Back through F over [b; a; p_b]: adversarial + cycle at F(b), identity
     # at F(a), pairs at F(p_b).
@@ -280,7 +292,7 @@ def translator_generator_loss(
         stats["pair_error"] = pair_ab
         stats["pair_error_ba"] = pair_ba
     _, grads_first = generator_backward(
-        gen_ba, f_cache, f_dy, residual, need_input_grad=False, head=head
+        gen_ba, f_cache, f_dy, residual, need_input_grad=False, head=head, empty=empty
     )
     for g, extra in zip(grads_ba, grads_first):
         g += extra

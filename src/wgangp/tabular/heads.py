@@ -231,6 +231,7 @@ def packed_critic_loss(
     penalty="two-sided",
     packs_total: int | None = None,
     statistics: bool = True,
+    empty=np.empty,
 ):
     """:func:`wgangp.losses.critic_loss` on packed rows: one ``alpha`` per pack.
 
@@ -238,7 +239,7 @@ def packed_critic_loss(
     penalty is on the gradient with respect to the whole packed row, as in PacGAN.
     ``packs_total``: these packs are a part of a batch of that many packs
     (``batch_total`` of :func:`~wgangp.losses.critic_loss`); ``statistics``
-    as there.
+    and ``empty`` (where the work arrays come from) as there.
     """
     return critic_loss(
         critic,
@@ -249,6 +250,7 @@ def packed_critic_loss(
         penalty,
         batch_total=packs_total,
         statistics=statistics,
+        empty=empty,
     )
 
 
@@ -264,6 +266,7 @@ def generator_loss(
     ce_weight: float = 1.0,
     cond_blocks: Sequence[tuple[int, int, int]] = (),
     batch_total: int | None = None,
+    empty=np.empty,
 ) -> tuple[float, list[np.ndarray], dict]:
     """Generator loss with heads, conditions and packing, and its gradient.
 
@@ -283,6 +286,9 @@ def generator_loss(
         These rows are a part of a batch of this many rows (a multiple of
         ``pac``; one rank's packs in data-parallel training): both means are
         over the whole batch, so that the parts add up to its loss and gradient.
+    empty : callable, optional
+        Where the networks' work arrays come from (:func:`wgangp.nn.forward`;
+        a training step passes :meth:`wgangp.flat.Scratch.empty`).
 
     Returns
     -------
@@ -295,15 +301,17 @@ def generator_loss(
     batch = z.shape[0]
     xp = namespace(z)
     g_in = concat(xp, [z, cond], axis=1) if cond.shape[1] else z
-    logits, g_cache = forward(generator.params, generator.activations, g_in)
+    logits, g_cache = forward(generator.params, generator.activations, g_in, empty)
     x, h_cache = heads_forward(layout, logits, tau, gumbel)
     x_c = concat(xp, [x, cond], axis=1) if cond.shape[1] else x
     packed = pack(x_c, pac)
-    out, c_cache = forward(critic.params, critic.activations, packed)
+    out, c_cache = forward(critic.params, critic.activations, packed, empty)
     n_packs = packed.shape[0] if batch_total is None else batch_total // pac
     critic_term = -(sum64(xp, out) / n_packs)
     dout = xp.full_like(out, -1.0 / n_packs)
-    dpacked, _ = backward(critic.params, critic.activations, c_cache, dout, need_param_grads=False)
+    dpacked, _ = backward(
+        critic.params, critic.activations, c_cache, dout, need_param_grads=False, empty=empty
+    )
     dx = xp.reshape(dpacked, (batch, -1))[:, : x.shape[1]]
     dlogits = heads_backward(h_cache, dx)
     ce = 0.0
@@ -317,6 +325,7 @@ def generator_loss(
         dlogits,
         need_input_grad=False,
         grads_out=generator.grads,
+        empty=empty,
     )
     loss = critic_term + ce_weight * ce
     return loss, grads, {"generator_loss": critic_term, "cross_entropy": ce}
