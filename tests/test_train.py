@@ -97,6 +97,35 @@ def kind(request):
     return request.param
 
 
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copy_of_a_fitted_estimator_trains_on_as_the_original(kind, how):
+    """``copy.deepcopy`` and ``pickle`` (joblib, multiprocessing) keep the parameters,
+    gradients and optimizer moments views of the copied flat buffers, and leave
+    the work arrays out: the copy and the original continue bit for bit alike."""
+    import copy
+    import pickle
+
+    data = _data(kind)
+    model = _fit(_model(kind), data, steps=2)
+    assert model._scratches
+    copied = copy.deepcopy(model) if how == "deepcopy" else pickle.loads(pickle.dumps(model))
+    assert "_scratches" not in copied.__dict__
+    for name, net in copied.networks().items():
+        assert all(np.shares_memory(p, net.flat) for p in net.params)
+        assert all(np.shares_memory(g, net.grad_flat) for g in net.grads)
+        assert not np.shares_memory(net.flat, model.networks()[name].flat)
+    _partial_fit(model, data, steps=2)
+    _partial_fit(copied, data, steps=2)
+    assert all(np.array_equal(a, b) for a, b in zip(model.state_arrays(), copied.state_arrays()))
+    for key in [k for k in model.history_.keys if k not in ("seconds", "elapsed")]:
+        assert np.array_equal(model.history_.column(key), copied.history_.column(key)), key
+    ours, theirs = _output(model, data), _output(copied, data)
+    if isinstance(ours, pd.DataFrame):
+        pd.testing.assert_frame_equal(ours, theirs)
+    else:
+        np.testing.assert_array_equal(ours, theirs)
+
+
 # ------------------------------------------------------------ divergence --
 
 

@@ -354,6 +354,11 @@ class Backend:
         self.device = device
         self._native = native  # the library's own module (torch, cupy) for devices and RNG
 
+    def __reduce__(self):
+        # a copy or a pickle names the backend; its modules are found again (and a
+        # missing GPU is said) by get_backend
+        return get_backend, (self.name, self.device)
+
     @property
     def is_numpy(self) -> bool:
         return self.xp is np

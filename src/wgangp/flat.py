@@ -50,6 +50,10 @@ class ViewList(list):
         super().__init__(views)
         self.flat = flat
 
+    def __reduce__(self):
+        # a copy or a pickle keeps the views views: of the copied flat array
+        return views_of, (self.flat, [tuple(v.shape) for v in self])
+
     def __setitem__(self, index, value):
         xp = namespace(self.flat)
         if isinstance(index, slice):

@@ -286,6 +286,20 @@ class Estimator(ParamsMixin, Saving):
         """Whether the networks give finite output on a fixed probe batch."""
         return True
 
+    # ------------------------------------------------------------ copies --
+
+    TRANSIENT_ATTRIBUTES: tuple[str, ...] = ("_scratches", "_critic_graph", "_running_settings")
+    """Work arrays and caches rebuilt when missing: left out of a copy or a pickle."""
+
+    def __getstate__(self) -> dict:
+        """The estimator without its work arrays (``copy.deepcopy``, ``pickle``,
+        joblib): a copy continues training bit for bit as the original would. To
+        share a model as a file, :meth:`save` it; a pickle runs code when loaded."""
+        state = dict(self.__dict__)
+        for name in self.TRANSIENT_ATTRIBUTES:
+            state.pop(name, None)
+        return state
+
     # ------------------------------------------------------------ access --
 
     def networks(self) -> dict[str, MLP]:
