@@ -614,20 +614,18 @@ class Translator(Estimator):
             last = step == n_critic - 1  # the iteration's record is the last step's
             x_a = take_rows(xp, A, sampler_a.next_indices(rng))
             x_b = take_rows(xp, B, sampler_b.next_indices(rng))
-            fakes = self._step_scratch("translate")
-            fakes.reset()
-            fake_b = cycle.translate(self.generator_ab_, x_a, residual, head, fakes.empty)
-            fake_a = cycle.translate(self.generator_ba_, x_b, residual, head, fakes.empty)
+            fakes = self._step_empty("translate")
+            fake_b = cycle.translate(self.generator_ab_, x_a, residual, head, fakes)
+            fake_a = cycle.translate(self.generator_ba_, x_b, residual, head, fakes)
             alpha = self._random.random((2, x_a.shape[0], 1), dtype=self.dtype_)
             critic_stats = []
-            scratch = self._step_scratch("critic")  # the two critics' steps take turns with it
             for critic, opt, real, fake, a in (
                 (self.critic_a_, self.critic_a_optimizer_, x_a, fake_a, alpha[0, ...]),
                 (self.critic_b_, self.critic_b_optimizer_, x_b, fake_b, alpha[1, ...]),
             ):
-                scratch.reset()
+                empty = self._step_empty("critic")  # the two critics' steps take turns with it
                 _, grads, stats = losses.critic_loss(
-                    critic, real, fake, a, lambda_gp, penalty, statistics=last, empty=scratch.empty
+                    critic, real, fake, a, lambda_gp, penalty, statistics=last, empty=empty
                 )
                 if last:
                     stats["grad_norm"] = grad_norm(grads)
@@ -636,8 +634,6 @@ class Translator(Estimator):
             self.n_critic_steps_ += 1
         x_a = take_rows(xp, A, sampler_a.next_indices(rng))
         x_b = take_rows(xp, B, sampler_b.next_indices(rng))
-        generator_scratch = self._step_scratch("generator")
-        generator_scratch.reset()
         _, grads_ab, grads_ba, gen_stats = cycle.translator_generator_loss(
             self.generator_ab_,
             self.generator_ba_,
@@ -651,7 +647,7 @@ class Translator(Estimator):
             head=head,
             pairs=pairs,
             lambda_pairs=settings["lambda_pairs"],
-            empty=generator_scratch.empty,
+            empty=self._step_empty("generator"),
         )
         gen_norm = grad_norm(grads_ab + grads_ba)
         self.generator_ab_optimizer_.step(self.generator_ab_.params, grads_ab)

@@ -584,10 +584,8 @@ class TabularSynthesizer(Estimator):
         z, cond_f, noise = z[rows, ...], cond_f[rows, ...], noise[rows, ...]
         xp = namespace(z)
         g_in = concat(xp, [z, cond_f], axis=1) if self.cond_dim_ else z
-        fakes = self._step_scratch("fakes")  # valid through this step's critic loss
-        fakes.reset()
-        gen = self.generator_
-        logits = predict(gen.params, gen.activations, g_in, empty=fakes.empty)
+        gen = self.generator_  # its arrays valid through this step's critic loss
+        logits = predict(gen.params, gen.activations, g_in, empty=self._step_empty("fakes"))
         fake, _ = heads_forward(self.layout_, logits, self.tau, noise)
         if sampler is None:
             if shard is None:
@@ -605,8 +603,6 @@ class TabularSynthesizer(Estimator):
         x_real = self._on_networks(x_real)
         alpha = self._random.random((n_packs,), dtype=self.dtype_)[start:stop, ...]
         self._set_masks(3 * n_packs, (start, stop), n_packs)
-        scratch = self._step_scratch("critic")
-        scratch.reset()
         _, grads, stats = heads.packed_critic_loss(
             self.critic_,
             x_real,
@@ -617,7 +613,7 @@ class TabularSynthesizer(Estimator):
             self.penalty,
             packs_total=None if shard is None else n_packs,
             statistics=statistics or shard is not None,
-            empty=scratch.empty,
+            empty=self._step_empty("critic"),
         )
         if shard is not None:  # summed in place, in the network's gradient buffer
             stats = shard.reduce(grads, stats)
@@ -631,8 +627,6 @@ class TabularSynthesizer(Estimator):
         rows = slice(start * pac, stop * pac)
         z, cond, noise = self._fake_rows(batch, sampler)
         self._set_masks(n_packs, (start, stop), n_packs)
-        scratch = self._step_scratch("generator")
-        scratch.reset()
         _, grads, stats = heads.generator_loss(
             self.generator_,
             self.critic_,
@@ -645,7 +639,7 @@ class TabularSynthesizer(Estimator):
             self.ce_weight,
             self.cond_blocks_,
             batch_total=None if shard is None else batch,
-            empty=scratch.empty,
+            empty=self._step_empty("generator"),
         )
         if shard is not None:  # summed in place, in the network's gradient buffer
             stats = shard.reduce(grads, stats)
