@@ -25,6 +25,7 @@ __all__ = [
     "MinibatchSampler",
     "WindowSampler",
     "critic_step",
+    "empty_of",
     "generator_step",
     "grad_norm",
     "is_row_stream",
@@ -336,7 +337,7 @@ def critic_step(
     and ``random``), and ``x_real`` an array of the networks' namespace; off
     NumPy the statistics stay 0-d arrays on the device.
     """
-    empty = _empty_of(scratch)
+    empty = empty_of(scratch)
     batch = x_real.shape[0] if batch is None else batch
     latent_dim = generator.sizes[0]
     z = rng.standard_normal((batch, latent_dim), dtype=generator.dtype)
@@ -383,7 +384,7 @@ def _critic_part(generator, critic, x_real, z, alpha, lambda_gp, penalty, batch)
     return grads, {k: 0.0 for k in stats}
 
 
-def _empty_of(scratch: Scratch | None):
+def empty_of(scratch: Scratch | None):
     """The allocator of a step: ``scratch``'s, reset for this step, or NumPy's."""
     if scratch is None:
         return np.empty
@@ -407,7 +408,7 @@ def generator_step(
     noise rows (all drawn by every rank) and one ``Allreduce`` sums the
     weighted gradients and the loss. ``scratch`` as in :func:`critic_step`.
     """
-    empty = _empty_of(scratch)
+    empty = empty_of(scratch)
     z = rng.standard_normal((batch, generator.sizes[0]), dtype=generator.dtype)
     if shard is None:
         loss, grads = losses.generator_loss(generator, critic, z, empty=empty)

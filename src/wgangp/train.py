@@ -49,7 +49,7 @@ from .optim import OPTIMIZER_NAMES, Optimizer, get_optimizer
 from .parallel import Shard, check_comm
 from .runs import HISTORY_FILE, latest_checkpoint, start_run
 from .saving import Saving
-from .steps import _empty_of
+from .steps import empty_of
 from .threads import ThreadPolicy
 from .validation import (
     Param,
@@ -808,8 +808,8 @@ class Estimator(ParamsMixin, Saving):
 
     def _step_empty(self, step: str):
         """The allocator of a step of that kind (``empty=`` of the losses and passes):
-        its scratch, reset for this step (:func:`wgangp.steps._empty_of`)."""
-        return _empty_of(self._step_scratch(step))
+        its scratch, reset for this step (:func:`wgangp.steps.empty_of`)."""
+        return empty_of(self._step_scratch(step))
 
     def state_arrays(self) -> list[np.ndarray]:
         """Every array of the training state: parameters, then optimizer moments."""
